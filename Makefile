@@ -1,0 +1,94 @@
+# ngx_http_provision_x_module — build, test and run.
+#
+#   make            build the module (and the unit tests' core library)
+#   make test       deps, build, lint, unit tests, Test::Nginx suite
+#   make run        demo gateway on 127.0.0.1:8080 (Ctrl-C stops it)
+#   make check      load the module into the distribution's nginx
+#
+# NGINX_SRC selects the nginx source tree (default: Debian's nginx-dev).
+
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX_BIN   ?= /usr/sbin/nginx
+BUILD       ?= build
+
+MODULE_NAME := ngx_http_provision_x_module
+MODULE      := $(BUILD)/$(MODULE_NAME).so
+NGX_TREE    := $(BUILD)/nginx
+TOP         := $(CURDIR)
+
+CXX         ?= g++
+CXXFLAGS    ?= -O2 -g
+PX_CXXFLAGS := -std=c++17 -fPIC -W -Wall -Wextra -Wpointer-arith \
+               -Wno-unused-parameter -Werror -Isrc
+PX_LIBS     := -ljansson -lcrypto
+
+CORE_SRCS   := $(wildcard src/core/*.cpp)
+CORE_OBJS   := $(CORE_SRCS:src/core/%.cpp=$(BUILD)/core/%.o)
+UNIT_SRCS   := $(wildcard test/unit/*.cpp)
+UNIT_OBJS   := $(UNIT_SRCS:test/unit/%.cpp=$(BUILD)/unit/%.o)
+UNIT_BIN    := $(BUILD)/unit_tests
+HEADERS     := $(wildcard src/*.hpp src/core/*.hpp)
+
+# The packages each kind of target needs; util/deps.sh installs the missing.
+DEPS_BUILD  := nginx nginx-dev g++ make dpkg-dev libssl-dev libjansson-dev \
+               libpcre2-dev zlib1g-dev
+DEPS_TEST   := googletest libgtest-dev clang-format perl libtest-base-perl \
+               libtext-diff-perl liburi-perl libtest-longstring-perl \
+               liblist-moreutils-perl libhttp-message-perl libipc-run-perl \
+               libipc-run3-perl curl
+
+export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
+export TEST_NGINX_LOAD_MODULES ?= $(TOP)/$(MODULE)
+
+.PHONY: all module deps deps-build check unit lint test prove run clean
+
+all: module
+
+deps-build:
+	@util/deps.sh $(DEPS_BUILD)
+
+deps: deps-build
+	@util/deps.sh $(DEPS_TEST)
+
+$(NGX_TREE)/objs/Makefile: config config.make util/configure-nginx.sh
+	util/configure-nginx.sh $(NGINX_SRC) $(TOP)/$(NGX_TREE) $(TOP)
+
+# nginx's own make tracks the sources and headers listed in config.
+module: $(NGX_TREE)/objs/Makefile
+	$(MAKE) -s -C $(NGX_TREE) -f objs/Makefile modules
+	cp $(NGX_TREE)/objs/$(MODULE_NAME).so $(MODULE)
+
+check: module
+	util/check-load.sh $(NGINX_BIN) $(TOP)/$(MODULE)
+
+$(BUILD)/core/%.o: src/core/%.cpp $(HEADERS)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(PX_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/unit/%.o: test/unit/%.cpp $(HEADERS)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(PX_CXXFLAGS) \
+	    -DPX_VECTORS_PATH='"$(TOP)/test/vectors.json"' \
+	    -DPX_TEST_DATA='"$(TOP)/test/data"' -c $< -o $@
+
+$(UNIT_BIN): $(CORE_OBJS) $(UNIT_OBJS)
+	$(CXX) $(CXXFLAGS) -o $@ $^ -lgtest -lgtest_main -pthread $(PX_LIBS)
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN) --gtest_brief=1
+
+lint:
+	util/lint.sh
+
+prove: module
+	prove -I$(TOP)/t/lib -r t/
+
+test: deps
+	$(MAKE) module lint unit
+	$(MAKE) prove
+
+run: deps-build module
+	util/run.sh $(NGINX_BIN) $(TOP)/$(MODULE) $(TOP)/$(BUILD)/run
+
+clean:
+	rm -rf $(BUILD) t/servroot*

@@ -1,0 +1,420 @@
+#include "signature.hpp"
+
+#include "clock.hpp"
+#include "hmac.hpp"
+#include "xaksk.hpp"
+
+namespace provision_x {
+
+namespace {
+
+constexpr std::string_view pop_signature_param = "Signature";
+
+// Longest legitimate wire form of a Base64 digest: every byte
+// percent-encoded (3x) of the longest text we compare (88).
+constexpr std::size_t max_received_signature = 3 * 88;
+
+bool
+append(std::string &out, std::string_view s) noexcept
+{
+    try {
+        out.append(s);
+    } catch (...) {
+        return false;
+    }
+    return true;
+}
+
+// Joins name=value pairs with '&', URL-encoding names and values once or
+// twice.  When twice, the joining '=' and '&' belong to the once-encoded
+// string and so appear encoded once: "%3D" and "%26".
+bool
+append_pairs(const param_list &params, std::string_view skip_name,
+             bool skip_empty, url_flavour f, bool twice,
+             std::string &out) noexcept
+{
+    std::string_view eq = twice ? "%3D" : "=";
+    std::string_view amp = twice ? "%26" : "&";
+    bool first = true;
+
+    for (const param &p : params) {
+        if (p.name == skip_name || (skip_empty && p.value.empty())) {
+            continue;
+        }
+
+        if (!first && !append(out, amp)) {
+            return false;
+        }
+        first = false;
+
+        bool ok = twice ? url_encode_twice(p.name, f, out) && append(out, eq) &&
+                              url_encode_twice(p.value, f, out)
+                        : url_encode(p.name, f, out) && append(out, eq) &&
+                              url_encode(p.value, f, out);
+        if (!ok) {
+            return false;
+        }
+    }
+
+    return true;
+}
+
+bool
+is_method(std::string_view m) noexcept
+{
+    if (m.empty() || m.size() > 16) {
+        return false;
+    }
+
+    for (char c : m) {
+        if (c < 'A' || c > 'Z') {
+            return false;
+        }
+    }
+
+    return true;
+}
+
+template <std::size_t N, std::size_t D>
+void
+encode_digest(const std::array<unsigned char, D> &d,
+              std::array<char, N> &out) noexcept
+{
+    static_assert(N == base64_encoded_length(D), "wrong Base64 buffer");
+    base64_encode(d.data(), d.size(), out.data());
+}
+
+} // namespace
+
+std::string_view
+describe(sig_error e) noexcept
+{
+    switch (e) {
+    case sig_error::ok:
+        return "ok";
+    case sig_error::mismatch:
+        return "signature mismatch";
+    case sig_error::missing_signature:
+        return "signature missing";
+    case sig_error::bad_input:
+        return "invalid signing input";
+    case sig_error::no_memory:
+        return "out of memory";
+    case sig_error::crypto_failure:
+        return "crypto library failure";
+    }
+    return "unknown";
+}
+
+// ---- Aliyun X-mode --------------------------------------------------------
+
+bool
+xmode_encrypt_str(const param_list &params, url_flavour flavour,
+                  std::string &out) noexcept
+{
+    return append_pairs(params, xmode_signature_param, true, flavour, false,
+                        out);
+}
+
+bool
+xmode_string_to_sign(const param_list &params, const xmode_options &opt,
+                     std::string &out) noexcept
+{
+    return append_pairs(params, xmode_signature_param, true, opt.flavour,
+                        opt.second_encoding, out);
+}
+
+sig_error
+xmode_expected(const param_list &params, std::string_view secret,
+               const xmode_options &opt, std::string &scratch,
+               sha1_base64 &out) noexcept
+{
+    scratch.clear();
+
+    if (!xmode_string_to_sign(params, opt, scratch)) {
+        return sig_error::no_memory;
+    }
+
+    sha1_digest d;
+
+    if (!hmac_sha1({secret, opt.key_ampersand ? "&" : ""}, {scratch}, d)) {
+        return sig_error::crypto_failure;
+    }
+
+    encode_digest(d, out);
+    return sig_error::ok;
+}
+
+sig_error
+xmode_sign(const param_list &params, std::string_view secret,
+           const xmode_options &opt, std::string &scratch,
+           std::string &out) noexcept
+{
+    sha1_base64 b64;
+    sig_error rc = xmode_expected(params, secret, opt, scratch, b64);
+
+    if (rc != sig_error::ok) {
+        return rc;
+    }
+
+    return url_encode(as_view(b64), opt.flavour, out) ? sig_error::ok
+                                                      : sig_error::no_memory;
+}
+
+bool
+signature_text_matches(std::string_view received,
+                       std::string_view expected) noexcept
+{
+    if (expected.empty() || received.size() > max_received_signature) {
+        return false;
+    }
+
+    char plus[max_received_signature];
+    char decoded[max_received_signature];
+    std::size_t n = received.size();
+    std::size_t decoded_len = 0;
+
+    for (std::size_t i = 0; i < n; i++) {
+        plus[i] = received[i] == ' ' ? '+' : received[i];
+    }
+
+    std::string_view r(plus, n);
+    bool as_is = ct_equal(r, expected);
+    bool once_more =
+        percent_decode(r, false, decoded, decoded_len) == codec_error::ok &&
+        ct_equal(std::string_view(decoded, decoded_len), expected);
+
+    return as_is || once_more;
+}
+
+sig_error
+xmode_verify(const param_list &params, std::string_view secret,
+             const xmode_options &opt, std::string &scratch) noexcept
+{
+    const param *sig = params.find(xmode_signature_param);
+
+    if (sig == nullptr || sig->value.empty()) {
+        return sig_error::missing_signature;
+    }
+
+    sha1_base64 expected;
+    sig_error rc = xmode_expected(params, secret, opt, scratch, expected);
+
+    if (rc != sig_error::ok) {
+        return rc;
+    }
+
+    return signature_text_matches(sig->value, as_view(expected))
+               ? sig_error::ok
+               : sig_error::mismatch;
+}
+
+// ---- Aliyun POP -----------------------------------------------------------
+
+bool
+pop_canonical_query(const param_list &params, std::string &out) noexcept
+{
+    return append_pairs(params, pop_signature_param, false,
+                        url_flavour::rfc3986, false, out);
+}
+
+sig_error
+pop_string_to_sign(std::string_view method, const param_list &params,
+                   std::string &out) noexcept
+{
+    if (!is_method(method)) {
+        return sig_error::bad_input;
+    }
+
+    // percentEncode("/") is "%2F".
+    bool ok = append(out, method) && append(out, "&%2F&") &&
+              append_pairs(params, pop_signature_param, false,
+                           url_flavour::rfc3986, true, out);
+
+    return ok ? sig_error::ok : sig_error::no_memory;
+}
+
+sig_error
+pop_sign(std::string_view method, const param_list &params,
+         std::string_view access_key_secret, std::string &scratch,
+         std::string &query, sha1_base64 *signature) noexcept
+{
+    scratch.clear();
+
+    sig_error rc = pop_string_to_sign(method, params, scratch);
+
+    if (rc != sig_error::ok) {
+        return rc;
+    }
+
+    sha1_digest d;
+
+    if (!hmac_sha1({access_key_secret, "&"}, {scratch}, d)) {
+        return sig_error::crypto_failure;
+    }
+
+    sha1_base64 b64;
+
+    encode_digest(d, b64);
+
+    if (signature != nullptr) {
+        *signature = b64;
+    }
+
+    bool ok = pop_canonical_query(params, query) &&
+              append(query, params.empty() ? "Signature=" : "&Signature=") &&
+              url_encode(as_view(b64), url_flavour::rfc3986, query);
+
+    return ok ? sig_error::ok : sig_error::no_memory;
+}
+
+// ---- Huawei ---------------------------------------------------------------
+
+sig_error
+aksk_digest(std::string_view secret, std::string_view nonce,
+            std::string_view created, sha256_base64 &out) noexcept
+{
+    sha256_digest d;
+
+    if (!hmac_sha256({secret}, {nonce, created}, d)) {
+        return sig_error::crypto_failure;
+    }
+
+    encode_digest(d, out);
+    return sig_error::ok;
+}
+
+sig_error
+aksk_verify(std::string_view secret, std::string_view nonce,
+            std::string_view created, std::string_view received) noexcept
+{
+    sha256_base64 expected;
+    sig_error rc = aksk_digest(secret, nonce, created, expected);
+
+    if (rc != sig_error::ok) {
+        return rc;
+    }
+
+    // Base64 from any standard encoder is canonical, so comparing the text
+    // is comparing the MAC; no need to decode the header.
+    return ct_equal(received, as_view(expected)) ? sig_error::ok
+                                                 : sig_error::mismatch;
+}
+
+sig_error
+wsse_digest_raw(std::string_view secret, std::string_view nonce,
+                std::string_view created, sha256_base64 &out) noexcept
+{
+    sha256_digest d;
+
+    if (!sha256({nonce, created, secret}, d)) {
+        return sig_error::crypto_failure;
+    }
+
+    encode_digest(d, out);
+    return sig_error::ok;
+}
+
+sig_error
+wsse_digest_hex(std::string_view secret, std::string_view nonce,
+                std::string_view created, sha256_hex_base64 &out) noexcept
+{
+    sha256_digest d;
+
+    if (!sha256({nonce, created, secret}, d)) {
+        return sig_error::crypto_failure;
+    }
+
+    std::array<unsigned char, 64> hex;
+
+    hex_encode(d.data(), d.size(), reinterpret_cast<char *>(hex.data()));
+    encode_digest(hex, out);
+    return sig_error::ok;
+}
+
+sig_error
+wsse_verify(std::string_view secret, std::string_view nonce,
+            std::string_view created, std::string_view received,
+            bool accept_hex, wsse_variant &matched) noexcept
+{
+    sha256_base64 raw;
+    sha256_hex_base64 hex;
+
+    if (wsse_digest_raw(secret, nonce, created, raw) != sig_error::ok ||
+        wsse_digest_hex(secret, nonce, created, hex) != sig_error::ok) {
+        return sig_error::crypto_failure;
+    }
+
+    // The variants differ in length, and lengths are public anyway.
+    if (ct_equal(received, as_view(raw))) {
+        matched = wsse_variant::raw;
+        return sig_error::ok;
+    }
+
+    if (accept_hex && ct_equal(received, as_view(hex))) {
+        matched = wsse_variant::hex;
+        return sig_error::ok;
+    }
+
+    return sig_error::mismatch;
+}
+
+sig_error
+voicecall_digest(std::string_view secret, std::string_view url,
+                 std::string_view nonce, std::string_view created,
+                 sha256_base64 &out) noexcept
+{
+    sha256_digest d;
+
+    if (!hmac_sha256({secret}, {url, "\n", nonce, "\n", created}, d)) {
+        return sig_error::crypto_failure;
+    }
+
+    encode_digest(d, out);
+    return sig_error::ok;
+}
+
+sig_error
+build_aksk_headers(std::string_view app_key, std::string_view secret,
+                   std::string_view nonce, std::string_view created,
+                   std::string &authorization, std::string &x_aksk) noexcept
+{
+    std::int64_t epoch;
+
+    if (!is_valid_username(app_key) || !is_valid_nonce(nonce) ||
+        !parse_utc_timestamp(created, epoch)) {
+        return sig_error::bad_input;
+    }
+
+    sha256_base64 digest;
+    sig_error rc = aksk_digest(secret, nonce, created, digest);
+
+    if (rc != sig_error::ok) {
+        return rc;
+    }
+
+    bool ok =
+        append(authorization, aksk_authorization) &&
+        append(x_aksk, "UsernameToken Username=\"") &&
+        append(x_aksk, app_key) && append(x_aksk, "\",PasswordDigest=\"") &&
+        append(x_aksk, as_view(digest)) && append(x_aksk, "\",Nonce=\"") &&
+        append(x_aksk, nonce) && append(x_aksk, "\",Created=\"") &&
+        append(x_aksk, created) && append(x_aksk, "\"");
+
+    return ok ? sig_error::ok : sig_error::no_memory;
+}
+
+bool
+make_nonce(std::array<char, 32> &out) noexcept
+{
+    unsigned char raw[16];
+
+    if (!random_bytes(raw, sizeof(raw))) {
+        return false;
+    }
+
+    hex_encode(raw, sizeof(raw), out.data());
+    return true;
+}
+
+} // namespace provision_x

@@ -1,0 +1,179 @@
+/*
+ * The C/C++ seam: the only place that includes nginx.
+ *
+ * nginx's headers carry no extern "C", and they must come before any
+ * standard header because they define the 64-bit off_t the rest of the
+ * process uses.  Every glue file includes this header first.
+ */
+
+#ifndef NGX_HTTP_PROVISION_X_HPP
+#define NGX_HTTP_PROVISION_X_HPP
+
+extern "C" {
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+extern ngx_module_t ngx_http_provision_x_module;
+}
+
+#include "core/reason.hpp"
+
+#include <string_view>
+
+namespace provision_x {
+
+enum class dialect : ngx_uint_t { off, aliyun, huawei };
+
+inline std::string_view
+view(const ngx_str_t &s) noexcept
+{
+    return {reinterpret_cast<const char *>(s.data), s.len};
+}
+
+/* nginx wants char * for its messages; literals are const in C++. */
+inline char *
+conf_message(const char *text) noexcept
+{
+    return const_cast<char *>(text);
+}
+
+} // namespace provision_x
+
+#define NGX_HTTP_PROVISION_X_DIGEST_LEN 16
+
+/* Every shared zone of the module starts with its kind, so a directive
+ * that names a zone can tell a nonce zone from a queue zone. */
+enum ngx_http_provision_x_zone_kind_e {
+    NGX_HTTP_PROVISION_X_ZONE_NONCE = 1,
+    NGX_HTTP_PROVISION_X_ZONE_DEDUP,
+};
+
+struct ngx_http_provision_x_seen_sh_t;
+
+struct ngx_http_provision_x_seen_ctx_t {
+    ngx_uint_t kind;
+    ngx_shm_zone_t *shm_zone;
+    ngx_slab_pool_t *shpool;
+    ngx_http_provision_x_seen_sh_t *sh;
+    time_t ttl;
+};
+
+enum ngx_http_provision_x_seen_rc_e {
+    NGX_HTTP_PROVISION_X_SEEN_ADDED,
+    NGX_HTTP_PROVISION_X_SEEN_PRESENT,
+    NGX_HTTP_PROVISION_X_SEEN_FULL,
+};
+
+struct ngx_http_provision_x_seen_stats_t {
+    ngx_uint_t entries;
+    ngx_uint_t refused;
+    size_t bytes_free;
+    size_t bytes_total;
+};
+
+struct ngx_http_provision_x_zone_ref_t {
+    ngx_shm_zone_t *shm_zone;
+    ngx_uint_t kind;
+    ngx_str_t directive;
+};
+
+#define NGX_HTTP_PROVISION_X_APP_NAME_MAX 128
+#define NGX_HTTP_PROVISION_X_CLOCK_DEFAULT 900
+
+enum ngx_http_provision_x_variable_e {
+    NGX_HTTP_PROVISION_X_VAR_DIALECT,
+    NGX_HTTP_PROVISION_X_VAR_APP,
+    NGX_HTTP_PROVISION_X_VAR_REJECT_REASON,
+};
+
+struct ngx_http_provision_x_app_t {
+    ngx_str_t name;
+    ngx_array_t secrets; /* of ngx_str_t */
+    ngx_uint_t metrics_slot;
+};
+
+enum ngx_http_provision_x_mode_e {
+    NGX_HTTP_PROVISION_X_MODE_LIVE,
+    NGX_HTTP_PROVISION_X_MODE_DEBUG,
+};
+
+struct ngx_http_provision_x_main_conf_t {
+    ngx_array_t apps;      /* of ngx_http_provision_x_app_t */
+    ngx_array_t zone_refs; /* of ngx_http_provision_x_zone_ref_t */
+};
+
+struct ngx_http_provision_x_loc_conf_t {
+    ngx_uint_t verify; /* provision_x::dialect */
+    ngx_array_t *apps; /* of ngx_http_provision_x_app_t *; NULL: any */
+    ngx_uint_t mode;
+    time_t clock_past;
+    time_t clock_future;
+    ngx_shm_zone_t *nonce_zone;
+    ngx_uint_t aliyun_encoder;
+    ngx_uint_t aliyun_key;
+    ngx_flag_t aliyun_json;
+    ngx_flag_t aliyun_require_format;
+    ngx_flag_t huawei_wsse;
+    ngx_flag_t huawei_beijing_time;
+    size_t verify_body_max;
+    ngx_uint_t reject_log_level;
+};
+
+struct ngx_http_provision_x_ctx_t {
+    ngx_uint_t dialect; /* what the access phase verified, or off */
+    ngx_http_provision_x_app_t *app;
+    ngx_uint_t reason; /* provision_x::reason */
+    ngx_int_t status;  /* the access verdict, for re-entry */
+    unsigned waiting_body : 1;
+    unsigned body_read : 1;
+    unsigned verified : 1;
+};
+
+ngx_http_provision_x_seen_ctx_t *
+ngx_http_provision_x_seen_zone_add(ngx_conf_t *cf, ngx_str_t *arg,
+                                   ngx_uint_t kind) noexcept;
+ngx_http_provision_x_seen_rc_e
+ngx_http_provision_x_seen_add(ngx_http_provision_x_seen_ctx_t *ctx,
+                              const u_char *digest, time_t expire) noexcept;
+ngx_http_provision_x_seen_rc_e ngx_http_provision_x_seen_add_all(
+    ngx_http_provision_x_seen_ctx_t *ctx,
+    const u_char (*digests)[NGX_HTTP_PROVISION_X_DIGEST_LEN], ngx_uint_t n,
+    time_t expire) noexcept;
+ngx_uint_t
+ngx_http_provision_x_seen_contains(ngx_http_provision_x_seen_ctx_t *ctx,
+                                   const u_char *digest) noexcept;
+void
+ngx_http_provision_x_seen_stats(ngx_http_provision_x_seen_ctx_t *ctx,
+                                ngx_http_provision_x_seen_stats_t *st) noexcept;
+
+ngx_shm_zone_t *ngx_http_provision_x_zone_ref(ngx_conf_t *cf, ngx_str_t *name,
+                                              ngx_uint_t kind) noexcept;
+
+ngx_http_provision_x_app_t *
+ngx_http_provision_x_app_find(ngx_http_provision_x_main_conf_t *pmcf,
+                              std::string_view name) noexcept;
+char *ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
+                               void *conf) noexcept;
+
+ngx_http_provision_x_ctx_t *
+ngx_http_provision_x_get_ctx(ngx_http_request_t *r) noexcept;
+ngx_int_t ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept;
+ngx_int_t ngx_http_provision_x_access_init_process(ngx_cycle_t *cycle) noexcept;
+
+ngx_int_t ngx_http_provision_x_reject(ngx_http_request_t *r,
+                                      ngx_http_provision_x_ctx_t *ctx,
+                                      provision_x::reason why,
+                                      const char *detail) noexcept;
+ngx_int_t ngx_http_provision_x_reject_init(ngx_conf_t *cf) noexcept;
+
+ngx_int_t ngx_http_provision_x_metrics_add_zone(
+    ngx_conf_t *cf, ngx_http_provision_x_main_conf_t *pmcf) noexcept;
+void
+ngx_http_provision_x_metrics_verified(ngx_uint_t dialect,
+                                      ngx_http_provision_x_app_t *app) noexcept;
+void ngx_http_provision_x_metrics_rejected(ngx_uint_t dialect,
+                                           ngx_http_provision_x_app_t *app,
+                                           provision_x::reason why) noexcept;
+
+#endif /* NGX_HTTP_PROVISION_X_HPP */

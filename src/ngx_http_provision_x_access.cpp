@@ -1,0 +1,785 @@
+/*
+ * Access phase: is this callback signed by a configured app, fresh, and
+ * not seen before?  Aliyun signs parameters that may travel in the body,
+ * so for a form or JSON body the handler first reads it the way the
+ * mirror module does and leaves it intact for the content handler.
+ *
+ * Order of checks: parse, app, signature, clock, nonce.  The nonce is
+ * recorded last, so nothing unauthenticated ever takes space in the store.
+ */
+
+#include "ngx_http_provision_x.hpp"
+
+#include "core/clock.hpp"
+#include "core/hmac.hpp"
+#include "core/params.hpp"
+#include "core/signature.hpp"
+#include "core/xaksk.hpp"
+
+#include <jansson.h>
+
+#include <new>
+#include <string>
+
+using provision_x::dialect;
+using provision_x::reason;
+
+#define NGX_HTTP_PROVISION_X_MAX_PARAMS 64
+
+/* Per-worker scratch space, reused so that verification stops
+ * allocating after the first requests. */
+static std::string ngx_http_provision_x_arena;
+static std::string ngx_http_provision_x_scratch;
+static provision_x::param_list *ngx_http_provision_x_params;
+
+struct ngx_http_provision_x_verdict_t {
+    reason why;
+    char detail[128];
+};
+
+static void
+ngx_http_provision_x_detail(ngx_http_provision_x_verdict_t *v, const char *fmt,
+                            ...) noexcept
+{
+    va_list args;
+
+    va_start(args, fmt);
+    u_char *last = ngx_vslprintf(reinterpret_cast<u_char *>(v->detail),
+                                 reinterpret_cast<u_char *>(v->detail) +
+                                     sizeof(v->detail) - 1,
+                                 fmt, args);
+    va_end(args);
+
+    *last = '\0';
+}
+
+static reason
+ngx_http_provision_x_fail(ngx_http_provision_x_verdict_t *v, reason why,
+                          std::string_view detail) noexcept
+{
+    v->why = why;
+    ngx_http_provision_x_detail(v, "%*s", detail.size(), detail.data());
+    return why;
+}
+
+static bool
+ngx_http_provision_x_reserve(std::string &s, size_t n) noexcept
+{
+    try {
+        s.clear();
+        s.reserve(n);
+        return true;
+
+    } catch (...) {
+        return false;
+    }
+}
+
+/*
+ * The nonce store remembers (app, nonce) for as long as the timestamp that
+ * came with it could still be accepted: until stamp + past window.
+ */
+static reason
+ngx_http_provision_x_record_nonce(ngx_http_request_t *r,
+                                  ngx_http_provision_x_loc_conf_t *plcf,
+                                  ngx_http_provision_x_app_t *app,
+                                  std::string_view nonce, int64_t stamp,
+                                  ngx_http_provision_x_verdict_t *v) noexcept
+{
+    if (plcf->nonce_zone == NULL) {
+        return reason::none;
+    }
+
+    auto *zone =
+        static_cast<ngx_http_provision_x_seen_ctx_t *>(plcf->nonce_zone->data);
+    provision_x::sha256_digest digest;
+    std::string_view app_name = provision_x::view(app->name);
+
+    if (!provision_x::sha256({app_name, std::string_view("\0", 1), nonce},
+                             digest)) {
+        return ngx_http_provision_x_fail(v, reason::nonce_store_full,
+                                         "digest failed");
+    }
+
+    time_t expire = static_cast<time_t>(stamp + plcf->clock_past + 1);
+
+    switch (ngx_http_provision_x_seen_add(zone, digest.data(), expire)) {
+    case NGX_HTTP_PROVISION_X_SEEN_ADDED:
+        return reason::none;
+
+    case NGX_HTTP_PROVISION_X_SEEN_PRESENT:
+        return ngx_http_provision_x_fail(v, reason::replayed_nonce, "");
+
+    default:
+        ngx_http_provision_x_detail(v, "zone \"%V\" has no room",
+                                    &plcf->nonce_zone->shm.name);
+        v->why = reason::nonce_store_full;
+        return v->why;
+    }
+}
+
+static reason
+ngx_http_provision_x_check_clock(ngx_http_provision_x_loc_conf_t *plcf,
+                                 int64_t stamp, bool beijing,
+                                 ngx_http_provision_x_verdict_t *v) noexcept
+{
+    provision_x::clock_window w;
+    int64_t now = ngx_time();
+
+    w.past = plcf->clock_past;
+    w.future = plcf->clock_future;
+    w.beijing_alternative = beijing;
+
+    switch (provision_x::check_window(stamp, now, w)) {
+    case provision_x::window_result::utc:
+    case provision_x::window_result::beijing:
+        return reason::none;
+
+    case provision_x::window_result::too_old:
+        ngx_http_provision_x_detail(v, "timestamp %L s old, limit %T s",
+                                    now - stamp, plcf->clock_past);
+        v->why = reason::stale_timestamp;
+        return v->why;
+
+    default:
+        ngx_http_provision_x_detail(v, "timestamp %L s ahead, limit %T s",
+                                    stamp - now, plcf->clock_future);
+        v->why = reason::future_timestamp;
+        return v->why;
+    }
+}
+
+static bool
+ngx_http_provision_x_app_allowed(ngx_http_provision_x_loc_conf_t *plcf,
+                                 ngx_http_provision_x_app_t *app) noexcept
+{
+    if (plcf->apps == NULL) {
+        return true;
+    }
+
+    auto **allowed =
+        static_cast<ngx_http_provision_x_app_t **>(plcf->apps->elts);
+
+    for (ngx_uint_t i = 0; i < plcf->apps->nelts; i++) {
+        if (allowed[i] == app) {
+            return true;
+        }
+    }
+
+    return false;
+}
+
+/* ---- Huawei: Authorization + X-AKSK headers ---------------------------- */
+
+static ngx_table_elt_t *
+ngx_http_provision_x_header(ngx_http_request_t *r, std::string_view name,
+                            bool *duplicate) noexcept
+{
+    ngx_table_elt_t *found = NULL;
+    ngx_list_part_t *part = &r->headers_in.headers.part;
+    auto *h = static_cast<ngx_table_elt_t *>(part->elts);
+
+    for (ngx_uint_t i = 0; /* void */; i++) {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = static_cast<ngx_table_elt_t *>(part->elts);
+            i = 0;
+        }
+
+        if (h[i].key.len == name.size() &&
+            ngx_strncasecmp(h[i].key.data, (u_char *) name.data(),
+                            name.size()) == 0) {
+            if (found != NULL) {
+                *duplicate = true;
+            }
+
+            found = &h[i];
+        }
+    }
+
+    return found;
+}
+
+static reason
+ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
+                                   ngx_http_provision_x_loc_conf_t *plcf,
+                                   ngx_http_provision_x_ctx_t *ctx,
+                                   ngx_http_provision_x_verdict_t *v) noexcept
+{
+    using namespace provision_x;
+
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_provision_x_module));
+
+    bool duplicate = false;
+    ngx_table_elt_t *authorization =
+        ngx_http_provision_x_header(r, "Authorization", &duplicate);
+
+    if (authorization == NULL) {
+        return ngx_http_provision_x_fail(v, reason::missing_auth,
+                                         "no Authorization header");
+    }
+
+    auth_scheme scheme;
+    xaksk_error err = parse_authorization(
+        provision_x::view(authorization->value), plcf->huawei_wsse, scheme);
+    if (err != xaksk_error::ok || duplicate) {
+        return ngx_http_provision_x_fail(
+            v, reason::malformed_auth,
+            duplicate ? "duplicate Authorization header" : describe(err));
+    }
+
+    std::string_view token_name =
+        scheme == auth_scheme::wsse ? "X-WSSE" : "X-AKSK";
+    ngx_table_elt_t *token =
+        ngx_http_provision_x_header(r, token_name, &duplicate);
+    if (token == NULL) {
+        ngx_http_provision_x_detail(v, "no %*s header", token_name.size(),
+                                    token_name.data());
+        v->why = reason::missing_auth;
+        return v->why;
+    }
+
+    username_token ut;
+    err = parse_username_token(provision_x::view(token->value), ut);
+    if (err != xaksk_error::ok || duplicate) {
+        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                         duplicate ? "duplicate token header"
+                                                   : describe(err));
+    }
+
+    ngx_http_provision_x_app_t *app =
+        ngx_http_provision_x_app_find(pmcf, ut.username);
+    if (app == NULL || !ngx_http_provision_x_app_allowed(plcf, app)) {
+        return ngx_http_provision_x_fail(v, reason::unknown_app,
+                                         app ? "app not allowed here"
+                                             : "no such app");
+    }
+
+    ctx->app = app;
+
+    auto *secrets = static_cast<ngx_str_t *>(app->secrets.elts);
+    bool matched = false;
+
+    for (ngx_uint_t i = 0; i < app->secrets.nelts && !matched; i++) {
+        sig_error rc;
+
+        if (scheme == auth_scheme::aksk) {
+            rc = aksk_verify(provision_x::view(secrets[i]), ut.nonce,
+                             ut.created, ut.password_digest);
+
+        } else {
+            wsse_variant variant;
+            rc = wsse_verify(provision_x::view(secrets[i]), ut.nonce,
+                             ut.created, ut.password_digest, true, variant);
+        }
+
+        matched = (rc == sig_error::ok);
+    }
+
+    if (!matched) {
+        return ngx_http_provision_x_fail(v, reason::bad_signature,
+                                         "PasswordDigest does not match");
+    }
+
+    if (ngx_http_provision_x_check_clock(plcf, ut.created_epoch,
+                                         plcf->huawei_beijing_time,
+                                         v) != reason::none) {
+        return v->why;
+    }
+
+    return ngx_http_provision_x_record_nonce(r, plcf, app, ut.nonce,
+                                             ut.created_epoch, v);
+}
+
+/* ---- Aliyun: signed parameters in the query, a form or a JSON body ---- */
+
+enum ngx_http_provision_x_body_kind_e {
+    NGX_HTTP_PROVISION_X_BODY_NONE,
+    NGX_HTTP_PROVISION_X_BODY_FORM,
+    NGX_HTTP_PROVISION_X_BODY_JSON,
+};
+
+static ngx_uint_t
+ngx_http_provision_x_body_kind(ngx_http_request_t *r,
+                               ngx_http_provision_x_loc_conf_t *plcf) noexcept
+{
+    static const std::string_view form = "application/x-www-form-urlencoded";
+    static const std::string_view json = "application/json";
+
+    if (r->headers_in.content_type == NULL ||
+        (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked)) {
+        return NGX_HTTP_PROVISION_X_BODY_NONE;
+    }
+
+    ngx_str_t *type = &r->headers_in.content_type->value;
+
+    if (type->len >= form.size() &&
+        ngx_strncasecmp(type->data, (u_char *) form.data(), form.size()) == 0) {
+        return NGX_HTTP_PROVISION_X_BODY_FORM;
+    }
+
+    if (plcf->aliyun_json && type->len >= json.size() &&
+        ngx_strncasecmp(type->data, (u_char *) json.data(), json.size()) == 0) {
+        return NGX_HTTP_PROVISION_X_BODY_JSON;
+    }
+
+    return NGX_HTTP_PROVISION_X_BODY_NONE;
+}
+
+/*
+ * The body as one contiguous view: the buffer itself when nginx kept it in
+ * one piece in memory, else a pool copy (a temp file is read back).
+ */
+static ngx_int_t
+ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
+                               std::string_view *body) noexcept
+{
+    *body = std::string_view();
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    size_t len = 0;
+    ngx_chain_t *cl;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len > max) {
+        return NGX_DECLINED;
+    }
+
+    ngx_buf_t *first = r->request_body->bufs->buf;
+
+    if (r->request_body->bufs->next == NULL && !first->in_file) {
+        *body = std::string_view(reinterpret_cast<char *>(first->pos), len);
+        return NGX_OK;
+    }
+
+    u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, len + 1));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    u_char *last = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        ngx_buf_t *b = cl->buf;
+
+        if (!b->in_file) {
+            last = ngx_cpymem(last, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        ssize_t n = ngx_read_file(b->file, last, b->file_last - b->file_pos,
+                                  b->file_pos);
+        if (n != b->file_last - b->file_pos) {
+            return NGX_ERROR;
+        }
+
+        last += n;
+    }
+
+    *body = std::string_view(reinterpret_cast<char *>(p), last - p);
+
+    return NGX_OK;
+}
+
+/* Members of a flat JSON object join the signed parameter list; the
+ * platform types every X-mode parameter as String, so nothing else is
+ * accepted. */
+static reason
+ngx_http_provision_x_json_params(std::string_view body, json_t **root,
+                                 ngx_http_provision_x_verdict_t *v) noexcept
+{
+    json_error_t error;
+
+    *root =
+        json_loadb(body.data(), body.size(), JSON_REJECT_DUPLICATES, &error);
+    if (*root == NULL) {
+        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                         "body is not valid JSON");
+    }
+
+    if (!json_is_object(*root)) {
+        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                         "JSON body is not an object");
+    }
+
+    const char *name;
+    json_t *value;
+
+    json_object_foreach(*root, name, value)
+    {
+        if (!json_is_string(value)) {
+            return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                             "JSON member is not a string");
+        }
+
+        std::string_view text(json_string_value(value),
+                              json_string_length(value));
+
+        provision_x::params_error rc =
+            ngx_http_provision_x_params->add(name, text);
+        if (rc != provision_x::params_error::ok) {
+            return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                             provision_x::describe(rc));
+        }
+    }
+
+    return reason::none;
+}
+
+static reason
+ngx_http_provision_x_require(std::string_view name, std::string_view want,
+                             ngx_http_provision_x_verdict_t *v) noexcept
+{
+    const provision_x::param *p = ngx_http_provision_x_params->find(name);
+
+    if (p == nullptr || p->value.empty()) {
+        ngx_http_provision_x_detail(v, "no %*s parameter", name.size(),
+                                    name.data());
+        v->why = reason::missing_auth;
+        return v->why;
+    }
+
+    if (!want.empty() && p->value != want) {
+        ngx_http_provision_x_detail(v, "unsupported %*s", name.size(),
+                                    name.data());
+        v->why = reason::malformed_auth;
+        return v->why;
+    }
+
+    return reason::none;
+}
+
+static reason
+ngx_http_provision_x_verify_aliyun_params(
+    ngx_http_request_t *r, ngx_http_provision_x_loc_conf_t *plcf,
+    ngx_http_provision_x_ctx_t *ctx, ngx_http_provision_x_verdict_t *v) noexcept
+{
+    using namespace provision_x;
+
+    if (ngx_http_provision_x_require("signature", "", v) != reason::none ||
+        ngx_http_provision_x_require("signatureMethod", "HMAC-SHA1", v) !=
+            reason::none ||
+        ngx_http_provision_x_require("signatureVersion", "1.0", v) !=
+            reason::none ||
+        ngx_http_provision_x_require("signatureNonce", "", v) != reason::none ||
+        ngx_http_provision_x_require("timestamp", "", v) != reason::none ||
+        (plcf->aliyun_require_format &&
+         ngx_http_provision_x_require("format", "JSON", v) != reason::none)) {
+        return v->why;
+    }
+
+    int64_t stamp;
+    std::string_view nonce =
+        ngx_http_provision_x_params->find("signatureNonce")->value;
+
+    if (!parse_utc_timestamp(
+            ngx_http_provision_x_params->find("timestamp")->value, stamp)) {
+        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                         "malformed timestamp");
+    }
+
+    xmode_options opt;
+    opt.flavour = static_cast<url_flavour>(plcf->aliyun_encoder);
+    opt.key_ampersand = plcf->aliyun_key;
+
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_provision_x_module));
+
+    ngx_array_t *candidates = plcf->apps ? plcf->apps : NULL;
+    ngx_uint_t n = candidates ? candidates->nelts : pmcf->apps.nelts;
+    ngx_http_provision_x_app_t *matched = NULL;
+
+    for (ngx_uint_t i = 0; i < n && matched == NULL; i++) {
+        ngx_http_provision_x_app_t *app =
+            candidates ? static_cast<ngx_http_provision_x_app_t **>(
+                             candidates->elts)[i]
+                       : &static_cast<ngx_http_provision_x_app_t *>(
+                             pmcf->apps.elts)[i];
+
+        auto *secrets = static_cast<ngx_str_t *>(app->secrets.elts);
+
+        for (ngx_uint_t k = 0; k < app->secrets.nelts; k++) {
+            if (xmode_verify(*ngx_http_provision_x_params,
+                             provision_x::view(secrets[k]), opt,
+                             ngx_http_provision_x_scratch) == sig_error::ok) {
+                matched = app;
+                break;
+            }
+        }
+    }
+
+    if (matched == NULL) {
+        if (n == 1) {
+            ctx->app = candidates ? static_cast<ngx_http_provision_x_app_t **>(
+                                        candidates->elts)[0]
+                                  : static_cast<ngx_http_provision_x_app_t *>(
+                                        pmcf->apps.elts);
+        }
+
+        return ngx_http_provision_x_fail(v, reason::bad_signature,
+                                         "signature does not match");
+    }
+
+    ctx->app = matched;
+
+    if (ngx_http_provision_x_check_clock(plcf, stamp, false, v) !=
+        reason::none) {
+        return v->why;
+    }
+
+    return ngx_http_provision_x_record_nonce(r, plcf, matched, nonce, stamp, v);
+}
+
+static reason
+ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
+                                   ngx_http_provision_x_loc_conf_t *plcf,
+                                   ngx_http_provision_x_ctx_t *ctx,
+                                   ngx_http_provision_x_verdict_t *v) noexcept
+{
+    using namespace provision_x;
+
+    if (ngx_http_provision_x_params == NULL) {
+        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                         "no memory for parameters");
+    }
+
+    std::string_view body;
+    ngx_uint_t kind = ngx_http_provision_x_body_kind(r, plcf);
+
+    if (kind != NGX_HTTP_PROVISION_X_BODY_NONE) {
+        ngx_int_t rc =
+            ngx_http_provision_x_body_view(r, plcf->verify_body_max, &body);
+        if (rc == NGX_DECLINED) {
+            ngx_http_provision_x_detail(v, "body over %uz bytes",
+                                        plcf->verify_body_max);
+            v->why = reason::body_too_large;
+            return v->why;
+        }
+
+        if (rc != NGX_OK) {
+            return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                             "body could not be read");
+        }
+    }
+
+    std::string_view args(reinterpret_cast<char *>(r->args.data), r->args.len);
+
+    ngx_http_provision_x_params->clear();
+
+    if (!ngx_http_provision_x_reserve(ngx_http_provision_x_arena,
+                                      args.size() + body.size())) {
+        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                         "no memory for parameters");
+    }
+
+    size_t max = plcf->verify_body_max;
+    params_error perr = parse_urlencoded(
+        args, max, *ngx_http_provision_x_params, ngx_http_provision_x_arena);
+
+    if (perr == params_error::ok && kind == NGX_HTTP_PROVISION_X_BODY_FORM) {
+        perr = parse_urlencoded(body, max, *ngx_http_provision_x_params,
+                                ngx_http_provision_x_arena);
+    }
+
+    if (perr != params_error::ok) {
+        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                         describe(perr));
+    }
+
+    json_t *root = NULL;
+    reason why = reason::none;
+
+    if (kind == NGX_HTTP_PROVISION_X_BODY_JSON) {
+        why = ngx_http_provision_x_json_params(body, &root, v);
+    }
+
+    if (why == reason::none) {
+        why = ngx_http_provision_x_verify_aliyun_params(r, plcf, ctx, v);
+    }
+
+    if (root != NULL) {
+        json_decref(root);
+    }
+
+    return why;
+}
+
+/* ---- the phase handler --------------------------------------------------- */
+
+static void
+ngx_http_provision_x_ctx_cleanup(void *data) noexcept
+{
+    /* a marker only: lets the ctx be found again after r->ctx is reset */
+}
+
+/*
+ * An internal redirect (error_page, try_files, X-Accel-Redirect) clears
+ * r->ctx but keeps the pool: find the verdict again through the pool
+ * cleanup that carries it, so a verified request is not verified twice
+ * (its nonce would look replayed).
+ */
+ngx_http_provision_x_ctx_t *
+ngx_http_provision_x_get_ctx(ngx_http_request_t *r) noexcept
+{
+    auto *ctx = static_cast<ngx_http_provision_x_ctx_t *>(
+        ngx_http_get_module_ctx(r, ngx_http_provision_x_module));
+
+    if (ctx != NULL || !r->internal) {
+        return ctx;
+    }
+
+    for (ngx_pool_cleanup_t *cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_provision_x_ctx_cleanup) {
+            ctx = static_cast<ngx_http_provision_x_ctx_t *>(cln->data);
+            ngx_http_set_ctx(r, ctx, ngx_http_provision_x_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+static ngx_http_provision_x_ctx_t *
+ngx_http_provision_x_create_ctx(ngx_http_request_t *r) noexcept
+{
+    ngx_pool_cleanup_t *cln =
+        ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_provision_x_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    auto *ctx = static_cast<ngx_http_provision_x_ctx_t *>(cln->data);
+    ngx_memzero(ctx, sizeof(ngx_http_provision_x_ctx_t));
+
+    cln->handler = ngx_http_provision_x_ctx_cleanup;
+    ngx_http_set_ctx(r, ctx, ngx_http_provision_x_module);
+
+    return ctx;
+}
+
+static ngx_int_t
+ngx_http_provision_x_decide(ngx_http_request_t *r,
+                            ngx_http_provision_x_loc_conf_t *plcf,
+                            ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    ngx_http_provision_x_verdict_t v;
+
+    v.why = reason::none;
+    v.detail[0] = '\0';
+
+    reason why = (plcf->verify == static_cast<ngx_uint_t>(dialect::huawei))
+                     ? ngx_http_provision_x_verify_huawei(r, plcf, ctx, &v)
+                     : ngx_http_provision_x_verify_aliyun(r, plcf, ctx, &v);
+
+    ctx->verified = 1;
+
+    if (why == reason::none) {
+        ngx_http_provision_x_metrics_verified(ctx->dialect, ctx->app);
+        ctx->status = NGX_DECLINED;
+        return NGX_DECLINED;
+    }
+
+    ctx->status =
+        ngx_http_provision_x_reject(r, ctx, why, v.detail[0] ? v.detail : NULL);
+    return ctx->status;
+}
+
+static void
+ngx_http_provision_x_body_handler(ngx_http_request_t *r) noexcept
+{
+    auto *ctx = ngx_http_provision_x_get_ctx(r);
+
+    ctx->waiting_body = 0;
+    ctx->body_read = 1;
+
+    /* later handlers (proxy_pass, the CDR handler) read it again */
+    r->preserve_body = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+ngx_int_t
+ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+
+    if (plcf->verify == static_cast<ngx_uint_t>(dialect::off)) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_get_ctx(r);
+
+    if (ctx != NULL) {
+        if (ctx->verified) {
+            return ctx->status;
+        }
+
+        if (ctx->waiting_body) {
+            return NGX_DONE;
+        }
+
+    } else {
+        ctx = ngx_http_provision_x_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ctx->dialect = plcf->verify;
+
+    if (plcf->verify == static_cast<ngx_uint_t>(dialect::aliyun) &&
+        !ctx->body_read &&
+        ngx_http_provision_x_body_kind(r, plcf) !=
+            NGX_HTTP_PROVISION_X_BODY_NONE) {
+        if (r->headers_in.content_length_n >
+            static_cast<off_t>(plcf->verify_body_max)) {
+            return ngx_http_provision_x_reject(r, ctx, reason::body_too_large,
+                                               "Content-Length over the "
+                                               "limit");
+        }
+
+        ctx->waiting_body = 1;
+
+        ngx_int_t rc = ngx_http_read_client_request_body(
+            r, ngx_http_provision_x_body_handler);
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        ngx_http_finalize_request(r, NGX_DONE);
+        return NGX_DONE;
+    }
+
+    return ngx_http_provision_x_decide(r, plcf, ctx);
+}
+
+ngx_int_t
+ngx_http_provision_x_access_init_process(ngx_cycle_t *cycle) noexcept
+{
+    try {
+        ngx_http_provision_x_params =
+            new provision_x::param_list(NGX_HTTP_PROVISION_X_MAX_PARAMS);
+        ngx_http_provision_x_arena.reserve(4096);
+        ngx_http_provision_x_scratch.reserve(4096);
+
+    } catch (...) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "provision_x: no memory for verification buffers");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

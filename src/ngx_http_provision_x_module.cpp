@@ -1,0 +1,653 @@
+/*
+ * Module definition: directives, configuration create/merge, phase and
+ * variable registration.
+ */
+
+#include "ngx_http_provision_x.hpp"
+
+#include "core/encoding.hpp"
+
+using provision_x::dialect;
+using provision_x::reason;
+
+static ngx_int_t ngx_http_provision_x_init(ngx_conf_t *cf) noexcept;
+static ngx_int_t ngx_http_provision_x_add_variables(ngx_conf_t *cf) noexcept;
+static void *ngx_http_provision_x_create_main_conf(ngx_conf_t *cf) noexcept;
+static char *ngx_http_provision_x_init_main_conf(ngx_conf_t *cf,
+                                                 void *conf) noexcept;
+static void *ngx_http_provision_x_create_loc_conf(ngx_conf_t *cf) noexcept;
+static char *ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
+                                                 void *child) noexcept;
+static char *ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
+                                         void *conf) noexcept;
+static char *ngx_http_provision_x_clock(ngx_conf_t *cf, ngx_command_t *cmd,
+                                        void *conf) noexcept;
+static char *ngx_http_provision_x_nonce_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+                                             void *conf) noexcept;
+static char *ngx_http_provision_x_nonce(ngx_conf_t *cf, ngx_command_t *cmd,
+                                        void *conf) noexcept;
+static ngx_int_t ngx_http_provision_x_init_process(ngx_cycle_t *cycle) noexcept;
+
+static ngx_conf_enum_t ngx_http_provision_x_modes[] = {
+    {ngx_string("live"), NGX_HTTP_PROVISION_X_MODE_LIVE},
+    {ngx_string("debug"), NGX_HTTP_PROVISION_X_MODE_DEBUG},
+    {ngx_null_string, 0}};
+
+static ngx_conf_enum_t ngx_http_provision_x_encoders[] = {
+    {ngx_string("java"),
+     static_cast<ngx_uint_t>(provision_x::url_flavour::java)},
+    {ngx_string("rfc3986"),
+     static_cast<ngx_uint_t>(provision_x::url_flavour::rfc3986)},
+    {ngx_null_string, 0}};
+
+static ngx_conf_enum_t ngx_http_provision_x_aliyun_keys[] = {
+    {ngx_string("plain"), 0},
+    {ngx_string("ampersand"), 1},
+    {ngx_null_string, 0}};
+
+static ngx_conf_enum_t ngx_http_provision_x_log_levels[] = {
+    {ngx_string("info"), NGX_LOG_INFO},
+    {ngx_string("notice"), NGX_LOG_NOTICE},
+    {ngx_string("warn"), NGX_LOG_WARN},
+    {ngx_string("error"), NGX_LOG_ERR},
+    {ngx_null_string, 0}};
+
+#define NGX_HTTP_PROVISION_X_ANY_CONF                                          \
+    (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF)
+
+// clang-format off
+static ngx_command_t ngx_http_provision_x_commands[] = {
+
+    { ngx_string("provision_x_app"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_provision_x_app,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_nonce_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_provision_x_nonce_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_verify"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_1MORE,
+      ngx_http_provision_x_verify,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_mode"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_loc_conf_t, mode),
+      ngx_http_provision_x_modes },
+
+    { ngx_string("provision_x_clock"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_TAKE12,
+      ngx_http_provision_x_clock,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_nonce"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_TAKE1,
+      ngx_http_provision_x_nonce,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_aliyun_encoder"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_loc_conf_t, aliyun_encoder),
+      ngx_http_provision_x_encoders },
+
+    { ngx_string("provision_x_aliyun_key"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_loc_conf_t, aliyun_key),
+      ngx_http_provision_x_aliyun_keys },
+
+    { ngx_string("provision_x_aliyun_json"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_loc_conf_t, aliyun_json),
+      NULL },
+
+    { ngx_string("provision_x_aliyun_require_format"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_loc_conf_t, aliyun_require_format),
+      NULL },
+
+    { ngx_string("provision_x_huawei_wsse"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_loc_conf_t, huawei_wsse),
+      NULL },
+
+    { ngx_string("provision_x_huawei_beijing_time"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_loc_conf_t, huawei_beijing_time),
+      NULL },
+
+    { ngx_string("provision_x_verify_body_max"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_loc_conf_t, verify_body_max),
+      NULL },
+
+    { ngx_string("provision_x_reject_log_level"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_loc_conf_t, reject_log_level),
+      ngx_http_provision_x_log_levels },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t ngx_http_provision_x_module_ctx = {
+    ngx_http_provision_x_add_variables,    /* preconfiguration */
+    ngx_http_provision_x_init,             /* postconfiguration */
+
+    ngx_http_provision_x_create_main_conf, /* create main configuration */
+    ngx_http_provision_x_init_main_conf,   /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_provision_x_create_loc_conf,  /* create location configuration */
+    ngx_http_provision_x_merge_loc_conf    /* merge location configuration */
+};
+// clang-format on
+
+static char *
+ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
+                            void *conf) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(conf);
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (plcf->verify != NGX_CONF_UNSET_UINT) {
+        return provision_x::conf_message("is duplicate");
+    }
+
+    std::string_view name = provision_x::view(value[1]);
+
+    if (name == "off") {
+        plcf->verify = static_cast<ngx_uint_t>(dialect::off);
+
+    } else if (name == "aliyun") {
+        plcf->verify = static_cast<ngx_uint_t>(dialect::aliyun);
+
+    } else if (name == "huawei") {
+        plcf->verify = static_cast<ngx_uint_t>(dialect::huawei);
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", expected \"off\", "
+                           "\"aliyun\" or \"huawei\"",
+                           &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (cf->args->nelts > 2 && name == "off") {
+        return provision_x::conf_message("takes no apps with \"off\"");
+    }
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+
+    plcf->apps = ngx_array_create(cf->pool, cf->args->nelts - 2,
+                                  sizeof(ngx_http_provision_x_app_t *));
+    if (plcf->apps == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
+        if (value[i].len <= 4 || ngx_strncmp(value[i].data, "app=", 4) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", expected "
+                               "\"app=name\"",
+                               &value[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        std::string_view app_name(reinterpret_cast<char *>(value[i].data) + 4,
+                                  value[i].len - 4);
+        ngx_http_provision_x_app_t *app =
+            ngx_http_provision_x_app_find(pmcf, app_name);
+
+        if (app == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown app \"%*s\": define it with "
+                               "provision_x_app first",
+                               app_name.size(), app_name.data());
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        auto **slot = static_cast<ngx_http_provision_x_app_t **>(
+            ngx_array_push(plcf->apps));
+        if (slot == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        *slot = app;
+    }
+
+    return NGX_CONF_OK;
+}
+
+static char *
+ngx_http_provision_x_clock(ngx_conf_t *cf, ngx_command_t *cmd,
+                           void *conf) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(conf);
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (plcf->clock_past != NGX_CONF_UNSET) {
+        return provision_x::conf_message("is duplicate");
+    }
+
+    for (ngx_uint_t i = 1; i < cf->args->nelts; i++) {
+        ngx_str_t s = value[i];
+        time_t *limit;
+
+        if (s.len > 5 && ngx_strncmp(s.data, "past=", 5) == 0) {
+            limit = &plcf->clock_past;
+            s.data += 5;
+            s.len -= 5;
+
+        } else if (s.len > 7 && ngx_strncmp(s.data, "future=", 7) == 0) {
+            limit = &plcf->clock_future;
+            s.data += 7;
+            s.len -= 7;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", expected "
+                               "\"past=time\" or \"future=time\"",
+                               &value[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        time_t t = ngx_parse_time(&s, 1);
+        if (t == static_cast<time_t>(NGX_ERROR) || *limit != NGX_CONF_UNSET) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                               &value[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        *limit = t;
+    }
+
+    /* a limit left out keeps its default */
+    if (plcf->clock_past == NGX_CONF_UNSET) {
+        plcf->clock_past = NGX_HTTP_PROVISION_X_CLOCK_DEFAULT;
+    }
+
+    if (plcf->clock_future == NGX_CONF_UNSET) {
+        plcf->clock_future = NGX_HTTP_PROVISION_X_CLOCK_DEFAULT;
+    }
+
+    return NGX_CONF_OK;
+}
+
+static char *
+ngx_http_provision_x_nonce_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+                                void *conf) noexcept
+{
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (ngx_http_provision_x_seen_zone_add(
+            cf, &value[1], NGX_HTTP_PROVISION_X_ZONE_NONCE) == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return NGX_CONF_OK;
+}
+
+/*
+ * A zone named by a location may be defined further down the http block,
+ * so its kind is checked once the whole block has been read.
+ */
+ngx_shm_zone_t *
+ngx_http_provision_x_zone_ref(ngx_conf_t *cf, ngx_str_t *name,
+                              ngx_uint_t kind) noexcept
+{
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+
+    ngx_shm_zone_t *shm_zone =
+        ngx_shared_memory_add(cf, name, 0, &ngx_http_provision_x_module);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    auto *ref = static_cast<ngx_http_provision_x_zone_ref_t *>(
+        ngx_array_push(&pmcf->zone_refs));
+    if (ref == NULL) {
+        return NULL;
+    }
+
+    ref->shm_zone = shm_zone;
+    ref->kind = kind;
+    ref->directive = static_cast<ngx_str_t *>(cf->args->elts)[0];
+
+    return shm_zone;
+}
+
+static char *
+ngx_http_provision_x_nonce(ngx_conf_t *cf, ngx_command_t *cmd,
+                           void *conf) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(conf);
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (plcf->nonce_zone != NGX_CONF_UNSET_PTR) {
+        return provision_x::conf_message("is duplicate");
+    }
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        plcf->nonce_zone = NULL;
+        return NGX_CONF_OK;
+    }
+
+    plcf->nonce_zone = ngx_http_provision_x_zone_ref(
+        cf, &value[1], NGX_HTTP_PROVISION_X_ZONE_NONCE);
+
+    return plcf->nonce_zone ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);
+}
+
+static const char *ngx_http_provision_x_dialect_names[] = {"off", "aliyun",
+                                                           "huawei"};
+
+static void
+ngx_http_provision_x_set_variable(ngx_http_variable_value_t *v,
+                                  const u_char *data, size_t len) noexcept
+{
+    v->data = const_cast<u_char *>(data);
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+}
+
+static ngx_int_t
+ngx_http_provision_x_variable(ngx_http_request_t *r,
+                              ngx_http_variable_value_t *v,
+                              uintptr_t data) noexcept
+{
+    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_get_ctx(r);
+
+    v->not_found = 1;
+
+    if (ctx == NULL) {
+        return NGX_OK;
+    }
+
+    switch (data) {
+    case NGX_HTTP_PROVISION_X_VAR_DIALECT: {
+        const char *name = ngx_http_provision_x_dialect_names[ctx->dialect];
+        ngx_http_provision_x_set_variable(
+            v, reinterpret_cast<const u_char *>(name), ngx_strlen(name));
+        break;
+    }
+
+    case NGX_HTTP_PROVISION_X_VAR_APP:
+        if (ctx->app != NULL) {
+            ngx_http_provision_x_set_variable(v, ctx->app->name.data,
+                                              ctx->app->name.len);
+        }
+        break;
+
+    case NGX_HTTP_PROVISION_X_VAR_REJECT_REASON:
+        if (ctx->reason != 0) {
+            std::string_view name =
+                provision_x::describe(static_cast<reason>(ctx->reason)).name;
+            ngx_http_provision_x_set_variable(
+                v, reinterpret_cast<const u_char *>(name.data()), name.size());
+        }
+        break;
+    }
+
+    return NGX_OK;
+}
+
+// clang-format off
+static ngx_http_variable_t ngx_http_provision_x_vars[] = {
+
+    { ngx_string("provision_x_dialect"), NULL,
+      ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_DIALECT,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("provision_x_app"), NULL,
+      ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_APP,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("provision_x_reject_reason"), NULL,
+      ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_REJECT_REASON,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+// clang-format on
+
+static ngx_int_t
+ngx_http_provision_x_add_variables(ngx_conf_t *cf) noexcept
+{
+    for (ngx_http_variable_t *v = ngx_http_provision_x_vars; v->name.len; v++) {
+        ngx_http_variable_t *var =
+            ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+static void *
+ngx_http_provision_x_create_main_conf(ngx_conf_t *cf) noexcept
+{
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_pcalloc(cf->pool, sizeof(ngx_http_provision_x_main_conf_t)));
+    if (pmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&pmcf->apps, cf->pool, 4,
+                       sizeof(ngx_http_provision_x_app_t)) != NGX_OK ||
+        ngx_array_init(&pmcf->zone_refs, cf->pool, 4,
+                       sizeof(ngx_http_provision_x_zone_ref_t)) != NGX_OK) {
+        return NULL;
+    }
+
+    return pmcf;
+}
+
+static char *
+ngx_http_provision_x_init_main_conf(ngx_conf_t *cf, void *conf) noexcept
+{
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(conf);
+    auto *refs =
+        static_cast<ngx_http_provision_x_zone_ref_t *>(pmcf->zone_refs.elts);
+
+    for (ngx_uint_t i = 0; i < pmcf->zone_refs.nelts; i++) {
+        auto *kind = static_cast<ngx_uint_t *>(refs[i].shm_zone->data);
+
+        if (kind == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" names zone \"%V\", which is not "
+                               "defined",
+                               &refs[i].directive, &refs[i].shm_zone->shm.name);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        if (*kind != refs[i].kind) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" names zone \"%V\", which is a zone "
+                               "of another kind",
+                               &refs[i].directive, &refs[i].shm_zone->shm.name);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+static void *
+ngx_http_provision_x_create_loc_conf(ngx_conf_t *cf) noexcept
+{
+    auto *conf = static_cast<ngx_http_provision_x_loc_conf_t *>(
+        ngx_pcalloc(cf->pool, sizeof(ngx_http_provision_x_loc_conf_t)));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->apps = NULL;
+     */
+
+    conf->verify = NGX_CONF_UNSET_UINT;
+    conf->mode = NGX_CONF_UNSET_UINT;
+    conf->clock_past = NGX_CONF_UNSET;
+    conf->clock_future = NGX_CONF_UNSET;
+    conf->nonce_zone = static_cast<ngx_shm_zone_t *>(NGX_CONF_UNSET_PTR);
+    conf->aliyun_encoder = NGX_CONF_UNSET_UINT;
+    conf->aliyun_key = NGX_CONF_UNSET_UINT;
+    conf->aliyun_json = NGX_CONF_UNSET;
+    conf->aliyun_require_format = NGX_CONF_UNSET;
+    conf->huawei_wsse = NGX_CONF_UNSET;
+    conf->huawei_beijing_time = NGX_CONF_UNSET;
+    conf->verify_body_max = NGX_CONF_UNSET_SIZE;
+    conf->reject_log_level = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+static char *
+ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
+                                    void *child) noexcept
+{
+    auto *prev = static_cast<ngx_http_provision_x_loc_conf_t *>(parent);
+    auto *conf = static_cast<ngx_http_provision_x_loc_conf_t *>(child);
+
+    if (conf->verify == NGX_CONF_UNSET_UINT) {
+        conf->verify = prev->verify;
+        conf->apps = prev->apps;
+    }
+
+    ngx_conf_merge_uint_value(conf->verify, prev->verify,
+                              static_cast<ngx_uint_t>(dialect::off));
+    ngx_conf_merge_uint_value(
+        conf->mode, prev->mode,
+        static_cast<ngx_uint_t>(NGX_HTTP_PROVISION_X_MODE_LIVE));
+
+    if (conf->clock_past == NGX_CONF_UNSET) {
+        conf->clock_past = prev->clock_past;
+        conf->clock_future = prev->clock_future;
+    }
+
+    ngx_conf_merge_value(conf->clock_past, prev->clock_past,
+                         NGX_HTTP_PROVISION_X_CLOCK_DEFAULT);
+    ngx_conf_merge_value(conf->clock_future, prev->clock_future,
+                         NGX_HTTP_PROVISION_X_CLOCK_DEFAULT);
+    if (conf->nonce_zone == NGX_CONF_UNSET_PTR) {
+        conf->nonce_zone = prev->nonce_zone;
+    }
+    ngx_conf_merge_uint_value(
+        conf->aliyun_encoder, prev->aliyun_encoder,
+        static_cast<ngx_uint_t>(provision_x::url_flavour::java));
+    ngx_conf_merge_uint_value(conf->aliyun_key, prev->aliyun_key, 0);
+    ngx_conf_merge_value(conf->aliyun_json, prev->aliyun_json, 1);
+    ngx_conf_merge_value(conf->aliyun_require_format,
+                         prev->aliyun_require_format, 1);
+    ngx_conf_merge_value(conf->huawei_wsse, prev->huawei_wsse, 0);
+    ngx_conf_merge_value(conf->huawei_beijing_time, prev->huawei_beijing_time,
+                         1);
+    ngx_conf_merge_size_value(conf->verify_body_max, prev->verify_body_max,
+                              64 * 1024);
+    ngx_conf_merge_uint_value(conf->reject_log_level, prev->reject_log_level,
+                              NGX_LOG_WARN);
+
+    /* verification without replay protection must be asked for by name */
+    if (conf->verify != static_cast<ngx_uint_t>(dialect::off) &&
+        conf->nonce_zone == NGX_CONF_UNSET_PTR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"provision_x_verify\" needs "
+                           "\"provision_x_nonce\": a nonce zone, or \"off\"");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return NGX_CONF_OK;
+}
+
+static ngx_int_t
+ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
+{
+    auto *cmcf = static_cast<ngx_http_core_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+
+    auto *h = static_cast<ngx_http_handler_pt *>(
+        ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_provision_x_access_handler;
+
+    if (ngx_http_provision_x_metrics_add_zone(cf, pmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_provision_x_reject_init(cf);
+}
+
+static ngx_int_t
+ngx_http_provision_x_init_process(ngx_cycle_t *cycle) noexcept
+{
+    return ngx_http_provision_x_access_init_process(cycle);
+}
+
+// clang-format off
+ngx_module_t ngx_http_provision_x_module = {
+    NGX_MODULE_V1,
+    &ngx_http_provision_x_module_ctx,      /* module context */
+    ngx_http_provision_x_commands,         /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_provision_x_init_process,     /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+// clang-format on

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Runs the demo gateway in the foreground under a private prefix, so
+# nothing is written to /etc or /var.  Ctrl-C stops it (fast shutdown).
+# usage: util/run.sh NGINX_BINARY ABSOLUTE_MODULE_PATH PREFIX
+set -eu
+
+nginx=$1
+module=$2
+prefix=$3
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/temp"
+cp "$top/examples/nginx.conf" "$prefix/conf/nginx.conf"
+
+# Demo secrets: fixed, so the README's examples can be pasted as they are.
+umask 077
+printf 'demo-huawei-secret\n' >"$prefix/conf/demo-huawei.key"
+printf 'demo-aliyun-secret\n' >"$prefix/conf/demo-aliyun.key"
+
+cat <<END
+provision-x demo gateway on http://127.0.0.1:8080  (Ctrl-C stops it)
+  prefix: $prefix
+  error log: stderr    access log: $prefix/logs/access.log
+
+  A signed Huawei call event (app demo-huawei, secret in conf/):
+    $top/examples/sign-huawei.sh $prefix/conf/demo-huawei.key \\
+        http://127.0.0.1:8080/px/huawei/event
+  An unsigned one is refused with 401:
+    curl -i http://127.0.0.1:8080/px/huawei/event
+END
+
+exec "$nginx" -p "$prefix/" -c conf/nginx.conf -e stderr \
+    -g "load_module $module; daemon off;"
