@@ -1196,7 +1196,8 @@ cdr_parser::parse(cdr_dialect dialect, const char *data, size_t len,
         len = 0;
     }
 
-    json_error_t err;
+    /* zeroed: on some allocation failures jansson sets no error at all */
+    json_error_t err{};
     json_t *root;
 
     size_t failures = 0;

@@ -108,21 +108,20 @@ with_field(std::string rec, const std::string &name, const std::string &val)
 }
 
 std::string
-without_field(std::string rec, const std::string &name)
+without_field(const std::string &rec, const std::string &name)
 {
+    /* mark the value, then drop the member and one adjacent comma */
     std::string k = "\"" + name + "\":";
-    size_t p = rec.find(k);
-    std::string marker = with_field(rec, name, "@@");
-    size_t m = marker.find(k + "@@");
-    /* drop the member and one adjacent comma */
+    std::string marked = with_field(rec, name, "@@");
+    size_t m = marked.find(k + "@@");
     size_t end = m + k.size() + 2;
-    if (marker[end] == ',') {
+
+    if (marked[end] == ',') {
         end++;
-    } else if (marker[m - 1] == ',') {
+    } else if (marked[m - 1] == ',') {
         m--;
     }
-    (void) p;
-    return marker.erase(m, end - m);
+    return marked.erase(m, end - m);
 }
 
 std::string
