@@ -4,6 +4,7 @@
 #   make test       deps, build, lint, unit tests, Test::Nginx suite
 #   make run        demo gateway on 127.0.0.1:8080 (Ctrl-C stops it)
 #   make check      load the module into the distribution's nginx
+#   make fuzz       every libFuzzer harness, FUZZ_TIME seconds each
 #
 # NGINX_SRC selects the nginx source tree (default: Debian's nginx-dev).
 
@@ -40,7 +41,10 @@ DEPS_TEST   := googletest libgtest-dev clang-format perl libtest-base-perl \
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(TOP)/$(MODULE)
 
-.PHONY: all module deps deps-build check unit lint test prove run clean
+DEPS_FUZZ   := clang-14 libclang-rt-14-dev
+FUZZ_TIME   ?= 30
+
+.PHONY: all module deps deps-build check unit lint test prove run fuzz clean
 
 all: module
 
@@ -86,6 +90,10 @@ prove: module
 test: deps
 	$(MAKE) module lint unit
 	$(MAKE) prove
+
+fuzz:
+	@util/deps.sh $(DEPS_BUILD) $(DEPS_FUZZ)
+	util/fuzz.sh $(FUZZ_TIME)
 
 run: deps-build module
 	util/run.sh $(NGINX_BIN) $(TOP)/$(MODULE) $(TOP)/$(BUILD)/run
