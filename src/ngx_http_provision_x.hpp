@@ -17,6 +17,7 @@ extern "C" {
 extern ngx_module_t ngx_http_provision_x_module;
 }
 
+#include "core/cdr.hpp"
 #include "core/reason.hpp"
 
 #include <string_view>
@@ -85,7 +86,19 @@ enum ngx_http_provision_x_variable_e {
     NGX_HTTP_PROVISION_X_VAR_DIALECT,
     NGX_HTTP_PROVISION_X_VAR_APP,
     NGX_HTTP_PROVISION_X_VAR_REJECT_REASON,
+    NGX_HTTP_PROVISION_X_VAR_CDR_RECORDS,
+    NGX_HTTP_PROVISION_X_VAR_CDR_DUPLICATES,
+    NGX_HTTP_PROVISION_X_VAR_CDR_INVALID,
 };
+
+enum ngx_http_provision_x_invalid_e {
+    NGX_HTTP_PROVISION_X_INVALID_DEAD_LETTER,
+    NGX_HTTP_PROVISION_X_INVALID_REJECT,
+};
+
+#define NGX_HTTP_PROVISION_X_DEDUP_TTL (24 * 60 * 60)
+#define NGX_HTTP_PROVISION_X_DEAD_LETTER_PATH                                  \
+    "logs/provision_x_dead_letter.ndjson"
 
 struct ngx_http_provision_x_app_t {
     ngx_str_t name;
@@ -118,6 +131,32 @@ struct ngx_http_provision_x_loc_conf_t {
     ngx_flag_t huawei_beijing_time;
     size_t verify_body_max;
     ngx_uint_t reject_log_level;
+
+    ngx_uint_t cdr; /* provision_x::dialect of the CDR receiver, or off */
+    ngx_str_t cdr_forward;
+    ngx_shm_zone_t *cdr_queue;
+    ngx_shm_zone_t *cdr_dedup;
+    size_t cdr_max_body;
+    ngx_uint_t cdr_max_records;
+    ngx_uint_t cdr_invalid;
+    ngx_open_file_t *cdr_dead_letter;
+};
+
+struct ngx_http_provision_x_cdr_parse_t;
+
+/* One CDR push on its way through the handler. */
+struct ngx_http_provision_x_cdr_t {
+    ngx_http_provision_x_cdr_parse_t *parse;
+    provision_x::cdr_line_meta meta;
+    ngx_str_t *lines; /* NDJSON lines of the new records */
+    u_char (*keys)[NGX_HTTP_PROVISION_X_DIGEST_LEN];
+    ngx_uint_t fresh;
+    ngx_uint_t duplicates;
+    ngx_uint_t invalid;
+    u_char body_digest[NGX_HTTP_PROVISION_X_DIGEST_LEN];
+    ngx_int_t forward_status;
+    unsigned retry : 1;
+    unsigned forward_done : 1;
 };
 
 struct ngx_http_provision_x_ctx_t {
@@ -125,6 +164,7 @@ struct ngx_http_provision_x_ctx_t {
     ngx_http_provision_x_app_t *app;
     ngx_uint_t reason; /* provision_x::reason */
     ngx_int_t status;  /* the access verdict, for re-entry */
+    ngx_http_provision_x_cdr_t *cdr;
     unsigned waiting_body : 1;
     unsigned body_read : 1;
     unsigned verified : 1;
@@ -156,8 +196,14 @@ ngx_http_provision_x_app_find(ngx_http_provision_x_main_conf_t *pmcf,
 char *ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
                                void *conf) noexcept;
 
+/* NGX_OK, NGX_DECLINED when over max, NGX_ERROR */
+ngx_int_t ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
+                                         std::string_view *body) noexcept;
+
 ngx_http_provision_x_ctx_t *
 ngx_http_provision_x_get_ctx(ngx_http_request_t *r) noexcept;
+ngx_http_provision_x_ctx_t *
+ngx_http_provision_x_ensure_ctx(ngx_http_request_t *r) noexcept;
 ngx_int_t ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept;
 ngx_int_t ngx_http_provision_x_access_init_process(ngx_cycle_t *cycle) noexcept;
 
@@ -167,6 +213,22 @@ ngx_int_t ngx_http_provision_x_reject(ngx_http_request_t *r,
                                       const char *detail) noexcept;
 ngx_int_t ngx_http_provision_x_reject_init(ngx_conf_t *cf) noexcept;
 
+ngx_int_t ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept;
+ngx_int_t ngx_http_provision_x_cdr_answer(ngx_http_request_t *r,
+                                          ngx_uint_t status,
+                                          const char *message) noexcept;
+ngx_int_t
+ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
+                                ngx_http_provision_x_ctx_t *ctx) noexcept;
+ngx_int_t
+ngx_http_provision_x_forward(ngx_http_request_t *r,
+                             ngx_http_provision_x_ctx_t *ctx) noexcept;
+
+void ngx_http_provision_x_redact_log(ngx_log_t *log) noexcept;
+
+char *ngx_http_provision_x_status(ngx_conf_t *cf, ngx_command_t *cmd,
+                                  void *conf) noexcept;
+
 ngx_int_t ngx_http_provision_x_metrics_add_zone(
     ngx_conf_t *cf, ngx_http_provision_x_main_conf_t *pmcf) noexcept;
 void
@@ -175,5 +237,12 @@ ngx_http_provision_x_metrics_verified(ngx_uint_t dialect,
 void ngx_http_provision_x_metrics_rejected(ngx_uint_t dialect,
                                            ngx_http_provision_x_app_t *app,
                                            provision_x::reason why) noexcept;
+void ngx_http_provision_x_metrics_cdr(ngx_uint_t dialect, ngx_uint_t records,
+                                      ngx_uint_t duplicates,
+                                      ngx_uint_t invalid) noexcept;
+void ngx_http_provision_x_metrics_cdr_retry(ngx_uint_t dialect) noexcept;
+void ngx_http_provision_x_metrics_cdr_refused(ngx_uint_t dialect) noexcept;
+void ngx_http_provision_x_metrics_hand_off(ngx_uint_t dialect,
+                                           ngx_int_t status) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_HPP */

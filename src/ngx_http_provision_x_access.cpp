@@ -331,67 +331,6 @@ ngx_http_provision_x_body_kind(ngx_http_request_t *r,
     return NGX_HTTP_PROVISION_X_BODY_NONE;
 }
 
-/*
- * The body as one contiguous view: the buffer itself when nginx kept it in
- * one piece in memory, else a pool copy (a temp file is read back).
- */
-static ngx_int_t
-ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
-                               std::string_view *body) noexcept
-{
-    *body = std::string_view();
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    size_t len = 0;
-    ngx_chain_t *cl;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        len += ngx_buf_size(cl->buf);
-    }
-
-    if (len > max) {
-        return NGX_DECLINED;
-    }
-
-    ngx_buf_t *first = r->request_body->bufs->buf;
-
-    if (r->request_body->bufs->next == NULL && !first->in_file) {
-        *body = std::string_view(reinterpret_cast<char *>(first->pos), len);
-        return NGX_OK;
-    }
-
-    u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, len + 1));
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    u_char *last = p;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        ngx_buf_t *b = cl->buf;
-
-        if (!b->in_file) {
-            last = ngx_cpymem(last, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        ssize_t n = ngx_read_file(b->file, last, b->file_last - b->file_pos,
-                                  b->file_pos);
-        if (n != b->file_last - b->file_pos) {
-            return NGX_ERROR;
-        }
-
-        last += n;
-    }
-
-    *body = std::string_view(reinterpret_cast<char *>(p), last - p);
-
-    return NGX_OK;
-}
-
 /* Members of a flat JSON object join the signed parameter list; the
  * platform types every X-mode parameter as String, so nothing else is
  * accepted. */
@@ -720,6 +659,14 @@ ngx_http_provision_x_create_ctx(ngx_http_request_t *r) noexcept
     ngx_http_set_ctx(r, ctx, ngx_http_provision_x_module);
 
     return ctx;
+}
+
+ngx_http_provision_x_ctx_t *
+ngx_http_provision_x_ensure_ctx(ngx_http_request_t *r) noexcept
+{
+    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_get_ctx(r);
+
+    return ctx ? ctx : ngx_http_provision_x_create_ctx(r);
 }
 
 static ngx_int_t

@@ -9,6 +9,7 @@
  */
 
 #include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_queue.hpp"
 
 #include <openssl/crypto.h>
 
@@ -23,7 +24,7 @@ ngx_http_provision_x_secret_wipe(void *data) noexcept
     OPENSSL_cleanse(secret->data, secret->len);
 }
 
-static ngx_int_t
+ngx_int_t
 ngx_http_provision_x_read_secret(ngx_conf_t *cf, ngx_str_t *path,
                                  ngx_str_t *secret) noexcept
 {

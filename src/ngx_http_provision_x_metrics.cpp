@@ -8,29 +8,12 @@
 
 #include "ngx_http_provision_x.hpp"
 
-#define NGX_HTTP_PROVISION_X_METRICS_APPS 64
-#define NGX_HTTP_PROVISION_X_DIALECTS 3
-
-struct ngx_http_provision_x_app_counters_t {
-    ngx_atomic_t verified[NGX_HTTP_PROVISION_X_DIALECTS];
-    ngx_atomic_t rejected[NGX_HTTP_PROVISION_X_DIALECTS]
-                         [provision_x::reason_count];
-};
-
-/* Slot 0 counts what no app could be named for (missing or bad auth). */
-struct ngx_http_provision_x_metrics_sh_t {
-    ngx_uint_t apps;
-    u_char name[NGX_HTTP_PROVISION_X_METRICS_APPS + 1]
-               [NGX_HTTP_PROVISION_X_APP_NAME_MAX];
-    size_t name_len[NGX_HTTP_PROVISION_X_METRICS_APPS + 1];
-    ngx_http_provision_x_app_counters_t
-        app[NGX_HTTP_PROVISION_X_METRICS_APPS + 1];
-};
+#include "ngx_http_provision_x_metrics.hpp"
 
 static ngx_str_t ngx_http_provision_x_metrics_name =
     ngx_string("provision_x_metrics");
 
-static ngx_http_provision_x_metrics_sh_t *ngx_http_provision_x_metrics;
+ngx_http_provision_x_metrics_sh_t *ngx_http_provision_x_metrics;
 
 static ngx_uint_t
 ngx_http_provision_x_metrics_slot(ngx_http_provision_x_metrics_sh_t *sh,
@@ -142,4 +125,75 @@ ngx_http_provision_x_metrics_rejected(ngx_uint_t dialect,
         &ngx_http_provision_x_metrics_app(app)
              ->rejected[dialect][static_cast<ngx_uint_t>(why)],
         1);
+}
+
+static ngx_http_provision_x_cdr_counters_t *
+ngx_http_provision_x_metrics_cdr_of(ngx_uint_t dialect) noexcept
+{
+    if (ngx_http_provision_x_metrics == NULL ||
+        dialect >= NGX_HTTP_PROVISION_X_DIALECTS) {
+        return NULL;
+    }
+
+    return &ngx_http_provision_x_metrics->cdr[dialect];
+}
+
+void
+ngx_http_provision_x_metrics_cdr(ngx_uint_t dialect, ngx_uint_t records,
+                                 ngx_uint_t duplicates,
+                                 ngx_uint_t invalid) noexcept
+{
+    ngx_http_provision_x_cdr_counters_t *c =
+        ngx_http_provision_x_metrics_cdr_of(dialect);
+
+    if (c == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&c->pushes, 1);
+    (void) ngx_atomic_fetch_add(&c->records, records);
+    (void) ngx_atomic_fetch_add(&c->duplicates, duplicates);
+    (void) ngx_atomic_fetch_add(&c->invalid, invalid);
+}
+
+void
+ngx_http_provision_x_metrics_cdr_retry(ngx_uint_t dialect) noexcept
+{
+    ngx_http_provision_x_cdr_counters_t *c =
+        ngx_http_provision_x_metrics_cdr_of(dialect);
+
+    if (c != NULL) {
+        (void) ngx_atomic_fetch_add(&c->retries, 1);
+    }
+}
+
+void
+ngx_http_provision_x_metrics_cdr_refused(ngx_uint_t dialect) noexcept
+{
+    ngx_http_provision_x_cdr_counters_t *c =
+        ngx_http_provision_x_metrics_cdr_of(dialect);
+
+    if (c != NULL) {
+        (void) ngx_atomic_fetch_add(&c->refused, 1);
+    }
+}
+
+void
+ngx_http_provision_x_metrics_hand_off(ngx_uint_t dialect,
+                                      ngx_int_t status) noexcept
+{
+    ngx_http_provision_x_cdr_counters_t *c =
+        ngx_http_provision_x_metrics_cdr_of(dialect);
+
+    if (c == NULL) {
+        return;
+    }
+
+    ngx_int_t cls = status / 100 - 2;
+
+    if (cls < 0 || cls >= NGX_HTTP_PROVISION_X_HAND_OFF_CLASSES) {
+        cls = NGX_HTTP_PROVISION_X_HAND_OFF_5XX;
+    }
+
+    (void) ngx_atomic_fetch_add(&c->hand_off[cls], 1);
 }

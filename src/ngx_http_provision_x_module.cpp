@@ -5,6 +5,8 @@
 
 #include "ngx_http_provision_x.hpp"
 
+#include "ngx_http_provision_x_queue.hpp"
+
 #include "core/encoding.hpp"
 
 using provision_x::dialect;
@@ -26,6 +28,13 @@ static char *ngx_http_provision_x_nonce_zone(ngx_conf_t *cf, ngx_command_t *cmd,
                                              void *conf) noexcept;
 static char *ngx_http_provision_x_nonce(ngx_conf_t *cf, ngx_command_t *cmd,
                                         void *conf) noexcept;
+static char *ngx_http_provision_x_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+                                             void *conf) noexcept;
+static char *ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
+                                      void *conf) noexcept;
+static char *ngx_http_provision_x_dead_letter(ngx_conf_t *cf,
+                                              ngx_command_t *cmd,
+                                              void *conf) noexcept;
 static ngx_int_t ngx_http_provision_x_init_process(ngx_cycle_t *cycle) noexcept;
 
 static ngx_conf_enum_t ngx_http_provision_x_modes[] = {
@@ -155,6 +164,34 @@ static ngx_command_t ngx_http_provision_x_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_provision_x_loc_conf_t, reject_log_level),
       ngx_http_provision_x_log_levels },
+
+    { ngx_string("provision_x_dedup_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_provision_x_dedup_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_cdr"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_provision_x_cdr,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_provision_x_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_dead_letter"),
+      NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_TAKE1,
+      ngx_http_provision_x_dead_letter,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
       ngx_null_command
 };
@@ -377,6 +414,192 @@ ngx_http_provision_x_nonce(ngx_conf_t *cf, ngx_command_t *cmd,
     return plcf->nonce_zone ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);
 }
 
+static char *
+ngx_http_provision_x_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+                                void *conf) noexcept
+{
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    ngx_http_provision_x_seen_ctx_t *ctx = ngx_http_provision_x_seen_zone_add(
+        cf, &value[1], NGX_HTTP_PROVISION_X_ZONE_DEDUP);
+    if (ctx == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    ctx->ttl = NGX_HTTP_PROVISION_X_DEDUP_TTL;
+
+    if (cf->args->nelts == 3) {
+        ngx_str_t s = value[2];
+
+        if (s.len <= 4 || ngx_strncmp(s.data, "ttl=", 4) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", expected "
+                               "\"ttl=time\"",
+                               &value[2]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        s.data += 4;
+        s.len -= 4;
+
+        ctx->ttl = ngx_parse_time(&s, 1);
+        if (ctx->ttl == static_cast<time_t>(NGX_ERROR) || ctx->ttl == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                               &value[2]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+/*
+ * provision_x_cdr huawei|aliyun forward=URI|queue=NAME [dedup=NAME]
+ *                 [max_records=N] [max_body=SIZE]
+ *                 [invalid=dead_letter|reject];
+ */
+static char *
+ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
+                         void *conf) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(conf);
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (plcf->cdr != NGX_CONF_UNSET_UINT) {
+        return provision_x::conf_message("is duplicate");
+    }
+
+    std::string_view name = provision_x::view(value[1]);
+
+    if (name == "huawei") {
+        plcf->cdr = static_cast<ngx_uint_t>(dialect::huawei);
+
+    } else if (name == "aliyun") {
+        plcf->cdr = static_cast<ngx_uint_t>(dialect::aliyun);
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", expected \"huawei\" or "
+                           "\"aliyun\"",
+                           &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
+        std::string_view arg = provision_x::view(value[i]);
+        size_t eq = arg.find('=');
+        ngx_str_t v;
+
+        if (eq == std::string_view::npos || eq + 1 == arg.size()) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                               &value[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        std::string_view key = arg.substr(0, eq);
+        v.data = value[i].data + eq + 1;
+        v.len = value[i].len - eq - 1;
+
+        if (key == "forward") {
+            if (v.data[0] != '/') {
+                return provision_x::conf_message(
+                    "needs forward=/uri of a location in this server");
+            }
+
+            plcf->cdr_forward = v;
+
+        } else if (key == "queue") {
+            plcf->cdr_queue = ngx_http_provision_x_queue_ref(cf, &v);
+            if (plcf->cdr_queue == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+        } else if (key == "dedup") {
+            plcf->cdr_dedup = ngx_http_provision_x_zone_ref(
+                cf, &v, NGX_HTTP_PROVISION_X_ZONE_DEDUP);
+            if (plcf->cdr_dedup == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+        } else if (key == "max_records") {
+            ngx_int_t n = ngx_atoi(v.data, v.len);
+            if (n == NGX_ERROR || n == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\"", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+            plcf->cdr_max_records = n;
+
+        } else if (key == "max_body") {
+            ssize_t n = ngx_parse_size(&v);
+            if (n == NGX_ERROR || n == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\"", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+            plcf->cdr_max_body = n;
+
+        } else if (key == "invalid") {
+            std::string_view how = provision_x::view(v);
+
+            if (how == "dead_letter") {
+                plcf->cdr_invalid = NGX_HTTP_PROVISION_X_INVALID_DEAD_LETTER;
+
+            } else if (how == "reject") {
+                plcf->cdr_invalid = NGX_HTTP_PROVISION_X_INVALID_REJECT;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\", expected "
+                                   "\"invalid=dead_letter\" or "
+                                   "\"invalid=reject\"",
+                                   &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                               &value[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
+    if ((plcf->cdr_forward.len != 0) == (plcf->cdr_queue != NULL)) {
+        return provision_x::conf_message(
+            "needs exactly one sink: forward=/uri or queue=name");
+    }
+
+    auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = ngx_http_provision_x_cdr_handler;
+
+    return NGX_CONF_OK;
+}
+
+static char *
+ngx_http_provision_x_dead_letter(ngx_conf_t *cf, ngx_command_t *cmd,
+                                 void *conf) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(conf);
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (plcf->cdr_dead_letter != NGX_CONF_UNSET_PTR) {
+        return provision_x::conf_message("is duplicate");
+    }
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        plcf->cdr_dead_letter = NULL;
+        return NGX_CONF_OK;
+    }
+
+    plcf->cdr_dead_letter = ngx_conf_open_file(cf->cycle, &value[1]);
+
+    return plcf->cdr_dead_letter ? NGX_CONF_OK
+                                 : static_cast<char *>(NGX_CONF_ERROR);
+}
+
 static const char *ngx_http_provision_x_dialect_names[] = {"off", "aliyun",
                                                            "huawei"};
 
@@ -419,6 +642,28 @@ ngx_http_provision_x_variable(ngx_http_request_t *r,
         }
         break;
 
+    case NGX_HTTP_PROVISION_X_VAR_CDR_RECORDS:
+    case NGX_HTTP_PROVISION_X_VAR_CDR_DUPLICATES:
+    case NGX_HTTP_PROVISION_X_VAR_CDR_INVALID: {
+        if (ctx->cdr == NULL) {
+            break;
+        }
+
+        ngx_uint_t n = (data == NGX_HTTP_PROVISION_X_VAR_CDR_RECORDS)
+                           ? ctx->cdr->fresh
+                       : (data == NGX_HTTP_PROVISION_X_VAR_CDR_DUPLICATES)
+                           ? ctx->cdr->duplicates
+                           : ctx->cdr->invalid;
+
+        u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_INT_T_LEN));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_provision_x_set_variable(v, p, ngx_sprintf(p, "%ui", n) - p);
+        break;
+    }
+
     case NGX_HTTP_PROVISION_X_VAR_REJECT_REASON:
         if (ctx->reason != 0) {
             std::string_view name =
@@ -445,6 +690,18 @@ static ngx_http_variable_t ngx_http_provision_x_vars[] = {
 
     { ngx_string("provision_x_reject_reason"), NULL,
       ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_REJECT_REASON,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("provision_x_cdr_records"), NULL,
+      ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_CDR_RECORDS,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("provision_x_cdr_duplicates"), NULL,
+      ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_CDR_DUPLICATES,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("provision_x_cdr_invalid"), NULL,
+      ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_CDR_INVALID,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -530,6 +787,9 @@ ngx_http_provision_x_create_loc_conf(ngx_conf_t *cf) noexcept
      * set by ngx_pcalloc():
      *
      *     conf->apps = NULL;
+     *     conf->cdr_forward = { 0, NULL };
+     *     conf->cdr_queue = NULL;
+     *     conf->cdr_dedup = NULL;
      */
 
     conf->verify = NGX_CONF_UNSET_UINT;
@@ -545,6 +805,11 @@ ngx_http_provision_x_create_loc_conf(ngx_conf_t *cf) noexcept
     conf->huawei_beijing_time = NGX_CONF_UNSET;
     conf->verify_body_max = NGX_CONF_UNSET_SIZE;
     conf->reject_log_level = NGX_CONF_UNSET_UINT;
+    conf->cdr = NGX_CONF_UNSET_UINT;
+    conf->cdr_max_body = provision_x::cdr_default_max_body;
+    conf->cdr_max_records = 0;
+    conf->cdr_invalid = NGX_HTTP_PROVISION_X_INVALID_DEAD_LETTER;
+    conf->cdr_dead_letter = static_cast<ngx_open_file_t *>(NGX_CONF_UNSET_PTR);
 
     return conf;
 }
@@ -594,6 +859,30 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_uint_value(conf->reject_log_level, prev->reject_log_level,
                               NGX_LOG_WARN);
 
+    auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+
+    ngx_http_provision_x_redact_log(clcf->error_log);
+
+    /* the CDR receiver belongs to its location alone: no inheritance */
+    if (conf->cdr == NGX_CONF_UNSET_UINT) {
+        conf->cdr = static_cast<ngx_uint_t>(dialect::off);
+    }
+
+    if (conf->cdr_dead_letter == NGX_CONF_UNSET_PTR) {
+        if (prev->cdr_dead_letter == NGX_CONF_UNSET_PTR) {
+            static ngx_str_t path =
+                ngx_string(NGX_HTTP_PROVISION_X_DEAD_LETTER_PATH);
+
+            prev->cdr_dead_letter = ngx_conf_open_file(cf->cycle, &path);
+            if (prev->cdr_dead_letter == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+        }
+
+        conf->cdr_dead_letter = prev->cdr_dead_letter;
+    }
+
     /* verification without replay protection must be asked for by name */
     if (conf->verify != static_cast<ngx_uint_t>(dialect::off) &&
         conf->nonce_zone == NGX_CONF_UNSET_PTR) {
@@ -621,6 +910,8 @@ ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
     }
 
     *h = ngx_http_provision_x_access_handler;
+
+    ngx_http_provision_x_redact_log(&cf->cycle->new_log);
 
     if (ngx_http_provision_x_metrics_add_zone(cf, pmcf) != NGX_OK) {
         return NGX_ERROR;

@@ -12,7 +12,7 @@ use Digest::SHA qw(hmac_sha1_base64 hmac_sha256_base64 sha256_hex);
 use Exporter 'import';
 
 our @EXPORT = qw(utc_stamp fresh_nonce huawei_headers aliyun_query
-                 java_encode);
+                 java_encode fee_record fee_push report_push);
 
 sub utc_stamp {
     my ($offset) = @_;
@@ -79,6 +79,51 @@ sub aliyun_query {
 
     return join '&', map { java_encode($_) . '=' . java_encode($p{$_}) }
         sort keys %p;
+}
+
+# One Huawei FeeInfo record; $tag/$i make its sessionId unique.
+sub fee_record {
+    my ($tag, $i, %extra) = @_;
+    my %r = (
+        direction => 0, spId => 'sp_test', appKey => 'appKeyA',
+        icid => "icid-$tag-$i", bindNum => '+8617100001000',
+        sessionId => "1200_$tag\_$i\@callenabler.example",
+        callerNum => '+8613800000001', calleeNum => '+8617100001000',
+        fwdDstNum => '+8613900000002', callInTime => '2026-11-28 09:00:00',
+        callEndTime => '2026-11-28 09:03:00', recordFlag => 0,
+        userData => "用户$i",
+        %extra,
+    );
+    return '{' . CORE::join(',', map {
+        my $v = $r{$_};
+        defined $v && $v =~ /^-?\d+$/ && $_ !~ /Num$|Id$|icid|Time$/
+            ? "\"$_\":$v" : "\"$_\":\"$v\""
+    } sort keys %r) . '}';
+}
+
+# A Huawei fee push of $n records (or of the records given).
+sub fee_push {
+    my (%a) = @_;
+    my @records = @{ $a{records} // [] };
+    @records = map { fee_record($a{tag} // 't', $_) } 1 .. $a{n}
+        unless @records;
+    return '{"eventType":"' . ($a{event} // 'fee') . '","feeLst":['
+        . CORE::join(',', @records) . ']}';
+}
+
+# An Aliyun SecretReport batch (a JSON array) of $n receipts.
+sub report_push {
+    my (%a) = @_;
+    my $tag = $a{tag} // 't';
+    return '[' . CORE::join(',', map {
+        "{\"id\":$_,\"pool_key\":\"FC100000123\",\"sub_id\":$_,"
+        . "\"call_id\":\"call-$tag-$_\",\"phone_no\":\"13800000001\","
+        . "\"secret_no\":\"17000000002\",\"peer_no\":\"13900000003\","
+        . "\"call_type\":0,\"call_time\":\"2026-11-28 09:00:00\","
+        . "\"start_time\":\"2026-11-28 09:00:10\","
+        . "\"release_time\":\"2026-11-28 09:02:00\",\"release_dir\":1,"
+        . "\"control_type\":\"CONTINUE\",\"control_msg\":\"OK\"}"
+    } 1 .. $a{n}) . ']';
 }
 
 1;

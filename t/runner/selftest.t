@@ -115,6 +115,8 @@ my %fail_checks = (
     'TEST 6:' => 'pattern "No such file or directory" should not match any line',
     'TEST 7:' => 'die as expected',
     'TEST 8:' => 'response_body_like - response is expected',
+    'TEST 9:' => 'status code ok',    # of the second request
+    'TEST 10:' => 'pattern "No such file or directory" should match',    # after req 1
 );
 
 subtest 'blocks written to fail are reported as failing' => sub {
@@ -122,7 +124,9 @@ subtest 'blocks written to fail are reported as failing' => sub {
     isnt($r->{rc}, 0, 'fail.t.in exits non-zero') or show($r);
     is($r->{not_ok}, scalar keys %fail_checks, 'one failure per failing block') or show($r);
     has_result($r, 'not ok', $_, $fail_checks{$_}) for sort keys %fail_checks;
-    has_result($r, 'ok', 'TEST 9:', 'response_body - response is expected');
+    has_result($r, 'ok', $_, 'status code ok') for 'TEST 9:', 'TEST 10:';    # first request
+    has_result($r, 'ok', 'TEST 10:', 'pattern "No such file or directory" matches');
+    has_result($r, 'ok', 'TEST 11:', 'response_body - response is expected');
 };
 
 # The preamble of a fixture plus one of its blocks, as a file of its own.
@@ -158,6 +162,25 @@ subtest 'each failing block alone makes its run fail' => sub {
     }
 };
 
+subtest 'several requests per block, each with its own expectations' => sub {
+    my $r = run_fixture('multi.t.in');
+    passes($r, 'multi.t.in');
+    is($r->{ok}, 40, 'repeat_each(2) ran the 20 checks of the 4 blocks twice') or show($r);
+    for my $rep (0, 1) {
+        for my $idx (0, 1) {
+            my $what = "(repeated req $rep, req $idx)";
+            my $check = $idx ? 'response is expected' : 'like';    # qr// for req 0
+            has_result($r, 'ok', 'TEST 1:', "response_body - $check $what");
+            has_result($r, 'ok', 'TEST 4:', "response_body - response is expected $what");
+        }
+    }
+    has_result($r, 'ok', 'TEST 1:', 'header X-Foo not present in the raw headers');
+    has_result($r, 'ok', 'TEST 1:', 'header X-Foo ok');
+    # Checked after each request; "(req N)" is the repeat_each index.
+    my $log_re = qr/^ok \d+ - \S+ TEST 1: .* matches a line in error\.log \(req 0\)$/m;
+    is(scalar(() = $r->{out} =~ /$log_re/g), 2, 'error_log checked after each request');
+};
+
 subtest 'must_die on a broken config passes and checks the error log' => sub {
     my $r = run_fixture('must_die.t.in');
     passes($r, 'must_die.t.in');
@@ -168,7 +191,9 @@ subtest 'must_die on a broken config passes and checks the error log' => sub {
 
 subtest 'bad input bails out' => sub {
     my %why = ('TEST 1:' => 'No environment TEST_NGINX_SELFTEST_UNDEFINED_VAR defined',
-               'TEST 2:' => "section '--- raw_response_headers_like' is not supported");
+               'TEST 2:' => "section '--- raw_response_headers_like' is not supported",
+               'TEST 3:' => 'asked for many requests, the expected results should be arrays',
+               'TEST 4:' => '--- more_headers lacks data for the 1th request');
     for my $case (single_block_fixtures('bail.t.in')) {
         my ($test, $file) = @$case;
         my $r = run_fixture($file);

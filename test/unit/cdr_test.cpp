@@ -135,10 +135,11 @@ huawei_record_n(int i)
 std::string
 read_data(const char *name)
 {
+    /* the Makefile passes -DPX_TEST_DATA; the environment overrides */
     const char *dir = std::getenv("PX_TEST_DATA_DIR");
-#ifdef PX_TEST_DATA_DIR
+#ifdef PX_TEST_DATA
     if (dir == nullptr) {
-        dir = PX_TEST_DATA_DIR;
+        dir = PX_TEST_DATA;
     }
 #endif
     std::string path = std::string(dir ? dir : "test/data") + "/" + name;

@@ -89,7 +89,7 @@ my $FirstTime = 1;
 # Sections this runner understands; anything else bails out (see above).
 my %Supported = map { $_ => 1 } qw(
     config http_config main_config post_main_config log_level
-    request more_headers timeout abort wait must_die
+    request pipelined_requests more_headers timeout abort wait must_die
     error_code error_code_like response_headers response_headers_like
     response_body response_body_like response_body_unlike
     error_log no_error_log ONLY SKIP LAST
@@ -186,7 +186,7 @@ sub run_block {
     }
 
     $ErrLogPos = 0;
-    run_request($block, $_) for 0 .. $RepeatEach - 1;
+    run_requests($block, $_) for 0 .. $RepeatEach - 1;
 
     # Under valgrind nginx must exit after every block to get its report.
     stop_child($name) if $UseValgrind && !$UseHup;
@@ -568,21 +568,63 @@ sub parse_time {
     return $tm;
 }
 
-# Only single requests are supported, so array-valued checks use element 0.
-sub indexed { ref $_[0] eq 'ARRAY' ? $_[0][0] : $_[0] }
+# The expected value of a check section for response $idx, as the real
+# get_indexed_value(): an ARRAY ref gives one entry per request; with several
+# requests ($many) it must be one, else the run bails out.
+sub indexed {
+    my ($block, $section, $idx, $many) = @_;
+    my $value = $block->$section;
+    return $value->[$many ? $idx : 0] if ref $value eq 'ARRAY';
+    bail_out($block->name . " - You asked for many requests, the expected results "
+             . "should be arrays as well.") if $many;
+    return $value;
+}
 
-# Builds the request bytes the same way the real one does: request line,
-# Host, Connection: close, --- more_headers, then Content-Length for a body.
-sub build_request {
+# The requests of a block, one string of bytes per connection, and the number
+# of pipelined requests (0 if none), as the real get_req_from_block():
+# --- request is a string or (eval) an ARRAY ref of strings, each sent on its
+# own connection; --- pipelined_requests (eval, an ARRAY ref) all go on one
+# connection, "Connection: keep-alive" but the last.  A more_headers ARRAY
+# ref has the headers of each request.
+sub block_requests {
     my $block = shift;
     my $name = $block->name;
-    my $request = $block->request;
-    bail_out("$name - this runner supports a single string --- request only")
-        if ref $request;
-    $request //= '';
-    1 while $request =~ s/^\s*\#[^\n]+\s+|^\s+//gs;    # leading comments
+    my $more = $block->more_headers || '';
+    my $headers = sub {
+        my ($i, $what) = @_;
+        return $more unless ref $more eq 'ARRAY';
+        return $more->[$i] // bail_out("--- more_headers lacks data for the $what");
+    };
 
-    my $more = indexed(scalar $block->more_headers) // '';
+    if (my $reqs = $block->pipelined_requests) {
+        bail_out("$name - invalid entries in --- pipelined_requests")
+            if ref $reqs ne 'ARRAY' || !@$reqs;
+        return ([join '', map {
+            build_request($name, $reqs->[$_], $headers->($_, "$_ pipelined request"),
+                          $_ == $#$reqs ? 'close' : 'keep-alive')
+        } 0 .. $#$reqs], scalar @$reqs);
+    }
+
+    my $request = $block->request;
+    if (!ref $request) {
+        $request //= '';
+        1 while $request =~ s/^\s*\#[^\n]+\s+|^\s+//gs;    # leading comments
+        return ([build_request($name, $request, $headers->(0, 'request'), 'close')], 0);
+    }
+    bail_out("$name - invalid ---request : MUST be string or array of requests")
+        if ref $request ne 'ARRAY';
+    bail_out("$name - request empty") unless @$request;
+    return ([map {
+        bail_out("$name - --- request: requests split into packets are not supported by "
+                 . "this Test::Nginx-compatible runner (t/lib)") if ref $request->[$_];
+        build_request($name, $request->[$_], $headers->($_, "${_}th request"), 'close')
+    } 0 .. $#$request], 0);
+}
+
+# Builds the request bytes the same way the real one does: request line,
+# Host, Connection, --- more_headers, then Content-Length for a body.
+sub build_request {
+    my ($name, $request, $more, $conn) = @_;
     my ($headers, $chunked) = ('', 0);
     for my $line (split /\n+/, $more) {
         next if $line =~ /^\s*\#/;
@@ -592,7 +634,7 @@ sub build_request {
         $headers .= "$key: $val\r\n";
     }
 
-    my ($first, $content) = split /\n/, $request, 2;
+    my ($first, $content) = split /\n/, $request // '', 2;
     bail_out("$name - Request line should be non-empty") unless length($first // '');
     $first =~ /^\s*(\S+) *(?:(\S+) *)?(?:(\S+) *)?\s*$/
         or bail_out("$name - Request line is not valid. Should be 'meth [url [version]]' "
@@ -607,8 +649,8 @@ sub build_request {
     }
     my $auto = '';
     $auto .= "Host: $ServerName\r\n" if $headers !~ /(?:^|\n)Host:/msi;
-    $auto .= "Connection: close\r\n" if $headers !~ /(?:^|\n)Connection/msi;
-    return ("$meth $url $ver\r\n$auto$headers$len_header\r\n$content", $meth eq 'HEAD');
+    $auto .= "Connection: $conn\r\n" if $headers !~ /(?:^|\n)Connection/msi;
+    return "$meth $url $ver\r\n$auto$headers$len_header\r\n$content";
 }
 
 # One exchange on a fresh loopback connection.  Returns (response bytes,
@@ -726,42 +768,61 @@ sub parse_response {
             $res->content(substr $body, 0, $len);
         }
     }
-    if (defined $left && length $left) {
-        $left =~ s/([\0-\037\200-\377])/sprintf('\x{%02x}', ord $1)/eg;
-        warn "WARNING: $name - unexpected extra bytes after last chunk in response: \"$left\"\n";
-    }
-    return ($res, $raw_headers);
+    return ($res, $raw_headers, $left);
 }
 
 # ---- per-request checks (test names follow the real ones) ----
 
-sub run_request {
+# One round (of repeat_each) of a block's requests.  As in the real one,
+# the error log is checked after each response, each time on the lines
+# logged since the previous check.
+sub run_requests {
     my ($block, $rep) = @_;
     my $name = $block->name;
-    my ($req, $head_req) = build_request($block);
     my $timeout = parse_time(scalar $block->timeout) // $Timeout;
-    my $raw = send_request($block, $req, $timeout);
-    my ($res, $raw_headers) = parse_response($name, $raw // '', $head_req);
+    my ($reqs, $pipelined) = block_requests($block);
+    my $many = $pipelined || @$reqs > 1;
+    my $idx = 0;
+    for my $req (@$reqs) {
+        my $raw = send_request($block, $req, $timeout) // '';
+        my $head_req = $req =~ /^\s*HEAD\s/;
+        for (1 .. $pipelined || 1) {
+            my ($res, $raw_headers, $left) = parse_response($name, $raw, $head_req);
+            if ($pipelined) {
+                $raw = $left // '';    # the responses still to parse
+            } elsif ($left) {
+                $left =~ s/([\0-\037\200-\377])/sprintf('\x{%02x}', ord $1)/eg;
+                warn "WARNING: $name - unexpected extra bytes after last chunk in response: "
+                    . "\"$left\"\n";
+            }
+            check_status($block, $res, $idx, $many);
+            check_response_headers($block, $res, $raw_headers, $idx, $many);
+            check_response_body($block, $res, $rep, $idx++, $many);
 
+            sleep $block->wait if $block->wait;
+            check_error_log($block, $rep);
+        }
+    }
+}
+
+sub check_status {
+    my ($block, $res, $idx, $many) = @_;
+    my $name = $block->name;
     my $code = $res->code // '';
     if (defined $block->error_code_like) {
-        my $pat = indexed(scalar $block->error_code_like);
+        my $pat = indexed($block, 'error_code_like', $idx, $many);
         Test::More::like($code, qr/$pat/sm, "$name - status code ok");
     } else {
-        Test::More::is($code, indexed(scalar $block->error_code) // 200, "$name - status code ok");
+        my $expected = defined $block->error_code
+            ? indexed($block, 'error_code', $idx, $many) : 200;
+        Test::More::is($code, $expected, "$name - status code ok");
     }
-
-    check_response_headers($block, $res, $raw_headers);
-    check_response_body($block, $res, $rep);
-
-    sleep $block->wait if $block->wait;
-    check_error_log($block, $rep);
 }
 
 sub header_lines {
     my $text = shift;
     my @pairs;
-    for my $line (split /\n/, $text) {
+    for my $line (split /\n/, $text // '') {
         $line =~ s/^\s+|\s+$//g;
         next if $line eq '';
         if ($line =~ s/^!\s*//) {
@@ -774,10 +835,10 @@ sub header_lines {
 }
 
 sub check_response_headers {
-    my ($block, $res, $raw_headers) = @_;
+    my ($block, $res, $raw_headers, $idx, $many) = @_;
     my $name = $block->name;
     if (defined $block->response_headers) {
-        for my $pair (header_lines(indexed(scalar $block->response_headers))) {
+        for my $pair (header_lines(indexed($block, 'response_headers', $idx, $many))) {
             my ($key, $val) = @$pair;
             if (!defined $val) {
                 Test::More::unlike($raw_headers, qr/^\s*\Q$key\E\s*:/ms,
@@ -789,7 +850,7 @@ sub check_response_headers {
             Test::More::is($res->header($key) // '', $val, "$name - header $key ok");
         }
     } elsif (defined $block->response_headers_like) {
-        for my $pair (header_lines(indexed(scalar $block->response_headers_like))) {
+        for my $pair (header_lines(indexed($block, 'response_headers_like', $idx, $many))) {
             my ($key, $val) = @$pair;
             Test::More::like($res->header($key) // '', qr/^$val$/,
                              "$name - header $key like ok");
@@ -798,16 +859,16 @@ sub check_response_headers {
 }
 
 sub check_response_body {
-    my ($block, $res, $rep) = @_;
+    my ($block, $res, $rep, $idx, $many) = @_;
     my $name = $block->name;
     my $content = $res->content;
     if (defined $block->response_body) {
-        my $expected = indexed(scalar $block->response_body);
+        my $expected = indexed($block, 'response_body', $idx, $many);
         if (defined $expected && !ref $expected) {
             $expected =~ s/\$ServerPort\b/$ServerPort/g;
             $expected =~ s/\$ServerPortForClient\b/$ServerPortForClient/g;
         }
-        my $what = "(repeated req $rep, req 0)";
+        my $what = "(repeated req $rep, req $idx)";
         if (ref $expected) {
             Test::More::like($content, $expected, "$name - response_body - like $what");
         } else {
@@ -815,8 +876,7 @@ sub check_response_body {
         }
     } elsif (defined $block->response_body_like || defined $block->response_body_unlike) {
         my $type = defined $block->response_body_like ? 'like' : 'unlike';
-        my $pat = indexed(scalar($type eq q{like} ? $block->response_body_like
-                                                 : $block->response_body_unlike));
+        my $pat = indexed($block, "response_body_$type", $idx, $many);
         $pat =~ s/\$ServerPort\b/$ServerPort/g;
         $pat =~ s/\$ServerPortForClient\b/$ServerPortForClient/g;
         (my $summary = $content // '') =~ s/^\s+|\s+$//g;

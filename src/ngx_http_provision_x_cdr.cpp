@@ -1,0 +1,570 @@
+/*
+ * The CDR receiver: a content handler that reads a push, parses it once,
+ * drops what was handed off before, hands the new records to a sink and
+ * acknowledges the platform only once the sink has them.
+ *
+ * The order matters for "nothing acknowledged is lost":
+ *   1. an identical body that was fully handed off before is acknowledged
+ *      at the cost of one hash (platforms retry byte for byte);
+ *   2. envelope errors are 400: retrying a malformed push cannot help;
+ *   3. invalid records inside a good envelope are dead-lettered (or, by
+ *      directive, fail the whole push) so they cannot block the good ones;
+ *   4. the new records go to the sink; only when it confirmed them are
+ *      their keys and the body digest marked seen, so a push whose
+ *      hand-off failed is accepted in full when the platform retries it.
+ */
+
+#include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_queue.hpp"
+
+#include "core/cdr.hpp"
+#include "core/clock.hpp"
+
+#include <new>
+
+using provision_x::cdr_dialect;
+using provision_x::cdr_push;
+using provision_x::cdr_status;
+
+struct ngx_http_provision_x_cdr_parse_t {
+    provision_x::json_arena arena;
+    cdr_push push;
+
+    explicit ngx_http_provision_x_cdr_parse_t(
+        provision_x::json_arena_backend backend) noexcept
+        : arena(backend, NULL, 0)
+    {
+    }
+};
+
+static ngx_str_t ngx_http_provision_x_cdr_json =
+    ngx_string("application/json;charset=UTF-8");
+
+static cdr_dialect
+ngx_http_provision_x_cdr_dialect(ngx_http_provision_x_loc_conf_t *plcf) noexcept
+{
+    return plcf->cdr == static_cast<ngx_uint_t>(provision_x::dialect::aliyun)
+               ? cdr_dialect::aliyun
+               : cdr_dialect::huawei;
+}
+
+static ngx_int_t
+ngx_http_provision_x_cdr_send(ngx_http_request_t *r, ngx_uint_t status,
+                              const u_char *body, size_t len,
+                              time_t retry_after) noexcept
+{
+    r->headers_out.status = status;
+    r->headers_out.content_type = ngx_http_provision_x_cdr_json;
+    r->headers_out.content_type_len = ngx_http_provision_x_cdr_json.len;
+    r->headers_out.content_length_n = len;
+
+    if (retry_after) {
+        auto *h = static_cast<ngx_table_elt_t *>(
+            ngx_list_push(&r->headers_out.headers));
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        h->value.data = p;
+        h->value.len = ngx_sprintf(p, "%T", retry_after) - p;
+    }
+
+    ngx_int_t rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only || len == 0) {
+        return rc == NGX_OK && len == 0
+                   ? ngx_http_send_special(r, NGX_HTTP_LAST)
+                   : rc;
+    }
+
+    ngx_buf_t *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = const_cast<u_char *>(body);
+    b->last = b->pos + len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    ngx_chain_t out;
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+/*
+ * Answers in the dialect's own shape: Huawei {"resultcode","resultdesc"},
+ * Aliyun's receipt acknowledgement {"code":N,"msg":...}.
+ */
+ngx_int_t
+ngx_http_provision_x_cdr_answer(ngx_http_request_t *r, ngx_uint_t status,
+                                const char *message) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+    bool aliyun = ngx_http_provision_x_cdr_dialect(plcf) == cdr_dialect::aliyun;
+    time_t retry_after = (status == NGX_HTTP_SERVICE_UNAVAILABLE) ? 60 : 0;
+
+    if (status == NGX_HTTP_OK) {
+        static const char huawei_ok[] = "{}";
+        static const char aliyun_ok[] = "{\"code\":0,\"msg\":\"接收成功\"}";
+
+        const char *ok = aliyun ? aliyun_ok : huawei_ok;
+        return ngx_http_provision_x_cdr_send(
+            r, status, reinterpret_cast<const u_char *>(ok), ngx_strlen(ok), 0);
+    }
+
+    size_t n = ngx_strlen(message);
+    auto *text = reinterpret_cast<u_char *>(const_cast<char *>(message));
+    size_t len = sizeof("{\"resultcode\":\"\",\"resultdesc\":\"\"}") +
+                 NGX_INT_T_LEN + n + ngx_escape_json(NULL, text, n);
+    u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    u_char *last = ngx_sprintf(p,
+                               aliyun ? "{\"code\":%ui,\"msg\":\""
+                                      : "{\"resultcode\":\"%ui\","
+                                        "\"resultdesc\":\"",
+                               status);
+    last = reinterpret_cast<u_char *>(ngx_escape_json(last, text, n));
+    last = ngx_cpymem(last, "\"}", 2);
+
+    return ngx_http_provision_x_cdr_send(r, status, p, last - p, retry_after);
+}
+
+static void *
+ngx_http_provision_x_cdr_pool_alloc(void *ctx, size_t size) noexcept
+{
+    return ngx_palloc(static_cast<ngx_pool_t *>(ctx), size);
+}
+
+static void
+ngx_http_provision_x_cdr_parse_cleanup(void *data) noexcept
+{
+    static_cast<ngx_http_provision_x_cdr_parse_t *>(data)
+        ->~ngx_http_provision_x_cdr_parse_t();
+}
+
+/*
+ * jansson's nodes, the record table and the keys all come from the
+ * request pool through the arena: no malloc per node, and everything goes
+ * with the request.
+ */
+static ngx_http_provision_x_cdr_parse_t *
+ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
+                               ngx_http_provision_x_loc_conf_t *plcf,
+                               std::string_view body) noexcept
+{
+    ngx_pool_cleanup_t *cln =
+        ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_provision_x_cdr_parse_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    provision_x::json_arena_backend backend;
+    backend.alloc = ngx_http_provision_x_cdr_pool_alloc;
+    backend.release = nullptr;
+    backend.ctx = r->pool;
+
+    auto *parse = new (cln->data) ngx_http_provision_x_cdr_parse_t(backend);
+    cln->handler = ngx_http_provision_x_cdr_parse_cleanup;
+
+    provision_x::cdr_limits limits;
+    limits.max_body = plcf->cdr_max_body;
+    limits.max_records = plcf->cdr_max_records;
+
+    provision_x::parse_push(ngx_http_provision_x_cdr_dialect(plcf), body.data(),
+                            body.size(), limits, parse->arena, parse->push);
+
+    return parse;
+}
+
+static void
+ngx_http_provision_x_cdr_dead_letter(
+    ngx_http_request_t *r, ngx_http_provision_x_loc_conf_t *plcf,
+    ngx_http_provision_x_ctx_t *ctx, const cdr_push &push,
+    const provision_x::cdr_line_meta &meta) noexcept
+{
+    for (size_t i = 0; i < push.size(); i++) {
+        const provision_x::cdr_record &rec = push[i];
+
+        if (rec.valid) {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "provision_x: dead-lettered %s CDR record %uz: %s",
+                      provision_x::cdr_dialect_name(push.dialect()), i,
+                      rec.reason);
+
+        if (plcf->cdr_dead_letter == NULL) {
+            continue;
+        }
+
+        size_t bound = provision_x::cdr_line_bound(push, i, meta) + 1;
+        u_char *line = static_cast<u_char *>(ngx_pnalloc(r->pool, bound));
+        if (line == NULL) {
+            continue;
+        }
+
+        size_t n = provision_x::cdr_write_line(
+            push, i, meta, reinterpret_cast<char *>(line), bound);
+        line[n++] = '\n';
+
+        /* one write per line: O_APPEND keeps lines of workers whole */
+        if (ngx_write_fd(plcf->cdr_dead_letter->fd, line, n) !=
+            static_cast<ssize_t>(n)) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                          "provision_x: writing dead letter to \"%V\" failed",
+                          &plcf->cdr_dead_letter->name);
+        }
+    }
+}
+
+/*
+ * After the sink confirmed: remember the keys and the body, count, write
+ * the dead letters, acknowledge.
+ */
+ngx_int_t
+ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
+                                ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+
+    if (plcf->cdr_dedup != NULL) {
+        auto *dedup = static_cast<ngx_http_provision_x_seen_ctx_t *>(
+            plcf->cdr_dedup->data);
+        time_t expire = ngx_time() + dedup->ttl;
+
+        if (ngx_http_provision_x_seen_add_all(dedup, cdr->keys, cdr->fresh,
+                                              expire) ==
+                NGX_HTTP_PROVISION_X_SEEN_FULL ||
+            ngx_http_provision_x_seen_add(dedup, cdr->body_digest, expire) ==
+                NGX_HTTP_PROVISION_X_SEEN_FULL) {
+            /* the records are safe; only a later retry may repeat them */
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "provision_x: dedup zone \"%V\" is full, a retry "
+                          "of this push would be handed off again",
+                          &plcf->cdr_dedup->shm.name);
+        }
+    }
+
+    if (cdr->parse != NULL) {
+        ngx_http_provision_x_cdr_dead_letter(r, plcf, ctx, cdr->parse->push,
+                                             cdr->meta);
+    }
+
+    ngx_http_provision_x_metrics_cdr(ctx->dialect, cdr->fresh, cdr->duplicates,
+                                     cdr->invalid);
+
+    return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_OK, "");
+}
+
+static ngx_int_t
+ngx_http_provision_x_cdr_hand_off(ngx_http_request_t *r,
+                                  ngx_http_provision_x_loc_conf_t *plcf,
+                                  ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+
+    if (cdr->fresh == 0) {
+        return ngx_http_provision_x_cdr_commit(r, ctx);
+    }
+
+    if (plcf->cdr_queue != NULL) {
+        switch (ngx_http_provision_x_queue_push(
+            plcf->cdr_queue, cdr->lines, cdr->fresh, r->connection->log)) {
+        case NGX_HTTP_PROVISION_X_QUEUE_OK:
+            ngx_http_provision_x_metrics_hand_off(ctx->dialect, NGX_HTTP_OK);
+            return ngx_http_provision_x_cdr_commit(r, ctx);
+
+        case NGX_HTTP_PROVISION_X_QUEUE_FULL:
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "provision_x: queue \"%V\" is full, %ui records "
+                          "refused",
+                          &plcf->cdr_queue->shm.name, cdr->fresh);
+            ngx_http_provision_x_metrics_hand_off(ctx->dialect, 503);
+            return ngx_http_provision_x_cdr_answer(
+                r, NGX_HTTP_SERVICE_UNAVAILABLE, "queue full, retry later");
+
+        default:
+            ngx_http_provision_x_metrics_hand_off(ctx->dialect, 500);
+            return ngx_http_provision_x_cdr_answer(
+                r, NGX_HTTP_INTERNAL_SERVER_ERROR, "enqueue failed");
+        }
+    }
+
+    return ngx_http_provision_x_forward(r, ctx);
+}
+
+/*
+ * Splits the push into new records (their lines and keys), duplicates
+ * and invalid ones.
+ */
+static ngx_int_t
+ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
+                                  ngx_http_provision_x_loc_conf_t *plcf,
+                                  ngx_http_provision_x_cdr_t *cdr) noexcept
+{
+    const cdr_push &push = cdr->parse->push;
+    ngx_http_provision_x_seen_ctx_t *dedup = NULL;
+
+    if (plcf->cdr_dedup != NULL) {
+        dedup = static_cast<ngx_http_provision_x_seen_ctx_t *>(
+            plcf->cdr_dedup->data);
+    }
+
+    cdr->lines = static_cast<ngx_str_t *>(
+        ngx_pnalloc(r->pool, push.size() * sizeof(ngx_str_t)));
+    cdr->keys = static_cast<u_char(*)[NGX_HTTP_PROVISION_X_DIGEST_LEN]>(
+        ngx_pnalloc(r->pool, push.size() * NGX_HTTP_PROVISION_X_DIGEST_LEN));
+    if (cdr->lines == NULL || cdr->keys == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (size_t i = 0; i < push.size(); i++) {
+        const provision_x::cdr_record &rec = push[i];
+
+        if (!rec.valid) {
+            cdr->invalid++;
+            continue;
+        }
+
+        if (rec.dup_of != provision_x::cdr_no_dup) {
+            if (rec.conflict) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "provision_x: CDR record %uz repeats the key "
+                              "of record %uD with other content; the first "
+                              "is kept",
+                              i, rec.dup_of);
+            }
+
+            cdr->duplicates++;
+            continue;
+        }
+
+        if (dedup != NULL &&
+            ngx_http_provision_x_seen_contains(dedup, rec.key_digest)) {
+            cdr->duplicates++;
+            continue;
+        }
+
+        size_t bound = provision_x::cdr_line_bound(push, i, cdr->meta);
+        u_char *line = static_cast<u_char *>(ngx_pnalloc(r->pool, bound));
+        if (line == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_str_t *s = &cdr->lines[cdr->fresh];
+        s->data = line;
+        s->len = provision_x::cdr_write_line(
+            push, i, cdr->meta, reinterpret_cast<char *>(line), bound);
+        if (s->len == 0) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(cdr->keys[cdr->fresh], rec.key_digest,
+                   NGX_HTTP_PROVISION_X_DIGEST_LEN);
+        cdr->fresh++;
+    }
+
+    return NGX_OK;
+}
+
+static ngx_int_t
+ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
+                                 ngx_http_provision_x_loc_conf_t *plcf,
+                                 ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    std::string_view body;
+
+    switch (ngx_http_provision_x_body_view(r, plcf->cdr_max_body, &body)) {
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        return ngx_http_provision_x_cdr_answer(
+            r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "request body is too large");
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    auto *cdr = static_cast<ngx_http_provision_x_cdr_t *>(
+        ngx_pcalloc(r->pool, sizeof(ngx_http_provision_x_cdr_t)));
+    if (cdr == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->cdr = cdr;
+    ctx->dialect = plcf->cdr;
+
+    unsigned char digest[provision_x::cdr_body_digest_size];
+
+    if (!provision_x::cdr_body_digest(body.data(), body.size(), digest)) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(cdr->body_digest, digest, NGX_HTTP_PROVISION_X_DIGEST_LEN);
+
+    if (plcf->cdr_dedup != NULL &&
+        ngx_http_provision_x_seen_contains(
+            static_cast<ngx_http_provision_x_seen_ctx_t *>(
+                plcf->cdr_dedup->data),
+            cdr->body_digest)) {
+        /* a byte-for-byte retry of a push already handed off */
+        cdr->retry = 1;
+        ngx_http_provision_x_metrics_cdr_retry(ctx->dialect);
+        return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_OK, "");
+    }
+
+    cdr->parse = ngx_http_provision_x_cdr_parse(r, plcf, body);
+    if (cdr->parse == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    const cdr_push &push = cdr->parse->push;
+
+    if (push.status() != cdr_status::ok) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "provision_x: refused %s CDR push: %s%s%s",
+                      provision_x::cdr_dialect_name(push.dialect()),
+                      provision_x::cdr_status_name(push.status()),
+                      push.detail()[0] ? ", " : "", push.detail());
+
+        ngx_http_provision_x_metrics_cdr_refused(ctx->dialect);
+
+        if (push.status() == cdr_status::no_memory) {
+            return ngx_http_provision_x_cdr_answer(
+                r, NGX_HTTP_SERVICE_UNAVAILABLE, "out of memory, retry later");
+        }
+
+        return ngx_http_provision_x_cdr_answer(
+            r,
+            push.status() == cdr_status::too_large
+                ? NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+                : NGX_HTTP_BAD_REQUEST,
+            provision_x::cdr_status_message(push.status(), push.dialect()));
+    }
+
+    provision_x::utc_timestamp_text now;
+    provision_x::format_utc_timestamp(ngx_time(), now);
+
+    u_char *received = static_cast<u_char *>(
+        ngx_pnalloc(r->pool, provision_x::utc_timestamp_length));
+    if (received == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(received, now.data(), provision_x::utc_timestamp_length);
+    cdr->meta.received = std::string_view(reinterpret_cast<char *>(received),
+                                          provision_x::utc_timestamp_length);
+
+    if (ctx->app != NULL) {
+        cdr->meta.app = provision_x::view(ctx->app->name);
+    }
+
+    if (ngx_http_provision_x_cdr_classify(r, plcf, cdr) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (cdr->invalid > 0 &&
+        plcf->cdr_invalid == NGX_HTTP_PROVISION_X_INVALID_REJECT) {
+        for (const provision_x::cdr_record &rec : push) {
+            if (!rec.valid) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "provision_x: refused %s CDR push: invalid "
+                              "record: %s",
+                              provision_x::cdr_dialect_name(push.dialect()),
+                              rec.reason);
+                break;
+            }
+        }
+
+        ngx_http_provision_x_metrics_cdr_refused(ctx->dialect);
+
+        return ngx_http_provision_x_cdr_answer(
+            r, NGX_HTTP_BAD_REQUEST, "the push holds an invalid record");
+    }
+
+    return ngx_http_provision_x_cdr_hand_off(r, plcf, ctx);
+}
+
+static void
+ngx_http_provision_x_cdr_body_handler(ngx_http_request_t *r) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+
+    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_ensure_ctx(r);
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_int_t rc = ngx_http_provision_x_cdr_process(r, plcf, ctx);
+
+    if (rc == NGX_DONE) {
+        /* the forward subrequest finishes the request */
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+ngx_int_t
+ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+
+    if (r->method != NGX_HTTP_POST) {
+        auto *h = static_cast<ngx_table_elt_t *>(
+            ngx_list_push(&r->headers_out.headers));
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "POST");
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_NOT_ALLOWED,
+                                               "only POST is accepted");
+    }
+
+    if (r->headers_in.content_length_n >
+        static_cast<off_t>(plcf->cdr_max_body)) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_provision_x_cdr_answer(
+            r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "request body is too large");
+    }
+
+    ngx_int_t rc = ngx_http_read_client_request_body(
+        r, ngx_http_provision_x_cdr_body_handler);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}

@@ -1,0 +1,88 @@
+/*
+ * The shared-memory CDR queue, as the CDR handler and the status endpoint
+ * see it.  The queue, its consumer API and its snapshot file belong to a
+ * second module in the same .so, ngx_http_provision_x_queue_module.
+ */
+
+#ifndef NGX_HTTP_PROVISION_X_QUEUE_HPP
+#define NGX_HTTP_PROVISION_X_QUEUE_HPP
+
+#include "ngx_http_provision_x.hpp"
+
+extern "C" {
+extern ngx_module_t ngx_http_provision_x_queue_module;
+}
+
+/* the kind of a queue zone, after those of ngx_http_provision_x.hpp */
+#define NGX_HTTP_PROVISION_X_ZONE_QUEUE 3
+
+enum ngx_http_provision_x_queue_rc_e {
+    NGX_HTTP_PROVISION_X_QUEUE_OK,
+    NGX_HTTP_PROVISION_X_QUEUE_FULL,  /* nothing was enqueued */
+    NGX_HTTP_PROVISION_X_QUEUE_ERROR, /* nothing was enqueued */
+};
+
+struct ngx_http_provision_x_queue_stats_t {
+    ngx_uint_t depth;  /* records waiting or leased */
+    ngx_uint_t leased; /* records under an unexpired lease */
+    size_t bytes_used; /* of the zone */
+    size_t bytes_free; /* of the zone */
+    time_t oldest_age; /* seconds since the oldest record arrived */
+    uint64_t enqueued; /* counters since the zone was created */
+    uint64_t leased_total;
+    uint64_t acknowledged;
+    uint64_t redelivered;
+    uint64_t refused_full;
+};
+
+/*
+ * Configuration time: "queue=NAME" of provision_x_cdr.  The zone may be
+ * defined further down the http block; a name that is never defined
+ * stops nginx.  Returns the zone, or NULL on error (already logged).
+ */
+ngx_shm_zone_t *ngx_http_provision_x_queue_ref(ngx_conf_t *cf,
+                                               ngx_str_t *name) noexcept;
+
+/*
+ * Request time: appends all n records (each one NDJSON line, without the
+ * newline) under one lock, or none of them.
+ */
+ngx_http_provision_x_queue_rc_e
+ngx_http_provision_x_queue_push(ngx_shm_zone_t *zone, const ngx_str_t *records,
+                                ngx_uint_t n, ngx_log_t *log) noexcept;
+
+void ngx_http_provision_x_queue_stats(
+    ngx_shm_zone_t *zone, ngx_http_provision_x_queue_stats_t *st) noexcept;
+
+/*
+ * Bearer API keys ("provision_x_api_key file ...", a queue-module
+ * directive usable in any location): NGX_OK when the request carries one
+ * of the keys configured for its location, else NGX_DECLINED.  A location
+ * without keys never passes: the consumer API and the status endpoint
+ * expose personal data and fail closed.
+ */
+ngx_int_t ngx_http_provision_x_api_key_check(ngx_http_request_t *r) noexcept;
+
+/*
+ * The consumer API's error envelope:
+ * {"status_code":N,"message":...,"data":null,"error":{"code":...,
+ *  "message":...}}.  Sends it and returns what the caller returns to nginx.
+ */
+ngx_int_t
+ngx_http_provision_x_send_envelope_error(ngx_http_request_t *r,
+                                         ngx_uint_t status, const char *code,
+                                         const char *message) noexcept;
+
+/*
+ * Reads a secret (an app secret, an API key) from a file at configuration
+ * time: a missing, unreadable, empty or non-regular file is an emerg, a
+ * file readable by everyone a warning; a final newline is dropped.  The
+ * bytes live in cf->pool and are wiped when it is released, through a
+ * cleanup that keeps the `secret` pointer: it must live as long as
+ * cf->pool (an array element or a pool allocation, never a local).
+ * Defined in ngx_http_provision_x_apps.cpp.
+ */
+ngx_int_t ngx_http_provision_x_read_secret(ngx_conf_t *cf, ngx_str_t *path,
+                                           ngx_str_t *secret) noexcept;
+
+#endif /* NGX_HTTP_PROVISION_X_QUEUE_HPP */

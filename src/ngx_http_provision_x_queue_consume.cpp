@@ -1,0 +1,532 @@
+/*
+ * The consumer API of a queue zone ("provision_x_queue_consume"):
+ *
+ *   GET    LOC?max=N&wait=S    lease up to N records (200, NDJSON, with
+ *                              X-Lease-Id), or 204 when none is visible
+ *                              after waiting up to S seconds
+ *   DELETE LOC?lease=ID        acknowledge a lease: its records are gone
+ *   POST   LOC/ack?lease=ID    the same, for clients that cannot DELETE
+ *
+ * Every request needs an API key first.  Errors come in one JSON envelope
+ * {"status_code":N,"message":...,"data":null,"error":{"code":...,
+ * "message":...}}.
+ *
+ * The long poll never blocks the worker: an empty queue arms a timer that
+ * tries again every NGX_HTTP_PROVISION_X_QUEUE_POLL ms until the wait is
+ * over, the client goes away or the worker shuts down.
+ */
+
+#include "ngx_http_provision_x_queue_zone.hpp"
+
+#define NGX_HTTP_PROVISION_X_QUEUE_POLL 100
+
+struct ngx_http_provision_x_queue_wait_t {
+    ngx_http_request_t *request;
+    ngx_event_t timer;
+    ngx_msec_t deadline;
+    ngx_uint_t max;
+};
+
+static ngx_str_t ngx_http_provision_x_queue_json_type =
+    ngx_string("application/json");
+
+static ngx_str_t ngx_http_provision_x_queue_ndjson_type =
+    ngx_string("application/x-ndjson");
+
+static ngx_int_t
+ngx_http_provision_x_queue_header(ngx_http_request_t *r, const char *key,
+                                  u_char *value, size_t len) noexcept
+{
+    auto *h =
+        static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = reinterpret_cast<u_char *>(const_cast<char *>(key));
+    h->key.len = ngx_strlen(key);
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+static ngx_int_t
+ngx_http_provision_x_queue_header_str(ngx_http_request_t *r, const char *key,
+                                      const char *value) noexcept
+{
+    return ngx_http_provision_x_queue_header(
+        r, key, reinterpret_cast<u_char *>(const_cast<char *>(value)),
+        ngx_strlen(value));
+}
+
+/* personal data: no cache on the way keeps a copy */
+static ngx_int_t
+ngx_http_provision_x_queue_no_store(ngx_http_request_t *r) noexcept
+{
+    return ngx_http_provision_x_queue_header_str(r, "Cache-Control",
+                                                 "no-store");
+}
+
+static ngx_int_t
+ngx_http_provision_x_queue_send_json(ngx_http_request_t *r, ngx_uint_t status,
+                                     ngx_buf_t *b) noexcept
+{
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = ngx_http_provision_x_queue_json_type;
+    r->headers_out.content_type_len = ngx_http_provision_x_queue_json_type.len;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (ngx_http_provision_x_queue_no_store(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_int_t rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    ngx_chain_t out;
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+static const char *
+ngx_http_provision_x_queue_status_text(ngx_uint_t status) noexcept
+{
+    switch (status) {
+    case NGX_HTTP_BAD_REQUEST:
+        return "bad request";
+    case NGX_HTTP_UNAUTHORIZED:
+        return "unauthorized";
+    case NGX_HTTP_FORBIDDEN:
+        return "forbidden";
+    case NGX_HTTP_NOT_FOUND:
+        return "not found";
+    case NGX_HTTP_NOT_ALLOWED:
+        return "method not allowed";
+    case NGX_HTTP_CONFLICT:
+        return "conflict";
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        return "service unavailable";
+    default:
+        return status >= 500 ? "internal server error" : "error";
+    }
+}
+
+/*
+ * A 401 names the scheme it wants (RFC 6750), a 503 says when to come
+ * back: both headers are added here, so every caller gets them right.
+ */
+ngx_int_t
+ngx_http_provision_x_send_envelope_error(ngx_http_request_t *r,
+                                         ngx_uint_t status, const char *code,
+                                         const char *message) noexcept
+{
+    const char *text = ngx_http_provision_x_queue_status_text(status);
+    size_t code_len = ngx_strlen(code);
+    size_t message_len = ngx_strlen(message);
+
+    /* worst case: every byte escaped as \u00XX */
+    size_t len = sizeof("{\"status_code\":,\"message\":\"\",\"data\":null,"
+                        "\"error\":{\"code\":\"\",\"message\":\"\"}}\n") +
+                 NGX_INT_T_LEN + ngx_strlen(text) +
+                 6 * (code_len + message_len);
+
+    ngx_buf_t *b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_sprintf(b->last,
+                          "{\"status_code\":%ui,\"message\":\"%s\","
+                          "\"data\":null,\"error\":{\"code\":\"",
+                          status, text);
+    b->last = reinterpret_cast<u_char *>(ngx_escape_json(
+        b->last, reinterpret_cast<u_char *>(const_cast<char *>(code)),
+        code_len));
+    b->last = ngx_cpymem(b->last, "\",\"message\":\"", 13);
+    b->last = reinterpret_cast<u_char *>(ngx_escape_json(
+        b->last, reinterpret_cast<u_char *>(const_cast<char *>(message)),
+        message_len));
+    b->last = ngx_cpymem(b->last, "\"}}\n", 4);
+
+    if (status == NGX_HTTP_UNAUTHORIZED &&
+        ngx_http_provision_x_queue_header_str(
+            r, "WWW-Authenticate", "Bearer realm=\"provision_x\"") != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE &&
+        ngx_http_provision_x_queue_header_str(r, "Retry-After", "1") !=
+            NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_provision_x_queue_send_json(r, status, b);
+}
+
+static ngx_int_t
+ngx_http_provision_x_queue_send_acked(ngx_http_request_t *r, ngx_str_t *id,
+                                      ngx_uint_t count) noexcept
+{
+    size_t len = sizeof("{\"status_code\":200,\"message\":\"ok\",\"data\":"
+                        "{\"lease\":\"\",\"acknowledged\":},"
+                        "\"error\":null}\n") +
+                 id->len + NGX_INT_T_LEN;
+
+    ngx_buf_t *b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the id was checked to be hex digits: nothing to escape */
+    b->last = ngx_sprintf(b->last,
+                          "{\"status_code\":200,\"message\":\"ok\",\"data\":"
+                          "{\"lease\":\"%V\",\"acknowledged\":%ui},"
+                          "\"error\":null}\n",
+                          id, count);
+
+    return ngx_http_provision_x_queue_send_json(r, NGX_HTTP_OK, b);
+}
+
+static ngx_int_t
+ngx_http_provision_x_queue_send_lease(ngx_http_request_t *r,
+                                      ngx_http_provision_x_queue_lease_t *lease,
+                                      time_t timeout) noexcept
+{
+    auto *p = static_cast<u_char *>(ngx_pnalloc(
+        r->pool, sizeof("Mon, 28 Sep 1970 06:00:00 GMT") + 3 * NGX_INT_T_LEN));
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    u_char *expires = p;
+    u_char *expires_end = ngx_http_time(expires, ngx_time() + timeout);
+    u_char *seconds = expires_end;
+    u_char *seconds_end = ngx_sprintf(seconds, "%T", timeout);
+    u_char *count = seconds_end;
+    u_char *count_end = ngx_sprintf(count, "%ui", lease->count);
+    u_char *again = count_end;
+    u_char *again_end = ngx_sprintf(again, "%ui", lease->redelivered);
+
+    if (ngx_http_provision_x_queue_header(r, "X-Lease-Id", lease->id,
+                                          sizeof(lease->id)) != NGX_OK ||
+        ngx_http_provision_x_queue_header(r, "X-Lease-Expires", expires,
+                                          expires_end - expires) != NGX_OK ||
+        ngx_http_provision_x_queue_header(r, "X-Lease-Timeout", seconds,
+                                          seconds_end - seconds) != NGX_OK ||
+        ngx_http_provision_x_queue_header(r, "X-Lease-Count", count,
+                                          count_end - count) != NGX_OK ||
+        ngx_http_provision_x_queue_header(r, "X-Lease-Redelivered", again,
+                                          again_end - again) != NGX_OK ||
+        ngx_http_provision_x_queue_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    auto *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = lease->body.data;
+    b->last = lease->body.data + lease->body.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_type = ngx_http_provision_x_queue_ndjson_type;
+    r->headers_out.content_type_len =
+        ngx_http_provision_x_queue_ndjson_type.len;
+    r->headers_out.content_length_n = lease->body.len;
+
+    ngx_int_t rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    ngx_chain_t out;
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+static ngx_int_t
+ngx_http_provision_x_queue_send_empty(ngx_http_request_t *r) noexcept
+{
+    if (ngx_http_provision_x_queue_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+/*
+ * One attempt to lease.  NGX_DECLINED when nothing is visible (nothing
+ * was sent); otherwise what was sent returned.
+ */
+static ngx_int_t
+ngx_http_provision_x_queue_try(ngx_http_request_t *r, ngx_uint_t max) noexcept
+{
+    auto *qlcf = static_cast<ngx_http_provision_x_queue_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_queue_module));
+    auto *ctx =
+        static_cast<ngx_http_provision_x_queue_ctx_t *>(qlcf->zone->data);
+    ngx_http_provision_x_queue_lease_t lease;
+
+    switch (ngx_http_provision_x_queue_lease(
+        ctx, max, qlcf->lease * 1000, r->pool, &lease, r->connection->log)) {
+    case NGX_HTTP_PROVISION_X_QUEUE_LEASED:
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "provision_x queue: lease %*s of %ui records",
+                       sizeof(lease.id), lease.id, lease.count);
+        return ngx_http_provision_x_queue_send_lease(r, &lease, qlcf->lease);
+
+    case NGX_HTTP_PROVISION_X_QUEUE_EMPTY:
+        return NGX_DECLINED;
+
+    case NGX_HTTP_PROVISION_X_QUEUE_NO_SLOT_FREE:
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "provision_x: queue zone \"%V\" has no free lease "
+                      "slot: too many leases are open",
+                      &ctx->shm_zone->shm.name);
+        return ngx_http_provision_x_send_envelope_error(
+            r, NGX_HTTP_SERVICE_UNAVAILABLE, "too_many_leases",
+            "too many leases are open; acknowledge or let them expire");
+
+    case NGX_HTTP_PROVISION_X_QUEUE_RETIRED:
+        return ngx_http_provision_x_send_envelope_error(
+            r, NGX_HTTP_SERVICE_UNAVAILABLE, "reloading",
+            "the queue is moving to a reloaded configuration; retry");
+
+    default:
+        return ngx_http_provision_x_send_envelope_error(
+            r, NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+            "the lease could not be made");
+    }
+}
+
+static void
+ngx_http_provision_x_queue_wait_cleanup(void *data) noexcept
+{
+    auto *wait = static_cast<ngx_http_provision_x_queue_wait_t *>(data);
+
+    if (wait->timer.timer_set) {
+        ngx_del_timer(&wait->timer);
+    }
+}
+
+static void
+ngx_http_provision_x_queue_poll(ngx_event_t *ev) noexcept
+{
+    auto *wait = static_cast<ngx_http_provision_x_queue_wait_t *>(ev->data);
+    ngx_http_request_t *r = wait->request;
+    ngx_connection_t *c = r->connection;
+
+    ngx_int_t rc = ngx_http_provision_x_queue_try(r, wait->max);
+
+    if (rc == NGX_DECLINED) {
+        auto left =
+            static_cast<ngx_msec_int_t>(wait->deadline - ngx_current_msec);
+
+        /* a worker shutting down answers now rather than hold up exit */
+        if (left > 0 && !ngx_exiting && !ngx_terminate) {
+            ngx_add_timer(ev, ngx_min(left, NGX_HTTP_PROVISION_X_QUEUE_POLL));
+            return;
+        }
+
+        rc = ngx_http_provision_x_queue_send_empty(r);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+static ngx_int_t
+ngx_http_provision_x_queue_wait(ngx_http_request_t *r, ngx_uint_t max,
+                                time_t seconds) noexcept
+{
+    auto *wait = static_cast<ngx_http_provision_x_queue_wait_t *>(
+        ngx_pcalloc(r->pool, sizeof(ngx_http_provision_x_queue_wait_t)));
+    if (wait == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    wait->request = r;
+    wait->max = max;
+    wait->deadline = ngx_current_msec + seconds * 1000;
+    wait->timer.handler = ngx_http_provision_x_queue_poll;
+    wait->timer.data = wait;
+    wait->timer.log = r->connection->log;
+
+    cln->handler = ngx_http_provision_x_queue_wait_cleanup;
+    cln->data = wait;
+
+    /* a client that hangs up ends the wait (and the request) */
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_add_timer(&wait->timer, ngx_min(static_cast<ngx_msec_t>(seconds * 1000),
+                                        NGX_HTTP_PROVISION_X_QUEUE_POLL));
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+static ngx_int_t
+ngx_http_provision_x_queue_get(ngx_http_request_t *r) noexcept
+{
+    auto *qlcf = static_cast<ngx_http_provision_x_queue_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_queue_module));
+    ngx_uint_t max = qlcf->max;
+    time_t seconds = qlcf->wait;
+    ngx_str_t arg;
+
+    if (ngx_http_arg(r, (u_char *) "max", 3, &arg) == NGX_OK) {
+        ngx_int_t n = ngx_atoi(arg.data, arg.len);
+
+        if (n < 1) {
+            return ngx_http_provision_x_send_envelope_error(
+                r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                "max must be a positive integer");
+        }
+
+        max = ngx_min(static_cast<ngx_uint_t>(n), qlcf->max);
+    }
+
+    if (ngx_http_arg(r, (u_char *) "wait", 4, &arg) == NGX_OK) {
+        ngx_int_t n = ngx_atoi(arg.data, arg.len);
+
+        if (n == NGX_ERROR) {
+            return ngx_http_provision_x_send_envelope_error(
+                r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                "wait must be a whole number of seconds");
+        }
+
+        seconds = ngx_min(static_cast<time_t>(n), qlcf->wait);
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_int_t rc = ngx_http_provision_x_queue_try(r, max);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (seconds > 0) {
+        return ngx_http_provision_x_queue_wait(r, max, seconds);
+    }
+
+    return ngx_http_provision_x_queue_send_empty(r);
+}
+
+static ngx_int_t
+ngx_http_provision_x_queue_ack_request(ngx_http_request_t *r) noexcept
+{
+    auto *qlcf = static_cast<ngx_http_provision_x_queue_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_queue_module));
+    auto *ctx =
+        static_cast<ngx_http_provision_x_queue_ctx_t *>(qlcf->zone->data);
+    u_char id[NGX_HTTP_PROVISION_X_QUEUE_LEASE_ID_LEN];
+    ngx_str_t arg;
+
+    if (ngx_http_arg(r, (u_char *) "lease", 5, &arg) != NGX_OK) {
+        return ngx_http_provision_x_send_envelope_error(
+            r, NGX_HTTP_BAD_REQUEST, "bad_request",
+            "the lease to acknowledge is missing (lease=ID)");
+    }
+
+    if (ngx_http_provision_x_queue_parse_id(&arg, id) != NGX_OK) {
+        return ngx_http_provision_x_send_envelope_error(
+            r, NGX_HTTP_BAD_REQUEST, "bad_request",
+            "a lease id is 32 hexadecimal digits");
+    }
+
+    ngx_uint_t count;
+
+    switch (ngx_http_provision_x_queue_ack(ctx, id, &count)) {
+    case NGX_HTTP_PROVISION_X_QUEUE_ACKED:
+        return ngx_http_provision_x_queue_send_acked(r, &arg, count);
+
+    case NGX_HTTP_PROVISION_X_QUEUE_ACK_EXPIRED:
+        return ngx_http_provision_x_send_envelope_error(
+            r, NGX_HTTP_CONFLICT, "lease_expired",
+            "the lease expired before this acknowledgement; its records "
+            "are delivered again");
+
+    case NGX_HTTP_PROVISION_X_QUEUE_ACK_RETIRED:
+        return ngx_http_provision_x_send_envelope_error(
+            r, NGX_HTTP_CONFLICT, "lease_expired",
+            "a reload resized the queue and ended the lease; its records "
+            "are delivered again");
+
+    default:
+        return ngx_http_provision_x_send_envelope_error(
+            r, NGX_HTTP_NOT_FOUND, "lease_not_found",
+            "no such lease: it was never issued or ended long ago");
+    }
+}
+
+/* POST is an ack only at ".../ack", so a stray POST leases nothing */
+static bool
+ngx_http_provision_x_queue_is_ack_uri(ngx_http_request_t *r) noexcept
+{
+    return r->uri.len >= 4 &&
+           ngx_strncmp(r->uri.data + r->uri.len - 4, "/ack", 4) == 0;
+}
+
+ngx_int_t
+ngx_http_provision_x_queue_consume_handler(ngx_http_request_t *r) noexcept
+{
+    /* an unauthenticated client learns nothing, not even the methods */
+    if (ngx_http_provision_x_api_key_check(r) != NGX_OK) {
+        return ngx_http_provision_x_send_envelope_error(
+            r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
+            "a valid API key is required (Authorization: Bearer <key>)");
+    }
+
+    if (r->method == NGX_HTTP_GET) {
+        return ngx_http_provision_x_queue_get(r);
+    }
+
+    if (r->method == NGX_HTTP_DELETE ||
+        (r->method == NGX_HTTP_POST &&
+         ngx_http_provision_x_queue_is_ack_uri(r))) {
+        return ngx_http_provision_x_queue_ack_request(r);
+    }
+
+    if (ngx_http_provision_x_queue_header_str(r, "Allow",
+                                              "GET, DELETE, POST") != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_provision_x_send_envelope_error(
+        r, NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+        "GET leases records; DELETE (or POST .../ack) with lease=ID "
+        "acknowledges them");
+}

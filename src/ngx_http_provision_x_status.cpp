@@ -1,0 +1,588 @@
+/*
+ * The status endpoint: every counter and gauge of the module, aggregated
+ * across workers from shared memory, as JSON (default) or in the
+ * Prometheus text exposition format.  Labels come from a closed set
+ * (dialects, reasons, status classes) or from the configuration (app and
+ * zone names), never from request data.  Protected by the same bearer API
+ * keys as the queue's consumer API.
+ */
+
+#include "ngx_http_provision_x_metrics.hpp"
+#include "ngx_http_provision_x_queue.hpp"
+
+#include <cstdarg>
+
+#define NGX_HTTP_PROVISION_X_STATUS_BUF 8192
+#define NGX_HTTP_PROVISION_X_STATUS_LINE 1024
+
+static const char *ngx_http_provision_x_status_dialects[] = {"off", "aliyun",
+                                                             "huawei"};
+static const char *ngx_http_provision_x_status_classes[] = {"2xx", "3xx", "4xx",
+                                                            "5xx"};
+
+struct ngx_http_provision_x_out_t {
+    ngx_http_request_t *r;
+    ngx_chain_t *first;
+    ngx_chain_t *last;
+    size_t size;
+    bool failed;
+    bool prometheus;
+    bool first_item; /* JSON: no comma before the next element */
+};
+
+static void
+ngx_http_provision_x_out(ngx_http_provision_x_out_t *out, const char *fmt,
+                         ...) noexcept
+{
+    if (out->failed) {
+        return;
+    }
+
+    ngx_buf_t *b = out->last ? out->last->buf : NULL;
+
+    if (b == NULL || b->end - b->last < NGX_HTTP_PROVISION_X_STATUS_LINE) {
+        ngx_chain_t *cl = ngx_alloc_chain_link(out->r->pool);
+        b = ngx_create_temp_buf(out->r->pool, NGX_HTTP_PROVISION_X_STATUS_BUF);
+        if (cl == NULL || b == NULL) {
+            out->failed = true;
+            return;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+
+        if (out->last) {
+            out->last->next = cl;
+        } else {
+            out->first = cl;
+        }
+
+        out->last = cl;
+    }
+
+    va_list args;
+    va_start(args, fmt);
+    u_char *p = ngx_vslprintf(b->last, b->end, fmt, args);
+    va_end(args);
+
+    out->size += p - b->last;
+    b->last = p;
+}
+
+/* Names are configuration, but may hold quotes or backslashes. */
+static ngx_str_t
+ngx_http_provision_x_escaped(ngx_http_provision_x_out_t *out,
+                             const u_char *data, size_t len) noexcept
+{
+    ngx_str_t s;
+    size_t extra = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        extra += (data[i] == '"' || data[i] == '\\' || data[i] < 0x20);
+    }
+
+    s.data = static_cast<u_char *>(ngx_pnalloc(out->r->pool, len + extra * 5));
+    if (s.data == NULL) {
+        out->failed = true;
+        s.len = 0;
+        return s;
+    }
+
+    u_char *p = s.data;
+
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '"' || data[i] == '\\') {
+            *p++ = '\\';
+            *p++ = data[i];
+
+        } else if (data[i] < 0x20) {
+            p = ngx_sprintf(p, "\\u%04xd", data[i]);
+
+        } else {
+            *p++ = data[i];
+        }
+    }
+
+    s.len = p - s.data;
+    return s;
+}
+
+static void
+ngx_http_provision_x_help(ngx_http_provision_x_out_t *out, const char *name,
+                          const char *type, const char *help) noexcept
+{
+    ngx_http_provision_x_out(out, "# HELP provision_x_%s %s\n", name, help);
+    ngx_http_provision_x_out(out, "# TYPE provision_x_%s %s\n", name, type);
+}
+
+static void
+ngx_http_provision_x_item(ngx_http_provision_x_out_t *out) noexcept
+{
+    if (!out->first_item) {
+        ngx_http_provision_x_out(out, ",");
+    }
+
+    out->first_item = false;
+}
+
+static void
+ngx_http_provision_x_status_verify(
+    ngx_http_provision_x_out_t *out,
+    ngx_http_provision_x_metrics_sh_t *m) noexcept
+{
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, "verified_total", "counter",
+                                  "Callbacks whose signature, clock and nonce "
+                                  "passed.");
+    } else {
+        ngx_http_provision_x_out(out, "\"verified\":[");
+        out->first_item = true;
+    }
+
+    for (ngx_uint_t a = 0; a <= m->apps; a++) {
+        ngx_str_t app =
+            ngx_http_provision_x_escaped(out, m->name[a], m->name_len[a]);
+
+        for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+            ngx_atomic_uint_t n = m->app[a].verified[d];
+
+            if (n == 0) {
+                continue;
+            }
+
+            if (out->prometheus) {
+                ngx_http_provision_x_out(
+                    out,
+                    "provision_x_verified_total{dialect=\"%s\",app=\"%V\"} "
+                    "%uA\n",
+                    ngx_http_provision_x_status_dialects[d], &app, n);
+            } else {
+                ngx_http_provision_x_item(out);
+                ngx_http_provision_x_out(
+                    out, "{\"dialect\":\"%s\",\"app\":\"%V\",\"count\":%uA}",
+                    ngx_http_provision_x_status_dialects[d], &app, n);
+            }
+        }
+    }
+
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, "rejected_total", "counter",
+                                  "Callbacks refused (or, in debug mode, that "
+                                  "would have been), by reason.");
+    } else {
+        ngx_http_provision_x_out(out, "],\"rejected\":[");
+        out->first_item = true;
+    }
+
+    for (ngx_uint_t a = 0; a <= m->apps; a++) {
+        ngx_str_t app =
+            ngx_http_provision_x_escaped(out, m->name[a], m->name_len[a]);
+
+        for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+            for (ngx_uint_t k = 1; k < provision_x::reason_count; k++) {
+                ngx_atomic_uint_t n = m->app[a].rejected[d][k];
+                const char *why = provision_x::reason_table[k].name.data();
+
+                if (n == 0) {
+                    continue;
+                }
+
+                if (out->prometheus) {
+                    ngx_http_provision_x_out(
+                        out,
+                        "provision_x_rejected_total{dialect=\"%s\","
+                        "app=\"%V\",reason=\"%s\"} %uA\n",
+                        ngx_http_provision_x_status_dialects[d], &app, why, n);
+                } else {
+                    ngx_http_provision_x_item(out);
+                    ngx_http_provision_x_out(
+                        out,
+                        "{\"dialect\":\"%s\",\"app\":\"%V\",\"reason\":\"%s\","
+                        "\"count\":%uA}",
+                        ngx_http_provision_x_status_dialects[d], &app, why, n);
+                }
+            }
+        }
+    }
+
+    if (!out->prometheus) {
+        ngx_http_provision_x_out(out, "]");
+    }
+}
+
+struct ngx_http_provision_x_cdr_metric_t {
+    const char *name;
+    const char *help;
+    size_t offset;
+};
+
+static const ngx_http_provision_x_cdr_metric_t
+    ngx_http_provision_x_cdr_metrics[] = {
+        {"pushes", "CDR pushes acknowledged after a hand-off.",
+         offsetof(ngx_http_provision_x_cdr_counters_t, pushes)},
+        {"retries", "Identical pushes acknowledged by their body digest.",
+         offsetof(ngx_http_provision_x_cdr_counters_t, retries)},
+        {"refused", "CDR pushes refused with 4xx (envelope or invalid record).",
+         offsetof(ngx_http_provision_x_cdr_counters_t, refused)},
+        {"records", "New CDR records handed off to the sink.",
+         offsetof(ngx_http_provision_x_cdr_counters_t, records)},
+        {"duplicates", "CDR records dropped as already handed off.",
+         offsetof(ngx_http_provision_x_cdr_counters_t, duplicates)},
+        {"dead_lettered", "Invalid CDR records dead-lettered.",
+         offsetof(ngx_http_provision_x_cdr_counters_t, invalid)},
+};
+
+static void
+ngx_http_provision_x_status_cdr(ngx_http_provision_x_out_t *out,
+                                ngx_http_provision_x_metrics_sh_t *m) noexcept
+{
+    if (!out->prometheus) {
+        ngx_http_provision_x_out(out, ",\"cdr\":{");
+    }
+
+    for (const auto &metric : ngx_http_provision_x_cdr_metrics) {
+        if (out->prometheus) {
+            char name[64];
+            ngx_sprintf(reinterpret_cast<u_char *>(name), "cdr_%s_total%Z",
+                        metric.name);
+            ngx_http_provision_x_help(out, name, "counter", metric.help);
+        }
+
+        for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+            auto *c = reinterpret_cast<u_char *>(&m->cdr[d]);
+            ngx_atomic_uint_t n =
+                *reinterpret_cast<ngx_atomic_t *>(c + metric.offset);
+
+            if (out->prometheus) {
+                ngx_http_provision_x_out(
+                    out, "provision_x_cdr_%s_total{dialect=\"%s\"} %uA\n",
+                    metric.name, ngx_http_provision_x_status_dialects[d], n);
+            }
+        }
+    }
+
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, "cdr_hand_off_total", "counter",
+                                  "Hand-offs to the sink by the status class "
+                                  "of its answer.");
+    }
+
+    for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+        ngx_http_provision_x_cdr_counters_t *c = &m->cdr[d];
+
+        if (out->prometheus) {
+            for (ngx_uint_t k = 0; k < NGX_HTTP_PROVISION_X_HAND_OFF_CLASSES;
+                 k++) {
+                ngx_http_provision_x_out(
+                    out,
+                    "provision_x_cdr_hand_off_total{dialect=\"%s\","
+                    "class=\"%s\"} %uA\n",
+                    ngx_http_provision_x_status_dialects[d],
+                    ngx_http_provision_x_status_classes[k], c->hand_off[k]);
+            }
+
+            continue;
+        }
+
+        ngx_http_provision_x_out(out, "%s\"%s\":{", d > 1 ? "," : "",
+                                 ngx_http_provision_x_status_dialects[d]);
+
+        for (const auto &metric : ngx_http_provision_x_cdr_metrics) {
+            auto *p = reinterpret_cast<u_char *>(c);
+            ngx_http_provision_x_out(
+                out, "\"%s\":%uA,", metric.name,
+                *reinterpret_cast<ngx_atomic_t *>(p + metric.offset));
+        }
+
+        ngx_http_provision_x_out(out,
+                                 "\"hand_off\":{\"2xx\":%uA,\"3xx\":%uA,"
+                                 "\"4xx\":%uA,\"5xx\":%uA}}",
+                                 c->hand_off[0], c->hand_off[1], c->hand_off[2],
+                                 c->hand_off[3]);
+    }
+
+    if (!out->prometheus) {
+        ngx_http_provision_x_out(out, "}");
+    }
+}
+
+static void
+ngx_http_provision_x_status_queues(ngx_http_provision_x_out_t *out) noexcept
+{
+    struct gauge {
+        const char *name;
+        const char *type;
+        const char *help;
+    };
+
+    static const gauge gauges[] = {
+        {"queue_enqueued_total", "counter", "Records enqueued."},
+        {"queue_leased_total", "counter", "Records handed out under a lease."},
+        {"queue_acknowledged_total", "counter",
+         "Records deleted by a consumer's acknowledgement."},
+        {"queue_redelivered_total", "counter",
+         "Records visible again after their lease expired."},
+        {"queue_refused_full_total", "counter",
+         "Pushes refused because the queue was full."},
+        {"queue_depth", "gauge", "Records in the queue, leased or not."},
+        {"queue_leased", "gauge", "Records under an unexpired lease."},
+        {"queue_bytes_used", "gauge", "Bytes of the zone in use."},
+        {"queue_bytes_free", "gauge", "Bytes of the zone free."},
+        {"queue_oldest_age_seconds", "gauge",
+         "Age of the oldest record in the queue."},
+    };
+
+    ngx_uint_t n = 0;
+    ngx_http_provision_x_queue_stats_t stats[16];
+    ngx_str_t names[16];
+
+    ngx_cycle_t *cycle = const_cast<ngx_cycle_t *>(ngx_cycle);
+    ngx_list_part_t *part = &cycle->shared_memory.part;
+    auto *shm = static_cast<ngx_shm_zone_t *>(part->elts);
+
+    for (ngx_uint_t i = 0; n < 16; i++) {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm = static_cast<ngx_shm_zone_t *>(part->elts);
+            i = 0;
+        }
+
+        if (shm[i].tag != &ngx_http_provision_x_queue_module) {
+            continue;
+        }
+
+        ngx_http_provision_x_queue_stats(&shm[i], &stats[n]);
+        names[n] = ngx_http_provision_x_escaped(out, shm[i].shm.name.data,
+                                                shm[i].shm.name.len);
+        n++;
+    }
+
+    if (!out->prometheus) {
+        ngx_http_provision_x_out(out, ",\"queues\":[");
+
+        for (ngx_uint_t q = 0; q < n; q++) {
+            ngx_http_provision_x_queue_stats_t *st = &stats[q];
+
+            ngx_http_provision_x_out(
+                out,
+                "%s{\"zone\":\"%V\",\"enqueued\":%uL,\"leased_total\":%uL,"
+                "\"acknowledged\":%uL,\"redelivered\":%uL,"
+                "\"refused_full\":%uL,\"depth\":%ui,\"leased\":%ui,"
+                "\"bytes_used\":%uz,\"bytes_free\":%uz,"
+                "\"oldest_age\":%T}",
+                q ? "," : "", &names[q], st->enqueued, st->leased_total,
+                st->acknowledged, st->redelivered, st->refused_full, st->depth,
+                st->leased, st->bytes_used, st->bytes_free, st->oldest_age);
+        }
+
+        ngx_http_provision_x_out(out, "]");
+        return;
+    }
+
+    for (ngx_uint_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
+        ngx_http_provision_x_help(out, gauges[g].name, gauges[g].type,
+                                  gauges[g].help);
+
+        for (ngx_uint_t q = 0; q < n; q++) {
+            ngx_http_provision_x_queue_stats_t *st = &stats[q];
+            uint64_t values[] = {
+                st->enqueued,     st->leased_total,
+                st->acknowledged, st->redelivered,
+                st->refused_full, st->depth,
+                st->leased,       st->bytes_used,
+                st->bytes_free,   static_cast<uint64_t>(st->oldest_age)};
+
+            ngx_http_provision_x_out(out, "provision_x_%s{zone=\"%V\"} %uL\n",
+                                     gauges[g].name, &names[q], values[g]);
+        }
+    }
+}
+
+static void
+ngx_http_provision_x_status_zones(ngx_http_provision_x_out_t *out) noexcept
+{
+    static const char *kinds[] = {"", "nonce", "dedup"};
+
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, "zone_entries", "gauge",
+                                  "Entries in a nonce or dedup zone.");
+    } else {
+        ngx_http_provision_x_out(out, ",\"zones\":[");
+    }
+
+    ngx_str_t metric[] = {
+        ngx_string("zone_entries"), ngx_string("zone_bytes_used"),
+        ngx_string("zone_bytes_free"), ngx_string("zone_refused_full_total")};
+    const char *help[] = {NULL, "Bytes of a nonce or dedup zone in use.",
+                          "Bytes of a nonce or dedup zone free.",
+                          "Entries refused because the zone was full."};
+    const char *type[] = {"gauge", "gauge", "gauge", "counter"};
+
+    bool first = true;
+
+    for (ngx_uint_t k = 0; k < 4; k++) {
+        if (out->prometheus && k > 0) {
+            char name[64];
+            ngx_sprintf(reinterpret_cast<u_char *>(name), "%V%Z", &metric[k]);
+            ngx_http_provision_x_help(out, name, type[k], help[k]);
+        }
+
+        ngx_cycle_t *cycle = const_cast<ngx_cycle_t *>(ngx_cycle);
+        ngx_list_part_t *part = &cycle->shared_memory.part;
+        auto *shm = static_cast<ngx_shm_zone_t *>(part->elts);
+
+        for (ngx_uint_t i = 0; /* void */; i++) {
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                shm = static_cast<ngx_shm_zone_t *>(part->elts);
+                i = 0;
+            }
+
+            if (shm[i].tag != &ngx_http_provision_x_module ||
+                shm[i].data == NULL) {
+                continue;
+            }
+
+            auto *ctx =
+                static_cast<ngx_http_provision_x_seen_ctx_t *>(shm[i].data);
+            ngx_http_provision_x_seen_stats_t st;
+
+            ngx_http_provision_x_seen_stats(ctx, &st);
+
+            ngx_str_t name = ngx_http_provision_x_escaped(
+                out, shm[i].shm.name.data, shm[i].shm.name.len);
+            size_t used = st.bytes_total - st.bytes_free;
+            ngx_uint_t values[] = {st.entries, used, st.bytes_free, st.refused};
+
+            if (out->prometheus) {
+                ngx_http_provision_x_out(
+                    out, "provision_x_%V{zone=\"%V\",kind=\"%s\"} %ui\n",
+                    &metric[k], &name, kinds[ctx->kind], values[k]);
+
+            } else if (k == 0) {
+                ngx_http_provision_x_out(
+                    out,
+                    "%s{\"zone\":\"%V\",\"kind\":\"%s\",\"entries\":%ui,"
+                    "\"bytes_used\":%uz,\"bytes_free\":%uz,"
+                    "\"refused_full\":%ui}",
+                    first ? "" : ",", &name, kinds[ctx->kind], st.entries, used,
+                    st.bytes_free, st.refused);
+                first = false;
+            }
+        }
+
+        if (!out->prometheus) {
+            break;
+        }
+    }
+
+    if (!out->prometheus) {
+        ngx_http_provision_x_out(out, "]");
+    }
+}
+
+static bool
+ngx_http_provision_x_wants_prometheus(ngx_http_request_t *r) noexcept
+{
+    ngx_str_t format;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK) {
+        return format.len == 10 &&
+               ngx_strncmp(format.data, "prometheus", 10) == 0;
+    }
+
+    /* Prometheus scrapers ask for text/plain or its openmetrics variant */
+    ngx_table_elt_t *accept = r->headers_in.accept;
+
+    return accept != NULL &&
+           ngx_strlcasestrn(accept->value.data,
+                            accept->value.data + accept->value.len,
+                            (u_char *) "text/plain", 10 - 1) != NULL;
+}
+
+static ngx_int_t
+ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
+{
+    if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (ngx_http_provision_x_api_key_check(r) != NGX_OK) {
+        return ngx_http_provision_x_send_envelope_error(
+            r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
+            "a valid API key is required");
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_provision_x_metrics_sh_t *m = ngx_http_provision_x_metrics;
+
+    if (m == NULL) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    ngx_http_provision_x_out_t out;
+    ngx_memzero(&out, sizeof(out));
+    out.r = r;
+    out.prometheus = ngx_http_provision_x_wants_prometheus(r);
+
+    if (!out.prometheus) {
+        ngx_http_provision_x_out(&out, "{");
+    }
+
+    ngx_http_provision_x_status_verify(&out, m);
+    ngx_http_provision_x_status_cdr(&out, m);
+    ngx_http_provision_x_status_queues(&out);
+    ngx_http_provision_x_status_zones(&out);
+
+    if (!out.prometheus) {
+        ngx_http_provision_x_out(&out, "}\n");
+    }
+
+    if (out.failed) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = out.size;
+
+    if (out.prometheus) {
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4; charset=utf-8");
+    } else {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    ngx_int_t rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.last->buf->last_buf = 1;
+
+    return ngx_http_output_filter(r, out.first);
+}
+
+char *
+ngx_http_provision_x_status(ngx_conf_t *cf, ngx_command_t *cmd,
+                            void *conf) noexcept
+{
+    auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+
+    clcf->handler = ngx_http_provision_x_status_handler;
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,153 @@
+# With snapshot=, a graceful stop (QUIT) or a fast stop (TERM) writes the
+# queue to disk and the next start reads it back: no acknowledged record
+# is lost across a restart.  Leased records come back visible.  nginx -t
+# leaves the file alone; a start sets it aside once the records are in
+# the zone, and the next graceful stop deletes it.  A crash (SIGKILL of
+# the master) writes nothing: what the queue held is lost, as
+# docs/queue.md states, and the next start says so.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/helper";
+
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+use PXNginx;
+use PXQueue;
+use PXSign;
+
+my $secrets = "$FindBin::Bin/secrets";
+chmod 0600, glob "$secrets/*.key";
+
+my $nginx = PXNginx->new(
+    name => 'queue-snapshot',
+    workers => 2,
+    http => <<"_EOC_",
+    provision_x_dedup_zone zone=dedup:1m ttl=1h;
+    provision_x_queue_zone zone=q:1m snapshot=data/q.snap;
+    provision_x_api_key $secrets/api-a.key;
+_EOC_
+    server => <<'_EOC_',
+        location = /cdr { provision_x_cdr huawei queue=q dedup=dedup; }
+        location /queue { provision_x_queue_consume q max=1000 wait=5s; }
+_EOC_
+);
+
+my $snap = $nginx->prefix . '/data/q.snap';
+my $auth = consumer_auth();
+my $tags = 0;
+
+sub push_n {
+    my ($n) = @_;
+    my $tag = 's' . ++$tags;
+    my $res = $nginx->request(POST => '/cdr',
+                              body => fee_push(tag => $tag, n => $n));
+    return $res->code == 200
+        ? map { "huawei/appKeyA/1200_${tag}_$_\@callenabler.example/0/"
+                . "icid-$tag-$_" } 1 .. $n
+        : ();
+}
+
+sub lease {
+    my ($max) = @_;
+    return $nginx->request(GET => "/queue?max=$max&wait=0", headers => $auth);
+}
+
+sub drained {
+    return [sort map { record_keys($_) } lease_all($nginx, '/queue')];
+}
+
+ok $nginx->start, 'nginx starts' or BAIL_OUT($nginx->error_log);
+ok !-e $snap, 'no snapshot yet';
+
+# ---- graceful stop and start ----
+
+my @sent = push_n(6);
+is scalar(@sent), 6, 'six records';
+
+my $res = lease(1);
+my ($acked) = record_keys($res->content);
+is $nginx->request(DELETE => '/queue?lease=' . $res->header('X-Lease-Id'),
+                   headers => $auth)->code, 200, 'one is acknowledged';
+is lease(2)->header('X-Lease-Count'), 2, 'two are leased and never acked';
+
+my @kept = sort grep { $_ ne $acked } @sent;
+
+ok $nginx->stop('QUIT'), 'nginx -s quit';
+ok -e $snap, 'the snapshot is written';
+is((stat $snap)[2] & 07777, 0600, '... readable by its owner only');
+is_deeply [sort map { record_keys($_) } read_snapshot($snap)], \@kept,
+    '... with the five records not acknowledged, leased ones included';
+like $nginx->error_log, qr/queue zone "q": 5 records written to snapshot/,
+    '... and says so';
+ok !-e "$snap.tmp", 'no temporary file is left';
+
+my ($status, $out) = $nginx->test_config;
+is $status, 0, 'nginx -t passes';
+ok -e $snap, '... and leaves the snapshot alone';
+
+ok $nginx->start(no_write => 1), 'nginx starts again';
+like $nginx->error_log, qr/queue zone "q": 5 records restored from snapshot/,
+    'the records are restored';
+ok !-e $snap, 'the snapshot is set aside once they are in the zone';
+ok -e "$snap.restored", '... as q.snap.restored';
+is_deeply drained(), \@kept, 'all five are delivered';
+
+# ---- fast stop ----
+
+@sent = push_n(4);
+ok $nginx->stop('TERM'), 'nginx -s stop';
+is_deeply [sort map { record_keys($_) } read_snapshot($snap)], [sort @sent],
+    'a fast stop writes the snapshot too';
+ok !-e "$snap.restored", '... and deletes the one set aside';
+ok $nginx->start(no_write => 1), 'start';
+is_deeply drained(), [sort @sent], 'and they are back';
+
+# ---- a long poll does not hold up a graceful stop ----
+
+my $pid = fork // die "fork: $!";
+if ($pid == 0) {
+    my $r = $nginx->request(GET => '/queue?wait=5', headers => $auth);
+    POSIX::_exit($r->code == 204 ? 0 : 1);
+}
+sleep 0.5;
+my $t0 = time;
+ok $nginx->stop('QUIT'), 'quit during a long poll';
+ok time - $t0 < 2, '... does not wait for the poll to time out';
+waitpid $pid, 0;
+is $? >> 8, 0, '... which is answered 204';
+ok !-e $snap, 'an empty queue writes no snapshot';
+
+# ---- a snapshot nginx did not read is merged, never overwritten ----
+
+ok $nginx->start(no_write => 1), 'start';
+@sent = push_n(1);
+write_snapshot($snap, '{"key":"earlier-1"}', '{"key":"earlier-2"}');
+ok $nginx->stop('QUIT'), 'quit with a snapshot already on disk';
+is_deeply [sort map { record_keys($_) } read_snapshot($snap)],
+    [sort('earlier-1', 'earlier-2', @sent)],
+    'the snapshot holds both the earlier records and the queue';
+like $nginx->error_log, qr/3 records written to snapshot .* \(with those of an earlier snapshot\)/,
+    '... and says so';
+
+ok $nginx->start(no_write => 1), 'start';
+is_deeply drained(), [sort('earlier-1', 'earlier-2', @sent)], 'all three';
+
+# ---- a crash ----
+
+@sent = push_n(3);
+$nginx->crash;
+ok !-e $snap, 'SIGKILL of the master writes no snapshot';
+ok $nginx->start(no_write => 1), 'start after the crash';
+is lease(10)->code, 204, 'what the queue held at the crash is lost';
+like $nginx->error_log, qr/\[warn\] .*nginx did not stop gracefully after restoring ".*q\.snap\.restored": the records of that run are lost/,
+    'the start says so, and does not bring back the set-aside records';
+ok -e "$snap.restored", '... which stay on disk for the operator';
+
+unlike $nginx->error_log, qr/\[(alert|crit)\]/, 'no alert';
+
+done_testing();

@@ -1,0 +1,137 @@
+# Two workers, four producers pushing at once and two consumers draining
+# at the same time: every record that was acknowledged to its producer is
+# consumed, and none twice once acknowledged.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/helper";
+
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+use PXNginx;
+use PXQueue;
+use PXSign;
+
+my $secrets = "$FindBin::Bin/secrets";
+chmod 0600, glob "$secrets/*.key";
+
+my $nginx = PXNginx->new(
+    name => 'queue-concurrent',
+    workers => 2,
+    http => <<"_EOC_",
+    provision_x_dedup_zone zone=dedup:4m ttl=1h;
+    provision_x_queue_zone zone=q:256k;
+    provision_x_api_key $secrets/api-a.key;
+_EOC_
+    server => <<'_EOC_',
+        location = /cdr { provision_x_cdr huawei queue=q dedup=dedup; }
+        location /queue { provision_x_queue_consume q max=20 wait=1s; }
+_EOC_
+);
+
+ok $nginx->start, 'nginx starts' or BAIL_OUT($nginx->error_log);
+
+my $dir = $nginx->prefix . '/data';
+my ($producers, $pushes, $per_push) = (4, 40, 5);
+
+# A producer behaves like the platform: a refused push (503) is retried.
+sub producer {
+    my ($p) = @_;
+    open my $out, '>', "$dir/produced-$p" or die $!;
+    for my $i (1 .. $pushes) {
+        my $tag = "p${p}x$i";
+        for (1 .. 200) {
+            my $res = $nginx->request(POST => '/cdr',
+                body => fee_push(tag => $tag, n => $per_push));
+            if ($res->code == 200) {
+                print $out "huawei/appKeyA/1200_${tag}_$_\@callenabler"
+                    . ".example/0/icid-$tag-$_\n" for 1 .. $per_push;
+                last;
+            }
+            sleep 0.05;
+        }
+    }
+    close $out;
+}
+
+# A consumer records what it acknowledged, until the producers are done
+# and the queue stays empty.
+sub consumer {
+    my ($c) = @_;
+    open my $out, '>', "$dir/consumed-$c" or die $!;
+    my $empty = 0;
+    while ($empty < 2) {
+        my $res = $nginx->request(GET => '/queue', headers => consumer_auth());
+        if ($res->code == 204) {
+            $empty++ if -e "$dir/done";
+            next;
+        }
+        $empty = 0;
+        next unless $res->code == 200;
+        my $id = $res->header('X-Lease-Id');
+        my $ack = $nginx->request(DELETE => "/queue?lease=$id",
+                                  headers => consumer_auth());
+        print $out "$_\n" for record_keys($res->content);
+        die 'ack: ' . $ack->code unless $ack->code == 200;
+    }
+    close $out;
+}
+
+my @pids;
+for my $c (1 .. 2) {
+    my $pid = fork // die "fork: $!";
+    if (!$pid) { consumer($c); POSIX::_exit(0) }
+    push @pids, $pid;
+}
+
+my @producing;
+for my $p (1 .. $producers) {
+    my $pid = fork // die "fork: $!";
+    if (!$pid) { producer($p); POSIX::_exit(0) }
+    push @producing, $pid;
+}
+
+for my $pid (@producing) {
+    waitpid $pid, 0;
+    is $? >> 8, 0, 'a producer finished';
+}
+
+open my $done, '>', "$dir/done" or die $!;
+close $done;
+
+for my $pid (@pids) {
+    waitpid $pid, 0;
+    is $? >> 8, 0, 'a consumer finished';
+}
+
+sub lines {
+    my @lines;
+    for my $file (@_) {
+        open my $fh, '<', $file or die "$file: $!";
+        chomp(my @l = <$fh>);
+        push @lines, @l;
+    }
+    return @lines;
+}
+
+my @produced = lines(glob "$dir/produced-*");
+my @consumed = lines(glob "$dir/consumed-*");
+
+is scalar(@produced), $producers * $pushes * $per_push,
+    'every push was acknowledged to its producer';
+
+my %count;
+$count{$_}++ for @consumed;
+is_deeply [sort keys %count], [sort @produced],
+    'every acknowledged record was consumed';
+is scalar(grep { $count{$_} > 1 } keys %count), 0, 'none twice';
+note 'the consumers took ' . scalar(lines("$dir/consumed-1")) . ' and '
+    . scalar(lines("$dir/consumed-2")) . ' records';
+
+unlike $nginx->error_log, qr/\[(alert|crit|emerg)\]/, 'no alert';
+
+done_testing();

@@ -1,0 +1,158 @@
+# Workers killed with SIGKILL while producers push and consumers lease:
+# nginx force-unlocks the zone of a dead worker, the next process to lock
+# it completes or discards the dead one's update, and the others go on.
+# Every record acknowledged to its producer is consumed at least once (a
+# lease whose answer or ack died with its worker is delivered again).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/helper";
+
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+use PXNginx;
+use PXQueue;
+use PXSign;
+
+my $secrets = "$FindBin::Bin/secrets";
+chmod 0600, glob "$secrets/*.key";
+
+my $nginx = PXNginx->new(
+    name => 'queue-sigkill',
+    workers => 2,
+    http => <<"_EOC_",
+    provision_x_dedup_zone zone=dedup:4m ttl=1h;
+    provision_x_queue_zone zone=q:256k;
+    provision_x_api_key $secrets/api-a.key;
+_EOC_
+    server => <<'_EOC_',
+        location = /cdr { provision_x_cdr huawei queue=q dedup=dedup; }
+        location /queue { provision_x_queue_consume q max=20 lease=2s wait=1s; }
+_EOC_
+);
+
+ok $nginx->start, 'nginx starts' or BAIL_OUT($nginx->error_log);
+
+my $dir = $nginx->prefix . '/data';
+my ($producers, $per_push) = (3, 4);
+
+# pushes until told to stop, retrying each push until it is acknowledged
+sub producer {
+    my ($p) = @_;
+    open my $out, '>', "$dir/produced-$p" or die $!;
+    $out->autoflush(1);
+    for (my $i = 1; !-e "$dir/stop"; $i++) {
+        my $tag = "k${p}x$i";
+        for (1 .. 500) {
+            my $res = $nginx->request(POST => '/cdr', timeout => 5,
+                body => fee_push(tag => $tag, n => $per_push));
+            if ($res->code == 200) {
+                print $out "huawei/appKeyA/1200_${tag}_$_\@callenabler"
+                    . ".example/0/icid-$tag-$_\n" for 1 .. $per_push;
+                last;
+            }
+            sleep 0.02;
+        }
+    }
+    close $out;
+}
+
+sub consumer {
+    my ($c) = @_;
+    open my $out, '>', "$dir/consumed-$c" or die $!;
+    my $empty = 0;
+    while ($empty < 4) {
+        my $res = $nginx->request(GET => '/queue', headers => consumer_auth(),
+                                  timeout => 5);
+        if ($res->code == 204) {
+            $empty++ if -e "$dir/done";
+            next;
+        }
+        $empty = 0;
+        next unless $res->code == 200;
+        my $id = $res->header('X-Lease-Id');
+        my $ack = $nginx->request(DELETE => "/queue?lease=$id",
+                                  headers => consumer_auth(), timeout => 5);
+        next unless $ack->code == 200;
+        print $out "$_\n" for record_keys($res->content);
+    }
+    close $out;
+}
+
+my (@consumers, @producing);
+for my $c (1 .. 2) {
+    my $pid = fork // die "fork: $!";
+    if (!$pid) { consumer($c); POSIX::_exit(0) }
+    push @consumers, $pid;
+}
+for my $p (1 .. $producers) {
+    my $pid = fork // die "fork: $!";
+    if (!$pid) { producer($p); POSIX::_exit(0) }
+    push @producing, $pid;
+}
+
+# kill a worker every 20-70 ms for four seconds
+my $kills = 0;
+my $until = time + 4;
+while (time < $until) {
+    my @workers = $nginx->worker_pids;
+    if (@workers) {
+        $kills += kill 'KILL', $workers[rand @workers];
+    }
+    sleep 0.02 + rand 0.05;
+}
+
+open my $stop, '>', "$dir/stop" or die $!;
+close $stop;
+
+for my $pid (@producing) {
+    waitpid $pid, 0;
+    is $? >> 8, 0, 'a producer finished';
+}
+ok $kills >= 30, "$kills workers were killed";
+
+open my $done, '>', "$dir/done" or die $!;
+close $done;
+
+for my $pid (@consumers) {
+    waitpid $pid, 0;
+    is $? >> 8, 0, 'a consumer finished';
+}
+
+sub lines {
+    my @lines;
+    for my $file (@_) {
+        open my $fh, '<', $file or die "$file: $!";
+        chomp(my @l = <$fh>);
+        push @lines, @l;
+    }
+    return @lines;
+}
+
+my @produced = lines(glob "$dir/produced-*");
+my %consumed = map { ($_ => 1) } lines(glob "$dir/consumed-*");
+
+ok scalar(@produced) >= 100,
+    scalar(@produced) . ' records were acknowledged to the producers';
+my @lost = grep { !$consumed{$_} } @produced;
+is scalar(@lost), 0, 'no acknowledged record was lost'
+    or diag "lost: @lost[0 .. ($#lost > 9 ? 9 : $#lost)]";
+
+# the zone is consistent and unlocked: a last round trip works
+is $nginx->request(POST => '/cdr', body => fee_push(tag => 'last', n => 2))
+    ->code, 200, 'a push after the storm';
+is_deeply [sort map { record_keys($_) } lease_all($nginx, '/queue')],
+    [sort map { "huawei/appKeyA/1200_last_$_\@callenabler.example/0/"
+                . "icid-last-$_" } 1 .. 2],
+    'is leased and acknowledged, and the queue is empty after it';
+
+my $log = $nginx->error_log;
+my $repairs = () = $log =~ /died while updating it/g;
+note "$repairs updates of dead workers were completed";
+unlike $log, qr/\[crit\]/, 'no damaged record was ever found';
+
+done_testing();
