@@ -717,7 +717,8 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
     auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
 
-    if (plcf->verify == static_cast<ngx_uint_t>(dialect::off)) {
+    /* subrequests are the gateway's own, made after the verdict */
+    if (plcf->verify == static_cast<ngx_uint_t>(dialect::off) || r != r->main) {
         return NGX_DECLINED;
     }
 

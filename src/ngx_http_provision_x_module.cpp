@@ -903,13 +903,25 @@ ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
     auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
         ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
 
-    auto *h = static_cast<ngx_http_handler_pt *>(
-        ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
+    /*
+     * The verdict is reached in the rewrite phase, ahead of the location's
+     * own rewrite directives (handlers of a phase run last-registered
+     * first), so "return", "rewrite" and "set" only ever see a verified
+     * request and can use $provision_x_*; the access phase enforces the
+     * same cached verdict for anything that skipped the rewrite phase.
+     */
+    static const ngx_uint_t phases[] = {NGX_HTTP_REWRITE_PHASE,
+                                        NGX_HTTP_ACCESS_PHASE};
 
-    *h = ngx_http_provision_x_access_handler;
+    for (ngx_uint_t phase : phases) {
+        auto *h = static_cast<ngx_http_handler_pt *>(
+            ngx_array_push(&cmcf->phases[phase].handlers));
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_provision_x_access_handler;
+    }
 
     ngx_http_provision_x_redact_log(&cf->cycle->new_log);
 

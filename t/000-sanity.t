@@ -68,3 +68,24 @@ dialect=huawei app=appKeyA
 --- must_die
 --- error_log
 invalid value "bogus", expected "off", "aliyun" or "huawei"
+
+
+
+=== TEST 4: "return" answers only after verification, and sees its variables
+--- http_config
+    provision_x_app appKeyA secret=$TEST_NGINX_SECRETS/huawei-a.key;
+    provision_x_nonce_zone zone=nonces:1m;
+--- config
+    location = /t {
+        provision_x_verify huawei;
+        provision_x_nonce nonces;
+        return 200 "dialect=$provision_x_dialect app=$provision_x_app\n";
+    }
+--- request eval
+["GET /t", "GET /t"]
+--- more_headers eval
+[PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA'), '']
+--- error_code eval
+[200, 401]
+--- response_body_like eval
+[qr/^dialect=huawei app=appKeyA$/, qr/"resultcode":"1023033"/]
