@@ -36,7 +36,7 @@ DEPS_BUILD  := nginx nginx-dev g++ make dpkg-dev libssl-dev libjansson-dev \
 DEPS_TEST   := googletest libgtest-dev clang-format perl libtest-base-perl \
                libtext-diff-perl liburi-perl libtest-longstring-perl \
                liblist-moreutils-perl libhttp-message-perl libipc-run-perl \
-               libipc-run3-perl curl
+               libipc-run3-perl curl prometheus
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(TOP)/$(MODULE)

@@ -89,6 +89,7 @@ enum ngx_http_provision_x_variable_e {
     NGX_HTTP_PROVISION_X_VAR_CDR_RECORDS,
     NGX_HTTP_PROVISION_X_VAR_CDR_DUPLICATES,
     NGX_HTTP_PROVISION_X_VAR_CDR_INVALID,
+    NGX_HTTP_PROVISION_X_VAR_QUEUE_DEPTH,
 };
 
 enum ngx_http_provision_x_invalid_e {

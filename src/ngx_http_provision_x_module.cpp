@@ -623,6 +623,27 @@ ngx_http_provision_x_variable(ngx_http_request_t *r,
 
     v->not_found = 1;
 
+    if (data == NGX_HTTP_PROVISION_X_VAR_QUEUE_DEPTH) {
+        auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
+            ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+
+        if (plcf->cdr_queue == NULL) {
+            return NGX_OK;
+        }
+
+        ngx_http_provision_x_queue_stats_t st;
+        ngx_http_provision_x_queue_stats(plcf->cdr_queue, &st);
+
+        u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_INT_T_LEN));
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_provision_x_set_variable(v, p,
+                                          ngx_sprintf(p, "%ui", st.depth) - p);
+        return NGX_OK;
+    }
+
     if (ctx == NULL) {
         return NGX_OK;
     }
@@ -702,6 +723,10 @@ static ngx_http_variable_t ngx_http_provision_x_vars[] = {
 
     { ngx_string("provision_x_cdr_invalid"), NULL,
       ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_CDR_INVALID,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("provision_x_queue_depth"), NULL,
+      ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_QUEUE_DEPTH,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
