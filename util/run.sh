@@ -9,13 +9,14 @@ module=$2
 prefix=$3
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/temp"
+mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/temp" "$prefix/data"
 cp "$top/examples/nginx.conf" "$prefix/conf/nginx.conf"
 
 # Demo secrets: fixed, so the README's examples can be pasted as they are.
 umask 077
 printf 'demo-huawei-secret\n' >"$prefix/conf/demo-huawei.key"
 printf 'demo-aliyun-secret\n' >"$prefix/conf/demo-aliyun.key"
+printf 'demo-consumer-key\n' >"$prefix/conf/demo-consumer.key"
 
 cat <<END
 provision-x demo gateway on http://127.0.0.1:8080  (Ctrl-C stops it)
