@@ -80,8 +80,7 @@ ngx_http_provision_x_reserve(std::string &s, size_t n) noexcept
  * came with it could still be accepted: until stamp + past window.
  */
 static reason
-ngx_http_provision_x_record_nonce(ngx_http_request_t *r,
-                                  ngx_http_provision_x_loc_conf_t *plcf,
+ngx_http_provision_x_record_nonce(ngx_http_provision_x_loc_conf_t *plcf,
                                   ngx_http_provision_x_app_t *app,
                                   std::string_view nonce, int64_t stamp,
                                   ngx_http_provision_x_verdict_t *v) noexcept
@@ -292,7 +291,7 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
         return v->why;
     }
 
-    return ngx_http_provision_x_record_nonce(r, plcf, app, ut.nonce,
+    return ngx_http_provision_x_record_nonce(plcf, app, ut.nonce,
                                              ut.created_epoch, v);
 }
 
@@ -435,7 +434,7 @@ ngx_http_provision_x_verify_aliyun_params(
     auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
         ngx_http_get_module_main_conf(r, ngx_http_provision_x_module));
 
-    ngx_array_t *candidates = plcf->apps ? plcf->apps : NULL;
+    ngx_array_t *candidates = plcf->apps;
     ngx_uint_t n = candidates ? candidates->nelts : pmcf->apps.nelts;
     ngx_http_provision_x_app_t *matched = NULL;
 
@@ -477,7 +476,7 @@ ngx_http_provision_x_verify_aliyun_params(
         return v->why;
     }
 
-    return ngx_http_provision_x_record_nonce(r, plcf, matched, nonce, stamp, v);
+    return ngx_http_provision_x_record_nonce(plcf, matched, nonce, stamp, v);
 }
 
 /*

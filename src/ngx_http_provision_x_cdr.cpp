@@ -193,8 +193,7 @@ ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
 static void
 ngx_http_provision_x_cdr_dead_letter(
     ngx_http_request_t *r, ngx_http_provision_x_loc_conf_t *plcf,
-    ngx_http_provision_x_ctx_t *ctx, const cdr_push &push,
-    const provision_x::cdr_line_meta &meta) noexcept
+    const cdr_push &push, const provision_x::cdr_line_meta &meta) noexcept
 {
     for (size_t i = 0; i < push.size(); i++) {
         const provision_x::cdr_record &rec = push[i];
@@ -263,7 +262,7 @@ ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
     }
 
     if (cdr->parse != NULL) {
-        ngx_http_provision_x_cdr_dead_letter(r, plcf, ctx, cdr->parse->push,
+        ngx_http_provision_x_cdr_dead_letter(r, plcf, cdr->parse->push,
                                              cdr->meta);
     }
 

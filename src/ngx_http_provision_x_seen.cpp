@@ -148,8 +148,8 @@ ngx_http_provision_x_seen_enqueue(ngx_http_provision_x_seen_sh_t *sh,
 
 static ngx_http_provision_x_seen_rc_e
 ngx_http_provision_x_seen_add_locked(ngx_http_provision_x_seen_ctx_t *ctx,
-                                     const u_char *digest, time_t expire,
-                                     time_t now) noexcept
+                                     const u_char *digest,
+                                     time_t expire) noexcept
 {
     ngx_http_provision_x_seen_sh_t *sh = ctx->sh;
     ngx_http_provision_x_seen_node_t *sn;
@@ -174,7 +174,6 @@ ngx_http_provision_x_seen_add_locked(ngx_http_provision_x_seen_ctx_t *ctx,
     ngx_http_provision_x_seen_enqueue(sh, sn);
     sh->entries++;
 
-    (void) now;
     return NGX_HTTP_PROVISION_X_SEEN_ADDED;
 }
 
@@ -190,7 +189,7 @@ ngx_http_provision_x_seen_add(ngx_http_provision_x_seen_ctx_t *ctx,
     ngx_http_provision_x_seen_expire(ctx, now);
 
     ngx_http_provision_x_seen_rc_e rc =
-        ngx_http_provision_x_seen_add_locked(ctx, digest, expire, now);
+        ngx_http_provision_x_seen_add_locked(ctx, digest, expire);
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
@@ -211,8 +210,7 @@ ngx_http_provision_x_seen_add_all(
     ngx_http_provision_x_seen_expire(ctx, now);
 
     for (ngx_uint_t i = 0; i < n; i++) {
-        if (ngx_http_provision_x_seen_add_locked(ctx, digests[i], expire,
-                                                 now) ==
+        if (ngx_http_provision_x_seen_add_locked(ctx, digests[i], expire) ==
             NGX_HTTP_PROVISION_X_SEEN_FULL) {
             rc = NGX_HTTP_PROVISION_X_SEEN_FULL;
         }
