@@ -207,6 +207,7 @@ ngx_http_provision_x_ctx_t *
 ngx_http_provision_x_ensure_ctx(ngx_http_request_t *r) noexcept;
 ngx_int_t ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept;
 ngx_int_t ngx_http_provision_x_access_init_process(ngx_cycle_t *cycle) noexcept;
+void ngx_http_provision_x_access_exit_process(ngx_cycle_t *cycle) noexcept;
 
 ngx_int_t ngx_http_provision_x_reject(ngx_http_request_t *r,
                                       ngx_http_provision_x_ctx_t *ctx,
@@ -225,7 +226,8 @@ ngx_int_t
 ngx_http_provision_x_forward(ngx_http_request_t *r,
                              ngx_http_provision_x_ctx_t *ctx) noexcept;
 
-void ngx_http_provision_x_redact_log(ngx_log_t *log) noexcept;
+ngx_int_t ngx_http_provision_x_redact_log(ngx_conf_t *cf,
+                                          ngx_log_t *log) noexcept;
 
 char *ngx_http_provision_x_status(ngx_conf_t *cf, ngx_command_t *cmd,
                                   void *conf) noexcept;

@@ -784,3 +784,13 @@ ngx_http_provision_x_access_init_process(ngx_cycle_t *cycle) noexcept
 
     return NGX_OK;
 }
+
+void
+ngx_http_provision_x_access_exit_process(ngx_cycle_t *cycle) noexcept
+{
+    delete ngx_http_provision_x_params;
+    ngx_http_provision_x_params = NULL;
+
+    ngx_http_provision_x_arena = std::string();
+    ngx_http_provision_x_scratch = std::string();
+}

@@ -36,6 +36,7 @@ static char *ngx_http_provision_x_dead_letter(ngx_conf_t *cf,
                                               ngx_command_t *cmd,
                                               void *conf) noexcept;
 static ngx_int_t ngx_http_provision_x_init_process(ngx_cycle_t *cycle) noexcept;
+static void ngx_http_provision_x_exit_process(ngx_cycle_t *cycle) noexcept;
 
 static ngx_conf_enum_t ngx_http_provision_x_modes[] = {
     {ngx_string("live"), NGX_HTTP_PROVISION_X_MODE_LIVE},
@@ -887,7 +888,9 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
 
-    ngx_http_provision_x_redact_log(clcf->error_log);
+    if (ngx_http_provision_x_redact_log(cf, clcf->error_log) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
 
     /* the CDR receiver belongs to its location alone: no inheritance */
     if (conf->cdr == NGX_CONF_UNSET_UINT) {
@@ -948,7 +951,9 @@ ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
         *h = ngx_http_provision_x_access_handler;
     }
 
-    ngx_http_provision_x_redact_log(&cf->cycle->new_log);
+    if (ngx_http_provision_x_redact_log(cf, &cf->cycle->new_log) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_provision_x_metrics_add_zone(cf, pmcf) != NGX_OK) {
         return NGX_ERROR;
@@ -963,6 +968,12 @@ ngx_http_provision_x_init_process(ngx_cycle_t *cycle) noexcept
     return ngx_http_provision_x_access_init_process(cycle);
 }
 
+static void
+ngx_http_provision_x_exit_process(ngx_cycle_t *cycle) noexcept
+{
+    ngx_http_provision_x_access_exit_process(cycle);
+}
+
 // clang-format off
 ngx_module_t ngx_http_provision_x_module = {
     NGX_MODULE_V1,
@@ -974,7 +985,7 @@ ngx_module_t ngx_http_provision_x_module = {
     ngx_http_provision_x_init_process,     /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_provision_x_exit_process,     /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };

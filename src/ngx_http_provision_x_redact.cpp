@@ -92,13 +92,35 @@ ngx_http_provision_x_redact_writer(ngx_log_t *log, ngx_uint_t level,
     (void) ngx_write_fd(log->file->fd, buf, len);
 }
 
-/* Logs with a writer of their own (syslog, memory) are left alone. */
-void
-ngx_http_provision_x_redact_log(ngx_log_t *log) noexcept
+static void
+ngx_http_provision_x_redact_unset(void *data) noexcept
+{
+    static_cast<ngx_log_t *>(data)->writer = NULL;
+}
+
+/*
+ * Logs with a writer of their own (syslog, memory) are left alone.  The
+ * writer is taken off again when the configuration is released: a cycle
+ * that fails to start unloads this module while its log is still in use.
+ */
+ngx_int_t
+ngx_http_provision_x_redact_log(ngx_conf_t *cf, ngx_log_t *log) noexcept
 {
     for (/* void */; log; log = log->next) {
-        if (log->writer == NULL && log->file != NULL) {
-            log->writer = ngx_http_provision_x_redact_writer;
+        if (log->writer != NULL || log->file == NULL) {
+            continue;
         }
+
+        ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_provision_x_redact_unset;
+        cln->data = log;
+
+        log->writer = ngx_http_provision_x_redact_writer;
     }
+
+    return NGX_OK;
 }
