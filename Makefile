@@ -29,6 +29,9 @@ UNIT_SRCS   := $(wildcard test/unit/*.cpp)
 UNIT_OBJS   := $(UNIT_SRCS:test/unit/%.cpp=$(BUILD)/unit/%.o)
 UNIT_BIN    := $(BUILD)/unit_tests
 HEADERS     := $(wildcard src/*.hpp src/core/*.hpp)
+CLI_SRCS    := $(wildcard tools/provision-x/*.cpp)
+CLI_HEADERS := $(wildcard tools/provision-x/*.hpp)
+CLI_BIN     := $(BUILD)/provision-x
 
 # The packages each kind of target needs; util/deps.sh installs the missing.
 DEPS_BUILD  := nginx nginx-dev g++ make dpkg-dev libssl-dev libjansson-dev \
@@ -46,7 +49,7 @@ FUZZ_TIME   ?= 30
 
 .PHONY: all module deps deps-build check unit lint test prove run fuzz clean
 
-all: module
+all: module $(CLI_BIN)
 
 deps-build:
 	@util/deps.sh $(DEPS_BUILD)
@@ -84,7 +87,13 @@ unit: $(UNIT_BIN)
 lint:
 	util/lint.sh
 
-prove: module
+# The command-line tools (tools/provision-x): not part of the module.
+$(CLI_BIN): $(CLI_SRCS) $(CLI_HEADERS) $(CORE_OBJS) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(PX_CXXFLAGS) -Itools -o $@ $(CLI_SRCS) \
+	    $(CORE_OBJS) $(PX_LIBS)
+
+prove: module $(CLI_BIN)
 	prove -I$(TOP)/t/lib -r t/
 
 test: deps
@@ -100,3 +109,36 @@ run: deps-build module
 
 clean:
 	rm -rf $(BUILD) t/servroot*
+
+# --- benchmarks and memory checkers (bench/, docs/bench.md) ---------------
+#   make bench          wrk + callgrind + zone bytes -> bench/results.md
+#   make test-asan      the Test::Nginx suite, module built with ASan+UBSan
+#   make test-valgrind  Test::Nginx-format files under valgrind memcheck
+#                       (a representative subset; ALL=1 runs every file)
+
+DEPS_BENCH  := wrk libnginx-mod-http-echo valgrind
+ASAN_BUILD  := build/asan
+ASAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer
+ALL         ?=
+
+.PHONY: bench test-asan test-valgrind
+
+$(BUILD)/core_ops: bench/core_ops.cpp $(CORE_OBJS) $(HEADERS)
+	$(CXX) $(CXXFLAGS) $(PX_CXXFLAGS) -o $@ bench/core_ops.cpp \
+	    $(CORE_OBJS) $(PX_LIBS)
+
+bench: deps-build
+	@util/deps.sh $(DEPS_BENCH)
+	$(MAKE) module $(BUILD)/core_ops
+	bench/run.sh $(NGINX_BIN) $(TOP)/$(MODULE) $(TOP)/$(BUILD)/bench \
+	    $(TOP)/$(BUILD)/core_ops
+
+test-asan: deps
+	PROVISION_X_CC_OPT="$(ASAN_FLAGS)" \
+	PROVISION_X_LD_OPT="-fsanitize=address,undefined" \
+	    $(MAKE) BUILD=$(ASAN_BUILD) module
+	bench/test-asan.sh $(NGINX_BIN) $(TOP)/$(ASAN_BUILD)/$(MODULE_NAME).so
+
+test-valgrind: deps module
+	@util/deps.sh valgrind
+	bench/test-valgrind.sh $(NGINX_BIN) $(TOP)/$(MODULE) $(if $(ALL),all,subset)

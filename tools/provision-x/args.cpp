@@ -135,8 +135,7 @@ options::number(const std::string &name, long long def, long long min,
 }
 
 double
-options::real(const std::string &name, double def, double min,
-              double max) const
+options::real(const std::string &name, double def, double min, double max) const
 {
     if (!has(name)) {
         return def;

@@ -13,10 +13,10 @@
 namespace provision_x::cli {
 
 // The exit codes of every sub-command (docs/cli.md).
-constexpr int exit_ok = 0;       // signed / verifies / all acknowledged
-constexpr int exit_failure = 1;  // does not verify / records given up
-constexpr int exit_usage = 2;    // bad command line or bad input
-constexpr int exit_io = 3;       // a file, socket or OpenSSL failed
+constexpr int exit_ok = 0;      // signed / verifies / all acknowledged
+constexpr int exit_failure = 1; // does not verify / records given up
+constexpr int exit_usage = 2;   // bad command line or bad input
+constexpr int exit_io = 3;      // a file, socket or OpenSSL failed
 
 struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;

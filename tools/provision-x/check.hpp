@@ -36,7 +36,7 @@ struct check_input {
 };
 
 struct check_report {
-    std::vector<std::string> lines; // printed as they are
+    std::vector<std::string> lines;  // printed as they are
     std::vector<std::string> failed; // names of the steps that differ
     bool verifies() const
     {

@@ -23,8 +23,7 @@ std::string shell_quote(std::string_view s);
 
 // "name=value" -> (name, value); usage_error without '=' or with an empty
 // name.
-void split_param(const std::string &arg, std::string &name,
-                 std::string &value);
+void split_param(const std::string &arg, std::string &name, std::string &value);
 
 std::int64_t now_epoch();
 

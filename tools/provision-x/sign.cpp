@@ -219,9 +219,8 @@ sign_pop(const sign_input &in, signed_request &r)
         throw io_error(std::string("signing failed: ") +
                        std::string(describe(e)));
     }
-    r.url = with_query(in.url.empty() ? "https://dyplsapi.aliyuncs.com/"
-                                      : in.url,
-                       r.query);
+    r.url = with_query(
+        in.url.empty() ? "https://dyplsapi.aliyuncs.com/" : in.url, r.query);
 }
 
 } // namespace
@@ -248,8 +247,8 @@ sign_request(const sign_input &in)
 std::string
 format_curl(const signed_request &r)
 {
-    std::string s = "curl -sS -i -X " + shell_quote(r.method) + " " +
-                    shell_quote(r.url);
+    std::string s =
+        "curl -sS -i -X " + shell_quote(r.method) + " " + shell_quote(r.url);
     for (const auto &h : r.headers) {
         s += " \\\n    -H " + shell_quote(h.first + ": " + h.second);
     }
@@ -287,8 +286,8 @@ run_sign(int argc, char **argv)
 {
     options o(argc, argv,
               {"dialect", "secret-file", "app", "url", "method", "param",
-               "body", "body-file", "content-type", "carrier", "encoder",
-               "key", "nonce", "timestamp", "offset", "format"},
+               "body", "body-file", "content-type", "carrier", "encoder", "key",
+               "nonce", "timestamp", "offset", "format"},
               {"help"});
     if (o.has("help")) {
         std::cout << sign_help;
@@ -328,8 +327,8 @@ run_sign(int argc, char **argv)
     in.key = o.choice("key", "plain", {"plain", "ampersand"});
     in.nonce = o.get("nonce", "");
     in.timestamp = o.get("timestamp", "");
-    in.now = now_epoch() + o.number("offset", 0, -86400LL * 3650,
-                                    86400LL * 3650);
+    in.now =
+        now_epoch() + o.number("offset", 0, -86400LL * 3650, 86400LL * 3650);
 
     std::string format =
         o.choice("format", "curl", {"curl", "headers", "query", "http"});

@@ -18,7 +18,7 @@ struct sign_input {
     std::string app;     // Huawei Username, POP AccessKeyId
     std::string secret;
     std::string url;
-    std::string method;  // empty: the dialect's default
+    std::string method; // empty: the dialect's default
     std::vector<name_value> params;
     std::string body;
     bool has_body = false;

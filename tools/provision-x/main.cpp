@@ -1,0 +1,70 @@
+// provision-x: command-line tools for interface debugging (接口调试).
+// Dispatches to the sub-commands and maps their errors to exit codes.
+
+#include "provision-x/args.hpp"
+#include "provision-x/check.hpp"
+#include "provision-x/sign.hpp"
+#include "provision-x/simulate.hpp"
+
+#include <cstring>
+#include <exception>
+#include <iostream>
+
+namespace {
+
+const char main_help[] =
+    "usage: provision-x COMMAND [options]     (COMMAND --help for more)\n"
+    "\n"
+    "  sign      print a signed request (curl command, headers, query or\n"
+    "            raw HTTP) as Huawei, Aliyun or Aliyun POP signs it\n"
+    "  check     verify a captured request step by step and say which\n"
+    "            step differs\n"
+    "  simulate  act as the platform: push generated CDRs to a gateway,\n"
+    "            retrying on the vendor's schedule, and report\n"
+    "\n"
+    "Exit codes: 0 ok / verifies / all acknowledged, 1 does not verify /\n"
+    "records not acknowledged, 2 usage error or bad input, 3 I/O error.\n";
+
+} // namespace
+
+int
+main(int argc, char **argv)
+{
+    using namespace provision_x::cli;
+
+    if (argc < 2) {
+        std::cerr << main_help;
+        return exit_usage;
+    }
+    const char *cmd = argv[1];
+    if (std::strcmp(cmd, "--help") == 0 || std::strcmp(cmd, "-h") == 0 ||
+        std::strcmp(cmd, "help") == 0) {
+        std::cout << main_help;
+        return exit_ok;
+    }
+
+    try {
+        if (std::strcmp(cmd, "sign") == 0) {
+            return run_sign(argc - 2, argv + 2);
+        }
+        if (std::strcmp(cmd, "check") == 0) {
+            return run_check(argc - 2, argv + 2);
+        }
+        if (std::strcmp(cmd, "simulate") == 0) {
+            return run_simulate(argc - 2, argv + 2);
+        }
+        std::cerr << "provision-x: unknown command \"" << cmd << "\"\n\n"
+                  << main_help;
+        return exit_usage;
+    } catch (const usage_error &e) {
+        std::cerr << "provision-x " << cmd << ": " << e.what()
+                  << "\n(provision-x " << cmd << " --help shows usage)\n";
+        return exit_usage;
+    } catch (const io_error &e) {
+        std::cerr << "provision-x " << cmd << ": " << e.what() << "\n";
+        return exit_io;
+    } catch (const std::exception &e) {
+        std::cerr << "provision-x " << cmd << ": " << e.what() << "\n";
+        return exit_io;
+    }
+}
