@@ -260,6 +260,26 @@ L.append("\nThe nonce and dedup zones share one node struct "
          "16-byte digest) of %s bytes, which the slab allocator rounds up to "
          "its next size class; the per-entry figures above are status-page "
          "deltas (slab pages, so they include page bookkeeping).\n" % nonce_sizeof)
+L.append("## Targets\n")
+def rps(n):
+    return float(by[n][1]) if n in by else float("nan")
+nonce_pe = per(nz0, nz2, "entries") if nz0 and nz2 else float("nan")
+checks = [
+    ("verify-only >= 85% of return-200 req/s",
+     rps("aliyun-verify") / rps("r200") >= 0.85,
+     "%.1f%%" % (100 * rps("aliyun-verify") / rps("r200"))),
+    ("50-record push verified+parsed+deduplicated+enqueued >= 1,000 pushes/s per worker core",
+     rps("push-new-queue") >= 1000, "%.0f pushes/s" % rps("push-new-queue")),
+    ("identical retry >= 5,000 pushes/s", rps("push-retry-queue") >= 5000,
+     "%.0f pushes/s" % rps("push-retry-queue")),
+    ("nonce entry <= 128 bytes of zone", nonce_pe <= 128.5,
+     "%.1f bytes" % nonce_pe),
+]
+L.append("| target | result | verdict |")
+L.append("|---|---:|---|")
+for what, ok, val in checks:
+    L.append("| %s | %s | %s |" % (what, val, "met" if ok else "**MISSED**"))
+L.append("")
 L.append("Raw status snapshots: " + json.dumps(st[2])[:4000].replace("|", "/") + "\n")
 open(out, "w").write("\n".join(L) + "\n")
 print("\n".join(L[:20]))

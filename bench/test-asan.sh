@@ -35,6 +35,9 @@ LD_PRELOAD="$asan $ubsan\${LD_PRELOAD:+ \$LD_PRELOAD}" exec "$nginx" "\$@"
 WRAP
 chmod +x "$wrapper"
 
+# a port and servroot of its own, so a concurrent "make prove" does not clash
+export TEST_NGINX_PORT=${TEST_NGINX_PORT:-4984}
+export TEST_NGINX_SERVROOT=${TEST_NGINX_SERVROOT:-t/servroot-asan}
 export TEST_NGINX_BINARY=$wrapper
 export TEST_NGINX_LOAD_MODULES=$module
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1:log_path=$reports/asan:print_stacktrace=1:detect_stack_use_after_return=0"
@@ -49,7 +52,7 @@ prove_rc=${PIPESTATUS[0]}
 # servroot's error log or stderr (e.g. a report printed before log_path)
 found=$(grep -l -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" \
     "$reports"/asan* "$reports"/ubsan* "$reports/prove.log" \
-    t/servroot*/logs/*.log 2>/dev/null)
+    t/servroot*/logs/*.log 2>/dev/null | sort -u)
 if [ -n "$found" ]; then
     echo "test-asan: sanitizer reports in:" >&2
     for f in $found; do

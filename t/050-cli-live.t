@@ -42,6 +42,7 @@ sub run {
 my $nginx = PXNginx->new(name => 'cli', workers => 2, http => <<"_EOC_",
     provision_x_app appKeyA secret=$secrets/huawei-a.key;
     provision_x_app ali secret=$secrets/aliyun.key;
+    provision_x_app demo-huawei secret=$secrets/huawei-a.key;
     provision_x_nonce_zone zone=nonces:1m;
     provision_x_dedup_zone zone=dedup:4m ttl=1h;
     provision_x_queue_zone zone=q:8m;
@@ -72,6 +73,10 @@ _EOC_
         location = /_down {
             internal;
             proxy_pass http://127.0.0.1:1/backend;
+        }
+        location = /px/huawei/fee {
+            provision_x_verify huawei app=demo-huawei;
+            provision_x_cdr huawei queue=q dedup=dedup;
         }
         location /queue { provision_x_queue_consume q max=1000; }
 _EOC_
@@ -111,6 +116,23 @@ for my $carrier (qw(query form)) {
                   '--url', "$base/hw", '--body', '{}');
 $got = pipe_sh($out);
 like $got, qr{^HTTP/1\.1 403}m, 'signed with another secret: refused';
+
+# ---- the docs/cli.md demo: one signed CDR, read back from the queue ----
+
+my ($doc) = do { local @ARGV = "$Root/docs/cli.md"; local $/; <> }
+    =~ /^## With the demo gateway.*?```sh\n(build\/provision-x sign .*?\| sh)\n/ms;
+ok $doc, 'the demo line is in docs/cli.md';
+$doc =~ s{build/provision-x}{$px};
+$doc =~ s{build/run/conf/demo-huawei\.key}{$secrets/huawei-a.key};
+$doc =~ s{http://127\.0\.0\.1:8080}{$base};
+$got = pipe_sh($doc);
+like $got, qr{^HTTP/1\.1 200}m, 'the documented sign | sh line is accepted'
+    or diag $got;
+my @demo = lease_all($nginx, '/queue');
+is scalar(@demo), 1, 'one record in the queue';
+like $demo[0] // '',
+    qr/"app":"demo-huawei","key":"huawei\/demo-huawei\/demo-session-1\/0\/demo-icid-1"/,
+    'with the documented key';
 
 # ---- simulate: huawei into the queue ----
 

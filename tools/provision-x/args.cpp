@@ -1,4 +1,4 @@
-#include "provision-x/args.hpp"
+#include "args.hpp"
 
 #include <algorithm>
 #include <cerrno>

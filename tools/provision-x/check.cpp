@@ -1,6 +1,6 @@
-#include "provision-x/check.hpp"
-#include "provision-x/args.hpp"
-#include "provision-x/io.hpp"
+#include "check.hpp"
+#include "args.hpp"
+#include "io.hpp"
 
 #include "core/clock.hpp"
 #include "core/encoding.hpp"

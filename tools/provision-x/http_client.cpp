@@ -1,5 +1,5 @@
-#include "provision-x/http_client.hpp"
-#include "provision-x/args.hpp"
+#include "http_client.hpp"
+#include "args.hpp"
 
 #include <arpa/inet.h>
 #include <cerrno>

@@ -1,5 +1,5 @@
-#include "provision-x/io.hpp"
-#include "provision-x/args.hpp"
+#include "io.hpp"
+#include "args.hpp"
 
 #include "core/clock.hpp"
 #include "core/signature.hpp"

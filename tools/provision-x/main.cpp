@@ -1,10 +1,10 @@
 // provision-x: command-line tools for interface debugging (接口调试).
 // Dispatches to the sub-commands and maps their errors to exit codes.
 
-#include "provision-x/args.hpp"
-#include "provision-x/check.hpp"
-#include "provision-x/sign.hpp"
-#include "provision-x/simulate.hpp"
+#include "args.hpp"
+#include "check.hpp"
+#include "sign.hpp"
+#include "simulate.hpp"
 
 #include <cstring>
 #include <exception>

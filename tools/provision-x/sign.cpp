@@ -1,6 +1,6 @@
-#include "provision-x/sign.hpp"
-#include "provision-x/args.hpp"
-#include "provision-x/io.hpp"
+#include "sign.hpp"
+#include "args.hpp"
+#include "io.hpp"
 
 #include "core/encoding.hpp"
 #include "core/params.hpp"
@@ -345,6 +345,10 @@ run_sign(int argc, char **argv)
         }
         std::cout << r.query << "\n";
     } else {
+        if (r.headers.empty()) {
+            throw usage_error("this request has no headers; use "
+                              "--format query");
+        }
         for (const auto &h : r.headers) {
             std::cout << h.first << ": " << h.second << "\n";
         }

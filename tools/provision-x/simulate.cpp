@@ -1,7 +1,7 @@
-#include "provision-x/simulate.hpp"
-#include "provision-x/args.hpp"
-#include "provision-x/http_client.hpp"
-#include "provision-x/io.hpp"
+#include "simulate.hpp"
+#include "args.hpp"
+#include "http_client.hpp"
+#include "io.hpp"
 
 #include "core/signature.hpp"
 

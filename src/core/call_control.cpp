@@ -1,0 +1,373 @@
+// Call-control answers, fallbacks and the landline rule; see the header.
+
+#include "call_control.hpp"
+
+#include <jansson.h>
+
+#include <new>
+
+namespace provision_x {
+
+namespace {
+
+// Owns one parsed document; jansson's own allocator (small bodies).
+struct json_doc {
+    json_t *root;
+
+    explicit json_doc(std::string_view body) noexcept
+        : root(json_loadb(body.data(), body.size(),
+                          JSON_REJECT_DUPLICATES,
+                          nullptr))
+    {
+    }
+
+    ~json_doc()
+    {
+        if (root != nullptr) {
+            json_decref(root);
+        }
+    }
+
+    json_doc(const json_doc &) = delete;
+    json_doc &operator=(const json_doc &) = delete;
+};
+
+std::string_view
+str_of(const json_t *v) noexcept
+{
+    return {json_string_value(v), json_string_length(v)};
+}
+
+bool
+all_digits(std::string_view s) noexcept
+{
+    if (s.empty()) {
+        return false;
+    }
+
+    for (char c : s) {
+        if (c < '0' || c > '9') {
+            return false;
+        }
+    }
+
+    return true;
+}
+
+// An absent member passes; a present one must be a string of max bytes.
+bool
+optional_string(const json_t *obj, const char *key, std::size_t max) noexcept
+{
+    const json_t *v = json_object_get(obj, key);
+
+    return v == nullptr || (json_is_string(v) && json_string_length(v) <= max);
+}
+
+// §3.3.2: global format, String(4-31): '+' and digits.
+bool
+global_number(const json_t *v) noexcept
+{
+    if (!json_is_string(v)) {
+        return false;
+    }
+
+    std::string_view s = str_of(v);
+
+    return s.size() >= 4 && s.size() <= 31 && s[0] == '+' &&
+           all_digits(s.substr(1));
+}
+
+cc_verdict
+validate_aliyun_model(const json_t *model) noexcept
+{
+    const json_t *op = json_object_get(model, "controlOperate");
+
+    if (!json_is_string(op) || !aliyun_operate_allowed(str_of(op))) {
+        return cc_verdict::bad_operation;
+    }
+
+    const json_t *subs = json_object_get(model, "subsId");
+
+    if (subs != nullptr && !(json_is_string(subs) && all_digits(str_of(subs)))) {
+        return cc_verdict::bad_field;
+    }
+
+    if (!optional_string(model, "controlMsg", 256) ||
+        !optional_string(model, "callNoPlayCode", 256)) {
+        return cc_verdict::bad_field;
+    }
+
+    return cc_verdict::ok;
+}
+
+cc_verdict
+validate_connect_info(const json_t *info) noexcept
+{
+    if (!json_is_object(info)) {
+        return cc_verdict::bad_field;
+    }
+
+    if (!global_number(json_object_get(info, "calleeNum"))) {
+        return cc_verdict::bad_field;
+    }
+
+    const json_t *display = json_object_get(info, "displayCalleeNum");
+
+    if (display != nullptr && !global_number(display)) {
+        return cc_verdict::bad_field;
+    }
+
+    const json_t *max = json_object_get(info, "maxDuration");
+
+    if (max != nullptr &&
+        !(json_is_integer(max) && json_integer_value(max) >= 0 &&
+          json_integer_value(max) <= 1440)) {
+        return cc_verdict::bad_field;
+    }
+
+    const json_t *record = json_object_get(info, "recordFlag");
+
+    if (record != nullptr &&
+        !(json_is_string(record) &&
+          (str_of(record) == "true" || str_of(record) == "false"))) {
+        return cc_verdict::bad_field;
+    }
+
+    if (!optional_string(info, "waitVoice", 128) ||
+        !optional_string(info, "recordHintTone", 128) ||
+        !optional_string(info, "lastMinVoice", 128) ||
+        !optional_string(info, "userData", 256)) {
+        return cc_verdict::bad_field;
+    }
+
+    return cc_verdict::ok;
+}
+
+bool
+append_json_string(std::string_view s, std::string &out)
+{
+    json_t *v = json_stringn(s.data(), s.size());
+
+    if (v == nullptr) {
+        return false;
+    }
+
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+    json_decref(v);
+
+    if (text == nullptr) {
+        return false;
+    }
+
+    out += text;
+    free(text);
+
+    return true;
+}
+
+} // namespace
+
+std::string_view
+describe(cc_verdict v) noexcept
+{
+    switch (v) {
+    case cc_verdict::ok:
+        return "ok";
+    case cc_verdict::not_json:
+        return "not a JSON object";
+    case cc_verdict::bad_code:
+        return "code is not \"OK\"";
+    case cc_verdict::bad_model:
+        return "model is missing or not an object";
+    case cc_verdict::bad_operation:
+        return "operation not allowed";
+    case cc_verdict::bad_field:
+        return "field out of the spec's range";
+    }
+
+    return "unknown";
+}
+
+bool
+aliyun_operate_allowed(std::string_view op) noexcept
+{
+    return op == "CONTINUE" || op == "REJECT" || op == "IVR";
+}
+
+bool
+huawei_operation_allowed(std::string_view op) noexcept
+{
+    return op == "connect" || op == "close";
+}
+
+cc_verdict
+validate_aliyun_answer(std::string_view body) noexcept
+{
+    json_doc doc(body);
+
+    if (!json_is_object(doc.root)) {
+        return cc_verdict::not_json;
+    }
+
+    const json_t *code = json_object_get(doc.root, "code");
+
+    if (!json_is_string(code) || str_of(code) != "OK") {
+        return cc_verdict::bad_code;
+    }
+
+    if (!optional_string(doc.root, "message", 1024)) {
+        return cc_verdict::bad_field;
+    }
+
+    const json_t *model = json_object_get(doc.root, "model");
+
+    if (json_is_object(model)) {
+        return validate_aliyun_model(model);
+    }
+
+    if (!json_is_string(model)) {
+        return cc_verdict::bad_model;
+    }
+
+    // `model` is typed String; a JSON-encoded object is accepted too.
+    json_doc inner(str_of(model));
+
+    if (!json_is_object(inner.root)) {
+        return cc_verdict::bad_model;
+    }
+
+    return validate_aliyun_model(inner.root);
+}
+
+cc_verdict
+validate_huawei_answer(std::string_view body) noexcept
+{
+    json_doc doc(body);
+
+    if (!json_is_object(doc.root)) {
+        return cc_verdict::not_json;
+    }
+
+    const json_t *op = json_object_get(doc.root, "operation");
+
+    if (!json_is_string(op) || !huawei_operation_allowed(str_of(op))) {
+        return cc_verdict::bad_operation;
+    }
+
+    const json_t *connect = json_object_get(doc.root, "connectInfo");
+
+    if (str_of(op) == "connect") {
+        return validate_connect_info(connect);
+    }
+
+    const json_t *close = json_object_get(doc.root, "closeInfo");
+
+    if (close != nullptr &&
+        !(json_is_object(close) &&
+          optional_string(close, "closeHintTone", 128) &&
+          optional_string(close, "userData", 256))) {
+        return cc_verdict::bad_field;
+    }
+
+    return cc_verdict::ok;
+}
+
+bool
+aliyun_fallback_body(std::string_view operate, std::string_view message,
+                     std::string &out) noexcept
+{
+    try {
+        if (message.empty()) {
+            message = operate == "CONTINUE" ? std::string_view("OK") : operate;
+        }
+
+        // §2.3's recommended shape; controlMsg mirrors the message.
+        out += "{\"code\":\"OK\",\"message\":";
+
+        if (!append_json_string(message, out)) {
+            return false;
+        }
+
+        out += ",\"model\":{\"controlOperate\":";
+
+        if (!append_json_string(operate, out)) {
+            return false;
+        }
+
+        out += ",\"controlMsg\":\"\",\"subsId\":\"0\",\"callNoPlayCode\":\"\"}}";
+
+        return true;
+
+    } catch (const std::bad_alloc &) {
+        return false;
+    }
+}
+
+bool
+huawei_fallback_body(std::string_view operation, std::string &out) noexcept
+{
+    try {
+        out += "{\"operation\":";
+
+        if (!append_json_string(operation, out)) {
+            return false;
+        }
+
+        out += '}';
+
+        return true;
+
+    } catch (const std::bad_alloc &) {
+        return false;
+    }
+}
+
+bool
+aliyun_is_landline(std::string_view number) noexcept
+{
+    // trunk prefix, then a 2-3 digit area code and a 7-8 digit number
+    return all_digits(number) && number[0] == '0' && number.size() >= 10 &&
+           number.size() <= 12;
+}
+
+bool
+huawei_is_landline(std::string_view number) noexcept
+{
+    constexpr std::string_view china = "+86";
+
+    if (number.substr(0, china.size()) != china) {
+        return false;
+    }
+
+    std::string_view rest = number.substr(china.size());
+
+    // area code without its 0 (2-3 digits) + 7-8 digits
+    return all_digits(rest) && rest[0] >= '2' && rest.size() >= 9 &&
+           rest.size() <= 11;
+}
+
+std::string_view
+huawei_callin_caller(std::string_view body, std::string &scratch) noexcept
+{
+    try {
+        scratch.clear();
+
+        json_doc doc(body);
+        const json_t *info = json_object_get(doc.root, "statusInfo");
+        const json_t *caller = json_object_get(info, "caller");
+
+        if (!json_is_string(caller)) {
+            return {};
+        }
+
+        scratch.assign(str_of(caller));
+
+        return scratch;
+
+    } catch (const std::bad_alloc &) {
+        return {};
+    }
+}
+
+} // namespace provision_x
