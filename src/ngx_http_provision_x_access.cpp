@@ -690,9 +690,16 @@ ngx_http_provision_x_decide(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    ctx->status =
-        ngx_http_provision_x_reject(r, ctx, why, v.detail[0] ? v.detail : NULL);
-    return ctx->status;
+    /*
+     * A live rejection finalizes the request and may free its pool:
+     * the cached verdict is written first and neither ctx nor r is
+     * touched afterwards.
+     */
+    ctx->status = (plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG) ? NGX_DECLINED
+                                                                  : NGX_DONE;
+
+    return ngx_http_provision_x_reject(r, ctx, why,
+                                       v.detail[0] ? v.detail : NULL);
 }
 
 static void
@@ -747,6 +754,11 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
             NGX_HTTP_PROVISION_X_BODY_NONE) {
         if (r->headers_in.content_length_n >
             static_cast<off_t>(plcf->verify_body_max)) {
+            ctx->verified = 1;
+            ctx->status = (plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG)
+                              ? NGX_DECLINED
+                              : NGX_DONE;
+
             return ngx_http_provision_x_reject(r, ctx, reason::body_too_large,
                                                "Content-Length over the "
                                                "limit");
