@@ -15,8 +15,7 @@ struct json_doc {
     json_t *root;
 
     explicit json_doc(std::string_view body) noexcept
-        : root(json_loadb(body.data(), body.size(),
-                          JSON_REJECT_DUPLICATES,
+        : root(json_loadb(body.data(), body.size(), JSON_REJECT_DUPLICATES,
                           nullptr))
     {
     }
@@ -88,7 +87,8 @@ validate_aliyun_model(const json_t *model) noexcept
 
     const json_t *subs = json_object_get(model, "subsId");
 
-    if (subs != nullptr && !(json_is_string(subs) && all_digits(str_of(subs)))) {
+    if (subs != nullptr &&
+        !(json_is_string(subs) && all_digits(str_of(subs)))) {
         return cc_verdict::bad_field;
     }
 
@@ -263,10 +263,9 @@ validate_huawei_answer(std::string_view body) noexcept
 
     const json_t *close = json_object_get(doc.root, "closeInfo");
 
-    if (close != nullptr &&
-        !(json_is_object(close) &&
-          optional_string(close, "closeHintTone", 128) &&
-          optional_string(close, "userData", 256))) {
+    if (close != nullptr && !(json_is_object(close) &&
+                              optional_string(close, "closeHintTone", 128) &&
+                              optional_string(close, "userData", 256))) {
         return cc_verdict::bad_field;
     }
 
@@ -295,7 +294,8 @@ aliyun_fallback_body(std::string_view operate, std::string_view message,
             return false;
         }
 
-        out += ",\"controlMsg\":\"\",\"subsId\":\"0\",\"callNoPlayCode\":\"\"}}";
+        out +=
+            ",\"controlMsg\":\"\",\"subsId\":\"0\",\"callNoPlayCode\":\"\"}}";
 
         return true;
 
@@ -342,9 +342,18 @@ huawei_is_landline(std::string_view number) noexcept
 
     std::string_view rest = number.substr(china.size());
 
+    if (!all_digits(rest)) {
+        return false;
+    }
+
+    // Beijing's area code 10 is the only one starting with 1; mobiles are
+    // 1 + 10 digits with a second digit of 3-9
+    if (rest[0] == '1') {
+        return rest.size() == 10 && rest[1] == '0';
+    }
+
     // area code without its 0 (2-3 digits) + 7-8 digits
-    return all_digits(rest) && rest[0] >= '2' && rest.size() >= 9 &&
-           rest.size() <= 11;
+    return rest.size() >= 9 && rest.size() <= 11;
 }
 
 std::string_view

@@ -36,7 +36,8 @@ TEST(CallControlAliyun, Refusals)
     EXPECT_EQ(cc_verdict::bad_code,
               validate_aliyun_answer(
                   R"({"code":"Fail","model":{"controlOperate":"CONTINUE"}})"));
-    EXPECT_EQ(cc_verdict::bad_model, validate_aliyun_answer(R"({"code":"OK"})"));
+    EXPECT_EQ(cc_verdict::bad_model,
+              validate_aliyun_answer(R"({"code":"OK"})"));
     EXPECT_EQ(cc_verdict::bad_operation,
               validate_aliyun_answer(
                   R"({"code":"OK","model":{"controlOperate":"continue"}})"));
@@ -58,7 +59,8 @@ TEST(CallControlHuawei, AcceptsTheDocExample)
                   R"("+8617000000002","calleeNum":"+8613800000001",)"
                   R"("maxDuration":60,"recordFlag":"true",)"
                   R"("userData":"order-42"}})"));
-    EXPECT_EQ(cc_verdict::ok, validate_huawei_answer(R"({"operation":"close"})"));
+    EXPECT_EQ(cc_verdict::ok,
+              validate_huawei_answer(R"({"operation":"close"})"));
     EXPECT_EQ(cc_verdict::ok,
               validate_huawei_answer(R"({"operation":"close","closeInfo":)"
                                      R"({"closeHintTone":"bye.wav"}})"));
@@ -93,9 +95,10 @@ TEST(CallControlFallback, ExactBodies)
 {
     std::string out;
     ASSERT_TRUE(aliyun_fallback_body("CONTINUE", "", out));
-    EXPECT_EQ(R"({"code":"OK","message":"OK","model":{"controlOperate":)"
-              R"("CONTINUE","controlMsg":"","subsId":"0","callNoPlayCode":""}})",
-              out);
+    EXPECT_EQ(
+        R"({"code":"OK","message":"OK","model":{"controlOperate":)"
+        R"("CONTINUE","controlMsg":"","subsId":"0","callNoPlayCode":""}})",
+        out);
     EXPECT_EQ(cc_verdict::ok, validate_aliyun_answer(out));
 
     out.clear();

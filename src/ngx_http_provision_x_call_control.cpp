@@ -1,0 +1,488 @@
+/*
+ * Call control (spec §2.5, §3.3, A-26): the platform asks, synchronously,
+ * whether and how to connect a call, and waits only briefly.  The access
+ * phase of ngx_http_provision_x_module has verified the signature; this
+ * content handler passes the query to the customer's binding service (a
+ * location with proxy_pass) and relays a valid answer.  When the service
+ * fails, answers something the spec does not allow, or misses the
+ * deadline, the gateway answers itself with the configured fallback, in
+ * the dialect's exact format, because a 5xx leaves the call undecided and
+ * callin is not reliably retried (A-8).
+ *
+ * The subrequest is a background one: the main request's output is then
+ * not queued behind it, so the fallback can go out at the deadline while
+ * the binding service is still busy.  Its completion after that only
+ * drops its reference on the request (see ..._done).
+ */
+
+#include "ngx_http_provision_x_outbound.hpp"
+
+#include "core/call_control.hpp"
+#include "core/params.hpp"
+
+#include <exception>
+#include <string>
+
+using provision_x::dialect;
+using provision_x::view;
+
+/* a call-control query or callin push is small; this is generous */
+#define NGX_HTTP_PROVISION_X_CC_BODY_MAX 65536
+
+static ngx_int_t
+ngx_http_provision_x_cc_handler(ngx_http_request_t *r) noexcept;
+static void ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept;
+
+static ngx_int_t
+ngx_http_provision_x_cc_send(ngx_http_request_t *r, ngx_str_t *body) noexcept
+{
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = body->len;
+    ngx_str_set(&r->headers_out.content_type, "application/json;charset=UTF-8");
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
+    r->headers_out.content_type_lowcase = NULL;
+
+    ngx_int_t rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    auto *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    ngx_chain_t out = {b, NULL};
+
+    return ngx_http_output_filter(r, &out);
+}
+
+/* The gateway's own answer: logged at warn, so each one is seen. */
+static void
+ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
+                                 ngx_http_provision_x_outbound_ctx_t *ctx,
+                                 const char *outcome, const char *detail,
+                                 ngx_int_t status) noexcept
+{
+    auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_outbound_module));
+
+    ctx->answered = 1;
+    ctx->outcome = outcome;
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "provision_x: call control fallback \"%V\" (%s: %s, "
+                  "binding status %i)",
+                  &olcf->cc_fallback, outcome, detail, status);
+
+    ngx_http_finalize_request(
+        r, ngx_http_provision_x_cc_send(r, &olcf->cc_fallback));
+}
+
+static void
+ngx_http_provision_x_cc_deadline(ngx_event_t *ev) noexcept
+{
+    auto *r = static_cast<ngx_http_request_t *>(ev->data);
+    ngx_connection_t *c = r->connection;
+    ngx_http_provision_x_outbound_ctx_t *ctx =
+        ngx_http_provision_x_outbound_ctx(r);
+
+    if (ctx == NULL || ctx->answered) {
+        return;
+    }
+
+    ngx_http_provision_x_cc_fallback(r, ctx, "fallback_timeout",
+                                     "deadline passed", 0);
+    ngx_http_run_posted_requests(c);
+}
+
+/* The request can end without either path (a client abort): the timer
+ * must not outlive the pool that holds it. */
+static void
+ngx_http_provision_x_cc_cleanup(void *data) noexcept
+{
+    auto *ctx = static_cast<ngx_http_provision_x_outbound_ctx_t *>(data);
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+}
+
+static ngx_int_t
+ngx_http_provision_x_cc_done(ngx_http_request_t *sr, void *data,
+                             ngx_int_t rc) noexcept
+{
+    auto *ctx = static_cast<ngx_http_provision_x_outbound_ctx_t *>(data);
+
+    if (ctx->sub_done) {
+        return rc;
+    }
+
+    ctx->sub_done = 1;
+
+    if (ctx->answered) {
+        /* the fallback went out at the deadline; nothing left to do */
+        ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
+                      "provision_x: call control answer after the deadline "
+                      "ignored (status %i)",
+                      sr->headers_out.status);
+        return rc;
+    }
+
+    if (sr->headers_out.status != 0) {
+        ctx->sub_status = sr->headers_out.status;
+
+    } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->sub_status = rc;
+
+    } else {
+        ctx->sub_status = NGX_HTTP_BAD_GATEWAY;
+    }
+
+    /* in-memory subrequests keep their body in one buffer of sr->out */
+    if (rc == NGX_OK && sr->out != NULL && sr->out->buf != NULL) {
+        ngx_buf_t *b = sr->out->buf;
+
+        ctx->sub_body.data = b->pos;
+        ctx->sub_body.len = b->last - b->pos;
+    }
+
+    /* a background subrequest does not wake its parent by itself */
+    ngx_http_post_request(ctx->request, NULL);
+
+    return rc;
+}
+
+static void
+ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
+{
+    ngx_http_provision_x_outbound_ctx_t *ctx =
+        static_cast<ngx_http_provision_x_outbound_ctx_t *>(
+            ngx_http_get_module_ctx(r, ngx_http_provision_x_outbound_module));
+
+    if (ctx == NULL || !ctx->sub_done || ctx->answered) {
+        return;
+    }
+
+    auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_outbound_module));
+
+    if (ctx->sub_status != NGX_HTTP_OK) {
+        ngx_http_provision_x_cc_fallback(r, ctx, "fallback_status",
+                                         "binding service failed",
+                                         ctx->sub_status);
+        return;
+    }
+
+    std::string_view body = view(ctx->sub_body);
+    provision_x::cc_verdict verdict =
+        olcf->cc == static_cast<ngx_uint_t>(dialect::aliyun)
+            ? provision_x::validate_aliyun_answer(body)
+            : provision_x::validate_huawei_answer(body);
+
+    if (verdict != provision_x::cc_verdict::ok) {
+        ngx_http_provision_x_cc_fallback(r, ctx, "fallback_invalid",
+                                         provision_x::describe(verdict).data(),
+                                         ctx->sub_status);
+        return;
+    }
+
+    ctx->answered = 1;
+    ctx->outcome = "relayed";
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
+    ngx_http_finalize_request(r,
+                              ngx_http_provision_x_cc_send(r, &ctx->sub_body));
+}
+
+/* §4: a landline cannot call X; the platform would refuse it anyway. */
+static bool
+ngx_http_provision_x_cc_landline(ngx_http_request_t *r,
+                                 ngx_http_provision_x_outbound_loc_conf_t *olcf)
+try {
+    std::string_view body;
+
+    if (r->request_body != NULL &&
+        ngx_http_provision_x_body_view(r, NGX_HTTP_PROVISION_X_CC_BODY_MAX,
+                                       &body) != NGX_OK) {
+        body = {};
+    }
+
+    if (olcf->cc == static_cast<ngx_uint_t>(dialect::huawei)) {
+        std::string scratch;
+
+        return provision_x::huawei_is_landline(
+            provision_x::huawei_callin_caller(body, scratch));
+    }
+
+    /* Aliyun sends its parameters in the query or a form body */
+    provision_x::param_list params(64);
+    std::string arena;
+    std::string_view sources[] = {view(r->args), body};
+
+    arena.reserve(r->args.len + body.size());
+
+    for (std::string_view raw : sources) {
+        params.clear();
+
+        if (provision_x::parse_urlencoded(raw, NGX_HTTP_PROVISION_X_CC_BODY_MAX,
+                                          params, arena) !=
+            provision_x::params_error::ok) {
+            continue;
+        }
+
+        if (const provision_x::param *p = params.find("callNo")) {
+            return provision_x::aliyun_is_landline(p->value);
+        }
+    }
+
+    return false;
+
+} catch (const std::exception &) {
+    return false;
+}
+
+static void
+ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept
+{
+    auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_outbound_module));
+    ngx_http_provision_x_outbound_ctx_t *ctx =
+        ngx_http_provision_x_outbound_ctx(r);
+
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (olcf->cc_landline.len && ngx_http_provision_x_cc_landline(r, olcf)) {
+        ctx->answered = 1;
+        ctx->outcome = "landline";
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "provision_x: call control: landline caller refused "
+                      "without asking the binding service");
+
+        ngx_http_finalize_request(
+            r, ngx_http_provision_x_cc_send(r, &olcf->cc_landline));
+        return;
+    }
+
+    auto *ps = static_cast<ngx_http_post_subrequest_t *>(
+        ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t)));
+    ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (ps == NULL || cln == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ps->handler = ngx_http_provision_x_cc_done;
+    ps->data = ctx;
+
+    ngx_http_request_t *sr;
+
+    if (ngx_http_subrequest(r, &olcf->cc_pass, &r->args, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_IN_MEMORY |
+                                NGX_HTTP_SUBREQUEST_WAITED |
+                                NGX_HTTP_SUBREQUEST_BACKGROUND) != NGX_OK) {
+        ngx_http_provision_x_cc_fallback(r, ctx, "fallback_error",
+                                         "no subrequest", 0);
+        return;
+    }
+
+    /* the binding service sees the platform's request as it came */
+    sr->method = r->method;
+    sr->method_name = r->method_name;
+
+    ctx->deadline.handler = ngx_http_provision_x_cc_deadline;
+    ctx->deadline.data = r;
+    ctx->deadline.log = r->connection->log;
+    ngx_add_timer(&ctx->deadline, olcf->cc_timeout);
+
+    cln->handler = ngx_http_provision_x_cc_cleanup;
+    cln->data = ctx;
+
+    r->write_event_handler = ngx_http_provision_x_cc_resume;
+}
+
+static ngx_int_t
+ngx_http_provision_x_cc_handler(ngx_http_request_t *r) noexcept
+{
+    if (r != r->main) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    ngx_int_t rc =
+        ngx_http_read_client_request_body(r, ngx_http_provision_x_cc_body_done);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+static bool
+ngx_http_provision_x_cc_body(ngx_conf_t *cf, ngx_uint_t d,
+                             std::string_view operation,
+                             std::string_view message, ngx_str_t *out) noexcept
+try {
+    std::string body;
+    bool ok = d == static_cast<ngx_uint_t>(dialect::aliyun)
+                  ? provision_x::aliyun_fallback_body(operation, message, body)
+                  : provision_x::huawei_fallback_body(operation, body);
+
+    if (!ok) {
+        return false;
+    }
+
+    out->data = static_cast<u_char *>(ngx_pnalloc(cf->pool, body.size()));
+    if (out->data == NULL) {
+        return false;
+    }
+
+    ngx_memcpy(out->data, body.data(), body.size());
+    out->len = body.size();
+
+    return true;
+
+} catch (const std::exception &) {
+    return false;
+}
+
+char *
+ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
+                                  void *conf) noexcept
+{
+    auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(conf);
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (olcf->cc != NGX_CONF_UNSET_UINT) {
+        return provision_x::conf_message("is duplicate");
+    }
+
+    std::string_view name = view(value[1]);
+    ngx_uint_t d;
+
+    if (name == "aliyun") {
+        d = static_cast<ngx_uint_t>(dialect::aliyun);
+
+    } else if (name == "huawei") {
+        d = static_cast<ngx_uint_t>(dialect::huawei);
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", expected \"aliyun\" or "
+                           "\"huawei\"",
+                           &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    bool aliyun = d == static_cast<ngx_uint_t>(dialect::aliyun);
+
+    /* fail open on Aliyun (the platform keeps its own bindings); close on
+     * Huawei, where connect needs a callee only the service knows */
+    std::string_view operation = aliyun ? "CONTINUE" : "close";
+    std::string_view message;
+    bool landline = false;
+    ngx_uint_t i;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        std::string_view a = view(value[i]);
+        std::string_view::size_type eq = a.find('=');
+
+        if (eq == std::string_view::npos || eq + 1 == a.size()) {
+            goto invalid;
+        }
+
+        std::string_view k = a.substr(0, eq);
+        std::string_view v = a.substr(eq + 1);
+        ngx_str_t s = {v.size(), value[i].data + eq + 1};
+
+        if (k == "pass") {
+            if (v[0] != '/' || v.find('?') != std::string_view::npos) {
+                goto invalid;
+            }
+
+            olcf->cc_pass = s;
+
+        } else if (k == "timeout") {
+            olcf->cc_timeout = ngx_parse_time(&s, 0);
+
+            if (olcf->cc_timeout == static_cast<ngx_msec_t>(NGX_ERROR) ||
+                olcf->cc_timeout == 0) {
+                goto invalid;
+            }
+
+        } else if (k == "fallback") {
+            /* Huawei connect needs a callee, which only the service knows */
+            if (aliyun ? !provision_x::aliyun_operate_allowed(v)
+                       : v != "close") {
+                goto invalid;
+            }
+
+            operation = v;
+
+        } else if (k == "message" && aliyun) {
+            message = v;
+
+        } else if (k == "landline") {
+            if (v != "reject" && v != "pass") {
+                goto invalid;
+            }
+
+            landline = v == "reject";
+
+        } else {
+            goto invalid;
+        }
+    }
+
+    if (olcf->cc_pass.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" needs \"pass=/uri\"",
+                           &value[0]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (!ngx_http_provision_x_cc_body(cf, d, operation, message,
+                                      &olcf->cc_fallback)) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (landline &&
+        !ngx_http_provision_x_cc_body(cf, d, aliyun ? "REJECT" : "close", "",
+                                      &olcf->cc_landline)) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    olcf->cc = d;
+
+    {
+        auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
+            ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+
+        clcf->handler = ngx_http_provision_x_cc_handler;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                       &value[i]);
+    return static_cast<char *>(NGX_CONF_ERROR);
+}

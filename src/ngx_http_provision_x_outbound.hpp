@@ -1,0 +1,77 @@
+/*
+ * The outbound module: a third HTTP module in the same .so.  It signs the
+ * gateway's own calls to the platforms (Huawei X-AKSK headers, Aliyun POP
+ * RPC v1 query strings) so internal services never hold a secret, and it
+ * answers the platforms' call-control queries through the customer's
+ * binding service under a deadline, with a configured fallback.
+ */
+
+#ifndef NGX_HTTP_PROVISION_X_OUTBOUND_HPP
+#define NGX_HTTP_PROVISION_X_OUTBOUND_HPP
+
+#include "ngx_http_provision_x.hpp"
+
+extern "C" {
+extern ngx_module_t ngx_http_provision_x_outbound_module;
+}
+
+#define NGX_HTTP_PROVISION_X_CC_TIMEOUT 500
+
+enum ngx_http_provision_x_outbound_var_e {
+    NGX_HTTP_PROVISION_X_VAR_HUAWEI_AUTHORIZATION,
+    NGX_HTTP_PROVISION_X_VAR_HUAWEI_X_AKSK,
+    NGX_HTTP_PROVISION_X_VAR_ALIYUN_POP_QUERY,
+    NGX_HTTP_PROVISION_X_VAR_CALL_CONTROL,
+};
+
+struct ngx_http_provision_x_outbound_loc_conf_t {
+    /* provision_x_huawei_sign; NULL: not signing here */
+    ngx_http_provision_x_app_t *huawei_app;
+
+    /* provision_x_aliyun_pop_sign; NULL: not signing here */
+    ngx_http_provision_x_app_t *pop_app;
+    ngx_str_t pop_access_key_id;
+    ngx_str_t pop_method;
+    ngx_str_t pop_region;
+    ngx_str_t pop_version;
+    /* fixed inputs for known-answer tests; NULL: fresh per request */
+    ngx_http_complex_value_t *pop_nonce;
+    ngx_http_complex_value_t *pop_timestamp;
+
+    /* provision_x_call_control */
+    ngx_uint_t cc; /* provision_x::dialect, off: no call control */
+    ngx_str_t cc_pass;
+    ngx_msec_t cc_timeout;
+    ngx_str_t cc_fallback; /* the gateway's own answer, whole body */
+    ngx_str_t cc_landline; /* the answer to a landline; empty: ask */
+};
+
+struct ngx_http_provision_x_outbound_ctx_t {
+    ngx_str_t huawei_authorization; /* both set together, once */
+    ngx_str_t huawei_x_aksk;
+    ngx_str_t pop_query;
+
+    ngx_http_request_t *request;
+    ngx_event_t deadline;
+    ngx_int_t sub_status;
+    ngx_str_t sub_body;
+    const char *outcome; /* for $provision_x_call_control */
+    unsigned sub_done : 1;
+    unsigned answered : 1;
+};
+
+ngx_http_provision_x_outbound_ctx_t *
+ngx_http_provision_x_outbound_ctx(ngx_http_request_t *r) noexcept;
+
+ngx_int_t ngx_http_provision_x_sign_variable(ngx_http_request_t *r,
+                                             ngx_http_variable_value_t *v,
+                                             uintptr_t data) noexcept;
+
+char *ngx_http_provision_x_huawei_sign(ngx_conf_t *cf, ngx_command_t *cmd,
+                                       void *conf) noexcept;
+char *ngx_http_provision_x_aliyun_pop_sign(ngx_conf_t *cf, ngx_command_t *cmd,
+                                           void *conf) noexcept;
+char *ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
+                                        void *conf) noexcept;
+
+#endif /* NGX_HTTP_PROVISION_X_OUTBOUND_HPP */
