@@ -117,22 +117,24 @@ for my $carrier (qw(query form)) {
 $got = pipe_sh($out);
 like $got, qr{^HTTP/1\.1 403}m, 'signed with another secret: refused';
 
-# ---- the docs/cli.md demo: one signed CDR, read back from the queue ----
+# ---- the README demo: one signed CDR, read back from the queue ----
 
-my ($doc) = do { local @ARGV = "$Root/docs/cli.md"; local $/; <> }
-    =~ /^## With the demo gateway.*?```sh\n(build\/provision-x sign .*?\| sh)\n/ms;
-ok $doc, 'the demo line is in docs/cli.md';
+my ($doc) = do { local @ARGV = "$Root/README.md"; local $/; <> }
+    =~ /^### With the demo gateway.*?```sh\n(build\/provision-x sign .*?\| sh)\n/ms;
+ok $doc, 'the demo line is in the README';
 $doc =~ s{build/provision-x}{$px};
 $doc =~ s{build/run/conf/demo-huawei\.key}{$secrets/huawei-a.key};
 $doc =~ s{http://127\.0\.0\.1:8080}{$base};
 $got = pipe_sh($doc);
 like $got, qr{^HTTP/1\.1 200}m, 'the documented sign | sh line is accepted'
     or diag $got;
+$got = pipe_sh($doc);
+like $got, qr{^HTTP/1\.1 200}m, '... twice (a fresh sample each time)';
 my @demo = lease_all($nginx, '/queue');
-is scalar(@demo), 1, 'one record in the queue';
+is scalar(@demo), 2, 'two records in the queue';
 like $demo[0] // '',
-    qr/"app":"demo-huawei","key":"huawei\/demo-huawei\/demo-session-1\/0\/demo-icid-1"/,
-    'with the documented key';
+    qr/"app":"demo-huawei","key":"huawei\/demo-huawei\/1200_[0-9a-f]{12}_1\@callenabler.sim\/[01]\/sim-[0-9a-f]{12}-1"/,
+    'with the documented key shape';
 
 # ---- simulate: huawei into the queue ----
 

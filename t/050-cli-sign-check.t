@@ -140,8 +140,20 @@ like $out, qr/^result: does not verify \(clock\)$/m, '... only the clock';
 ($rc, $out) = run('check', '--dialect', 'huawei', '--secret-file', $hw_key,
                   '--request-file', write_file('t2', $t));
 is $rc, 1, 'a URL-encoded digest: 1';
-like $out, qr/PasswordDigest="abc%2B"|username token: DIFFERS/,
-    '... reported';
+like $out, qr/^digest encoding: DIFFERS: .*looks URL-encoded/m,
+    '... the encoding step, with a hint';
+
+($t = $raw) =~ s/Nonce="[^"]*"/Nonce="0b6e-41"/;
+($rc, $out) = run('check', '--dialect', 'huawei', '--secret-file', $hw_key,
+                  '--request-file', write_file('t4', $t));
+is $rc, 1, 'a nonce with dashes: 1';
+like $out, qr/^result: does not verify \(nonce form\)$/m, '... nonce form';
+
+($t = $raw) =~ s/Created="([^"]*)Z"/Created="$1+08:00"/;
+($rc, $out) = run('check', '--dialect', 'huawei', '--secret-file', $hw_key,
+                  '--request-file', write_file('t5', $t));
+like $out, qr/^result: does not verify \(clock\)$/m,
+    'a Created with an offset: the clock step';
 
 ($t = $raw) =~ s/^X-AKSK:.*\n//m;
 ($rc, $out) = run('check', '--dialect', 'huawei', '--secret-file', $hw_key,

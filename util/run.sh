@@ -28,6 +28,17 @@ provision-x demo gateway on http://127.0.0.1:8080  (Ctrl-C stops it)
         http://127.0.0.1:8080/px/huawei/event
   An unsigned one is refused with 401:
     curl -i http://127.0.0.1:8080/px/huawei/event
+
+  Push a signed sample CDR with provision-x (README), read it back:
+    $top/build/provision-x sign --dialect huawei --app demo-huawei \\
+        --sample fee --secret-file $prefix/conf/demo-huawei.key \\
+        --url http://127.0.0.1:8080/px/huawei/fee | sh
+    curl -s -H "Authorization: Bearer \$(cat $prefix/conf/demo-consumer.key)" \\
+        'http://127.0.0.1:8080/px/queue?max=10&wait=0'
+  Act as the platform (500 CDRs, the retry schedule compressed 600x):
+    $top/build/provision-x simulate --dialect huawei --app demo-huawei \\
+        --secret-file $prefix/conf/demo-huawei.key --records 500 \\
+        --url http://127.0.0.1:8080/px/huawei/fee
 END
 
 exec "$nginx" -p "$prefix/" -c conf/nginx.conf -e stderr \

@@ -8,10 +8,13 @@
 
 #include <gtest/gtest.h>
 
+#include "core/cdr.hpp"
+
 #include "../../tools/provision-x/args.cpp"
 #include "../../tools/provision-x/check.cpp"
 #include "../../tools/provision-x/http_client.cpp"
 #include "../../tools/provision-x/io.cpp"
+#include "../../tools/provision-x/sample.cpp"
 #include "../../tools/provision-x/sign.cpp"
 #include "../../tools/provision-x/simulate.cpp"
 
@@ -280,4 +283,31 @@ TEST(CliSign, CurlCommandIsQuoted)
               "    -H 'X-A: it'\\''s' \\\n"
               "    --data-binary '$(rm -rf /)'\n",
               format_curl(s));
+}
+
+TEST(CliSample, GeneratedPushesAreValid)
+{
+    sample_rng r(1);
+    std::string fee = "{\"eventType\":\"fee\",\"feeLst\":[";
+    std::string report = "[";
+    for (long i = 1; i <= 50; i++) {
+        fee +=
+            (i > 1 ? "," : "") + fee_info(r, "appKeyA", "run", i, 1795000000);
+        report +=
+            (i > 1 ? "," : "") + secret_report(r, "FC1", "run", i, 1795000000);
+    }
+    fee += "]}";
+    report += "]";
+
+    cdr_limits limits;
+    cdr_push push;
+    ASSERT_EQ(cdr_status::ok, parse_push(cdr_dialect::huawei, fee.data(),
+                                         fee.size(), limits, push));
+    EXPECT_EQ(50u, push.valid_count());
+    EXPECT_EQ(0u, push.duplicate_count());
+    cdr_push push2;
+    ASSERT_EQ(cdr_status::ok, parse_push(cdr_dialect::aliyun, report.data(),
+                                         report.size(), limits, push2));
+    EXPECT_EQ(50u, push2.valid_count());
+    EXPECT_EQ(0u, push2.duplicate_count());
 }

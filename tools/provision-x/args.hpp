@@ -12,7 +12,7 @@
 
 namespace provision_x::cli {
 
-// The exit codes of every sub-command (docs/cli.md).
+// The exit codes of every sub-command (README, "provision-x").
 constexpr int exit_ok = 0;      // signed / verifies / all acknowledged
 constexpr int exit_failure = 1; // does not verify / records given up
 constexpr int exit_usage = 2;   // bad command line or bad input

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include <algorithm>
 #include <cctype>
 #include <deque>
 #include <iostream>
@@ -118,7 +119,10 @@ struct reporter {
     void fail(const std::string &step, const std::string &detail)
     {
         rep.lines.push_back(step + ": DIFFERS: " + detail);
-        rep.failed.push_back(step);
+        if (std::find(rep.failed.begin(), rep.failed.end(), step) ==
+            rep.failed.end()) {
+            rep.failed.push_back(step);
+        }
     }
 
     void note(const std::string &text)
@@ -199,8 +203,23 @@ check_huawei(const captured_request &r, const check_input &in, reporter &out)
     }
     xaksk_error e = parse_username_token(*token, t);
     if (e != xaksk_error::ok) {
-        out.fail("username token",
-                 std::string(describe(e)) + " in \"" + *token + "\"");
+        // Name the step the broken attribute belongs to.
+        std::string step = "username token";
+        std::string hint;
+        if (e == xaksk_error::bad_nonce) {
+            step = "nonce form";
+            hint = "; a Nonce is 1-128 of [0-9A-Za-z] (no dashes)";
+        } else if (e == xaksk_error::bad_created) {
+            step = "clock";
+            hint = "; Created must be yyyy-MM-ddTHH:mm:ssZ";
+        } else if (e == xaksk_error::bad_digest) {
+            step = "digest encoding";
+            hint = token->find('%') != std::string::npos
+                       ? "; it looks URL-encoded: send the Base64 as it is"
+                       : "; PasswordDigest must be Base64";
+        }
+        out.fail(step,
+                 std::string(describe(e)) + " in \"" + *token + "\"" + hint);
         return;
     }
     out.ok("username token", std::string(token_name) + " parsed");
@@ -360,9 +379,9 @@ check_aliyun(const captured_request &r, const check_input &in, reporter &out)
             } else if (json_is_boolean(v)) {
                 text = json_is_true(v) ? "true" : "false";
             } else if (!json_is_null(v)) {
+                std::string why = std::string("member ") + k + " is not flat";
                 json_decref(root);
-                out.fail("parameter encoding",
-                         std::string("member ") + k + " is not flat");
+                out.fail("parameter encoding", why);
                 return;
             }
             json_values.push_back(k);
@@ -371,7 +390,7 @@ check_aliyun(const captured_request &r, const check_input &in, reporter &out)
             if (l.add(name, json_values.back()) != params_error::ok) {
                 json_decref(root);
                 out.fail("parameter encoding",
-                         std::string("parameter ") + k + " given twice");
+                         "parameter " + std::string(name) + " given twice");
                 return;
             }
         }

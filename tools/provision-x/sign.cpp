@@ -1,11 +1,13 @@
 #include "sign.hpp"
 #include "args.hpp"
 #include "io.hpp"
+#include "sample.hpp"
 
 #include "core/encoding.hpp"
 #include "core/params.hpp"
 #include "core/signature.hpp"
 
+#include <functional>
 #include <iostream>
 
 namespace provision_x::cli {
@@ -30,6 +32,8 @@ const char sign_help[] =
     "                      huawei: appended to the query, not signed)\n"
     "  --body TEXT         request body (huawei)\n"
     "  --body-file FILE    request body from FILE (- = stdin)\n"
+    "  --sample fee        huawei: a generated one-record CDR push as the\n"
+    "                      body (unique ids, appKey = --app)\n"
     "  --content-type T    default application/json;charset=UTF-8\n"
     "  --carrier C         aliyun: query (default) or form\n"
     "  --encoder E         aliyun: java (default) or rfc3986\n"
@@ -287,7 +291,7 @@ run_sign(int argc, char **argv)
     options o(argc, argv,
               {"dialect", "secret-file", "app", "url", "method", "param",
                "body", "body-file", "content-type", "carrier", "encoder", "key",
-               "nonce", "timestamp", "offset", "format"},
+               "nonce", "timestamp", "offset", "format", "sample"},
               {"help"});
     if (o.has("help")) {
         std::cout << sign_help;
@@ -316,6 +320,20 @@ run_sign(int argc, char **argv)
         in.has_body = true;
     } else if (o.has("body-file")) {
         in.body = read_file(o.get("body-file", ""));
+        in.has_body = true;
+    }
+    if (o.has("sample")) {
+        o.choice("sample", "", {"fee"});
+        if (in.has_body || in.dialect != "huawei") {
+            throw usage_error("--sample fee is a huawei body; it excludes "
+                              "--body");
+        }
+        std::string run = fresh_nonce().substr(0, 12);
+        sample_rng r(std::hash<std::string>()(run));
+        in.body = "{\"eventType\":\"fee\",\"feeLst\":[" +
+                  fee_info(r, in.app.empty() ? "demo-huawei" : in.app, run, 1,
+                           now_epoch()) +
+                  "]}";
         in.has_body = true;
     }
     if (in.has_body && in.dialect != "huawei") {
