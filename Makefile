@@ -78,6 +78,9 @@ $(BUILD)/unit/%.o: test/unit/%.cpp $(HEADERS)
 	    -DPX_VECTORS_PATH='"$(TOP)/test/vectors.json"' \
 	    -DPX_TEST_DATA='"$(TOP)/test/data"' -c $< -o $@
 
+# the CLI's unit tests include its sources
+$(BUILD)/unit/cli_tools_test.o: $(CLI_SRCS) $(CLI_HEADERS)
+
 $(UNIT_BIN): $(CORE_OBJS) $(UNIT_OBJS)
 	$(CXX) $(CXXFLAGS) -o $@ $^ -lgtest -lgtest_main -pthread $(PX_LIBS)
 
@@ -104,13 +107,13 @@ fuzz:
 	@util/deps.sh $(DEPS_BUILD) $(DEPS_FUZZ)
 	util/fuzz.sh $(FUZZ_TIME)
 
-run: deps-build module
+run: deps-build module $(CLI_BIN)
 	util/run.sh $(NGINX_BIN) $(TOP)/$(MODULE) $(TOP)/$(BUILD)/run
 
 clean:
 	rm -rf $(BUILD) t/servroot*
 
-# --- benchmarks and memory checkers (bench/, docs/bench.md) ---------------
+# --- benchmarks and memory checkers (bench/; README "Benchmarks") ---------
 #   make bench          wrk + callgrind + zone bytes -> bench/results.md
 #   make test-asan      the Test::Nginx suite, module built with ASan+UBSan
 #   make test-valgrind  Test::Nginx-format files under valgrind memcheck
@@ -118,7 +121,8 @@ clean:
 
 DEPS_BENCH  := wrk libnginx-mod-http-echo valgrind
 ASAN_BUILD  := build/asan
-ASAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN_FLAGS  := -fsanitize=address,undefined -fsanitize-recover=address \
+               -fno-omit-frame-pointer
 ALL         ?=
 
 .PHONY: bench test-asan test-valgrind
@@ -134,6 +138,9 @@ bench: deps-build
 	    $(TOP)/$(BUILD)/core_ops
 
 test-asan: deps
+	@mkdir -p $(ASAN_BUILD)
+	@echo '$(ASAN_FLAGS)' | cmp -s - $(ASAN_BUILD)/flags || { \
+	    rm -rf $(ASAN_BUILD)/nginx; echo '$(ASAN_FLAGS)' >$(ASAN_BUILD)/flags; }
 	PROVISION_X_CC_OPT="$(ASAN_FLAGS)" \
 	PROVISION_X_LD_OPT="-fsanitize=address,undefined" \
 	    $(MAKE) BUILD=$(ASAN_BUILD) module

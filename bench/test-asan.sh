@@ -15,7 +15,10 @@
 # design; leaks of ours are valgrind's job (make test-valgrind), whose
 # suppressions can tell the two apart.  Everything else (overflows,
 # use-after-free, double free, UB) is reported into log_path files and
-# fails this target, as does any failing test.
+# fails this target, as does any failing test.  The module is built with
+# -fsanitize-recover=address and halt_on_error=0, so nginx keeps running
+# after a report and one finding does not turn the rest of a file into
+# connection errors.
 set -uo pipefail
 
 nginx=$1
@@ -40,7 +43,7 @@ export TEST_NGINX_PORT=${TEST_NGINX_PORT:-4984}
 export TEST_NGINX_SERVROOT=${TEST_NGINX_SERVROOT:-t/servroot-asan}
 export TEST_NGINX_BINARY=$wrapper
 export TEST_NGINX_LOAD_MODULES=$module
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1:log_path=$reports/asan:print_stacktrace=1:detect_stack_use_after_return=0"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=0:log_path=$reports/asan:print_stacktrace=1:detect_stack_use_after_return=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0:log_path=$reports/ubsan"
 
 cd "$top"
