@@ -4,7 +4,7 @@
 # leaves the file alone; a start sets it aside once the records are in
 # the zone, and the next graceful stop deletes it.  A crash (SIGKILL of
 # the master) writes nothing: what the queue held is lost, as
-# docs/queue.md states, and the next start says so.
+# the README states, and the next start says so.
 
 use strict;
 use warnings;
