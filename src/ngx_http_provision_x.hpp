@@ -248,4 +248,21 @@ void ngx_http_provision_x_metrics_cdr_refused(ngx_uint_t dialect) noexcept;
 void ngx_http_provision_x_metrics_hand_off(ngx_uint_t dialect,
                                            ngx_int_t status) noexcept;
 
+/* How a call-control query was answered; $provision_x_call_control. */
+enum ngx_http_provision_x_cc_outcome_e {
+    NGX_HTTP_PROVISION_X_CC_RELAYED,
+    NGX_HTTP_PROVISION_X_CC_LANDLINE,
+    NGX_HTTP_PROVISION_X_CC_FALLBACK_STATUS,
+    NGX_HTTP_PROVISION_X_CC_FALLBACK_INVALID,
+    NGX_HTTP_PROVISION_X_CC_FALLBACK_TIMEOUT,
+    NGX_HTTP_PROVISION_X_CC_FALLBACK_ERROR,
+    NGX_HTTP_PROVISION_X_CC_OUTCOMES
+};
+
+extern const ngx_str_t
+    ngx_http_provision_x_cc_outcome_names[NGX_HTTP_PROVISION_X_CC_OUTCOMES];
+
+void ngx_http_provision_x_metrics_call_control(
+    ngx_uint_t dialect, ngx_http_provision_x_cc_outcome_e outcome) noexcept;
+
 #endif /* NGX_HTTP_PROVISION_X_HPP */

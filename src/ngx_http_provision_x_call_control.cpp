@@ -64,16 +64,14 @@ ngx_http_provision_x_cc_send(ngx_http_request_t *r, ngx_str_t *body) noexcept
     return ngx_http_output_filter(r, &out);
 }
 
-/* The gateway's own answer: logged at warn, so each one is seen. */
+/* Exactly once per query: the deadline, the subrequest and a client
+ * abort race, and the first one decides. */
 static void
-ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
-                                 ngx_http_provision_x_outbound_ctx_t *ctx,
-                                 const char *outcome, const char *detail,
-                                 ngx_int_t status) noexcept
+ngx_http_provision_x_cc_answered(
+    ngx_http_provision_x_outbound_loc_conf_t *olcf,
+    ngx_http_provision_x_outbound_ctx_t *ctx,
+    ngx_http_provision_x_cc_outcome_e outcome) noexcept
 {
-    auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_outbound_module));
-
     ctx->answered = 1;
     ctx->outcome = outcome;
 
@@ -81,10 +79,27 @@ ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
         ngx_del_timer(&ctx->deadline);
     }
 
+    ngx_http_provision_x_metrics_call_control(olcf->cc, outcome);
+}
+
+/* The gateway's own answer: logged at warn, so each one is seen. */
+static void
+ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
+                                 ngx_http_provision_x_outbound_ctx_t *ctx,
+                                 ngx_http_provision_x_cc_outcome_e outcome,
+                                 const char *detail, ngx_int_t status) noexcept
+{
+    auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_outbound_module));
+
+    ngx_http_provision_x_cc_answered(olcf, ctx, outcome);
+
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "provision_x: call control fallback \"%V\" (%s: %s, "
+                  "provision_x: call control fallback \"%V\" (%V: %s, "
                   "binding status %i)",
-                  &olcf->cc_fallback, outcome, detail, status);
+                  &olcf->cc_fallback,
+                  &ngx_http_provision_x_cc_outcome_names[outcome], detail,
+                  status);
 
     ngx_http_finalize_request(
         r, ngx_http_provision_x_cc_send(r, &olcf->cc_fallback));
@@ -102,8 +117,8 @@ ngx_http_provision_x_cc_deadline(ngx_event_t *ev) noexcept
         return;
     }
 
-    ngx_http_provision_x_cc_fallback(r, ctx, "fallback_timeout",
-                                     "deadline passed", 0);
+    ngx_http_provision_x_cc_fallback(
+        r, ctx, NGX_HTTP_PROVISION_X_CC_FALLBACK_TIMEOUT, "deadline passed", 0);
     ngx_http_run_posted_requests(c);
 }
 
@@ -179,9 +194,9 @@ ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_outbound_module));
 
     if (ctx->sub_status != NGX_HTTP_OK) {
-        ngx_http_provision_x_cc_fallback(r, ctx, "fallback_status",
-                                         "binding service failed",
-                                         ctx->sub_status);
+        ngx_http_provision_x_cc_fallback(
+            r, ctx, NGX_HTTP_PROVISION_X_CC_FALLBACK_STATUS,
+            "binding service failed", ctx->sub_status);
         return;
     }
 
@@ -192,18 +207,14 @@ ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
             : provision_x::validate_huawei_answer(body);
 
     if (verdict != provision_x::cc_verdict::ok) {
-        ngx_http_provision_x_cc_fallback(r, ctx, "fallback_invalid",
-                                         provision_x::describe(verdict).data(),
-                                         ctx->sub_status);
+        ngx_http_provision_x_cc_fallback(
+            r, ctx, NGX_HTTP_PROVISION_X_CC_FALLBACK_INVALID,
+            provision_x::describe(verdict).data(), ctx->sub_status);
         return;
     }
 
-    ctx->answered = 1;
-    ctx->outcome = "relayed";
-
-    if (ctx->deadline.timer_set) {
-        ngx_del_timer(&ctx->deadline);
-    }
+    ngx_http_provision_x_cc_answered(olcf, ctx,
+                                     NGX_HTTP_PROVISION_X_CC_RELAYED);
 
     ngx_http_finalize_request(r,
                               ngx_http_provision_x_cc_send(r, &ctx->sub_body));
@@ -270,8 +281,8 @@ ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept
     }
 
     if (olcf->cc_landline.len && ngx_http_provision_x_cc_landline(r, olcf)) {
-        ctx->answered = 1;
-        ctx->outcome = "landline";
+        ngx_http_provision_x_cc_answered(olcf, ctx,
+                                         NGX_HTTP_PROVISION_X_CC_LANDLINE);
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "provision_x: call control: landline caller refused "
@@ -299,8 +310,8 @@ ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept
                             NGX_HTTP_SUBREQUEST_IN_MEMORY |
                                 NGX_HTTP_SUBREQUEST_WAITED |
                                 NGX_HTTP_SUBREQUEST_BACKGROUND) != NGX_OK) {
-        ngx_http_provision_x_cc_fallback(r, ctx, "fallback_error",
-                                         "no subrequest", 0);
+        ngx_http_provision_x_cc_fallback(
+            r, ctx, NGX_HTTP_PROVISION_X_CC_FALLBACK_ERROR, "no subrequest", 0);
         return;
     }
 

@@ -197,3 +197,23 @@ ngx_http_provision_x_metrics_hand_off(ngx_uint_t dialect,
 
     (void) ngx_atomic_fetch_add(&c->hand_off[cls], 1);
 }
+
+const ngx_str_t
+    ngx_http_provision_x_cc_outcome_names[NGX_HTTP_PROVISION_X_CC_OUTCOMES] = {
+        ngx_string("relayed"),          ngx_string("landline"),
+        ngx_string("fallback_status"),  ngx_string("fallback_invalid"),
+        ngx_string("fallback_timeout"), ngx_string("fallback_error"),
+};
+
+void
+ngx_http_provision_x_metrics_call_control(
+    ngx_uint_t dialect, ngx_http_provision_x_cc_outcome_e outcome) noexcept
+{
+    if (ngx_http_provision_x_metrics == NULL ||
+        dialect >= NGX_HTTP_PROVISION_X_DIALECTS) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(
+        &ngx_http_provision_x_metrics->call_control[dialect][outcome], 1);
+}

@@ -39,6 +39,8 @@ struct ngx_http_provision_x_cdr_counters_t {
 /* Slot 0 counts what no app could be named for (missing or bad auth). */
 struct ngx_http_provision_x_metrics_sh_t {
     ngx_http_provision_x_cdr_counters_t cdr[NGX_HTTP_PROVISION_X_DIALECTS];
+    ngx_atomic_t call_control[NGX_HTTP_PROVISION_X_DIALECTS]
+                             [NGX_HTTP_PROVISION_X_CC_OUTCOMES];
     ngx_uint_t apps;
     u_char name[NGX_HTTP_PROVISION_X_METRICS_APPS + 1]
                [NGX_HTTP_PROVISION_X_APP_NAME_MAX];

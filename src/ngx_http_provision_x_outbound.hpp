@@ -55,9 +55,9 @@ struct ngx_http_provision_x_outbound_ctx_t {
     ngx_event_t deadline;
     ngx_int_t sub_status;
     ngx_str_t sub_body;
-    const char *outcome; /* for $provision_x_call_control */
+    ngx_http_provision_x_cc_outcome_e outcome;
     unsigned sub_done : 1;
-    unsigned answered : 1;
+    unsigned answered : 1; /* outcome is set */
 };
 
 ngx_http_provision_x_outbound_ctx_t *

@@ -213,13 +213,16 @@ ngx_http_provision_x_call_control_variable(ngx_http_request_t *r,
     auto *ctx = static_cast<ngx_http_provision_x_outbound_ctx_t *>(
         ngx_http_get_module_ctx(r, ngx_http_provision_x_outbound_module));
 
-    if (ctx == NULL || ctx->outcome == NULL) {
+    if (ctx == NULL || !ctx->answered) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->data = reinterpret_cast<u_char *>(const_cast<char *>(ctx->outcome));
-    v->len = ngx_strlen(ctx->outcome);
+    const ngx_str_t &outcome =
+        ngx_http_provision_x_cc_outcome_names[ctx->outcome];
+
+    v->data = outcome.data;
+    v->len = outcome.len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

@@ -307,6 +307,54 @@ ngx_http_provision_x_status_cdr(ngx_http_provision_x_out_t *out,
 }
 
 static void
+ngx_http_provision_x_status_call_control(
+    ngx_http_provision_x_out_t *out,
+    ngx_http_provision_x_metrics_sh_t *m) noexcept
+{
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, "call_control_total", "counter",
+                                  "Call-control queries by how they were "
+                                  "answered (relayed or the gateway's own).");
+    } else {
+        ngx_http_provision_x_out(out, ",\"call_control\":{");
+    }
+
+    for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+        const char *dialect = ngx_http_provision_x_status_dialects[d];
+
+        if (!out->prometheus) {
+            ngx_http_provision_x_out(out, "%s\"%s\":{", d > 1 ? "," : "",
+                                     dialect);
+        }
+
+        for (ngx_uint_t k = 0; k < NGX_HTTP_PROVISION_X_CC_OUTCOMES; k++) {
+            const ngx_str_t *outcome =
+                &ngx_http_provision_x_cc_outcome_names[k];
+            ngx_atomic_uint_t n = m->call_control[d][k];
+
+            if (out->prometheus) {
+                ngx_http_provision_x_out(
+                    out,
+                    "provision_x_call_control_total{dialect=\"%s\","
+                    "outcome=\"%V\"} %uA\n",
+                    dialect, outcome, n);
+            } else {
+                ngx_http_provision_x_out(out, "%s\"%V\":%uA", k ? "," : "",
+                                         outcome, n);
+            }
+        }
+
+        if (!out->prometheus) {
+            ngx_http_provision_x_out(out, "}");
+        }
+    }
+
+    if (!out->prometheus) {
+        ngx_http_provision_x_out(out, "}");
+    }
+}
+
+static void
 ngx_http_provision_x_status_queues(ngx_http_provision_x_out_t *out) noexcept
 {
     struct gauge {
@@ -542,6 +590,7 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
 
     ngx_http_provision_x_status_verify(&out, m);
     ngx_http_provision_x_status_cdr(&out, m);
+    ngx_http_provision_x_status_call_control(&out, m);
     ngx_http_provision_x_status_queues(&out);
     ngx_http_provision_x_status_zones(&out);
 

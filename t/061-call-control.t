@@ -93,6 +93,11 @@ our $Config = <<'_EOC_';
     location = /svc/hw-ok {
         return 200 '{"operation":"connect","connectInfo":{"displayCalleeNum":"+8617000000002","calleeNum":"+8613800000009","maxDuration":60,"recordFlag":"true","userData":"$request_method|$http_content_length"}}';
     }
+    location = /status {
+        provision_x_status;
+        provision_x_api_key $TEST_NGINX_SECRETS/api-a.key;
+    }
+
     location = /svc/hw-bad {
         return 200 '{"operation":"connect","connectInfo":{"calleeNum":"+8613800000009","maxDuration":7200}}';
     }
@@ -272,7 +277,58 @@ landline caller refused
 
 
 
-=== TEST 12: Huawei connect cannot be a fallback
+=== TEST 12: scripted traffic for the counters: each outcome once or twice
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+["GET /cc/aliyun?" . ::ali(), "GET /cc/aliyun?" . ::ali(),
+ "GET /cc/aliyun?" . ::ali(), "GET /cc/aliyun?" . ::ali(),
+ "POST /cc/huawei\n" . ::hw_body(),
+ "POST /cc/huawei\n" . ::hw_body('+867552800001')]
+--- more_headers eval
+["X-Scenario: ali-ok\n", "X-Scenario: fail\n", "X-Scenario: ali-badop\n",
+ "X-Scenario: ali-nojson\n", ::hw_headers('hw-ok'), ::hw_headers('hw-ok')]
+--- response_headers eval
+["X-Call-Control: relayed", "X-Call-Control: fallback_status",
+ "X-Call-Control: fallback_invalid", "X-Call-Control: fallback_invalid",
+ "", ""]
+--- error_code eval
+[200, 200, 200, 200, 200, 200]
+
+
+
+=== TEST 13: every answer above is counted by dialect and outcome
+# no config: the nginx of the block above, with its counters
+--- request
+GET /status?format=prometheus
+--- more_headers
+Authorization: Bearer consumer-key-one-7f3a9c
+--- response_body_like eval
+qr/^provision_x_call_control_total\{dialect="aliyun",outcome="relayed"\} 1
+provision_x_call_control_total\{dialect="aliyun",outcome="landline"\} 0
+provision_x_call_control_total\{dialect="aliyun",outcome="fallback_status"\} 1
+provision_x_call_control_total\{dialect="aliyun",outcome="fallback_invalid"\} 2
+provision_x_call_control_total\{dialect="aliyun",outcome="fallback_timeout"\} 0
+provision_x_call_control_total\{dialect="aliyun",outcome="fallback_error"\} 0
+provision_x_call_control_total\{dialect="huawei",outcome="relayed"\} 1
+provision_x_call_control_total\{dialect="huawei",outcome="landline"\} 1
+provision_x_call_control_total\{dialect="huawei",outcome="fallback_status"\} 0
+provision_x_call_control_total\{dialect="huawei",outcome="fallback_invalid"\} 0
+provision_x_call_control_total\{dialect="huawei",outcome="fallback_timeout"\} 0
+provision_x_call_control_total\{dialect="huawei",outcome="fallback_error"\} 0$/m
+
+
+
+=== TEST 14: the same counters in the JSON status
+--- request
+GET /status
+--- more_headers
+Authorization: Bearer consumer-key-one-7f3a9c
+--- response_body_like: "call_control":\{"aliyun":\{"relayed":1,"landline":0,"fallback_status":1,"fallback_invalid":2,"fallback_timeout":0,"fallback_error":0\},"huawei":\{"relayed":1,"landline":1,"fallback_status":0,"fallback_invalid":0,"fallback_timeout":0,"fallback_error":0\}\}
+
+
+
+=== TEST 15: Huawei connect cannot be a fallback
 --- http_config eval: $::HttpConfig
 --- config
     location = /x {
@@ -284,7 +340,7 @@ invalid parameter "fallback=connect"
 
 
 
-=== TEST 13: pass= is required
+=== TEST 16: pass= is required
 --- http_config eval: $::HttpConfig
 --- config
     location = /x {
