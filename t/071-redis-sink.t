@@ -161,12 +161,27 @@ my $counts = do {
 is $counts, "records=10 duplicates=10\n",
     'the variables count what Redis found known as duplicates';
 
+# --- keepalive ---------------------------------------------------------------
+
+sub connections {
+    my $info = $redis->cmd('INFO', 'stats');
+    return $info =~ /^total_connections_received:(\d+)/m ? $1 : -1;
+}
+
+my $conns = connections();
+for my $i (1 .. 10) {
+    push_to('/cdr-shared', fee_push(n => 1, tag => "ka$i"));
+}
+# one for the INFO call itself, at most one more for nginx
+cmp_ok connections() - $conns, '<=', 2,
+    '10 pushes, one after the other, share a kept-alive connection';
+
 # --- SCRIPT FLUSH: NOSCRIPT, then EVAL ---------------------------------------
 
 $redis->cmd('SCRIPT', 'FLUSH');
 $res = push_to('/cdr', fee_push(n => 2, tag => 'f'), signed => 1);
 is $res->code, 200, 'a push after SCRIPT FLUSH';
-is scalar(stream()), 65, 'is written once';
+is scalar(stream()), 75, 'is written once';
 is cmdstat('eval'), 2, 'by EVAL after NOSCRIPT';
 
 # --- Aliyun -------------------------------------------------------------------
@@ -192,7 +207,7 @@ like $log, qr/\[error\].*provision_x: redis AUTH failed: WRONGPASS/,
     'the log names the AUTH failure';
 unlike $nginx->error_log, qr/other-secret|\Q$password\E/,
     'no password in the log';
-is scalar(stream()), 67, 'nothing written';
+is scalar(stream()), 77, 'nothing written';
 
 # --- Redis stopped, restarted --------------------------------------------------
 
