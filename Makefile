@@ -120,7 +120,7 @@ clean:
 #   make test-valgrind  Test::Nginx-format files under valgrind memcheck
 #                       (a representative subset; ALL=1 runs every file)
 
-DEPS_BENCH  := wrk libnginx-mod-http-echo valgrind
+DEPS_BENCH  := wrk libnginx-mod-http-echo valgrind redis-server redis-tools
 ASAN_BUILD  := build/asan
 ASAN_FLAGS  := -fsanitize=address,undefined -fsanitize-recover=address \
                -fno-omit-frame-pointer
