@@ -514,6 +514,9 @@ ngx_http_provision_x_redis_process_header(ngx_http_request_t *r) noexcept
 
     if (verdict.type == resp_type::error && !cdr->redis_eval &&
         verdict.text.substr(0, 9) == "NOSCRIPT ") {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "provision_x: redis does not know the sink script "
+                      "yet, sending it with EVAL");
         cdr->redis_noscript = 1;
 
     } else if (verdict.type == resp_type::bulk &&

@@ -179,8 +179,12 @@ cmp_ok connections() - $conns, '<=', 2,
 # --- SCRIPT FLUSH: NOSCRIPT, then EVAL ---------------------------------------
 
 $redis->cmd('SCRIPT', 'FLUSH');
+my $flushed = length $nginx->error_log;
 $res = push_to('/cdr', fee_push(n => 2, tag => 'f'), signed => 1);
 is $res->code, 200, 'a push after SCRIPT FLUSH';
+like substr($nginx->error_log, $flushed),
+    qr/\[info\].*redis does not know the sink script yet, sending it with EVAL/,
+    'the log tells why the script is sent';
 is scalar(stream()), 75, 'is written once';
 is cmdstat('eval'), 2, 'by EVAL after NOSCRIPT';
 
