@@ -332,7 +332,7 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
     }
 
     cdr->lines = static_cast<ngx_str_t *>(
-        ngx_pnalloc(r->pool, push.size() * sizeof(ngx_str_t)));
+        ngx_palloc(r->pool, push.size() * sizeof(ngx_str_t)));
     cdr->keys = static_cast<u_char(*)[NGX_HTTP_PROVISION_X_DIGEST_LEN]>(
         ngx_pnalloc(r->pool, push.size() * NGX_HTTP_PROVISION_X_DIGEST_LEN));
     cdr->records = static_cast<const provision_x::cdr_record **>(ngx_palloc(
