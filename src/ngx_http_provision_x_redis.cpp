@@ -34,6 +34,9 @@ extern ngx_module_t ngx_http_provision_x_redis_module;
 #define NGX_HTTP_PROVISION_X_REDIS_STREAM "provision_x:cdr"
 #define NGX_HTTP_PROVISION_X_REDIS_PREFIX "provision_x:seen:"
 
+/* a leaf, intermediates and a root: what managed Redis services present */
+#define NGX_HTTP_PROVISION_X_REDIS_SSL_DEPTH 4
+
 struct ngx_http_provision_x_redis_loc_conf_t {
     ngx_http_upstream_conf_t upstream;
     ngx_str_t stream;
@@ -43,6 +46,10 @@ struct ngx_http_provision_x_redis_loc_conf_t {
     ngx_str_t user;
     ngx_str_t password; /* empty: no AUTH */
     ngx_int_t db;       /* NGX_CONF_UNSET: no SELECT */
+#if (NGX_HTTP_SSL)
+    ngx_flag_t ssl;
+    ngx_str_t ssl_trusted_certificate;
+#endif
 };
 
 static char *ngx_http_provision_x_redis_pass(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -53,6 +60,10 @@ static char *ngx_http_provision_x_redis_maxlen(ngx_conf_t *cf,
 static char *ngx_http_provision_x_redis_password_file(ngx_conf_t *cf,
                                                       ngx_command_t *cmd,
                                                       void *conf) noexcept;
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_provision_x_redis_set_ssl(
+    ngx_conf_t *cf, ngx_http_provision_x_redis_loc_conf_t *conf) noexcept;
+#endif
 static void *
 ngx_http_provision_x_redis_create_loc_conf(ngx_conf_t *cf) noexcept;
 static char *ngx_http_provision_x_redis_merge_loc_conf(ngx_conf_t *cf,
@@ -182,6 +193,47 @@ static ngx_command_t ngx_http_provision_x_redis_commands[] = {
       offsetof(ngx_http_provision_x_redis_loc_conf_t,
                upstream.next_upstream_timeout),
       NULL },
+
+#if (NGX_HTTP_SSL)
+
+    { ngx_string("provision_x_redis_ssl"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, ssl),
+      NULL },
+
+    { ngx_string("provision_x_redis_ssl_verify"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, upstream.ssl_verify),
+      NULL },
+
+    { ngx_string("provision_x_redis_ssl_trusted_certificate"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t,
+               ssl_trusted_certificate),
+      NULL },
+
+    { ngx_string("provision_x_redis_ssl_name"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, upstream.ssl_name),
+      NULL },
+
+    { ngx_string("provision_x_redis_ssl_server_name"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t,
+               upstream.ssl_server_name),
+      NULL },
+
+#endif
 
       ngx_null_command
 };
@@ -421,6 +473,9 @@ ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
     p = provision_x::redis_sink_command(p, params, records, cdr->fresh);
     b->last = reinterpret_cast<u_char *>(p);
 
+    /* TLS buffers output until told to flush; the request is all there is */
+    b->flush = 1;
+
     cl->buf = b;
     cl->next = NULL;
     r->upstream->request_bufs = cl;
@@ -572,6 +627,13 @@ ngx_http_provision_x_redis_handler(ngx_http_request_t *r) noexcept
     ngx_http_upstream_t *u = r->upstream;
 
     ngx_str_set(&u->schema, "redis://");
+
+#if (NGX_HTTP_SSL)
+    if (rlcf->ssl) {
+        ngx_str_set(&u->schema, "rediss://");
+        u->ssl = 1;
+    }
+#endif
     u->output.tag =
         reinterpret_cast<ngx_buf_tag_t>(&ngx_http_provision_x_redis_module);
     u->conf = &rlcf->upstream;
@@ -720,6 +782,21 @@ ngx_http_provision_x_redis_create_loc_conf(ngx_conf_t *cf) noexcept
     conf->maxlen = NGX_CONF_UNSET_UINT;
     conf->db = NGX_CONF_UNSET;
 
+#if (NGX_HTTP_SSL)
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->upstream.ssl = NULL;
+     *     conf->upstream.ssl_name = NULL;
+     *     conf->ssl_trusted_certificate = { 0, NULL };
+     */
+
+    conf->ssl = NGX_CONF_UNSET;
+    conf->upstream.ssl_verify = NGX_CONF_UNSET;
+    conf->upstream.ssl_server_name = NGX_CONF_UNSET;
+    conf->upstream.ssl_session_reuse = NGX_CONF_UNSET;
+#endif
+
     return conf;
 }
 
@@ -794,5 +871,80 @@ ngx_http_provision_x_redis_merge_loc_conf(ngx_conf_t *cf, void *parent,
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
+#if (NGX_HTTP_SSL)
+    ngx_conf_merge_value(conf->ssl, prev->ssl, 0);
+
+    /* a password sent over TLS to whoever answers is no better than plain */
+    ngx_conf_merge_value(conf->upstream.ssl_verify, prev->upstream.ssl_verify,
+                         1);
+    ngx_conf_merge_value(conf->upstream.ssl_server_name,
+                         prev->upstream.ssl_server_name, 0);
+    ngx_conf_merge_value(conf->upstream.ssl_session_reuse,
+                         prev->upstream.ssl_session_reuse, 1);
+    ngx_conf_merge_str_value(conf->ssl_trusted_certificate,
+                             prev->ssl_trusted_certificate, "");
+
+    if (conf->upstream.ssl_name == NULL) {
+        conf->upstream.ssl_name = prev->upstream.ssl_name;
+    }
+
+    /* only the location that talks to Redis needs a context of its own */
+    if (conf->ssl && conf->upstream.upstream != NULL &&
+        ngx_http_provision_x_redis_set_ssl(cf, conf) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+#endif
+
     return NGX_CONF_OK;
 }
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_provision_x_redis_set_ssl(
+    ngx_conf_t *cf, ngx_http_provision_x_redis_loc_conf_t *conf) noexcept
+{
+    if (conf->upstream.ssl_verify && conf->ssl_trusted_certificate.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"provision_x_redis_ssl_verify\" needs "
+                           "\"provision_x_redis_ssl_trusted_certificate\", "
+                           "or \"provision_x_redis_ssl_verify off\"");
+        return NGX_ERROR;
+    }
+
+    auto *ssl =
+        static_cast<ngx_ssl_t *>(ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t)));
+    if (ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    ssl->log = cf->log;
+
+    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2 | NGX_SSL_TLSv1_3, NULL) !=
+        NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = ssl;
+
+    conf->upstream.ssl = ssl;
+
+    if (conf->upstream.ssl_verify &&
+        ngx_ssl_trusted_certificate(cf, ssl, &conf->ssl_trusted_certificate,
+                                    NGX_HTTP_PROVISION_X_REDIS_SSL_DEPTH) !=
+            NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_ssl_client_session_cache(cf, ssl,
+                                        conf->upstream.ssl_session_reuse);
+}
+
+#endif

@@ -153,3 +153,28 @@ GET /cdr
 --- error_code: 405
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: TLS verification needs trusted certificates
+--- config
+    location = /_redis {
+        provision_x_redis_ssl on;
+        provision_x_redis_pass 127.0.0.1:6380;
+    }
+--- must_die
+--- error_log
+"provision_x_redis_ssl_verify" needs "provision_x_redis_ssl_trusted_certificate", or "provision_x_redis_ssl_verify off"
+
+
+
+=== TEST 12: TLS without verification loads
+--- config
+    location = /_redis {
+        provision_x_redis_ssl on;
+        provision_x_redis_ssl_verify off;
+        provision_x_redis_pass 127.0.0.1:6380;
+    }
+--- request
+GET /_redis
+--- error_code: 404

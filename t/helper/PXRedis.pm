@@ -26,7 +26,9 @@ sub free_port {
     return $port;
 }
 
-# new(name => 'x', password => 'secret')
+# new(name => 'x', password => 'secret', tls => {cert =>, key =>, ca =>})
+# With tls, the server also listens with TLS on tls_port; the test's own
+# client keeps using the plain port.
 sub new {
     my ($class, %a) = @_;
     my $self = bless {
@@ -34,14 +36,17 @@ sub new {
         dir      => "$Root/t/servroot-redis-$a{name}",
         port     => $a{port} // free_port(),
         password => $a{password},
+        tls      => $a{tls},
         binary   => $ENV{TEST_REDIS_SERVER} // 'redis-server',
     }, $class;
+    $self->{tls_port} = free_port() if $a{tls};
     remove_tree($self->{dir});
     make_path($self->{dir});
     return $self;
 }
 
-sub port { $_[0]{port} }
+sub port     { $_[0]{port} }
+sub tls_port { $_[0]{tls_port} }
 sub dir  { $_[0]{dir} }
 
 # Starts the server; dies when it cannot (no redis-server is a failure).
@@ -53,6 +58,12 @@ sub start {
                '--logfile', "$self->{dir}/redis.log");
     push @cmd, '--requirepass', $self->{password}
         if defined $self->{password};
+    push @cmd, '--tls-port', $self->{tls_port},
+               '--tls-cert-file', $self->{tls}{cert},
+               '--tls-key-file', $self->{tls}{key},
+               '--tls-ca-cert-file', $self->{tls}{ca},
+               '--tls-auth-clients', 'no'
+        if $self->{tls};
 
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
