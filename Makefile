@@ -39,7 +39,8 @@ DEPS_BUILD  := nginx nginx-dev g++ make dpkg-dev libssl-dev libjansson-dev \
 DEPS_TEST   := googletest libgtest-dev clang-format perl libtest-base-perl \
                libtext-diff-perl liburi-perl libtest-longstring-perl \
                liblist-moreutils-perl libhttp-message-perl libipc-run-perl \
-               libipc-run3-perl curl prometheus
+               libipc-run3-perl curl prometheus redis-server redis-tools \
+               python3 openssl
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(TOP)/$(MODULE)
@@ -119,7 +120,7 @@ clean:
 #   make test-valgrind  Test::Nginx-format files under valgrind memcheck
 #                       (a representative subset; ALL=1 runs every file)
 
-DEPS_BENCH  := wrk libnginx-mod-http-echo valgrind
+DEPS_BENCH  := wrk libnginx-mod-http-echo valgrind redis-server redis-tools
 ASAN_BUILD  := build/asan
 ASAN_FLAGS  := -fsanitize=address,undefined -fsanitize-recover=address \
                -fno-omit-frame-pointer

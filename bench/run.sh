@@ -3,7 +3,7 @@
 # zone bytes per entry; writes bench/results.md.
 # usage: bench/run.sh NGINX_BINARY ABS_MODULE ABS_PREFIX CORE_OPS_BINARY
 # Env: DURATION (s per wrk run, default 6), CONNS (default 32),
-#      PUSH_CONNS (default 16), PORT (default 18480).
+#      PUSH_CONNS (default 16), PORT (default 18480; PORT+1 for Redis).
 set -euo pipefail
 
 nginx=$1
@@ -16,6 +16,7 @@ dur=${DURATION:-6}
 conns=${CONNS:-32}
 pconns=${PUSH_CONNS:-16}
 port=${PORT:-18480}
+redis_port=$((port + 1))
 echo_so=/usr/lib/nginx/modules/ngx_http_echo_module.so
 push=$top/test/data/huawei_push_50.json
 out=$bench/results.md
@@ -30,14 +31,25 @@ printf 'bench-status-key-0123456789\n' >"$prefix/conf/api.key"
 umask 022
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" \
     -e "s|@MODULE@|$module|g" -e "s|@ECHO@|$echo_so|g" \
+    -e "s|@REDIS_PORT@|$redis_port|g" \
     "$bench/nginx.conf.in" >"$prefix/conf/nginx.conf"
 
 "$nginx" -p "$prefix/" -c conf/nginx.conf -e "$prefix/logs/error.log" -t -q
+# the Redis sink's server, on wrk's CPU (there are two); nothing persisted
+taskset -c 1 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
+    --appendonly no --daemonize no --dir "$prefix" \
+    --logfile "$prefix/logs/redis.log" &
+redis_pid=$!
 "$nginx" -p "$prefix/" -c conf/nginx.conf -e "$prefix/logs/error.log"
 stop() {
     [ -f "$prefix/logs/nginx.pid" ] && kill "$(cat "$prefix/logs/nginx.pid")" 2>/dev/null || true
+    kill "$redis_pid" 2>/dev/null || true
 }
 trap stop EXIT
+for _ in $(seq 50); do
+    [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && break
+    sleep 0.1
+done
 for _ in $(seq 50); do curl -fs "$url/r200" >/dev/null && break; sleep 0.1; done
 # belt and braces: worker_cpu_affinity pins it, taskset checks nothing moved
 for w in $(pgrep -P "$(cat "$prefix/logs/nginx.pid")"); do taskset -pc 0 "$w" >/dev/null; done
@@ -114,6 +126,11 @@ WRK_CONNS=$pconns run_wrk push-new-forward echo-46k 50 /huawei/fee-fwd \
     -s "$bench/push.lua" -- "$tmpl" "$(pool new-f 60000)" new nf
 WRK_CONNS=$pconns run_wrk push-retry-forward echo-46k 50 /huawei/fee-fwd \
     -s "$bench/push.lua" -- "$tmpl" "$(pool retry-f 200000)" retry nf
+WRK_CONNS=$pconns run_wrk push-new-redis echo-46k 50 /huawei/fee-redis \
+    -s "$bench/push.lua" -- "$tmpl" "$(pool new-r 60000)" new nr
+WRK_CONNS=$pconns run_wrk push-known-redis echo-46k 50 \
+    /huawei/fee-redis-shared \
+    -s "$bench/push.lua" -- "$tmpl" "$(pool known-r 200000)" retry kr
 s2=$(status)
 echo "$s0" >"$prefix/logs/status-0.json"
 echo "$s1" >"$prefix/logs/status-1.json"
@@ -221,6 +238,14 @@ L.append("""Benchmarks:
   sessionId with a per-request prefix).
 - `push-retry-*`: the same body every time (an identical retry: all 50
   records are duplicates), still verified with a fresh nonce each.
+- `push-new-redis`: `redis=`, the new records written to a local
+  redis-server (pinned to CPU 1 with wrk) by the sink script (per record
+  SET NX EX + XADD MAXLEN ~ 100000), one EVALSHA round trip per push over
+  a kept-alive upstream connection; records/s is stream entries written.
+- `push-known-redis`: the same body every time to a location without a
+  local dedup zone, so every push goes to Redis, whose script finds all 50
+  keys present (what a second gateway node sees for a push the first one
+  wrote).
 """)
 L.append("## Instructions per operation (callgrind, core library, -O2)\n")
 L.append("| operation | instructions/op |")

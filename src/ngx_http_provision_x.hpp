@@ -135,6 +135,7 @@ struct ngx_http_provision_x_loc_conf_t {
 
     ngx_uint_t cdr; /* provision_x::dialect of the CDR receiver, or off */
     ngx_str_t cdr_forward;
+    ngx_str_t cdr_redis;
     ngx_shm_zone_t *cdr_queue;
     ngx_shm_zone_t *cdr_dedup;
     size_t cdr_max_body;
@@ -151,13 +152,18 @@ struct ngx_http_provision_x_cdr_t {
     provision_x::cdr_line_meta meta;
     ngx_str_t *lines; /* NDJSON lines of the new records */
     u_char (*keys)[NGX_HTTP_PROVISION_X_DIGEST_LEN];
+    const provision_x::cdr_record **records; /* the new records */
     ngx_uint_t fresh;
+    ngx_uint_t known; /* of the fresh: already in a shared sink (Redis) */
     ngx_uint_t duplicates;
     ngx_uint_t invalid;
     u_char body_digest[NGX_HTTP_PROVISION_X_DIGEST_LEN];
-    ngx_int_t forward_status;
+    ngx_int_t forward_status; /* of the sink's subrequest */
     unsigned retry : 1;
     unsigned forward_done : 1;
+    unsigned redis_written : 1;  /* Redis confirmed: known is set */
+    unsigned redis_noscript : 1; /* Redis lacked the script: ask again */
+    unsigned redis_eval : 1;     /* send the script itself */
 };
 
 struct ngx_http_provision_x_ctx_t {
@@ -225,6 +231,8 @@ ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_provision_x_forward(ngx_http_request_t *r,
                              ngx_http_provision_x_ctx_t *ctx) noexcept;
+ngx_int_t ngx_http_provision_x_redis(ngx_http_request_t *r,
+                                     ngx_http_provision_x_ctx_t *ctx) noexcept;
 
 ngx_int_t ngx_http_provision_x_redact_log(ngx_conf_t *cf,
                                           ngx_log_t *log) noexcept;

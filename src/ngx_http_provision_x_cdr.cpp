@@ -266,7 +266,8 @@ ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
                                              cdr->meta);
     }
 
-    ngx_http_provision_x_metrics_cdr(ctx->dialect, cdr->fresh, cdr->duplicates,
+    ngx_http_provision_x_metrics_cdr(ctx->dialect, cdr->fresh - cdr->known,
+                                     cdr->duplicates + cdr->known,
                                      cdr->invalid);
 
     return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_OK, "");
@@ -306,6 +307,10 @@ ngx_http_provision_x_cdr_hand_off(ngx_http_request_t *r,
         }
     }
 
+    if (plcf->cdr_redis.len != 0) {
+        return ngx_http_provision_x_redis(r, ctx);
+    }
+
     return ngx_http_provision_x_forward(r, ctx);
 }
 
@@ -330,7 +335,9 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
         ngx_palloc(r->pool, push.size() * sizeof(ngx_str_t)));
     cdr->keys = static_cast<u_char(*)[NGX_HTTP_PROVISION_X_DIGEST_LEN]>(
         ngx_pnalloc(r->pool, push.size() * NGX_HTTP_PROVISION_X_DIGEST_LEN));
-    if (cdr->lines == NULL || cdr->keys == NULL) {
+    cdr->records = static_cast<const provision_x::cdr_record **>(ngx_palloc(
+        r->pool, push.size() * sizeof(const provision_x::cdr_record *)));
+    if (cdr->lines == NULL || cdr->keys == NULL || cdr->records == NULL) {
         return NGX_ERROR;
     }
 
@@ -377,6 +384,7 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
 
         ngx_memcpy(cdr->keys[cdr->fresh], rec.key_digest,
                    NGX_HTTP_PROVISION_X_DIGEST_LEN);
+        cdr->records[cdr->fresh] = &rec;
         cdr->fresh++;
     }
 
@@ -517,7 +525,7 @@ ngx_http_provision_x_cdr_body_handler(ngx_http_request_t *r) noexcept
     ngx_int_t rc = ngx_http_provision_x_cdr_process(r, plcf, ctx);
 
     if (rc == NGX_DONE) {
-        /* the forward subrequest finishes the request */
+        /* the sink's subrequest finishes the request */
         return;
     }
 

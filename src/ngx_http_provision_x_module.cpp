@@ -455,7 +455,7 @@ ngx_http_provision_x_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 /*
- * provision_x_cdr huawei|aliyun forward=URI|queue=NAME [dedup=NAME]
+ * provision_x_cdr huawei|aliyun forward=URI|queue=NAME|redis=URI [dedup=NAME]
  *                 [max_records=N] [max_body=SIZE]
  *                 [invalid=dead_letter|reject];
  */
@@ -508,6 +508,14 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
             }
 
             plcf->cdr_forward = v;
+
+        } else if (key == "redis") {
+            if (v.data[0] != '/') {
+                return provision_x::conf_message(
+                    "needs redis=/uri of a location in this server");
+            }
+
+            plcf->cdr_redis = v;
 
         } else if (key == "queue") {
             plcf->cdr_queue = ngx_http_provision_x_queue_ref(cf, &v);
@@ -567,9 +575,11 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    if ((plcf->cdr_forward.len != 0) == (plcf->cdr_queue != NULL)) {
+    if ((plcf->cdr_forward.len != 0) + (plcf->cdr_queue != NULL) +
+            (plcf->cdr_redis.len != 0) !=
+        1) {
         return provision_x::conf_message(
-            "needs exactly one sink: forward=/uri or queue=name");
+            "needs exactly one sink: forward=/uri, queue=name or redis=/uri");
     }
 
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
@@ -672,9 +682,9 @@ ngx_http_provision_x_variable(ngx_http_request_t *r,
         }
 
         ngx_uint_t n = (data == NGX_HTTP_PROVISION_X_VAR_CDR_RECORDS)
-                           ? ctx->cdr->fresh
+                           ? ctx->cdr->fresh - ctx->cdr->known
                        : (data == NGX_HTTP_PROVISION_X_VAR_CDR_DUPLICATES)
-                           ? ctx->cdr->duplicates
+                           ? ctx->cdr->duplicates + ctx->cdr->known
                            : ctx->cdr->invalid;
 
         u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_INT_T_LEN));
@@ -814,6 +824,7 @@ ngx_http_provision_x_create_loc_conf(ngx_conf_t *cf) noexcept
      *
      *     conf->apps = NULL;
      *     conf->cdr_forward = { 0, NULL };
+     *     conf->cdr_redis = { 0, NULL };
      *     conf->cdr_queue = NULL;
      *     conf->cdr_dedup = NULL;
      */

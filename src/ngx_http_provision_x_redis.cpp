@@ -1,0 +1,950 @@
+/*
+ * The Redis Streams sink: a fourth HTTP module in the same .so.
+ *
+ * "provision_x_cdr ... redis=/uri" makes a subrequest to a location with
+ * "provision_x_redis_pass"; that location speaks RESP to Redis as an
+ * upstream protocol, the way core's memcached module does, so upstream
+ * blocks, keepalive, timeouts, next-upstream retries and balancing are
+ * nginx's own and no worker ever blocks.  The subrequest reads the records
+ * from its parent (the post-subrequest data, which also proves that the
+ * subrequest came from the sink) and writes the outcome back there; the
+ * parent acknowledges the platform only when Redis confirmed the write.
+ *
+ * One push is one round trip: RESET, and AUTH and SELECT when configured,
+ * are pipelined ahead of the script on every request, so a request never
+ * depends on what a kept-alive connection did before (see core/redis.hpp)
+ * and needs no per-connection state; it costs Redis a password check.  The
+ * script is called by its SHA-1; when Redis does not know it (a restarted or
+ * new server) the sink asks once more with EVAL, which also loads it.
+ */
+
+#include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_queue.hpp"
+
+#include "core/redis.hpp"
+
+using provision_x::resp_rc;
+using provision_x::resp_reply;
+using provision_x::resp_type;
+
+extern "C" {
+extern ngx_module_t ngx_http_provision_x_redis_module;
+}
+
+#define NGX_HTTP_PROVISION_X_REDIS_STREAM "provision_x:cdr"
+#define NGX_HTTP_PROVISION_X_REDIS_PREFIX "provision_x:seen:"
+
+/* a leaf, intermediates and a root: what managed Redis services present */
+#define NGX_HTTP_PROVISION_X_REDIS_SSL_DEPTH 4
+
+struct ngx_http_provision_x_redis_loc_conf_t {
+    ngx_http_upstream_conf_t upstream;
+    ngx_str_t stream;
+    ngx_str_t prefix;
+    time_t ttl;
+    ngx_uint_t maxlen; /* 0: no cap */
+    ngx_str_t user;
+    ngx_str_t password; /* empty: no AUTH */
+    ngx_int_t db;       /* NGX_CONF_UNSET: no SELECT */
+#if (NGX_HTTP_SSL)
+    ngx_flag_t ssl;
+    ngx_str_t ssl_trusted_certificate;
+#endif
+};
+
+static char *ngx_http_provision_x_redis_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+                                             void *conf) noexcept;
+static char *ngx_http_provision_x_redis_maxlen(ngx_conf_t *cf,
+                                               ngx_command_t *cmd,
+                                               void *conf) noexcept;
+static char *ngx_http_provision_x_redis_password_file(ngx_conf_t *cf,
+                                                      ngx_command_t *cmd,
+                                                      void *conf) noexcept;
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_provision_x_redis_set_ssl(
+    ngx_conf_t *cf, ngx_http_provision_x_redis_loc_conf_t *conf) noexcept;
+#endif
+static void *
+ngx_http_provision_x_redis_create_loc_conf(ngx_conf_t *cf) noexcept;
+static char *ngx_http_provision_x_redis_merge_loc_conf(ngx_conf_t *cf,
+                                                       void *parent,
+                                                       void *child) noexcept;
+
+static char ngx_http_provision_x_redis_sha1[provision_x::redis_sha1_hex_size];
+static bool ngx_http_provision_x_redis_sha1_ready;
+
+#define NGX_HTTP_PROVISION_X_REDIS_CONF                                        \
+    (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF)
+
+// clang-format off
+static ngx_conf_bitmask_t ngx_http_provision_x_redis_next_upstream_masks[] = {
+    { ngx_string("error"), NGX_HTTP_UPSTREAM_FT_ERROR },
+    { ngx_string("timeout"), NGX_HTTP_UPSTREAM_FT_TIMEOUT },
+    { ngx_string("invalid_response"), NGX_HTTP_UPSTREAM_FT_INVALID_HEADER },
+    { ngx_string("off"), NGX_HTTP_UPSTREAM_FT_OFF },
+    { ngx_null_string, 0 }
+};
+
+static ngx_command_t ngx_http_provision_x_redis_commands[] = {
+
+    { ngx_string("provision_x_redis_pass"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_provision_x_redis_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_redis_stream"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, stream),
+      NULL },
+
+    { ngx_string("provision_x_redis_key_prefix"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, prefix),
+      NULL },
+
+    { ngx_string("provision_x_redis_ttl"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, ttl),
+      NULL },
+
+    { ngx_string("provision_x_redis_maxlen"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_http_provision_x_redis_maxlen,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_redis_user"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, user),
+      NULL },
+
+    { ngx_string("provision_x_redis_password_file"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_http_provision_x_redis_password_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_redis_db"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, db),
+      NULL },
+
+    { ngx_string("provision_x_redis_connect_timeout"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, upstream.connect_timeout),
+      NULL },
+
+    { ngx_string("provision_x_redis_send_timeout"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, upstream.send_timeout),
+      NULL },
+
+    { ngx_string("provision_x_redis_read_timeout"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, upstream.read_timeout),
+      NULL },
+
+    { ngx_string("provision_x_redis_buffer_size"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, upstream.buffer_size),
+      NULL },
+
+    { ngx_string("provision_x_redis_next_upstream"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, upstream.next_upstream),
+      &ngx_http_provision_x_redis_next_upstream_masks },
+
+    { ngx_string("provision_x_redis_next_upstream_tries"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t,
+               upstream.next_upstream_tries),
+      NULL },
+
+    { ngx_string("provision_x_redis_next_upstream_timeout"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t,
+               upstream.next_upstream_timeout),
+      NULL },
+
+#if (NGX_HTTP_SSL)
+
+    { ngx_string("provision_x_redis_ssl"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, ssl),
+      NULL },
+
+    { ngx_string("provision_x_redis_ssl_verify"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, upstream.ssl_verify),
+      NULL },
+
+    { ngx_string("provision_x_redis_ssl_trusted_certificate"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t,
+               ssl_trusted_certificate),
+      NULL },
+
+    { ngx_string("provision_x_redis_ssl_name"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t, upstream.ssl_name),
+      NULL },
+
+    { ngx_string("provision_x_redis_ssl_server_name"),
+      NGX_HTTP_PROVISION_X_REDIS_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_redis_loc_conf_t,
+               upstream.ssl_server_name),
+      NULL },
+
+#endif
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t ngx_http_provision_x_redis_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_provision_x_redis_create_loc_conf,
+                                           /* create location configuration */
+    ngx_http_provision_x_redis_merge_loc_conf
+                                           /* merge location configuration */
+};
+
+
+ngx_module_t ngx_http_provision_x_redis_module = {
+    NGX_MODULE_V1,
+    &ngx_http_provision_x_redis_module_ctx, /* module context */
+    ngx_http_provision_x_redis_commands,   /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+// clang-format on
+
+/* --- the CDR handler's side: the subrequest and its outcome ------------ */
+
+static ngx_int_t
+ngx_http_provision_x_redis_done(ngx_http_request_t *sr, void *data,
+                                ngx_int_t rc) noexcept
+{
+    auto *ctx = static_cast<ngx_http_provision_x_ctx_t *>(data);
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+
+    cdr->forward_done = 1;
+
+    if (sr->headers_out.status != 0) {
+        cdr->forward_status = sr->headers_out.status;
+
+    } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        cdr->forward_status = rc;
+
+    } else {
+        cdr->forward_status = NGX_HTTP_BAD_GATEWAY;
+    }
+
+    return rc;
+}
+
+static void
+ngx_http_provision_x_redis_resume(ngx_http_request_t *r) noexcept
+{
+    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_get_ctx(r);
+
+    if (ctx == NULL || ctx->cdr == NULL || !ctx->cdr->forward_done) {
+        return;
+    }
+
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+    ngx_int_t status = cdr->forward_status;
+
+    if (cdr->redis_noscript) {
+        /* nothing was written: the script runs only once it is known */
+        cdr->redis_noscript = 0;
+        cdr->redis_eval = 1;
+        cdr->forward_done = 0;
+
+        ngx_int_t rc = ngx_http_provision_x_redis(r, ctx);
+        if (rc != NGX_DONE) {
+            ngx_http_finalize_request(r, rc);
+        }
+
+        return;
+    }
+
+    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE &&
+        !cdr->redis_written) {
+        auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
+            ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "provision_x: redis=%V answered %i but is no "
+                      "provision_x_redis_pass location",
+                      &plcf->cdr_redis, status);
+        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_provision_x_metrics_hand_off(ctx->dialect, status);
+
+    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_finalize_request(r, ngx_http_provision_x_cdr_commit(r, ctx));
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "provision_x: CDR write to redis failed with %i, %ui "
+                  "records not acknowledged",
+                  status, cdr->fresh);
+
+    ngx_uint_t answer = (status == NGX_HTTP_SERVICE_UNAVAILABLE)
+                            ? NGX_HTTP_SERVICE_UNAVAILABLE
+                            : NGX_HTTP_BAD_GATEWAY;
+
+    ngx_http_finalize_request(
+        r, ngx_http_provision_x_cdr_answer(r, answer, "hand-off failed"));
+}
+
+ngx_int_t
+ngx_http_provision_x_redis(ngx_http_request_t *r,
+                           ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+
+    auto *ps = static_cast<ngx_http_post_subrequest_t *>(
+        ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t)));
+    if (ps == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ps->handler = ngx_http_provision_x_redis_done;
+    ps->data = ctx;
+
+    ngx_http_request_t *sr;
+
+    if (ngx_http_subrequest(r, &plcf->cdr_redis, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_WAITED) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the outcome travels through the parent's ctx, not a body */
+    sr->header_only = 1;
+
+    r->write_event_handler = ngx_http_provision_x_redis_resume;
+
+    return NGX_DONE;
+}
+
+/* --- the upstream protocol: RESP ----------------------------------------- */
+
+static ngx_http_provision_x_ctx_t *
+ngx_http_provision_x_redis_parent(ngx_http_request_t *r) noexcept
+{
+    ngx_http_post_subrequest_t *ps = r->post_subrequest;
+
+    if (r == r->main || ps == NULL ||
+        ps->handler != ngx_http_provision_x_redis_done) {
+        return NULL;
+    }
+
+    return static_cast<ngx_http_provision_x_ctx_t *>(ps->data);
+}
+
+static ngx_int_t
+ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
+{
+    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_redis_parent(r);
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+
+    auto *records = static_cast<provision_x::redis_sink_record *>(ngx_palloc(
+        r->pool, cdr->fresh * sizeof(provision_x::redis_sink_record)));
+    if (records == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (ngx_uint_t i = 0; i < cdr->fresh; i++) {
+        const provision_x::cdr_record *rec = cdr->records[i];
+
+        records[i].line = provision_x::view(cdr->lines[i]);
+        records[i].key = rec->key_view();
+        records[i].app = cdr->meta.app.empty()
+                             ? std::string_view(rec->tenant, rec->tenant_len)
+                             : cdr->meta.app;
+        records[i].digest = cdr->keys[i];
+    }
+
+    provision_x::redis_sink_params params;
+    params.stream = provision_x::view(rlcf->stream);
+    params.prefix = provision_x::view(rlcf->prefix);
+    params.dialect =
+        ctx->dialect == static_cast<ngx_uint_t>(provision_x::dialect::aliyun)
+            ? "aliyun"
+            : "huawei";
+    params.ttl = rlcf->ttl;
+    params.maxlen = rlcf->maxlen;
+    params.eval = cdr->redis_eval;
+    params.sha1 = ngx_http_provision_x_redis_sha1;
+
+    std::string_view user = provision_x::view(rlcf->user);
+    std::string_view password = provision_x::view(rlcf->password);
+
+    size_t len =
+        provision_x::redis_reset_command.size() +
+        provision_x::redis_sink_command_size(params, records, cdr->fresh);
+
+    if (password.size()) {
+        len += provision_x::redis_auth_size(user, password);
+    }
+
+    if (rlcf->db != NGX_CONF_UNSET) {
+        len += provision_x::redis_select_size(rlcf->db);
+    }
+
+    ngx_buf_t *b = ngx_create_temp_buf(r->pool, len);
+    ngx_chain_t *cl = ngx_alloc_chain_link(r->pool);
+    if (b == NULL || cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    auto *p = reinterpret_cast<char *>(
+        ngx_cpymem(b->last, provision_x::redis_reset_command.data(),
+                   provision_x::redis_reset_command.size()));
+
+    if (password.size()) {
+        p = provision_x::redis_auth(p, user, password);
+    }
+
+    if (rlcf->db != NGX_CONF_UNSET) {
+        p = provision_x::redis_select(p, rlcf->db);
+    }
+
+    p = provision_x::redis_sink_command(p, params, records, cdr->fresh);
+    b->last = reinterpret_cast<u_char *>(p);
+
+    /* TLS buffers output until told to flush; the request is all there is */
+    b->flush = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+    r->upstream->request_bufs = cl;
+
+    return NGX_OK;
+}
+
+static ngx_int_t
+ngx_http_provision_x_redis_reinit_request(ngx_http_request_t *r) noexcept
+{
+    /* the reply is parsed from the start of the buffer every time */
+    return NGX_OK;
+}
+
+static ngx_int_t
+ngx_http_provision_x_redis_invalid(ngx_http_request_t *r, const char *what,
+                                   const resp_reply &reply) noexcept
+{
+    if (reply.type == resp_type::error) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "provision_x: redis %s failed: %*s", what,
+                      reply.text.size(), reply.text.data());
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "provision_x: redis sent an unexpected reply to %s",
+                      what);
+    }
+
+    return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+}
+
+/*
+ * The whole reply (+RESET, +OK for AUTH and SELECT, the script's verdict) is
+ * small and arrives at once; it is parsed from the start on every call
+ * until it is complete, so no parser state outlives a call.
+ */
+static ngx_int_t
+ngx_http_provision_x_redis_process_header(ngx_http_request_t *r) noexcept
+{
+    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_cdr_t *cdr = ngx_http_provision_x_redis_parent(r)->cdr;
+    ngx_http_upstream_t *u = r->upstream;
+
+    const char *what[4];
+    resp_reply replies[4];
+    ngx_uint_t n = 0;
+
+    what[n++] = "RESET";
+
+    if (rlcf->password.len) {
+        what[n++] = "AUTH";
+    }
+
+    if (rlcf->db != NGX_CONF_UNSET) {
+        what[n++] = "SELECT";
+    }
+
+    what[n++] = "CDR write";
+
+    auto *p = reinterpret_cast<const char *>(u->buffer.pos);
+    auto *last = reinterpret_cast<const char *>(u->buffer.last);
+
+    for (ngx_uint_t i = 0; i < n; i++) {
+        size_t used;
+
+        switch (provision_x::resp_parse(p, last - p, replies[i], &used)) {
+        case resp_rc::ok:
+            p += used;
+            break;
+
+        case resp_rc::incomplete:
+            return NGX_AGAIN;
+
+        default:
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "provision_x: redis sent invalid RESP");
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+    }
+
+    for (ngx_uint_t i = 0; i + 1 < n; i++) {
+        if (replies[i].type != resp_type::simple ||
+            replies[i].text != (i == 0 ? "RESET" : "OK")) {
+            return ngx_http_provision_x_redis_invalid(r, what[i], replies[i]);
+        }
+    }
+
+    const resp_reply &verdict = replies[n - 1];
+
+    if (verdict.type == resp_type::error && !cdr->redis_eval &&
+        verdict.text.substr(0, 9) == "NOSCRIPT ") {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "provision_x: redis does not know the sink script "
+                      "yet, sending it with EVAL");
+        cdr->redis_noscript = 1;
+
+    } else if (verdict.type == resp_type::bulk &&
+               verdict.text.size() == cdr->fresh &&
+               verdict.text.find_first_not_of("01") == std::string_view::npos) {
+        cdr->known = 0;
+
+        for (char c : verdict.text) {
+            cdr->known += (c == '0');
+        }
+
+        cdr->redis_written = 1;
+
+    } else {
+        return ngx_http_provision_x_redis_invalid(r, what[n - 1], verdict);
+    }
+
+    u->buffer.pos = reinterpret_cast<u_char *>(const_cast<char *>(p));
+    u->headers_in.status_n = NGX_HTTP_OK;
+    u->headers_in.content_length_n = 0;
+    u->state->status = NGX_HTTP_OK;
+
+    /* anything after the reply means we and Redis disagree: do not reuse */
+    u->keepalive = (p == last);
+
+    return NGX_OK;
+}
+
+static void
+ngx_http_provision_x_redis_finalize_request(ngx_http_request_t *r,
+                                            ngx_int_t rc) noexcept
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "provision_x redis request finalized: %i", rc);
+}
+
+static ngx_int_t
+ngx_http_provision_x_redis_handler(ngx_http_request_t *r) noexcept
+{
+    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_redis_parent(r);
+
+    if (ctx == NULL || ctx->cdr == NULL || ctx->cdr->fresh == 0) {
+        /* only the CDR handler's subrequest has records to write */
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    if (ngx_http_upstream_create(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
+    ngx_http_upstream_t *u = r->upstream;
+
+    ngx_str_set(&u->schema, "redis://");
+
+#if (NGX_HTTP_SSL)
+    if (rlcf->ssl) {
+        ngx_str_set(&u->schema, "rediss://");
+        u->ssl = 1;
+    }
+#endif
+    u->output.tag =
+        reinterpret_cast<ngx_buf_tag_t>(&ngx_http_provision_x_redis_module);
+    u->conf = &rlcf->upstream;
+
+    u->create_request = ngx_http_provision_x_redis_create_request;
+    u->reinit_request = ngx_http_provision_x_redis_reinit_request;
+    u->process_header = ngx_http_provision_x_redis_process_header;
+    u->finalize_request = ngx_http_provision_x_redis_finalize_request;
+
+    r->main->count++;
+
+    ngx_http_upstream_init(r);
+
+    return NGX_DONE;
+}
+
+/* --- configuration ------------------------------------------------------- */
+
+static char *
+ngx_http_provision_x_redis_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+                                void *conf) noexcept
+{
+    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(conf);
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (rlcf->upstream.upstream) {
+        return provision_x::conf_message("is duplicate");
+    }
+
+    ngx_url_t url;
+    ngx_memzero(&url, sizeof(ngx_url_t));
+    url.url = value[1];
+    url.no_resolve = 1;
+
+    rlcf->upstream.upstream = ngx_http_upstream_add(cf, &url, 0);
+    if (rlcf->upstream.upstream == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (!ngx_http_provision_x_redis_sha1_ready) {
+        if (!provision_x::redis_sink_script_sha1(
+                ngx_http_provision_x_redis_sha1)) {
+            return provision_x::conf_message("cannot hash the sink script");
+        }
+
+        ngx_http_provision_x_redis_sha1_ready = true;
+    }
+
+    auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = ngx_http_provision_x_redis_handler;
+
+    return NGX_CONF_OK;
+}
+
+static char *
+ngx_http_provision_x_redis_maxlen(ngx_conf_t *cf, ngx_command_t *cmd,
+                                  void *conf) noexcept
+{
+    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(conf);
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (rlcf->maxlen != NGX_CONF_UNSET_UINT) {
+        return provision_x::conf_message("is duplicate");
+    }
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        rlcf->maxlen = 0;
+        return NGX_CONF_OK;
+    }
+
+    ngx_int_t n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR || n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", expected a positive "
+                           "number or \"off\"",
+                           &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    rlcf->maxlen = n;
+
+    return NGX_CONF_OK;
+}
+
+static char *
+ngx_http_provision_x_redis_password_file(ngx_conf_t *cf, ngx_command_t *cmd,
+                                         void *conf) noexcept
+{
+    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(conf);
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (rlcf->password.data != NULL) {
+        return provision_x::conf_message("is duplicate");
+    }
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_set(&rlcf->password, "");
+        return NGX_CONF_OK;
+    }
+
+    ngx_str_t path = value[1];
+
+    if (ngx_http_provision_x_read_secret(cf, &path, &rlcf->password) !=
+        NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return NGX_CONF_OK;
+}
+
+static void *
+ngx_http_provision_x_redis_create_loc_conf(ngx_conf_t *cf) noexcept
+{
+    auto *conf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
+        ngx_pcalloc(cf->pool, sizeof(ngx_http_provision_x_redis_loc_conf_t)));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->upstream.upstream = NULL;
+     *     conf->upstream.next_upstream = 0;
+     *     conf->upstream.buffering = 0;
+     *     conf->upstream.pass_request_headers = 0;
+     *     conf->upstream.pass_request_body = 0;
+     *     conf->upstream.intercept_errors = 0;
+     *     conf->stream = { 0, NULL };
+     *     conf->prefix = { 0, NULL };
+     *     conf->user = { 0, NULL };
+     *     conf->password = { 0, NULL };
+     */
+
+    conf->upstream.local =
+        static_cast<ngx_http_upstream_local_t *>(NGX_CONF_UNSET_PTR);
+    conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
+    conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.send_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.read_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.next_upstream_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.buffer_size = NGX_CONF_UNSET_SIZE;
+
+    conf->ttl = NGX_CONF_UNSET;
+    conf->maxlen = NGX_CONF_UNSET_UINT;
+    conf->db = NGX_CONF_UNSET;
+
+#if (NGX_HTTP_SSL)
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->upstream.ssl = NULL;
+     *     conf->upstream.ssl_name = NULL;
+     *     conf->ssl_trusted_certificate = { 0, NULL };
+     */
+
+    conf->ssl = NGX_CONF_UNSET;
+    conf->upstream.ssl_verify = NGX_CONF_UNSET;
+    conf->upstream.ssl_server_name = NGX_CONF_UNSET;
+    conf->upstream.ssl_session_reuse = NGX_CONF_UNSET;
+#endif
+
+    return conf;
+}
+
+static char *
+ngx_http_provision_x_redis_merge_loc_conf(ngx_conf_t *cf, void *parent,
+                                          void *child) noexcept
+{
+    auto *prev = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(parent);
+    auto *conf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(child);
+
+    ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local, NULL);
+    ngx_conf_merge_uint_value(conf->upstream.next_upstream_tries,
+                              prev->upstream.next_upstream_tries, 0);
+
+    /* a platform waits for its acknowledgement well under a second */
+    ngx_conf_merge_msec_value(conf->upstream.connect_timeout,
+                              prev->upstream.connect_timeout, 1000);
+    ngx_conf_merge_msec_value(conf->upstream.send_timeout,
+                              prev->upstream.send_timeout, 2000);
+    ngx_conf_merge_msec_value(conf->upstream.read_timeout,
+                              prev->upstream.read_timeout, 2000);
+    ngx_conf_merge_msec_value(conf->upstream.next_upstream_timeout,
+                              prev->upstream.next_upstream_timeout, 0);
+    ngx_conf_merge_size_value(conf->upstream.buffer_size,
+                              prev->upstream.buffer_size,
+                              static_cast<size_t>(ngx_pagesize));
+
+    ngx_conf_merge_bitmask_value(
+        conf->upstream.next_upstream, prev->upstream.next_upstream,
+        NGX_CONF_BITMASK_SET | NGX_HTTP_UPSTREAM_FT_ERROR |
+            NGX_HTTP_UPSTREAM_FT_TIMEOUT);
+
+    if (conf->upstream.next_upstream & NGX_HTTP_UPSTREAM_FT_OFF) {
+        conf->upstream.next_upstream =
+            NGX_CONF_BITMASK_SET | NGX_HTTP_UPSTREAM_FT_OFF;
+
+    } else {
+        /*
+         * The subrequest inherits the platform's POST, but the write is
+         * idempotent (the dedup keys), so a request that reached one
+         * server may be tried on the next.
+         */
+        conf->upstream.next_upstream |= NGX_HTTP_UPSTREAM_FT_NON_IDEMPOTENT;
+    }
+
+    ngx_conf_merge_str_value(conf->stream, prev->stream,
+                             NGX_HTTP_PROVISION_X_REDIS_STREAM);
+    ngx_conf_merge_str_value(conf->prefix, prev->prefix,
+                             NGX_HTTP_PROVISION_X_REDIS_PREFIX);
+    ngx_conf_merge_value(conf->ttl, prev->ttl, NGX_HTTP_PROVISION_X_DEDUP_TTL);
+    ngx_conf_merge_uint_value(conf->maxlen, prev->maxlen, 0);
+    ngx_conf_merge_str_value(conf->user, prev->user, "");
+    ngx_conf_merge_str_value(conf->password, prev->password, "");
+    ngx_conf_merge_value(conf->db, prev->db, NGX_CONF_UNSET);
+
+    if (conf->ttl <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"provision_x_redis_ttl\" must be at least 1s");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (conf->stream.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"provision_x_redis_stream\" must not be empty");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (conf->user.len && conf->password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"provision_x_redis_user\" needs "
+                           "\"provision_x_redis_password_file\"");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+#if (NGX_HTTP_SSL)
+    ngx_conf_merge_value(conf->ssl, prev->ssl, 0);
+
+    /* a password sent over TLS to whoever answers is no better than plain */
+    ngx_conf_merge_value(conf->upstream.ssl_verify, prev->upstream.ssl_verify,
+                         1);
+    ngx_conf_merge_value(conf->upstream.ssl_server_name,
+                         prev->upstream.ssl_server_name, 0);
+    ngx_conf_merge_value(conf->upstream.ssl_session_reuse,
+                         prev->upstream.ssl_session_reuse, 1);
+    ngx_conf_merge_str_value(conf->ssl_trusted_certificate,
+                             prev->ssl_trusted_certificate, "");
+
+    if (conf->upstream.ssl_name == NULL) {
+        conf->upstream.ssl_name = prev->upstream.ssl_name;
+    }
+
+    /* only the location that talks to Redis needs a context of its own */
+    if (conf->ssl && conf->upstream.upstream != NULL &&
+        ngx_http_provision_x_redis_set_ssl(cf, conf) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+#endif
+
+    return NGX_CONF_OK;
+}
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_provision_x_redis_set_ssl(
+    ngx_conf_t *cf, ngx_http_provision_x_redis_loc_conf_t *conf) noexcept
+{
+    if (conf->upstream.ssl_verify && conf->ssl_trusted_certificate.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"provision_x_redis_ssl_verify\" needs "
+                           "\"provision_x_redis_ssl_trusted_certificate\", "
+                           "or \"provision_x_redis_ssl_verify off\"");
+        return NGX_ERROR;
+    }
+
+    auto *ssl =
+        static_cast<ngx_ssl_t *>(ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t)));
+    if (ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    ssl->log = cf->log;
+
+    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2 | NGX_SSL_TLSv1_3, NULL) !=
+        NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = ssl;
+
+    conf->upstream.ssl = ssl;
+
+    if (conf->upstream.ssl_verify &&
+        ngx_ssl_trusted_certificate(cf, ssl, &conf->ssl_trusted_certificate,
+                                    NGX_HTTP_PROVISION_X_REDIS_SSL_DEPTH) !=
+            NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_ssl_client_session_cache(cf, ssl,
+                                        conf->upstream.ssl_session_reuse);
+}
+
+#endif

@@ -1,0 +1,154 @@
+# Redis answering errors or not answering RESP, nginx's upstream retries
+# to the next server, the stream cap, and the largest push.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/helper";
+
+use Test::More;
+
+use PXNginx;
+use PXRedis;
+use PXSign;
+
+my $redis = PXRedis->new(name => 'errors');
+$redis->start;
+my $rport = $redis->port;
+my $dead = PXRedis::free_port();
+my $nport = PXNginx::free_port();
+
+my $nginx = PXNginx->new(name => 'redis-errors', port => $nport,
+                         http => <<"_EOC_",
+    upstream redis_after_dead {
+        server 127.0.0.1:$dead;
+        server 127.0.0.1:$rport;
+    }
+    upstream redis_after_http {
+        server 127.0.0.1:$nport;
+        server 127.0.0.1:$rport;
+    }
+_EOC_
+    server => <<"_EOC_");
+        location = /cdr {
+            provision_x_cdr huawei redis=/_redis;
+        }
+        location = /_redis {
+            internal;
+            provision_x_redis_pass 127.0.0.1:$rport;
+        }
+        location = /cdr-failover {
+            provision_x_cdr huawei redis=/_redis_failover;
+        }
+        location = /_redis_failover {
+            internal;
+            provision_x_redis_pass redis_after_dead;
+        }
+        location = /cdr-not-redis {
+            provision_x_cdr huawei redis=/_redis_not_redis;
+        }
+        location = /_redis_not_redis {
+            internal;
+            provision_x_redis_next_upstream off;
+            provision_x_redis_pass 127.0.0.1:$nport;
+        }
+        location = /cdr-skip-invalid {
+            provision_x_cdr huawei redis=/_redis_skip_invalid;
+        }
+        location = /_redis_skip_invalid {
+            internal;
+            provision_x_redis_next_upstream error timeout invalid_response;
+            provision_x_redis_pass redis_after_http;
+        }
+        location = /cdr-capped {
+            provision_x_cdr huawei redis=/_redis_capped;
+        }
+        location = /_redis_capped {
+            internal;
+            provision_x_redis_stream capped;
+            provision_x_redis_maxlen 100;
+            provision_x_redis_pass 127.0.0.1:$rport;
+        }
+        location = /cdr-aliyun {
+            client_max_body_size 2m;
+            client_body_buffer_size 2m;
+            provision_x_cdr aliyun redis=/_redis max_body=2m;
+        }
+        location = /cdr-proxy {
+            provision_x_cdr huawei redis=/proxied;
+        }
+        location = /proxied {
+            return 200;
+        }
+_EOC_
+ok $nginx->start, 'nginx starts' or BAIL_OUT($nginx->error_log);
+
+sub post { $nginx->request(POST => $_[0], body => $_[1]) }
+sub xlen { $redis->cmd('XLEN', $_[0] // 'provision_x:cdr') }
+sub since { substr $nginx->error_log, $_[0] }
+
+# --- Redis answers an error: 502, nothing marked, the retry writes all -----
+
+$redis->cmd('SET', 'provision_x:cdr', 'not a stream');
+my $push = fee_push(n => 5, tag => 'wt');
+my $mark = length $nginx->error_log;
+my $res = post('/cdr', $push);
+is $res->code, 502, 'Redis answers WRONGTYPE: 502';
+like since($mark), qr/provision_x: redis CDR write failed: WRONGTYPE/,
+    'the log has Redis\'s error';
+is $redis->cmd('DBSIZE'), 1, 'no dedup key was left behind';
+
+$redis->cmd('DEL', 'provision_x:cdr');
+$res = post('/cdr', $push);
+is $res->code, 200, 'the retry after the fix';
+is xlen(), 5, 'writes all 5 records';
+
+# --- the next server of an upstream block -----------------------------------
+
+$mark = length $nginx->error_log;
+$res = post('/cdr-failover', fee_push(n => 3, tag => 'fo'));
+is $res->code, 200, 'first server down: the second one takes the write';
+like since($mark), qr/connect\(\) failed/, 'nginx logs the dead server';
+is xlen(), 8, 'written once';
+
+$mark = length $nginx->error_log;
+$res = post('/cdr-not-redis', fee_push(n => 2, tag => 'nr'));
+is $res->code, 502, 'a server that does not speak RESP: 502';
+like since($mark), qr/provision_x: redis sent (invalid RESP|an unexpected)/,
+    'the log says so';
+
+$res = post('/cdr-skip-invalid', fee_push(n => 2, tag => 'nr'));
+is $res->code, 200, 'with invalid_response the next server takes it';
+is xlen(), 10, 'written once';
+
+# --- not a provision_x_redis_pass location ----------------------------------
+
+$mark = length $nginx->error_log;
+$res = post('/cdr-proxy', fee_push(n => 2, tag => 'px'));
+is $res->code, 502, 'redis= naming another kind of location: 502';
+like since($mark), qr/redis=\/proxied answered 200 but is no provision_x_redis_pass location/,
+    'the log names the mistake';
+
+# --- MAXLEN ~ ------------------------------------------------------------------
+
+for my $i (1 .. 6) {
+    $res = post('/cdr-capped', fee_push(n => 50, tag => "cap$i"));
+    is $res->code, 200, "capped push $i";
+}
+my $len = xlen('capped');
+ok $len >= 100 && $len < 300, "the stream is trimmed near 100 ($len of 300)";
+
+# --- the largest push ---------------------------------------------------------
+
+$res = post('/cdr-aliyun', report_push(n => 1000, tag => 'big'));
+is $res->code, 200, 'a 1000-record Aliyun push';
+is xlen(), 1010, 'all 1000 written';
+$res = post('/cdr-aliyun', report_push(n => 1000, tag => 'big') . ' ');
+is $res->code, 200, 'the same records again';
+is xlen(), 1010, 'none written twice';
+
+$nginx->stop;
+unlike $nginx->error_log, qr/\[(alert|crit|emerg)\]/, 'no alerts';
+
+done_testing();
