@@ -255,7 +255,8 @@ while (@events || grep { !defined $_->{rc} } @runs) {
                                && !$replayed{ $_->{seed} } } @runs;
             if (!$old) {    # none yet: try again in a second
                 @events = sort { $a->[0] <=> $b->[0] } @events,
-                    [$at + 1, 'replay'] if $at < $opt{spread};
+                    [$at + 1, 'replay']
+                    if grep { !defined $_->{rc} && !$_->{replay} } @runs;
                 next;
             }
             $replayed{ $old->{seed} } = 1;
@@ -519,12 +520,13 @@ print "soak: PASS\n";
 exit 0;
 
 # The worker to kill: the first to accept a connection after the call
-# (polled for up to SECS seconds, else any worker), killed within a
-# millisecond.  The consumer is on hold meanwhile, so during a burst that
-# is a push in flight, caught at a random step (reading the body,
-# verifying, enqueueing, answering).  What the kill cut off is counted
-# afterwards from the simulator's records.  Returns (pid, 1 if caught on a
-# new connection).
+# (polled for up to SECS seconds, else any worker), to be killed at once.
+# The consumer is on hold meanwhile, so that is usually a push in flight,
+# caught at a step that depends on how long the poll took to see it
+# (reading the body, verifying, enqueueing, answering) or just after its
+# answer.  What the kill cut off is counted afterwards from the
+# simulator's records.  Returns (pid, 1 if
+# caught on a new connection).
 sub busy_worker {
     my ($secs) = @_;
     my @workers = workers();    # slow: a scan of /proc
@@ -532,9 +534,7 @@ sub busy_worker {
     my $until = time + $secs;
     while (time < $until) {
         for my $pid (@workers) {
-            next unless grep { !$known{$_} } sockets($pid);
-            sleep rand 0.001;
-            return ($pid, 1);
+            return ($pid, 1) if grep { !$known{$_} } sockets($pid);
         }
     }
     return (@workers ? $workers[rand @workers] : undef, 0);
@@ -542,8 +542,12 @@ sub busy_worker {
 
 sub sockets {
     my ($pid) = @_;
-    return map { (readlink($_) // '') =~ /^socket:\[(\d+)\]$/ ? $1 : () }
-        glob "/proc/$pid/fd/*";
+    opendir my $dh, "/proc/$pid/fd" or return;
+    my @inodes = map {
+        (readlink("/proc/$pid/fd/$_") // '') =~ /^socket:\[(\d+)\]$/ ? $1 : ()
+    } grep { /^\d+$/ } readdir $dh;
+    closedir $dh;
+    return @inodes;
 }
 
 sub fail_now {
