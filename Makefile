@@ -119,6 +119,8 @@ clean:
 #   make test-asan      the Test::Nginx suite, module built with ASan+UBSan
 #   make test-valgrind  Test::Nginx-format files under valgrind memcheck
 #                       (a representative subset; ALL=1 runs every file)
+#   make soak           simulated platform vs. a gateway that is reloaded
+#                       and loses a worker; nothing lost, nothing doubled
 
 DEPS_BENCH  := wrk libnginx-mod-http-echo valgrind redis-server redis-tools
 ASAN_BUILD  := build/asan
@@ -126,7 +128,7 @@ ASAN_FLAGS  := -fsanitize=address,undefined -fsanitize-recover=address \
                -fno-omit-frame-pointer
 ALL         ?=
 
-.PHONY: bench test-asan test-valgrind
+.PHONY: bench test-asan test-valgrind soak
 
 $(BUILD)/core_ops: bench/core_ops.cpp $(CORE_OBJS) $(HEADERS)
 	$(CXX) $(CXXFLAGS) $(PX_CXXFLAGS) -o $@ bench/core_ops.cpp \
@@ -150,3 +152,15 @@ test-asan: deps
 test-valgrind: deps module
 	@util/deps.sh valgrind
 	bench/test-valgrind.sh $(NGINX_BIN) $(TOP)/$(MODULE) $(if $(ALL),all,subset)
+
+# bench/soak.pl bounds itself (SOAK_TIMEOUT seconds, then it stops nginx
+# and fails); timeout(1) is the backstop should it hang anyway.
+DEPS_SOAK    := perl libhttp-message-perl
+SOAK_TIMEOUT ?= 330
+
+soak: deps-build
+	@util/deps.sh $(DEPS_SOAK)
+	$(MAKE) module $(CLI_BIN)
+	SOAK_TIMEOUT=$(SOAK_TIMEOUT) timeout -k 10 $$(($(SOAK_TIMEOUT) + 60)) \
+	    bench/soak.pl $(NGINX_BIN) $(TOP)/$(MODULE) $(TOP)/$(BUILD)/soak \
+	    $(TOP)/$(CLI_BIN)

@@ -5,7 +5,7 @@ package PXNginx;
 # request against one configuration) cannot express.  Each instance has
 # its own prefix (t/servroot-<name>) and a free loopback port, loads the
 # module from TEST_NGINX_LOAD_MODULES (or build/), and is stopped when the
-# object goes away.
+# object goes away.  new(prefix => DIR) puts it elsewhere (make soak).
 
 use strict;
 use warnings;
@@ -35,7 +35,7 @@ sub new {
     my ($class, %a) = @_;
     my $self = bless {
         name    => $a{name},
-        prefix  => "$Root/t/servroot-$a{name}",
+        prefix  => $a{prefix} // "$Root/t/servroot-$a{name}",
         port    => $a{port} // free_port(),
         workers => $a{workers} // 1,
         http    => $a{http} // '',
