@@ -154,6 +154,12 @@ for spec in "xmode_verify 100 1100" "aksk_verify 100 1100" \
     ops+=("$1|$(( (b - a) / ($3 - $2) ))")
 done
 
+# the shared-memory steps, counted inside one worker (glue, not core)
+echo "== callgrind worker: dedup, mark seen, enqueue" >&2
+while IFS= read -r line; do
+    ops+=("worker:$line")
+done < <(perl "$bench/worker_ops.pl" "$nginx" "$prefix" "$port" "$tmpl" 10)
+
 # the nonce node struct, measured by the compiler (mirror of the module's)
 nonce_sizeof=$(printf '%s\n' '#include <cstdio>' '#include <ctime>' \
     'struct rb { unsigned long k; void *l, *r, *p; unsigned char c, d; };' \
@@ -255,8 +261,17 @@ names = {"xmode_verify": "Aliyun `xmode_verify` (9 params, HMAC-SHA1)",
          "parse_push": "`parse_push` of the 50-record push (reused json_arena; includes keys + key digests)",
          "dedup_lines": "one record's NDJSON line (`cdr_write_line`), per record"}
 for op, n in ops:
-    L.append("| %s | %s |" % (names.get(op, op), "{:,}".format(int(n))))
+    if not op.startswith("worker:"):
+        L.append("| %s | %s |" % (names.get(op, op), "{:,}".format(int(n))))
 L.append("\n(bench/core_ops.cpp run at two N values; (Ir(N2) - Ir(N1)) / (N2 - N1).)\n")
+L.append("Per push of 50 new records, inside one nginx worker (callgrind, "
+         "inclusive; bench/worker_ops.pl, 10 pushes to the `queue=` location):\n")
+L.append("| step | instructions/push |")
+L.append("|---|---:|")
+for op, n in ops:
+    if op.startswith("worker:"):
+        L.append("| %s | %s |" % (op[len("worker:"):], "{:,}".format(int(n))))
+L.append("")
 
 L.append("## Zone memory\n")
 nz0, nz2 = zone(st[0], "nonces"), zone(st[2], "nonces")
@@ -310,16 +325,21 @@ for what, ok, val in checks:
     L.append("| %s | %s | %s |" % (what, val, "met" if ok else "**MISSED**"))
 L.append("")
 if not checks[0][1]:
-    L.append("""**Verify-only missed** (profile of 2026-11-29, `callgrind_annotate` of
-`core_ops xmode_verify`): of the ~27k instructions of one `xmode_verify`,
-~63 % are `hmac_sha1` → `hmac_pieces`, and most of that is OpenSSL 3
-set-up per call, not hashing: `EVP_MAC_fetch` (~14 %, a provider lookup on
-every call), `EVP_MAC_init` (~21 %, fetches the SHA-1 digest by name again),
-`EVP_MAC_CTX_new/free`; `SHA1_Update` itself is ~14 %.  The double URL
-encoding of the string to sign is ~20 %.  Fetching the `EVP_MAC` once per
-process (or keeping a keyed `EVP_MAC_CTX` per app and `EVP_MAC_CTX_dup`ing
-it) should remove roughly half of the cost.  `r200-same-query` shows how
-much of the gap is the longer request line (on 2026-11-29: none of it).
+    L.append("""**Verify-only missed** (callgrind of one worker serving the
+`aliyun-verify` request, 2026-11-29): `return 200` costs ~7.8k instructions
+per request in the worker; the verified one ~43k (before the HMAC and
+encoding changes of that day ~55k).  What is left of the handler: HMAC-SHA1
+over the ~300-byte canonical string (~8.6k: SHA-1 compression of the ipad,
+opad and message blocks; the per-call algorithm fetch of OpenSSL 3 is
+gone), decoding and checking the 9 query parameters (~9.6k:
+percent-decoding, UTF-8 and duplicate checks), building the twice-encoded
+canonical string (~4k) and the request's context and variables.  A
+request that costs nginx ~10-12 µs end to end (mostly the kernel: the
+syscalls of one keep-alive round trip, which callgrind does not count)
+leaves ~2 µs for all of that at 85 %; the verification adds ~5 µs on
+this machine.  Closing the gap needs precomputed per-secret HMAC
+states and a single-pass query scanner, not another allocation removed.
+`r200-same-query` shows that the longer request line costs nothing.
 """)
 if not checks[1][1]:
     L.append("""**New-record push missed**: `parse_push` of the 50-record push costs
@@ -327,9 +347,9 @@ if not checks[1][1]:
 character-at-a-time lexer, string copies and object hash tables, with
 JSON_REJECT_DUPLICATES), plus the module's own span scan (`skip_value`, ~4 %)
 and memcpy (~7 %).  That alone is ~1.5-2 ms of the worker's ~1.7 ms per push
-at ~600 pushes/s; verification, the dedup look-ups (51 per push), the
-NDJSON lines (~17k instructions per record, ~0.85 M per push) and the
-enqueue are small next to it.  Reaching 1,000/s needs a faster parser for
+at ~600 pushes/s; verification, the NDJSON lines (~17k instructions per record, ~0.85 M
+per push) and the shared-memory steps (dedup look-ups, marking seen and
+the enqueue: ~45k per push together, table above) are small next to it.  Reaching 1,000/s needs a faster parser for
 this one shape (e.g. simdjson, Debian `libsimdjson-dev`, or a single-pass
 validating scanner that also yields the spans), not tuning around jansson.
 The identical retry is answered from the body digest before parsing, which
