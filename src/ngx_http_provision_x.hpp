@@ -228,6 +228,12 @@ ngx_int_t ngx_http_provision_x_cdr_answer(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
                                 ngx_http_provision_x_ctx_t *ctx) noexcept;
+ngx_int_t ngx_http_provision_x_cdr_sink_status(ngx_http_request_t *sr,
+                                               ngx_int_t rc) noexcept;
+void ngx_http_provision_x_cdr_sink_finish(ngx_http_request_t *r,
+                                          ngx_http_provision_x_ctx_t *ctx,
+                                          ngx_int_t status,
+                                          const char *sink) noexcept;
 ngx_int_t
 ngx_http_provision_x_forward(ngx_http_request_t *r,
                              ngx_http_provision_x_ctx_t *ctx) noexcept;

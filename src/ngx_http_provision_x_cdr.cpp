@@ -231,6 +231,55 @@ ngx_http_provision_x_cdr_dead_letter(
     }
 }
 
+/* What a sink's subrequest answered, when it ended. */
+ngx_int_t
+ngx_http_provision_x_cdr_sink_status(ngx_http_request_t *sr,
+                                     ngx_int_t rc) noexcept
+{
+    if (sr->headers_out.status != 0) {
+        return sr->headers_out.status;
+    }
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    /* no response at all: an error before any upstream answer */
+    return NGX_HTTP_BAD_GATEWAY;
+}
+
+/*
+ * The end of a subrequest sink (forward=, redis=): acknowledge what it
+ * confirmed, or make the platform retry.
+ */
+void
+ngx_http_provision_x_cdr_sink_finish(ngx_http_request_t *r,
+                                     ngx_http_provision_x_ctx_t *ctx,
+                                     ngx_int_t status,
+                                     const char *sink) noexcept
+{
+    ngx_http_provision_x_metrics_hand_off(ctx->dialect, status);
+
+    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_finalize_request(r, ngx_http_provision_x_cdr_commit(r, ctx));
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "provision_x: CDR %s answered %i, %ui records not "
+                  "acknowledged",
+                  sink, status, ctx->cdr->fresh);
+
+    /* the platform retries on any 5xx; 503 tells it the sink is busy */
+    ngx_uint_t answer = (status == NGX_HTTP_SERVICE_UNAVAILABLE ||
+                         status == NGX_HTTP_TOO_MANY_REQUESTS)
+                            ? NGX_HTTP_SERVICE_UNAVAILABLE
+                            : NGX_HTTP_BAD_GATEWAY;
+
+    ngx_http_finalize_request(
+        r, ngx_http_provision_x_cdr_answer(r, answer, "hand-off failed"));
+}
+
 /*
  * After the sink confirmed: remember the keys and the body, count, write
  * the dead letters, acknowledge.

@@ -14,17 +14,7 @@ ngx_http_provision_x_forward_done(ngx_http_request_t *sr, void *data,
     auto *cdr = static_cast<ngx_http_provision_x_cdr_t *>(data);
 
     cdr->forward_done = 1;
-
-    if (sr->headers_out.status != 0) {
-        cdr->forward_status = sr->headers_out.status;
-
-    } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        cdr->forward_status = rc;
-
-    } else {
-        /* no response at all: an error before any upstream answer */
-        cdr->forward_status = NGX_HTTP_BAD_GATEWAY;
-    }
+    cdr->forward_status = ngx_http_provision_x_cdr_sink_status(sr, rc);
 
     return rc;
 }
@@ -38,28 +28,8 @@ ngx_http_provision_x_forward_resume(ngx_http_request_t *r) noexcept
         return;
     }
 
-    ngx_int_t status = ctx->cdr->forward_status;
-
-    ngx_http_provision_x_metrics_hand_off(ctx->dialect, status);
-
-    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
-        ngx_http_finalize_request(r, ngx_http_provision_x_cdr_commit(r, ctx));
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "provision_x: CDR forward answered %i, %ui records not "
-                  "acknowledged",
-                  status, ctx->cdr->fresh);
-
-    /* the platform retries on any 5xx; 503 tells it the sink is busy */
-    ngx_uint_t answer = (status == NGX_HTTP_SERVICE_UNAVAILABLE ||
-                         status == NGX_HTTP_TOO_MANY_REQUESTS)
-                            ? NGX_HTTP_SERVICE_UNAVAILABLE
-                            : NGX_HTTP_BAD_GATEWAY;
-
-    ngx_http_finalize_request(
-        r, ngx_http_provision_x_cdr_answer(r, answer, "hand-off failed"));
+    ngx_http_provision_x_cdr_sink_finish(r, ctx, ctx->cdr->forward_status,
+                                         "forward");
 }
 
 ngx_int_t

@@ -282,16 +282,7 @@ ngx_http_provision_x_redis_done(ngx_http_request_t *sr, void *data,
     ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
 
     cdr->forward_done = 1;
-
-    if (sr->headers_out.status != 0) {
-        cdr->forward_status = sr->headers_out.status;
-
-    } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        cdr->forward_status = rc;
-
-    } else {
-        cdr->forward_status = NGX_HTTP_BAD_GATEWAY;
-    }
+    cdr->forward_status = ngx_http_provision_x_cdr_sink_status(sr, rc);
 
     return rc;
 }
@@ -334,24 +325,7 @@ ngx_http_provision_x_redis_resume(ngx_http_request_t *r) noexcept
         status = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_provision_x_metrics_hand_off(ctx->dialect, status);
-
-    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
-        ngx_http_finalize_request(r, ngx_http_provision_x_cdr_commit(r, ctx));
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "provision_x: CDR write to redis failed with %i, %ui "
-                  "records not acknowledged",
-                  status, cdr->fresh);
-
-    ngx_uint_t answer = (status == NGX_HTTP_SERVICE_UNAVAILABLE)
-                            ? NGX_HTTP_SERVICE_UNAVAILABLE
-                            : NGX_HTTP_BAD_GATEWAY;
-
-    ngx_http_finalize_request(
-        r, ngx_http_provision_x_cdr_answer(r, answer, "hand-off failed"));
+    ngx_http_provision_x_cdr_sink_finish(r, ctx, status, "redis write");
 }
 
 ngx_int_t
