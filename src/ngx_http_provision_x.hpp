@@ -221,6 +221,10 @@ ngx_int_t ngx_http_provision_x_reject(ngx_http_request_t *r,
                                       const char *detail) noexcept;
 ngx_int_t ngx_http_provision_x_reject_init(ngx_conf_t *cf) noexcept;
 
+ngx_int_t
+ngx_http_provision_x_add_variable_table(ngx_conf_t *cf,
+                                        ngx_http_variable_t *table) noexcept;
+
 ngx_int_t ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept;
 ngx_int_t ngx_http_provision_x_cdr_answer(ngx_http_request_t *r,
                                           ngx_uint_t status,

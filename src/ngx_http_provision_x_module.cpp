@@ -744,10 +744,12 @@ static ngx_http_variable_t ngx_http_provision_x_vars[] = {
 };
 // clang-format on
 
-static ngx_int_t
-ngx_http_provision_x_add_variables(ngx_conf_t *cf) noexcept
+/* Each of the .so's modules registers its own table of variables. */
+ngx_int_t
+ngx_http_provision_x_add_variable_table(ngx_conf_t *cf,
+                                        ngx_http_variable_t *table) noexcept
 {
-    for (ngx_http_variable_t *v = ngx_http_provision_x_vars; v->name.len; v++) {
+    for (ngx_http_variable_t *v = table; v->name.len; v++) {
         ngx_http_variable_t *var =
             ngx_http_add_variable(cf, &v->name, v->flags);
         if (var == NULL) {
@@ -759,6 +761,13 @@ ngx_http_provision_x_add_variables(ngx_conf_t *cf) noexcept
     }
 
     return NGX_OK;
+}
+
+static ngx_int_t
+ngx_http_provision_x_add_variables(ngx_conf_t *cf) noexcept
+{
+    return ngx_http_provision_x_add_variable_table(cf,
+                                                   ngx_http_provision_x_vars);
 }
 
 static void *

@@ -111,19 +111,8 @@ static ngx_http_variable_t ngx_http_provision_x_outbound_vars[] = {
 static ngx_int_t
 ngx_http_provision_x_outbound_add_variables(ngx_conf_t *cf) noexcept
 {
-    for (ngx_http_variable_t *v = ngx_http_provision_x_outbound_vars;
-         v->name.len; v++) {
-        ngx_http_variable_t *var =
-            ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_http_provision_x_add_variable_table(
+        cf, ngx_http_provision_x_outbound_vars);
 }
 
 static void *

@@ -12,19 +12,14 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Path qw(make_path remove_tree);
 use IO::Socket::INET;
+use PXNginx ();
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 my $Root = abs_path(dirname(__FILE__) . '/../..');
 
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, ReuseAddr => 1)
-        or die "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
+# one way to find a port for every helper
+sub free_port { PXNginx::free_port() }
 
 # new(name => 'x', password => 'secret', tls => {cert =>, key =>, ca =>})
 # With tls, the server also listens with TLS on tls_port; the test's own
