@@ -469,6 +469,16 @@ push @failures, scalar(@bad) . " [alert]/[crit]/[emerg] lines:\n  "
     . join("\n  ", @bad[0 .. ($#bad > 9 ? 9 : $#bad)]) if @bad;
 push @failures, "the kill left no 'exited on signal 9' in the error log"
     if $killed && $log !~ /worker process $killed exited on signal 9/;
+# every refusal for a full queue is logged and counted once, resize or
+# not (a kill between the count and the log line may leave one unlogged);
+# retiring workers' refusals after a resize are neither
+my $full_logged = () = $log =~ /queue "soak_cdr" is full/g;
+my $retiring = () = $log =~ /queue "soak_cdr" was resized by a reload/g;
+my $full_counted = $q->{refused_full} // -1;
+push @failures, "refusals for a full queue: $full_logged logged, "
+    . "$full_counted counted"
+    if $full_logged > $full_counted || $full_counted - $full_logged > 1;
+
 # not a failure by the issue's terms, but worth a look
 my @errors = $log =~ /^(.*\[error\].*)$/mg;
 print "soak: note: [error] in the error log: $_\n"
@@ -500,6 +510,8 @@ printf "soak: gateway: %s pushes, %s new records, %s dropped by dedup, "
     . "refused full, depth %s\n", map({ $cdr->{$_} // '?' }
     qw(pushes records duplicates retries)), map({ $q->{$_} // '?' }
     qw(enqueued acknowledged refused_full depth));
+printf "soak: refusals: %d for a full queue (logged and counted), %d by "
+    . "retiring workers after the resize\n", $full_logged, $retiring;
 printf "soak: reloads: %s\n", join ', ', @reloads;
 printf "soak: SIGKILL worker %s at %s s (%s); cut off: %d pushes, %d "
     . "consumer requests\n", $killed // '-', $killed_at // '-',

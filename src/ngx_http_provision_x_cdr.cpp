@@ -349,6 +349,16 @@ ngx_http_provision_x_cdr_hand_off(ngx_http_request_t *r,
             return ngx_http_provision_x_cdr_answer(
                 r, NGX_HTTP_SERVICE_UNAVAILABLE, "queue full, retry later");
 
+        case NGX_HTTP_PROVISION_X_QUEUE_MOVED:
+            ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                          "provision_x: queue \"%V\" was resized by a "
+                          "reload and this worker is retiring, %ui records "
+                          "refused",
+                          &plcf->cdr_queue->shm.name, cdr->fresh);
+            ngx_http_provision_x_metrics_hand_off(ctx->dialect, 503);
+            return ngx_http_provision_x_cdr_answer(
+                r, NGX_HTTP_SERVICE_UNAVAILABLE, "queue resized, retry later");
+
         default:
             ngx_http_provision_x_metrics_hand_off(ctx->dialect, 500);
             return ngx_http_provision_x_cdr_answer(

@@ -18,7 +18,9 @@ extern ngx_module_t ngx_http_provision_x_queue_module;
 
 enum ngx_http_provision_x_queue_rc_e {
     NGX_HTTP_PROVISION_X_QUEUE_OK,
-    NGX_HTTP_PROVISION_X_QUEUE_FULL,  /* nothing was enqueued */
+    NGX_HTTP_PROVISION_X_QUEUE_FULL, /* nothing was enqueued */
+    /* a reload resized the zone; this worker is retiring: nothing enqueued */
+    NGX_HTTP_PROVISION_X_QUEUE_MOVED,
     NGX_HTTP_PROVISION_X_QUEUE_ERROR, /* nothing was enqueued */
 };
 

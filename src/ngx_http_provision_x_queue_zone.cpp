@@ -356,9 +356,12 @@ ngx_http_provision_x_queue_push(ngx_shm_zone_t *zone, const ngx_str_t *records,
     queue_lock lock(ctx->shpool, sh, &zone->shm.name, log);
 
     if (sh->retired) {
-        /* a reload moved the records to a resized zone: retry there */
-        sh->refused_full++;
-        return NGX_HTTP_PROVISION_X_QUEUE_FULL;
+        /*
+         * A reload moved the records to a resized zone, whose counters
+         * this worker cannot reach: not counted as full, the platform's
+         * retry reaches a new worker.
+         */
+        return NGX_HTTP_PROVISION_X_QUEUE_MOVED;
     }
 
     reclaim(sh);
