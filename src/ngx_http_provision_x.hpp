@@ -221,6 +221,18 @@ ngx_int_t ngx_http_provision_x_reject(ngx_http_request_t *r,
                                       const char *detail) noexcept;
 ngx_int_t ngx_http_provision_x_reject_init(ngx_conf_t *cf) noexcept;
 
+/* The shared memory zones of one module (tag) in a cycle, in order. */
+struct ngx_http_provision_x_zone_iter_t {
+    ngx_list_part_t *part;
+    ngx_uint_t next;
+    void *tag;
+};
+
+void ngx_http_provision_x_zones_begin(ngx_http_provision_x_zone_iter_t *it,
+                                      ngx_cycle_t *cycle, void *tag) noexcept;
+ngx_shm_zone_t *
+ngx_http_provision_x_zones_next(ngx_http_provision_x_zone_iter_t *it) noexcept;
+
 ngx_int_t
 ngx_http_provision_x_add_variable_table(ngx_conf_t *cf,
                                         ngx_http_variable_t *table) noexcept;

@@ -533,26 +533,13 @@ static ngx_int_t
 ngx_http_provision_x_queue_init_module(ngx_cycle_t *cycle) noexcept
 {
     /* called once the new cycle is certain to run */
-    ngx_list_part_t *part = &cycle->shared_memory.part;
-    auto *zone = static_cast<ngx_shm_zone_t *>(part->elts);
+    ngx_http_provision_x_zone_iter_t it;
 
-    for (ngx_uint_t i = 0; /* void */; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
+    ngx_http_provision_x_zones_begin(&it, cycle,
+                                     &ngx_http_provision_x_queue_module);
 
-            part = part->next;
-            zone = static_cast<ngx_shm_zone_t *>(part->elts);
-            i = 0;
-        }
-
-        if (zone[i].tag != &ngx_http_provision_x_queue_module) {
-            continue;
-        }
-
-        auto *ctx =
-            static_cast<ngx_http_provision_x_queue_ctx_t *>(zone[i].data);
+    while (ngx_shm_zone_t *zone = ngx_http_provision_x_zones_next(&it)) {
+        auto *ctx = static_cast<ngx_http_provision_x_queue_ctx_t *>(zone->data);
 
         ctx->committed = 1;
 
@@ -568,26 +555,13 @@ static void
 ngx_http_provision_x_queue_exit_master(ngx_cycle_t *cycle) noexcept
 {
     /* every worker has exited: nothing else touches the zones now */
-    ngx_list_part_t *part = &cycle->shared_memory.part;
-    auto *zone = static_cast<ngx_shm_zone_t *>(part->elts);
+    ngx_http_provision_x_zone_iter_t it;
 
-    for (ngx_uint_t i = 0; /* void */; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
+    ngx_http_provision_x_zones_begin(&it, cycle,
+                                     &ngx_http_provision_x_queue_module);
 
-            part = part->next;
-            zone = static_cast<ngx_shm_zone_t *>(part->elts);
-            i = 0;
-        }
-
-        if (zone[i].tag != &ngx_http_provision_x_queue_module) {
-            continue;
-        }
-
-        auto *ctx =
-            static_cast<ngx_http_provision_x_queue_ctx_t *>(zone[i].data);
+    while (ngx_shm_zone_t *zone = ngx_http_provision_x_zones_next(&it)) {
+        auto *ctx = static_cast<ngx_http_provision_x_queue_ctx_t *>(zone->data);
 
         if (ctx != NULL && ctx->sh != NULL) {
             ngx_http_provision_x_queue_save(ctx, cycle->log);

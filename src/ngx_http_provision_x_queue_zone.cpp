@@ -747,37 +747,29 @@ carry_record(void *data, const rec_t *rec, const u_char *bytes) noexcept
 ctx_t *
 old_zone(ngx_shm_zone_t *shm_zone) noexcept
 {
-    auto *cycle = const_cast<ngx_cycle_t *>(ngx_cycle);
-    ngx_list_part_t *part = &cycle->shared_memory.part;
-    auto *zone = static_cast<ngx_shm_zone_t *>(part->elts);
+    ngx_http_provision_x_zone_iter_t it;
 
-    for (ngx_uint_t i = 0; /* void */; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
+    ngx_http_provision_x_zones_begin(&it, const_cast<ngx_cycle_t *>(ngx_cycle),
+                                     &ngx_http_provision_x_queue_module);
 
-            part = part->next;
-            zone = static_cast<ngx_shm_zone_t *>(part->elts);
-            i = 0;
-        }
-
-        if (zone[i].tag != &ngx_http_provision_x_queue_module ||
-            zone[i].shm.name.len != shm_zone->shm.name.len ||
-            ngx_strncmp(zone[i].shm.name.data, shm_zone->shm.name.data,
+    while (ngx_shm_zone_t *zone = ngx_http_provision_x_zones_next(&it)) {
+        if (zone->shm.name.len != shm_zone->shm.name.len ||
+            ngx_strncmp(zone->shm.name.data, shm_zone->shm.name.data,
                         shm_zone->shm.name.len) != 0) {
             continue;
         }
 
-        auto *octx = static_cast<ctx_t *>(zone[i].data);
+        auto *octx = static_cast<ctx_t *>(zone->data);
 
-        if (zone[i].shm.addr == NULL || octx == NULL || octx->sh == NULL ||
+        if (zone->shm.addr == NULL || octx == NULL || octx->sh == NULL ||
             octx->sh->magic != NGX_HTTP_PROVISION_X_QUEUE_MAGIC) {
             return NULL;
         }
 
         return octx;
     }
+
+    return NULL;
 }
 
 /*

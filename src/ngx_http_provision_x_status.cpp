@@ -384,28 +384,21 @@ ngx_http_provision_x_status_queues(ngx_http_provision_x_out_t *out) noexcept
     ngx_http_provision_x_queue_stats_t stats[16];
     ngx_str_t names[16];
 
-    ngx_cycle_t *cycle = const_cast<ngx_cycle_t *>(ngx_cycle);
-    ngx_list_part_t *part = &cycle->shared_memory.part;
-    auto *shm = static_cast<ngx_shm_zone_t *>(part->elts);
+    ngx_http_provision_x_zone_iter_t it;
 
-    for (ngx_uint_t i = 0; n < 16; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
+    ngx_http_provision_x_zones_begin(&it, const_cast<ngx_cycle_t *>(ngx_cycle),
+                                     &ngx_http_provision_x_queue_module);
 
-            part = part->next;
-            shm = static_cast<ngx_shm_zone_t *>(part->elts);
-            i = 0;
+    while (n < 16) {
+        ngx_shm_zone_t *shm = ngx_http_provision_x_zones_next(&it);
+
+        if (shm == NULL) {
+            break;
         }
 
-        if (shm[i].tag != &ngx_http_provision_x_queue_module) {
-            continue;
-        }
-
-        ngx_http_provision_x_queue_stats(&shm[i], &stats[n]);
-        names[n] = ngx_http_provision_x_escaped(out, shm[i].shm.name.data,
-                                                shm[i].shm.name.len);
+        ngx_http_provision_x_queue_stats(shm, &stats[n]);
+        names[n] = ngx_http_provision_x_escaped(out, shm->shm.name.data,
+                                                shm->shm.name.len);
         n++;
     }
 
@@ -479,34 +472,25 @@ ngx_http_provision_x_status_zones(ngx_http_provision_x_out_t *out) noexcept
             ngx_http_provision_x_help(out, name, type[k], help[k]);
         }
 
-        ngx_cycle_t *cycle = const_cast<ngx_cycle_t *>(ngx_cycle);
-        ngx_list_part_t *part = &cycle->shared_memory.part;
-        auto *shm = static_cast<ngx_shm_zone_t *>(part->elts);
+        ngx_http_provision_x_zone_iter_t it;
 
-        for (ngx_uint_t i = 0; /* void */; i++) {
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
+        ngx_http_provision_x_zones_begin(&it,
+                                         const_cast<ngx_cycle_t *>(ngx_cycle),
+                                         &ngx_http_provision_x_module);
 
-                part = part->next;
-                shm = static_cast<ngx_shm_zone_t *>(part->elts);
-                i = 0;
-            }
-
-            if (shm[i].tag != &ngx_http_provision_x_module ||
-                shm[i].data == NULL) {
+        while (ngx_shm_zone_t *shm = ngx_http_provision_x_zones_next(&it)) {
+            if (shm->data == NULL) {
                 continue;
             }
 
             auto *ctx =
-                static_cast<ngx_http_provision_x_seen_ctx_t *>(shm[i].data);
+                static_cast<ngx_http_provision_x_seen_ctx_t *>(shm->data);
             ngx_http_provision_x_seen_stats_t st;
 
             ngx_http_provision_x_seen_stats(ctx, &st);
 
             ngx_str_t name = ngx_http_provision_x_escaped(
-                out, shm[i].shm.name.data, shm[i].shm.name.len);
+                out, shm->shm.name.data, shm->shm.name.len);
             size_t used = st.bytes_total - st.bytes_free;
             ngx_uint_t values[] = {st.entries, used, st.bytes_free, st.refused};
 

@@ -27,6 +27,7 @@ my @incs = map { "-I$tree/$_" }
 my @cmd = ($ENV{CXX} // 'g++', qw(-std=c++17 -O1 -g -W -Wall
            -Wno-unused-parameter -Werror), @incs, "-I$root/src",
            "$root/src/ngx_http_provision_x_queue_zone.cpp",
+           "$root/src/ngx_http_provision_x_zones.cpp",
            "$root/test/queue/crash.cpp", '-lcrypto', '-o', "$dir/crash");
 
 is system(@cmd), 0, 'the harness builds' or BAIL_OUT("@cmd");

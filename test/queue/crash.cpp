@@ -11,7 +11,8 @@
  *   - a push that was cut short left all of its records or none;
  *   - no record is there twice, and no acknowledged record comes back.
  *
- * The zone code is the module's own (ngx_http_provision_x_queue_zone.cpp);
+ * The zone code is the module's own (ngx_http_provision_x_queue_zone.cpp,
+ * with ngx_http_provision_x_zones.cpp);
  * the few nginx functions it calls are replaced below.  The lock is a
  * no-op: one process at a time touches the zone, and a SIGKILL inside a
  * critical section is exactly what the holder pid in the header reveals.
