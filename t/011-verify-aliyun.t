@@ -346,3 +346,38 @@ provision_x: would reject aliyun callback: bad_signature
 qr/bad_signature .*request: "GET \/t\?.*signature=\.\.\.&signatureMethod=/
 --- no_error_log
 SECRETSIGNATURE
+
+
+
+=== TEST 21: format is required by default
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+(my $q = main::signed(params => {%::Call, format => ''}))
+    =~ s/(^|&)format=(?=&|$)//;
+"GET /t?$q"
+--- error_code: 401
+--- response_body_like: "code":"MissingSignature"
+--- error_log
+no format parameter
+
+
+
+=== TEST 22: provision_x_aliyun_require_format off accepts its absence
+--- http_config eval: $::HttpConfig
+--- config eval
+$::Config . '
+    location = /noformat {
+        provision_x_verify aliyun app=ali;
+        provision_x_aliyun_require_format off;
+        proxy_set_header X-App $provision_x_app;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }'
+--- request eval
+(my $q = main::signed(params => {%::Call, format => ''}))
+    =~ s/(^|&)format=(?=&|$)//;
+"GET /noformat?$q"
+--- response_body
+ok app=ali len=
+--- no_error_log
+[warn]

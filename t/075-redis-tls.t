@@ -52,6 +52,7 @@ _EOC_
             internal;
             provision_x_redis_ssl on;
             provision_x_redis_ssl_name redis.test;
+            provision_x_redis_ssl_server_name on;
             provision_x_redis_pass redis_tls;
         }
         location = /cdr-wrong-name {
@@ -83,7 +84,7 @@ sub connections {
 }
 
 my $res = post('/cdr', fee_push(n => 5, tag => 'tls'));
-is $res->code, 200, 'a push over verified TLS';
+is $res->code, 200, 'a push over verified TLS, with SNI';
 is $redis->cmd('XLEN', 'provision_x:cdr'), 5, 'is written';
 
 my $conns = connections();
