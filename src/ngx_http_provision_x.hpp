@@ -91,6 +91,7 @@ enum ngx_http_provision_x_mode_e {
 struct ngx_http_provision_x_main_conf_t {
     ngx_array_t apps;      /* of ngx_http_provision_x_app_t */
     ngx_array_t zone_refs; /* of ngx_http_provision_x_zone_ref_t */
+    ngx_flag_t log_redact;
 };
 
 struct ngx_http_provision_x_loc_conf_t {
@@ -220,8 +221,10 @@ ngx_http_provision_x_forward(ngx_http_request_t *r,
 ngx_int_t ngx_http_provision_x_redis(ngx_http_request_t *r,
                                      ngx_http_provision_x_ctx_t *ctx) noexcept;
 
-ngx_int_t ngx_http_provision_x_redact_log(ngx_conf_t *cf,
+/* Log hygiene: masks credentials in every line of these logs. */
+ngx_int_t ngx_http_provision_x_redact_log(ngx_pool_t *pool,
                                           ngx_log_t *log) noexcept;
+void ngx_http_provision_x_redact_request_line(ngx_http_request_t *r) noexcept;
 
 char *ngx_http_provision_x_status(ngx_conf_t *cf, ngx_command_t *cmd,
                                   void *conf) noexcept;

@@ -494,58 +494,6 @@ ngx_http_provision_x_verify_aliyun_params(
     return ngx_http_provision_x_record_nonce(r, plcf, matched, nonce, stamp, v);
 }
 
-/*
- * $request and the request line nginx adds to every error-log line would
- * otherwise carry the signature of a query-string callback.
- */
-static void
-ngx_http_provision_x_mask_signature(ngx_http_request_t *r) noexcept
-{
-    static const std::string_view key = "signature=";
-    static const std::string_view mask = "...";
-
-    std::string_view line = provision_x::view(r->request_line);
-    size_t query = line.find('?');
-
-    if (query == std::string_view::npos) {
-        return;
-    }
-
-    size_t at = query;
-
-    for (;;) {
-        at = line.find(key, at + 1);
-
-        if (at == std::string_view::npos) {
-            return;
-        }
-
-        if (line[at - 1] == '?' || line[at - 1] == '&') {
-            break;
-        }
-    }
-
-    size_t start = at + key.size();
-    size_t end = line.find_first_of("& ", start);
-
-    if (end == std::string_view::npos) {
-        end = line.size();
-    }
-
-    size_t len = line.size() - (end - start) + mask.size();
-    auto *p = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
-    if (p == NULL) {
-        return;
-    }
-
-    u_char *last = ngx_cpymem(p, line.data(), start);
-    last = ngx_cpymem(last, mask.data(), mask.size());
-    ngx_memcpy(last, line.data() + end, line.size() - end);
-
-    r->request_line.data = p;
-    r->request_line.len = len;
-}
-
 static reason
 ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
                                    ngx_http_provision_x_loc_conf_t *plcf,
@@ -558,8 +506,6 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
         return ngx_http_provision_x_fail(v, reason::malformed_auth,
                                          "no memory for parameters");
     }
-
-    ngx_http_provision_x_mask_signature(r);
 
     std::string_view body;
     ngx_uint_t kind = ngx_http_provision_x_body_kind(r, plcf);
@@ -739,7 +685,18 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
 
     /* subrequests are the gateway's own, made after the verdict */
-    if (plcf->verify == static_cast<ngx_uint_t>(dialect::off) || r != r->main) {
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_provision_x_module));
+
+    if (pmcf->log_redact) {
+        ngx_http_provision_x_redact_request_line(r);
+    }
+
+    if (plcf->verify == static_cast<ngx_uint_t>(dialect::off)) {
         return NGX_DECLINED;
     }
 
