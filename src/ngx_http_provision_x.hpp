@@ -148,10 +148,13 @@ struct ngx_http_provision_x_ctx_t {
     ngx_http_provision_x_app_t *app;
     ngx_uint_t reason; /* provision_x::reason */
     ngx_int_t status;  /* the access verdict, for re-entry */
+    ngx_http_provision_x_loc_conf_t *verified_by; /* where it was reached */
     ngx_http_provision_x_cdr_t *cdr;
     unsigned waiting_body : 1;
     unsigned body_read : 1;
     unsigned verified : 1;
+    unsigned passed : 1; /* the request did verify */
+    unsigned debug : 1;  /* the verdict came from a debug-mode location */
 };
 
 /* "zone=NAME:SIZE", checked the way limit_req checks it */

@@ -588,7 +588,7 @@ ngx_http_provision_x_get_ctx(ngx_http_request_t *r) noexcept
     auto *ctx = static_cast<ngx_http_provision_x_ctx_t *>(
         ngx_http_get_module_ctx(r, ngx_http_provision_x_module));
 
-    if (ctx != NULL || !r->internal) {
+    if (ctx != NULL || !(r->internal || r->filter_finalize)) {
         return ctx;
     }
 
@@ -629,6 +629,44 @@ ngx_http_provision_x_ensure_ctx(ngx_http_request_t *r) noexcept
     return ctx ? ctx : ngx_http_provision_x_create_ctx(r);
 }
 
+/* The verdict of this location, for the phases and redirects to come. */
+static void
+ngx_http_provision_x_settle(ngx_http_provision_x_ctx_t *ctx,
+                            ngx_http_provision_x_loc_conf_t *plcf,
+                            bool passed) noexcept
+{
+    bool debug = (plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG);
+
+    ctx->verified = 1;
+    ctx->verified_by = plcf;
+    ctx->passed = passed;
+    ctx->debug = debug;
+
+    /*
+     * A live rejection finalizes the request and may free its pool: the
+     * cached verdict is written before, and neither ctx nor r is touched
+     * afterwards.
+     */
+    ctx->status = (passed || debug) ? NGX_DECLINED : NGX_DONE;
+}
+
+/*
+ * An internal redirect (error_page, try_files, rewrite ... last, a named
+ * location, X-Accel-Redirect) brought a verified request to another
+ * location.  Its verdict counts there only if it was a real pass in a
+ * live location, for the dialect this location verifies and an app it
+ * lists; otherwise the request is verified anew here (and a nonce it
+ * already used is then a replay), so a redirect never widens what a
+ * signature is good for.
+ */
+static bool
+ngx_http_provision_x_verdict_holds(ngx_http_provision_x_loc_conf_t *plcf,
+                                   ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    return ctx->passed && !ctx->debug && ctx->dialect == plcf->verify &&
+           ngx_http_provision_x_app_allowed(plcf, ctx->app);
+}
+
 static ngx_int_t
 ngx_http_provision_x_decide(ngx_http_request_t *r,
                             ngx_http_provision_x_loc_conf_t *plcf,
@@ -643,21 +681,12 @@ ngx_http_provision_x_decide(ngx_http_request_t *r,
                      ? ngx_http_provision_x_verify_huawei(r, plcf, ctx, &v)
                      : ngx_http_provision_x_verify_aliyun(r, plcf, ctx, &v);
 
-    ctx->verified = 1;
+    ngx_http_provision_x_settle(ctx, plcf, why == reason::none);
 
     if (why == reason::none) {
         ngx_http_provision_x_metrics_verified(ctx->dialect, ctx->app);
-        ctx->status = NGX_DECLINED;
         return NGX_DECLINED;
     }
-
-    /*
-     * A live rejection finalizes the request and may free its pool:
-     * the cached verdict is written first and neither ctx nor r is
-     * touched afterwards.
-     */
-    ctx->status = (plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG) ? NGX_DECLINED
-                                                                  : NGX_DONE;
 
     return ngx_http_provision_x_reject(r, ctx, why,
                                        v.detail[0] ? v.detail : NULL);
@@ -703,8 +732,23 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
     ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_get_ctx(r);
 
     if (ctx != NULL) {
-        if (ctx->verified) {
+        if (ctx->verified && ctx->verified_by == plcf) {
             return ctx->status;
+        }
+
+        if (ctx->verified) {
+            if (ngx_http_provision_x_verdict_holds(plcf, ctx)) {
+                ctx->verified_by = plcf;
+                return NGX_DECLINED;
+            }
+
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "provision_x: a redirect brought the request "
+                           "here: verifying it anew");
+
+            ctx->verified = 0;
+            ctx->reason = 0;
+            ctx->app = NULL;
         }
 
         if (ctx->waiting_body) {
@@ -726,10 +770,7 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
             NGX_HTTP_PROVISION_X_BODY_NONE) {
         if (r->headers_in.content_length_n >
             static_cast<off_t>(plcf->verify_body_max)) {
-            ctx->verified = 1;
-            ctx->status = (plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG)
-                              ? NGX_DECLINED
-                              : NGX_DONE;
+            ngx_http_provision_x_settle(ctx, plcf, false);
 
             return ngx_http_provision_x_reject(r, ctx, reason::body_too_large,
                                                "Content-Length over the "
