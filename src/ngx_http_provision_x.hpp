@@ -67,7 +67,12 @@ enum ngx_http_provision_x_variable_e {
     NGX_HTTP_PROVISION_X_VAR_CDR_DUPLICATES,
     NGX_HTTP_PROVISION_X_VAR_CDR_INVALID,
     NGX_HTTP_PROVISION_X_VAR_QUEUE_DEPTH,
+    NGX_HTTP_PROVISION_X_VAR_CREATED,
 };
+
+/* ctx->created */
+#define NGX_HTTP_PROVISION_X_CREATED_UTC 1
+#define NGX_HTTP_PROVISION_X_CREATED_BEIJING 2
 
 enum ngx_http_provision_x_invalid_e {
     NGX_HTTP_PROVISION_X_INVALID_DEAD_LETTER,
@@ -153,8 +158,9 @@ struct ngx_http_provision_x_ctx_t {
     unsigned waiting_body : 1;
     unsigned body_read : 1;
     unsigned verified : 1;
-    unsigned passed : 1; /* the request did verify */
-    unsigned debug : 1;  /* the verdict came from a debug-mode location */
+    unsigned passed : 1;  /* the request did verify */
+    unsigned debug : 1;   /* the verdict came from a debug-mode location */
+    unsigned created : 2; /* Huawei Created read as: 1 UTC, 2 Beijing time */
 };
 
 /* "zone=NAME:SIZE", checked the way limit_req checks it */
@@ -183,10 +189,18 @@ ngx_int_t ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept;
 ngx_int_t ngx_http_provision_x_access_init_process(ngx_cycle_t *cycle) noexcept;
 void ngx_http_provision_x_access_exit_process(ngx_cycle_t *cycle) noexcept;
 
-ngx_int_t ngx_http_provision_x_reject(ngx_http_request_t *r,
-                                      ngx_http_provision_x_ctx_t *ctx,
-                                      provision_x::reason why,
-                                      const char *detail) noexcept;
+/* How a refusal is answered: the reason, and the platform's own code and
+ * text for this very cause when it has one ("" : the reason's). */
+struct ngx_http_provision_x_refusal_t {
+    provision_x::reason why;
+    const char *detail; /* for the log line, or NULL */
+    std::string_view code;
+    std::string_view message;
+};
+
+ngx_int_t ngx_http_provision_x_reject(
+    ngx_http_request_t *r, ngx_http_provision_x_ctx_t *ctx,
+    const ngx_http_provision_x_refusal_t *refusal) noexcept;
 ngx_int_t ngx_http_provision_x_reject_init(ngx_conf_t *cf) noexcept;
 
 /* The shared memory zones of one module (tag) in a cycle, in order. */

@@ -36,6 +36,7 @@ static provision_x::param_list *ngx_http_provision_x_params;
 struct ngx_http_provision_x_verdict_t {
     reason why;
     char detail[128];
+    provision_x::huawei_result code; /* the platform's code, when it has one */
 };
 
 static void
@@ -132,9 +133,20 @@ ngx_http_provision_x_record_nonce(ngx_http_request_t *r,
     return v->why;
 }
 
+/* The platform's own code for this cause (spec 3.2.6, 2.4). */
+static reason
+ngx_http_provision_x_fail_as(ngx_http_provision_x_verdict_t *v, reason why,
+                             std::string_view detail,
+                             provision_x::huawei_result code) noexcept
+{
+    v->code = code;
+    return ngx_http_provision_x_fail(v, why, detail);
+}
+
 static reason
 ngx_http_provision_x_check_clock(ngx_http_provision_x_loc_conf_t *plcf,
-                                 int64_t stamp, bool beijing,
+                                 ngx_http_provision_x_ctx_t *ctx, int64_t stamp,
+                                 bool beijing,
                                  ngx_http_provision_x_verdict_t *v) noexcept
 {
     provision_x::clock_window w;
@@ -146,7 +158,12 @@ ngx_http_provision_x_check_clock(ngx_http_provision_x_loc_conf_t *plcf,
 
     switch (provision_x::check_window(stamp, now, w)) {
     case provision_x::window_result::utc:
+        ctx->created = NGX_HTTP_PROVISION_X_CREATED_UTC;
+        return reason::none;
+
     case provision_x::window_result::beijing:
+        /* spec A-10: say which reading matched */
+        ctx->created = NGX_HTTP_PROVISION_X_CREATED_BEIJING;
         return reason::none;
 
     case provision_x::window_result::too_old:
@@ -234,36 +251,48 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
         ngx_http_provision_x_header(r, "Authorization", &duplicate);
 
     if (authorization == NULL) {
-        return ngx_http_provision_x_fail(v, reason::missing_auth,
-                                         "no Authorization header");
+        return ngx_http_provision_x_fail_as(v, reason::missing_auth,
+                                            "no Authorization header",
+                                            huawei_no_authorization());
     }
 
     auth_scheme scheme;
     xaksk_error err = parse_authorization(
         provision_x::view(authorization->value), plcf->huawei_wsse, scheme);
-    if (err != xaksk_error::ok || duplicate) {
-        return ngx_http_provision_x_fail(
-            v, reason::malformed_auth,
-            duplicate ? "duplicate Authorization header" : describe(err));
+    if (duplicate) {
+        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                         "duplicate Authorization header");
     }
 
-    std::string_view token_name =
-        scheme == auth_scheme::wsse ? "X-WSSE" : "X-AKSK";
+    if (err != xaksk_error::ok) {
+        return ngx_http_provision_x_fail_as(v, reason::malformed_auth,
+                                            describe(err),
+                                            huawei_result_for(err, false));
+    }
+
+    bool wsse = (scheme == auth_scheme::wsse);
+    std::string_view token_name = wsse ? "X-WSSE" : "X-AKSK";
     ngx_table_elt_t *token =
         ngx_http_provision_x_header(r, token_name, &duplicate);
     if (token == NULL) {
         ngx_http_provision_x_detail(v, "no %*s header", token_name.size(),
                                     token_name.data());
         v->why = reason::missing_auth;
+        v->code = huawei_no_token(wsse);
         return v->why;
     }
 
     username_token ut;
     err = parse_username_token(provision_x::view(token->value), ut);
-    if (err != xaksk_error::ok || duplicate) {
+    if (duplicate) {
         return ngx_http_provision_x_fail(v, reason::malformed_auth,
-                                         duplicate ? "duplicate token header"
-                                                   : describe(err));
+                                         "duplicate token header");
+    }
+
+    if (err != xaksk_error::ok) {
+        return ngx_http_provision_x_fail_as(v, reason::malformed_auth,
+                                            describe(err),
+                                            huawei_result_for(err, wsse));
     }
 
     ngx_http_provision_x_app_t *app =
@@ -300,7 +329,7 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
                                          "PasswordDigest does not match");
     }
 
-    if (ngx_http_provision_x_check_clock(plcf, ut.created_epoch,
+    if (ngx_http_provision_x_check_clock(plcf, ctx, ut.created_epoch,
                                          plcf->huawei_beijing_time,
                                          v) != reason::none) {
         return v->why;
@@ -438,8 +467,9 @@ ngx_http_provision_x_verify_aliyun_params(
 
     if (!parse_utc_timestamp(
             ngx_http_provision_x_params->find("timestamp")->value, stamp)) {
-        return ngx_http_provision_x_fail(v, reason::malformed_auth,
-                                         "malformed timestamp");
+        return ngx_http_provision_x_fail_as(
+            v, reason::malformed_auth, "malformed timestamp",
+            {"InvalidTimeStamp.Format", "The timestamp is malformed."});
     }
 
     xmode_options opt;
@@ -486,7 +516,7 @@ ngx_http_provision_x_verify_aliyun_params(
 
     ctx->app = matched;
 
-    if (ngx_http_provision_x_check_clock(plcf, stamp, false, v) !=
+    if (ngx_http_provision_x_check_clock(plcf, ctx, stamp, false, v) !=
         reason::none) {
         return v->why;
     }
@@ -676,6 +706,7 @@ ngx_http_provision_x_decide(ngx_http_request_t *r,
 
     v.why = reason::none;
     v.detail[0] = '\0';
+    v.code = {};
 
     reason why = (plcf->verify == static_cast<ngx_uint_t>(dialect::huawei))
                      ? ngx_http_provision_x_verify_huawei(r, plcf, ctx, &v)
@@ -688,8 +719,10 @@ ngx_http_provision_x_decide(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    return ngx_http_provision_x_reject(r, ctx, why,
-                                       v.detail[0] ? v.detail : NULL);
+    ngx_http_provision_x_refusal_t refusal = {
+        why, v.detail[0] ? v.detail : NULL, v.code.code, v.code.text};
+
+    return ngx_http_provision_x_reject(r, ctx, &refusal);
 }
 
 static void
@@ -749,6 +782,7 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
             ctx->verified = 0;
             ctx->reason = 0;
             ctx->app = NULL;
+            ctx->created = 0;
         }
 
         if (ctx->waiting_body) {
@@ -772,9 +806,13 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
             static_cast<off_t>(plcf->verify_body_max)) {
             ngx_http_provision_x_settle(ctx, plcf, false);
 
-            return ngx_http_provision_x_reject(r, ctx, reason::body_too_large,
-                                               "Content-Length over the "
-                                               "limit");
+            static const ngx_http_provision_x_refusal_t too_large = {
+                reason::body_too_large,
+                "Content-Length over the limit",
+                {},
+                {}};
+
+            return ngx_http_provision_x_reject(r, ctx, &too_large);
         }
 
         ctx->waiting_body = 1;

@@ -792,6 +792,17 @@ ngx_http_provision_x_variable(ngx_http_request_t *r,
         break;
     }
 
+    case NGX_HTTP_PROVISION_X_VAR_CREATED:
+        if (ctx->created == NGX_HTTP_PROVISION_X_CREATED_UTC) {
+            ngx_http_provision_x_set_variable(
+                v, reinterpret_cast<const u_char *>("utc"), 3);
+
+        } else if (ctx->created == NGX_HTTP_PROVISION_X_CREATED_BEIJING) {
+            ngx_http_provision_x_set_variable(
+                v, reinterpret_cast<const u_char *>("beijing"), 7);
+        }
+        break;
+
     case NGX_HTTP_PROVISION_X_VAR_REJECT_REASON:
         if (ctx->reason != 0) {
             std::string_view name =
@@ -830,6 +841,10 @@ static ngx_http_variable_t ngx_http_provision_x_vars[] = {
 
     { ngx_string("provision_x_cdr_invalid"), NULL,
       ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_CDR_INVALID,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("provision_x_created"), NULL,
+      ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_CREATED,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("provision_x_queue_depth"), NULL,

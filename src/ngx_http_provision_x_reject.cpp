@@ -21,21 +21,23 @@ static ngx_str_t ngx_http_provision_x_would_reject =
     ngx_string("X-Provision-X-Would-Reject");
 
 static ngx_int_t
-ngx_http_provision_x_send_rejection(ngx_http_request_t *r, dialect d,
-                                    reason why) noexcept
+ngx_http_provision_x_send_rejection(
+    ngx_http_request_t *r, dialect d,
+    const ngx_http_provision_x_refusal_t *refusal) noexcept
 {
-    const provision_x::reason_info &info = describe(why);
+    const provision_x::reason_info &info = describe(refusal->why);
+    std::string_view code_text =
+        refusal->code.empty()
+            ? (d == dialect::huawei ? info.huawei_code : info.aliyun_code)
+            : refusal->code;
+    std::string_view message_text =
+        refusal->message.empty() ? info.message : refusal->message;
     ngx_str_t code, message;
 
-    code.data = (u_char *) info.aliyun_code.data();
-    code.len = info.aliyun_code.size();
-    message.data = (u_char *) info.message.data();
-    message.len = info.message.size();
-
-    if (d == dialect::huawei) {
-        code.data = (u_char *) info.huawei_code.data();
-        code.len = info.huawei_code.size();
-    }
+    code.data = (u_char *) code_text.data();
+    code.len = code_text.size();
+    message.data = (u_char *) message_text.data();
+    message.len = message_text.size();
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_ERROR;
@@ -68,7 +70,7 @@ ngx_http_provision_x_send_rejection(ngx_http_request_t *r, dialect d,
     r->headers_out.content_type_len = ngx_http_provision_x_json_type.len;
     r->headers_out.content_length_n = b->last - b->pos;
 
-    if (why == reason::nonce_store_full) {
+    if (refusal->why == reason::nonce_store_full) {
         ngx_table_elt_t *h = static_cast<ngx_table_elt_t *>(
             ngx_list_push(&r->headers_out.headers));
         if (h == NULL) {
@@ -92,37 +94,51 @@ ngx_http_provision_x_send_rejection(ngx_http_request_t *r, dialect d,
     return ngx_http_output_filter(r, &out);
 }
 
+static const char *
+ngx_http_provision_x_created_name(ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    switch (ctx->created) {
+    case NGX_HTTP_PROVISION_X_CREATED_UTC:
+        return ", created=utc";
+    case NGX_HTTP_PROVISION_X_CREATED_BEIJING:
+        return ", created=beijing";
+    default:
+        return "";
+    }
+}
+
 ngx_int_t
-ngx_http_provision_x_reject(ngx_http_request_t *r,
-                            ngx_http_provision_x_ctx_t *ctx, reason why,
-                            const char *detail) noexcept
+ngx_http_provision_x_reject(
+    ngx_http_request_t *r, ngx_http_provision_x_ctx_t *ctx,
+    const ngx_http_provision_x_refusal_t *refusal) noexcept
 {
     auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
     auto d = static_cast<dialect>(ctx->dialect);
     ngx_str_t app = ngx_null_string;
+    const char *detail = refusal->detail;
 
     if (ctx->app != NULL) {
         app = ctx->app->name;
     }
 
-    ctx->reason = static_cast<ngx_uint_t>(why);
+    ctx->reason = static_cast<ngx_uint_t>(refusal->why);
 
-    ngx_http_provision_x_metrics_rejected(ctx->dialect, ctx->app, why);
+    ngx_http_provision_x_metrics_rejected(ctx->dialect, ctx->app, refusal->why);
 
     ngx_log_error(plcf->reject_log_level, r->connection->log, 0,
-                  "provision_x: %s %s callback: %s (app \"%V\")%s%s",
+                  "provision_x: %s %s callback: %s (app \"%V\")%s%s%s",
                   plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG ? "would reject"
                                                                 : "rejected",
                   d == dialect::huawei ? "huawei" : "aliyun",
-                  describe(why).name.data(), &app, detail ? ", " : "",
-                  detail ? detail : "");
+                  describe(refusal->why).name.data(), &app, detail ? ", " : "",
+                  detail ? detail : "", ngx_http_provision_x_created_name(ctx));
 
     if (plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG) {
         return NGX_DECLINED;
     }
 
-    ngx_int_t rc = ngx_http_provision_x_send_rejection(r, d, why);
+    ngx_int_t rc = ngx_http_provision_x_send_rejection(r, d, refusal);
 
     ngx_http_finalize_request(r, rc);
 
