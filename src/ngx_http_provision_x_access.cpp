@@ -9,6 +9,7 @@
  */
 
 #include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_seen.hpp"
 
 #include "core/clock.hpp"
@@ -97,10 +98,11 @@ ngx_http_provision_x_record_nonce(ngx_http_request_t *r,
     provision_x::sha256_digest digest;
     std::string_view app_name = provision_x::view(app->name);
 
-    if (!provision_x::sha256({app_name, std::string_view("\0", 1), nonce},
+    if (NGX_HTTP_PROVISION_X_FAULT("nonce_digest") ||
+        !provision_x::sha256({app_name, std::string_view("\0", 1), nonce},
                              digest)) {
-        return ngx_http_provision_x_fail(v, reason::nonce_store_full,
-                                         "digest failed");
+        return ngx_http_provision_x_fail(v, reason::internal_error,
+                                         "the nonce's digest failed");
     }
 
     time_t expire = static_cast<time_t>(stamp + plcf->clock_past + 1);
@@ -321,6 +323,16 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
                              ut.created, ut.password_digest, true, variant);
         }
 
+        if (NGX_HTTP_PROVISION_X_FAULT("hmac")) {
+            rc = sig_error::crypto_failure;
+        }
+
+        if (rc == sig_error::crypto_failure || rc == sig_error::no_memory) {
+            /* the gateway failed, not the signature: the platform retries */
+            return ngx_http_provision_x_fail(v, reason::internal_error,
+                                             describe(rc));
+        }
+
         matched = (rc == sig_error::ok);
     }
 
@@ -411,8 +423,12 @@ ngx_http_provision_x_json_params(std::string_view body, json_t **root,
         provision_x::params_error rc =
             ngx_http_provision_x_params->add(name, text);
         if (rc != provision_x::params_error::ok) {
-            return ngx_http_provision_x_fail(v, reason::malformed_auth,
-                                             provision_x::describe(rc));
+            return ngx_http_provision_x_fail(
+                v,
+                rc == provision_x::params_error::no_memory
+                    ? reason::internal_error
+                    : reason::malformed_auth,
+                provision_x::describe(rc));
         }
     }
 
@@ -493,9 +509,20 @@ ngx_http_provision_x_verify_aliyun_params(
         auto *secrets = static_cast<ngx_str_t *>(app->secrets.elts);
 
         for (ngx_uint_t k = 0; k < app->secrets.nelts; k++) {
-            if (xmode_verify(*ngx_http_provision_x_params,
-                             provision_x::view(secrets[k]), opt,
-                             ngx_http_provision_x_scratch) == sig_error::ok) {
+            sig_error rc = xmode_verify(*ngx_http_provision_x_params,
+                                        provision_x::view(secrets[k]), opt,
+                                        ngx_http_provision_x_scratch);
+
+            if (NGX_HTTP_PROVISION_X_FAULT("hmac")) {
+                rc = sig_error::crypto_failure;
+            }
+
+            if (rc == sig_error::crypto_failure || rc == sig_error::no_memory) {
+                return ngx_http_provision_x_fail(v, reason::internal_error,
+                                                 describe(rc));
+            }
+
+            if (rc == sig_error::ok) {
                 matched = app;
                 break;
             }
@@ -533,7 +560,7 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
     using namespace provision_x;
 
     if (ngx_http_provision_x_params == NULL) {
-        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+        return ngx_http_provision_x_fail(v, reason::internal_error,
                                          "no memory for parameters");
     }
 
@@ -541,8 +568,10 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
     ngx_uint_t kind = ngx_http_provision_x_body_kind(r, plcf);
 
     if (kind != NGX_HTTP_PROVISION_X_BODY_NONE) {
-        ngx_int_t rc =
-            ngx_http_provision_x_body_view(r, plcf->verify_body_max, &body);
+        ngx_int_t rc = NGX_HTTP_PROVISION_X_FAULT("verify_body")
+                           ? NGX_ERROR
+                           : ngx_http_provision_x_body_view(
+                                 r, plcf->verify_body_max, &body);
         if (rc == NGX_DECLINED) {
             ngx_http_provision_x_detail(v, "body over %uz bytes",
                                         plcf->verify_body_max);
@@ -551,7 +580,7 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
         }
 
         if (rc != NGX_OK) {
-            return ngx_http_provision_x_fail(v, reason::malformed_auth,
+            return ngx_http_provision_x_fail(v, reason::internal_error,
                                              "body could not be read");
         }
     }
@@ -560,9 +589,10 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
 
     ngx_http_provision_x_params->clear();
 
-    if (!ngx_http_provision_x_reserve(ngx_http_provision_x_arena,
+    if (NGX_HTTP_PROVISION_X_FAULT("verify_alloc") ||
+        !ngx_http_provision_x_reserve(ngx_http_provision_x_arena,
                                       args.size() + body.size())) {
-        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+        return ngx_http_provision_x_fail(v, reason::internal_error,
                                          "no memory for parameters");
     }
 
@@ -576,8 +606,13 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
     }
 
     if (perr != params_error::ok) {
-        return ngx_http_provision_x_fail(v, reason::malformed_auth,
-                                         describe(perr));
+        /* what the gateway lacked is no fault of the request */
+        bool ours = (perr == params_error::no_memory ||
+                     perr == params_error::arena_too_small);
+
+        return ngx_http_provision_x_fail(
+            v, ours ? reason::internal_error : reason::malformed_auth,
+            describe(perr));
     }
 
     json_t *root = NULL;

@@ -7,6 +7,7 @@
  */
 
 #include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_faults.hpp"
 
 using provision_x::describe;
 using provision_x::dialect;
@@ -47,7 +48,9 @@ ngx_http_provision_x_send_rejection(
     size_t len = sizeof("{\"resultcode\":\"\",\"resultdesc\":\"\"}\n") - 1 +
                  code.len + message.len;
 
-    ngx_buf_t *b = ngx_create_temp_buf(r->pool, len);
+    ngx_buf_t *b = NGX_HTTP_PROVISION_X_FAULT("reject_alloc")
+                       ? NULL
+                       : ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
         return NGX_ERROR;
     }
@@ -139,6 +142,12 @@ ngx_http_provision_x_reject(
     }
 
     ngx_int_t rc = ngx_http_provision_x_send_rejection(r, d, refusal);
+
+    /* no body could be made: nginx's own 500 still tells the platform to
+     * retry, where a closed connection would leave it guessing */
+    if (rc == NGX_ERROR && !r->header_sent) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ngx_http_finalize_request(r, rc);
 
