@@ -43,17 +43,22 @@ conf_message(const char *text) noexcept
 
 #define NGX_HTTP_PROVISION_X_DIGEST_LEN 16
 
-/* Every shared zone of the module starts with its kind, so a directive
- * that names a zone can tell a nonce zone from a queue zone. */
+/* Every shared zone of the .so starts with its kind, so a directive that
+ * names a zone can tell a nonce zone from a queue zone. */
 enum ngx_http_provision_x_zone_kind_e {
     NGX_HTTP_PROVISION_X_ZONE_NONCE = 1,
     NGX_HTTP_PROVISION_X_ZONE_DEDUP,
+    NGX_HTTP_PROVISION_X_ZONE_QUEUE,
 };
 
+/* A zone named by a directive, checked once the http block is read (it
+ * may be defined further down); errors point at the naming line. */
 struct ngx_http_provision_x_zone_ref_t {
     ngx_shm_zone_t *shm_zone;
     ngx_uint_t kind;
     ngx_str_t directive;
+    ngx_str_t file;
+    ngx_uint_t line;
 };
 
 #define NGX_HTTP_PROVISION_X_APP_NAME_MAX 128
@@ -93,9 +98,19 @@ enum ngx_http_provision_x_mode_e {
     NGX_HTTP_PROVISION_X_MODE_DEBUG,
 };
 
+struct ngx_http_provision_x_loc_conf_t;
+
+/* A location with provision_x_cdr, and where it says so. */
+struct ngx_http_provision_x_receiver_t {
+    ngx_http_provision_x_loc_conf_t *plcf;
+    ngx_str_t file;
+    ngx_uint_t line;
+};
+
 struct ngx_http_provision_x_main_conf_t {
     ngx_array_t apps;      /* of ngx_http_provision_x_app_t */
     ngx_array_t zone_refs; /* of ngx_http_provision_x_zone_ref_t */
+    ngx_array_t receivers; /* of ngx_http_provision_x_receiver_t */
     ngx_flag_t log_redact;
 };
 
@@ -168,8 +183,13 @@ ngx_int_t ngx_http_provision_x_zone_arg(ngx_conf_t *cf, ngx_str_t *arg,
                                         ngx_str_t *name,
                                         ssize_t *size) noexcept;
 
-ngx_shm_zone_t *ngx_http_provision_x_zone_ref(ngx_conf_t *cf, ngx_str_t *name,
-                                              ngx_uint_t kind) noexcept;
+ngx_shm_zone_t *ngx_http_provision_x_zone_refer(ngx_conf_t *cf,
+                                                ngx_array_t *refs,
+                                                ngx_str_t *name,
+                                                ngx_uint_t kind,
+                                                void *tag) noexcept;
+char *ngx_http_provision_x_zone_refs_check(ngx_conf_t *cf,
+                                           ngx_array_t *refs) noexcept;
 
 ngx_http_provision_x_app_t *
 ngx_http_provision_x_app_find(ngx_http_provision_x_main_conf_t *pmcf,
