@@ -98,14 +98,27 @@ encoded_length(std::string_view in, url_flavour f, bool twice) noexcept
     return n;
 }
 
-void
-encode_into(std::string_view in, url_flavour f, bool twice, char *out) noexcept
+} // namespace
+
+char *
+url_encode_into(std::string_view in, url_flavour f, bool twice,
+                char *out) noexcept
 {
-    for (unsigned char c : in) {
-        if (is_unreserved(c, f)) {
-            *out++ = static_cast<char>(c);
-            continue;
+    const unsigned char *p = reinterpret_cast<const unsigned char *>(in.data());
+    const unsigned char *end = p + in.size();
+    const unsigned char bit = unreserved_table::bit(f);
+
+    while (p < end) {
+        /* most bytes: a run copied as it is */
+        while (p < end && (unreserved.bits[*p] & bit) != 0) {
+            *out++ = static_cast<char>(*p++);
         }
+
+        if (p == end) {
+            break;
+        }
+
+        unsigned char c = *p++;
 
         if (c == ' ' && f == url_flavour::java) {
             if (twice) {
@@ -126,7 +139,11 @@ encode_into(std::string_view in, url_flavour f, bool twice, char *out) noexcept
         *out++ = upper_hex[c >> 4];
         *out++ = upper_hex[c & 0x0f];
     }
+
+    return out;
 }
+
+namespace {
 
 bool
 append_encoded(std::string_view in, url_flavour f, bool twice,
@@ -140,7 +157,7 @@ append_encoded(std::string_view in, url_flavour f, bool twice,
         return false;
     }
 
-    encode_into(in, f, twice, &out[old]);
+    url_encode_into(in, f, twice, &out[old]);
     return true;
 }
 

@@ -43,6 +43,20 @@ bool url_encode(std::string_view in, url_flavour f, std::string &out) noexcept;
 bool url_encode_twice(std::string_view in, url_flavour f,
                       std::string &out) noexcept;
 
+// Most bytes url_encode (twice = false) or url_encode_twice (true) can
+// make of n input bytes.
+constexpr std::size_t
+url_encoded_bound(std::size_t n, bool twice) noexcept
+{
+    return n * (twice ? 5 : 3);
+}
+
+// Writes the encoding (once or twice) of `in` at `out`, which has room for
+// url_encoded_bound(in.size(), twice) bytes, and returns the end: one pass,
+// for callers that size their buffer once for many pieces.
+char *url_encode_into(std::string_view in, url_flavour f, bool twice,
+                      char *out) noexcept;
+
 // Strict: a '%' must be followed by two hex digits (either case).
 // `plus_is_space` selects form/query semantics.  `out` needs room for
 // in.size() bytes; the decoded length is stored in `out_len`.

@@ -24,9 +24,10 @@ enum class reason : unsigned char {
     replayed_nonce,
     nonce_store_full,
     body_too_large,
+    internal_error,
 };
 
-constexpr std::size_t reason_count = 10;
+constexpr std::size_t reason_count = 11;
 
 struct reason_info {
     std::string_view name;
@@ -57,6 +58,10 @@ constexpr reason_info reason_table[reason_count] = {
      "Replay protection is at capacity; retry later."},
     {"body_too_large", 413, "RequestEntityTooLarge", "1010002",
      "The request body is too large to verify."},
+    /* OpenSSL (or memory) failed while checking: not the sender's fault,
+     * so a 5xx the platform retries, never the 403 of a mismatch */
+    {"internal_error", 500, "InternalError", "1010001",
+     "The signature could not be checked; retry later."},
 };
 
 constexpr const reason_info &
