@@ -1,7 +1,7 @@
 // Instruction counts per core operation, for callgrind.
 // usage: core_ops OP N [push.json | QUERY SECRET]
 //   OP: xmode_verify | aksk_verify | aliyun_query_verify | parse_push |
-//       dedup_lines
+//       dedup_lines | hmac_* (bench/hmac_variants.cpp)
 // The verify operations use a prepared (per-secret) HMAC key, as the
 // gateway does; aliyun_query_verify parses a signed query string first
 // (the bench passes its own Aliyun query and the secret it was signed with).
@@ -25,6 +25,8 @@ using namespace provision_x;
 
 static volatile size_t sink;
 
+int hmac_variant(const std::string &op, long n);
+
 int
 main(int argc, char **argv)
 {
@@ -34,6 +36,11 @@ main(int argc, char **argv)
     }
     std::string op = argv[1];
     long n = std::atol(argv[2]);
+
+    int variant = hmac_variant(op, n);
+    if (variant >= 0) {
+        return variant;
+    }
 
     if (op == "xmode_verify") {
         // A small Aliyun call-control query: sign once, verify N times.
