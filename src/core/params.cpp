@@ -277,7 +277,8 @@ parse_urlencoded(std::string_view raw, std::size_t max_bytes, param_list &list,
                 value_at = w;
                 check = &value_check;
 
-            } else {
+            } else { /* a later '=' is part of the value */
+                check->byte('=');
                 *w++ = '=';
             }
         }

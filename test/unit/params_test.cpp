@@ -179,6 +179,9 @@ TEST(ParseUrlencoded, ErrorsOfOneSegmentComeInAddsOrder)
     EXPECT_EQ(params_error::not_utf8, p.parse("a=%E4+%A0"));
     EXPECT_EQ(params_error::not_utf8, p.parse("a%E4=%BD%A0"));
     EXPECT_EQ(params_error::not_utf8, p.parse("a=%E4%BD&b=%A0"));
+    // ... or by a second '=', which belongs to the value (found by the
+    // params fuzzer against the reference parser)
+    EXPECT_EQ(params_error::not_utf8, p.parse("a=%E4%BD=%A0"));
     // Raw (unescaped) UTF-8 bytes are checked like decoded ones.
     EXPECT_EQ(params_error::ok, p.parse("a=\xe4\xbd\xa0"
                                         "b"));
