@@ -207,6 +207,16 @@ st = [json.load(open(os.path.join(logs, "status-%d.json" % i)))
 L = []
 L.append("# make bench results\n")
 L.append("Date: %s  " % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+rev = subprocess.run(["git", "-C", top, "rev-parse", "--short", "HEAD"],
+                     capture_output=True, text=True).stdout.strip() or "?"
+# this file itself is rewritten by every run: not a change to the build
+dirty = subprocess.run(["git", "-C", top, "status", "--porcelain",
+                        "--untracked-files=no", "--", ".",
+                        ":!bench/results.md"],
+                       capture_output=True, text=True).stdout.strip()
+L.append("Build: commit `%s`%s  " % (
+    rev, " with uncommitted changes" if dirty else ""))
 L.append("Machine: %s CPUs (`nproc`), %s, kernel %s, %s  " % (
     os.cpu_count(), cpu, platform.release(), ngv))
 L.append("Load average at the start / end: %s / %s (other work on the "
