@@ -119,15 +119,16 @@ run_wrk() { # NAME BASELINE_NAME RECORDS_PER_REQ BASE_URL PATH [wrk args...]
     taskset -c 1 wrk -t1 -c"$c" -d"${dur}s" --latency \
         "$target$path" "$@" >"$log" 2>&1
     t1=$(cpu_ticks "$worker")
-    local rps p50 p99 bad n cpu
+    local rps p50 p99 non2xx bad n cpu
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$log")
     p50=$(awk '$1 == "50%" {print $2}' "$log")
     p99=$(awk '$1 == "99%" {print $2}' "$log")
     n=$(awk '/ requests in / {print $1}' "$log")
-    bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$log")
-    bad=${bad:-0}
-    bad=$((bad + $(awk '/Socket errors:/ {gsub(",", ""); print $4+$6+$8+$10}' "$log" || echo 0) + 0))
-    last_ok=$((n - bad))
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$log")
+    non2xx=${non2xx:-0}
+    bad=$((non2xx + $(awk '/Socket errors:/ {gsub(",", ""); print $4+$6+$8+$10}' "$log" || echo 0) + 0))
+    # wrk counts a response that came after its timeout as completed too
+    last_ok=$((n - non2xx))
     cpu=$(awk -v t=$((t1 - t0)) -v hz="$tick" -v n="$n" \
         'BEGIN {printf "%.2f", n ? t * 1e6 / hz / n : 0}')
     echo "   $rps req/s p50 $p50 p99 $p99 non-2xx/errors $bad," \
