@@ -550,8 +550,8 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
     ngx_uint_t kind = ngx_http_provision_x_body_kind(r, plcf);
 
     if (kind != NGX_HTTP_PROVISION_X_BODY_NONE) {
-        ngx_int_t rc =
-            ngx_http_provision_x_body_view(r, plcf->verify_body_max, &body);
+        ngx_int_t rc = ngx_http_provision_x_body_view(r, plcf->verify_body_max,
+                                                      0, &body, NULL);
         if (rc == NGX_DECLINED) {
             ngx_http_provision_x_detail(v, "body over %uz bytes",
                                         plcf->verify_body_max);

@@ -582,6 +582,11 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
             "needs exactly one sink: forward=/uri, queue=name or redis=/uri");
     }
 
+    /* each worker's CDR parser is sized once, for the largest body */
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+    pmcf->cdr_max_body = ngx_max(pmcf->cdr_max_body, plcf->cdr_max_body);
+
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     clcf->handler = ngx_http_provision_x_cdr_handler;
@@ -985,12 +990,17 @@ ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
 static ngx_int_t
 ngx_http_provision_x_init_process(ngx_cycle_t *cycle) noexcept
 {
-    return ngx_http_provision_x_access_init_process(cycle);
+    if (ngx_http_provision_x_access_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_provision_x_cdr_init_process(cycle);
 }
 
 static void
 ngx_http_provision_x_exit_process(ngx_cycle_t *cycle) noexcept
 {
+    ngx_http_provision_x_cdr_exit_process(cycle);
     ngx_http_provision_x_access_exit_process(cycle);
 }
 
