@@ -1327,11 +1327,16 @@ struct cdr_walk {
                  record_scan *rec) noexcept;
     bool close_object(size_t first, record_scan *rec) noexcept;
 
+    const char *after(od::value &v) noexcept;
     bool walk_value(od::value &v, size_t depth, record_scan *rec) noexcept;
     bool walk_object(od::value &v, const char *at, size_t depth,
                      record_scan *rec) noexcept;
+    bool walk_members(od::object &obj, const char *at, size_t depth,
+                      record_scan *rec, od::value *v) noexcept;
     bool walk_array(od::value &v, const char *at, size_t depth,
                     record_scan *rec) noexcept;
+    bool walk_elements(od::array &arr, const char *at, size_t depth,
+                       record_scan *rec, od::value *v) noexcept;
     bool walk_string(od::value &v, std::string_view tok, record_scan *rec,
                      std::string_view *decoded) noexcept;
     bool key_text(od::field &f, const char *raw, const char *value,
@@ -1339,7 +1344,7 @@ struct cdr_walk {
     bool walk_scalar(std::string_view tok, record_scan *rec,
                      number_kind *kind) noexcept;
 
-    bool walk_list(od::value &v, size_t depth) noexcept;
+    bool walk_list(od::array &arr, const char *at, size_t depth) noexcept;
     bool walk_record(od::value &v, size_t depth, cdr_record *r) noexcept;
     bool walk_field(od::value &v, std::string_view tok, size_t depth,
                     const cdr_field_rule *rule, record_scan &rec) noexcept;
@@ -1347,7 +1352,8 @@ struct cdr_walk {
     bool keep(std::string_view &dst, const slot_text &s) noexcept;
 
     bool walk_root(od::document &doc, bool *shape_ok) noexcept;
-    bool walk_huawei(od::value &root, bool *shape_ok) noexcept;
+    bool walk_root_scalar(od::document &doc, std::string_view tok) noexcept;
+    bool walk_huawei(od::object &obj, const char *at, bool *shape_ok) noexcept;
     void find_duplicates() noexcept;
 
     cdr_status run() noexcept;
@@ -1373,6 +1379,22 @@ cdr_walk::json_error(simdjson::error_code e, const char *at) noexcept
         return fail(cdr_status::no_memory, "simdjson ran out of memory", at);
     }
     return fail(cdr_status::not_json, simdjson::error_message(e), at);
+}
+
+/*
+ * Where the token after a container walked inside a list begins: a ','
+ * or a bracket of the list, unless the body ends there (not JSON).
+ */
+const char *
+cdr_walk::after(od::value &v) noexcept
+{
+    simdjson::simdjson_result<const char *> at = v.current_location();
+
+    if (at.error() != simdjson::SUCCESS) {
+        fail(cdr_status::not_json, "unexpected end of the body", nullptr);
+        return nullptr;
+    }
+    return at.value_unsafe();
 }
 
 /*
@@ -1576,13 +1598,20 @@ cdr_walk::walk_object(od::value &v, const char *at, size_t depth,
     if (e != simdjson::SUCCESS) {
         return json_error(e, at);
     }
+    return walk_members(obj, at, depth, rec, &v);
+}
 
+/* v: the object as a value, to see what follows it inside a record */
+bool
+cdr_walk::walk_members(od::object &obj, const char *at, size_t depth,
+                       record_scan *rec, od::value *v) noexcept
+{
     size_t first = nkeys;
     size_t members = 0;
 
     for (auto item : obj) {
         od::field f;
-        e = std::move(item).get(f);
+        simdjson::error_code e = std::move(item).get(f);
         if (e != simdjson::SUCCESS) {
             return json_error(e, at);
         }
@@ -1608,8 +1637,10 @@ cdr_walk::walk_object(od::value &v, const char *at, size_t depth,
     }
 
     if (rec != nullptr) {
-        /* nested, so something (',' '}' ']') always follows */
-        const char *end = v.current_location().value_unsafe();
+        const char *end = after(*v);
+        if (end == nullptr) {
+            return false;
+        }
         rec->compact &= end[-1] == '}' && (members > 0 || end - 2 == at);
     }
 
@@ -1625,12 +1656,18 @@ cdr_walk::walk_array(od::value &v, const char *at, size_t depth,
     if (e != simdjson::SUCCESS) {
         return json_error(e, at);
     }
+    return walk_elements(arr, at, depth, rec, &v);
+}
 
+bool
+cdr_walk::walk_elements(od::array &arr, const char *at, size_t depth,
+                        record_scan *rec, od::value *v) noexcept
+{
     size_t elements = 0;
 
     for (auto item : arr) {
         od::value ev;
-        e = std::move(item).get(ev);
+        simdjson::error_code e = std::move(item).get(ev);
         if (e != simdjson::SUCCESS) {
             return json_error(e, at);
         }
@@ -1647,7 +1684,10 @@ cdr_walk::walk_array(od::value &v, const char *at, size_t depth,
     }
 
     if (rec != nullptr) {
-        const char *end = v.current_location().value_unsafe();
+        const char *end = after(*v);
+        if (end == nullptr) {
+            return false;
+        }
         rec->compact &= end[-1] == ']' && (elements > 0 || end - 2 == at);
     }
 
@@ -1895,8 +1935,10 @@ cdr_walk::walk_record(od::value &v, size_t depth, cdr_record *r) noexcept
         if (!walk_value(v, depth, &rec)) {
             return false;
         }
-        end = first_char(tok) == '[' ? v.current_location().value_unsafe()
-                                     : start + trimmed(tok).size();
+        end = first_char(tok) == '[' ? after(v) : start + trimmed(tok).size();
+        if (end == nullptr) {
+            return false;
+        }
 
     } else {
         od::object obj;
@@ -1965,7 +2007,10 @@ cdr_walk::walk_record(od::value &v, size_t depth, cdr_record *r) noexcept
             return false;
         }
 
-        end = v.current_location().value_unsafe();
+        end = after(v);
+        if (end == nullptr) {
+            return false;
+        }
         rec.compact &=
             members > 0 ||
             trimmed(std::string_view(start, end - start)).size() == 2;
@@ -2003,18 +2048,11 @@ cdr_walk::walk_record(od::value &v, size_t depth, cdr_record *r) noexcept
 
 /* The records' array: every element walked, at most max_records kept. */
 bool
-cdr_walk::walk_list(od::value &v, size_t depth) noexcept
+cdr_walk::walk_list(od::array &arr, const char *at, size_t depth) noexcept
 {
-    const char *at = v.raw_json_token().data();
-    od::array arr;
-    simdjson::error_code e = v.get_array().get(arr);
-    if (e != simdjson::SUCCESS) {
-        return json_error(e, at);
-    }
-
     for (auto item : arr) {
         od::value ev;
-        e = std::move(item).get(ev);
+        simdjson::error_code e = std::move(item).get(ev);
         if (e != simdjson::SUCCESS) {
             return json_error(e, at);
         }
@@ -2051,22 +2089,15 @@ cdr_walk::walk_list(od::value &v, size_t depth) noexcept
 }
 
 bool
-cdr_walk::walk_huawei(od::value &root, bool *shape_ok) noexcept
+cdr_walk::walk_huawei(od::object &obj, const char *at, bool *shape_ok) noexcept
 {
-    const char *at = root.raw_json_token().data();
-    od::object obj;
-    simdjson::error_code e = root.get_object().get(obj);
-    if (e != simdjson::SUCCESS) {
-        return json_error(e, at);
-    }
-
     bool event_ok = false;
     bool list_ok = false;
     size_t first = nkeys;
 
     for (auto item : obj) {
         od::field f;
-        e = std::move(item).get(f);
+        simdjson::error_code e = std::move(item).get(f);
         if (e != simdjson::SUCCESS) {
             return json_error(e, at);
         }
@@ -2084,8 +2115,13 @@ cdr_walk::walk_huawei(od::value &root, bool *shape_ok) noexcept
         bool ok;
 
         if (key == "feeLst" && first_char(vt) == '[') {
+            od::array arr;
+            e = fv.get_array().get(arr);
+            if (e != simdjson::SUCCESS) {
+                return json_error(e, vt.data());
+            }
             list_ok = true;
-            ok = walk_list(fv, 2);
+            ok = walk_list(arr, vt.data(), 2);
         } else if (key == "eventType" && first_char(vt) == '"') {
             std::string_view s;
             ok = walk_string(fv, vt, nullptr, &s);
@@ -2120,8 +2156,6 @@ bool
 cdr_walk::walk_root(od::document &doc, bool *shape_ok) noexcept
 {
     bool hw = out.dialect_ == cdr_dialect::huawei;
-    cdr_status wrong_shape =
-        hw ? cdr_status::not_an_object : cdr_status::not_an_array;
     std::string_view tok;
     simdjson::error_code e = doc.raw_json_token().get(tok);
     if (e != simdjson::SUCCESS) {
@@ -2130,42 +2164,66 @@ cdr_walk::walk_root(od::document &doc, bool *shape_ok) noexcept
 
     char c = first_char(tok);
 
-    if (c == '{' || c == '[') {
-        od::value root;
-        e = doc.get_value().get(root);
-        if (e != simdjson::SUCCESS) {
-            return json_error(e, base);
-        }
-
-        bool walked;
-        if (hw && c == '{') {
-            walked = walk_huawei(root, shape_ok);
-        } else if (!hw && c == '[') {
-            walked = walk_list(root, 1);
-            *shape_ok = walked;
-        } else {
-            walked = walk_value(root, 1, nullptr);
-        }
-        if (!walked) {
-            return false;
-        }
-        if (hw != (c == '{')) {
-            status = wrong_shape;
-        }
-
-        /* trailing data: anything after the root */
-        simdjson::simdjson_result<const char *> rest = doc.current_location();
-        if (rest.error() != simdjson::OUT_OF_BOUNDS) {
-            return fail(cdr_status::not_json, "data after the JSON value",
-                        rest.error() == simdjson::SUCCESS ? rest.value_unsafe()
-                                                          : nullptr);
-        }
-        return true;
+    if (c != '{' && c != '[') {
+        return walk_root_scalar(doc, tok);
     }
+
+    /*
+     * The root is started as the root, so that simdjson checks the body
+     * closes what it opens: past the end it reads padding, whatever that
+     * holds.
+     */
+    bool walked;
+
+    if (c == '{') {
+        od::object obj;
+        e = doc.get_object().get(obj);
+        if (e != simdjson::SUCCESS) {
+            return json_error(e, tok.data());
+        }
+        walked = hw ? walk_huawei(obj, tok.data(), shape_ok)
+                    : walk_members(obj, tok.data(), 1, nullptr, nullptr);
+    } else {
+        od::array arr;
+        e = doc.get_array().get(arr);
+        if (e != simdjson::SUCCESS) {
+            return json_error(e, tok.data());
+        }
+        walked = hw ? walk_elements(arr, tok.data(), 1, nullptr, nullptr)
+                    : walk_list(arr, tok.data(), 1);
+        *shape_ok = walked && !hw;
+    }
+
+    if (!walked) {
+        return false;
+    }
+
+    if (hw != (c == '{')) {
+        status = hw ? cdr_status::not_an_object : cdr_status::not_an_array;
+    }
+
+    /* trailing data: anything after the root */
+    simdjson::simdjson_result<const char *> rest = doc.current_location();
+    if (rest.error() != simdjson::OUT_OF_BOUNDS) {
+        return fail(cdr_status::not_json, "data after the JSON value",
+                    rest.error() == simdjson::SUCCESS ? rest.value_unsafe()
+                                                      : nullptr);
+    }
+    return true;
+}
+
+/*
+ * A scalar root is JSON (and the wrong shape) as long as its token is;
+ * simdjson hands out only containers as values.
+ */
+bool
+cdr_walk::walk_root_scalar(od::document &doc, std::string_view tok) noexcept
+{
+    char c = first_char(tok);
 
     if (c == '"') {
         std::string_view s;
-        e = doc.get_string().get(s);
+        simdjson::error_code e = doc.get_string().get(s);
         if (e != simdjson::SUCCESS) {
             return json_error(e, tok.data());
         }
@@ -2183,7 +2241,8 @@ cdr_walk::walk_root(od::document &doc, bool *shape_ok) noexcept
                     tok.data() + tok.size());
     }
 
-    status = wrong_shape;
+    status = out.dialect_ == cdr_dialect::huawei ? cdr_status::not_an_object
+                                                 : cdr_status::not_an_array;
     return true;
 }
 

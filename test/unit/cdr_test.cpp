@@ -416,6 +416,45 @@ TEST(cdr_huawei, nesting_depth_is_janssons)
     EXPECT_NE(std::string(p.detail()).find("nesting"), std::string::npos);
 }
 
+/* found by fuzz/cdr_diff_fuzz.cpp: the body ends right after a record */
+TEST(cdr_huawei, body_ending_inside_the_list)
+{
+    cdr_push p;
+    for (const char *body :
+         {"{\"eventType\":\"fee\",\"feeLst\":[{\"appKey\":\"a\","
+          "\"x\":[{\"a\":\"a\",\"a\":\"b\"}]}",
+          "{\"eventType\":\"fee\",\"feeLst\":[{}", "[{\"a\":{}}", "[{\"a\":[]",
+          "[[1]", "[{}"}) {
+        EXPECT_EQ(parse(cdr_dialect::huawei, body, p), cdr_status::not_json)
+            << body;
+        if (body[0] == '[') {
+            EXPECT_EQ(parse(cdr_dialect::aliyun, body, p), cdr_status::not_json)
+                << body;
+        }
+    }
+
+    /*
+     * In place, simdjson reads the padding as if it were more body: a
+     * '}' or ']' there must not close what the body left open (found by
+     * fuzz/cdr_aliyun_fuzz.cpp).
+     */
+    cdr_options in_place;
+    in_place.padded = true;
+    for (std::string body :
+         {"{\"a\":1,\"b\":2", "[{\"pool_key\":\"p\",\"call_id\":\"c\"}",
+          "[{\"pool_key\":\"p\",\"call_id\":\"c\"", "{\"a\":{}", "[[]"}) {
+        for (char pad : {'}', ']', ',', '"'}) {
+            std::string padded = body + std::string(cdr_padding, pad);
+            for (cdr_dialect d : {cdr_dialect::huawei, cdr_dialect::aliyun}) {
+                EXPECT_EQ(parse_push(test_parser(), d, padded.data(),
+                                     body.size(), in_place, p),
+                          cdr_status::not_json)
+                    << body << " + " << pad;
+            }
+        }
+    }
+}
+
 TEST(cdr_huawei, trailing_garbage)
 {
     cdr_push p;
