@@ -189,10 +189,17 @@ name_hash(const char *s, size_t n)
 /* longer than every known name, so names compare as whole words */
 constexpr size_t name_width = 24;
 
+/* a name as three little-endian words, and which of their bytes count */
+struct name_words {
+    uint64_t word[3];
+    uint64_t mask[3];
+};
+
 struct name_table {
     uint8_t slot[name_slots]; /* rule index + 1; 0 = empty */
     uint8_t length[name_slots];
     char text[name_slots][name_width]; /* the name, zero-padded */
+    name_words words[name_slots];
     uint8_t longest_probe;
     uint64_t required; /* bit i: rules[i] is required */
 };
@@ -215,6 +222,9 @@ make_name_table(const cdr_field_rule (&rules)[N])
         t.length[h] = static_cast<uint8_t>(const_strlen(name));
         for (size_t k = 0; k < t.length[h]; k++) {
             t.text[h][k] = name[k];
+            t.words[h].word[k / 8] |=
+                uint64_t(static_cast<unsigned char>(name[k])) << (8 * (k % 8));
+            t.words[h].mask[k / 8] |= uint64_t(0xFF) << (8 * (k % 8));
         }
         t.longest_probe = std::max(t.longest_probe, probe);
         if (rules[i].required) {
@@ -259,30 +269,20 @@ struct rule_table {
 };
 
 /*
- * Whether the first n bytes at key are the zero-padded name, compared as
- * 8-byte words; name_width bytes at key must be readable (the padded body
+ * Whether the bytes at key are the name of these words, without a branch
+ * per byte; name_width bytes at key must be readable (the padded body
  * guarantees it for keys read in place).
  */
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "same_name masks the high bytes of little-endian words");
-
 inline bool
-same_name(const char *key, size_t n, const char *name) noexcept
+same_name(const char *key, const name_words &n) noexcept
 {
-    for (size_t i = 0; i < n; i += 8) {
-        uint64_t a;
-        uint64_t b;
-        std::memcpy(&a, key + i, 8);
-        std::memcpy(&b, name + i, 8);
-        uint64_t diff = a ^ b;
-        if (n - i < 8) {
-            diff &= (uint64_t(1) << (8 * (n - i))) - 1; /* little-endian */
-        }
-        if (diff != 0) {
-            return false;
-        }
-    }
-    return true;
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+                  "name_words are little-endian words");
+    uint64_t w[3];
+    std::memcpy(w, key, sizeof(w));
+    return (((w[0] ^ n.word[0]) & n.mask[0]) |
+            ((w[1] ^ n.word[1]) & n.mask[1]) |
+            ((w[2] ^ n.word[2]) & n.mask[2])) == 0;
 }
 
 /*
@@ -303,7 +303,7 @@ find_rule(const rule_table &t, std::string_view name, bool in_place) noexcept
             return -1;
         }
         if (t.names->length[h] == name.size() &&
-            (in_place ? same_name(name.data(), name.size(), t.names->text[h])
+            (in_place ? same_name(name.data(), t.names->words[h])
                       : std::memcmp(t.names->text[h], name.data(),
                                     name.size()) == 0)) {
             return s - 1;
@@ -1347,7 +1347,7 @@ struct cdr_walk {
     bool walk_list(od::array &arr, const char *at, size_t depth) noexcept;
     bool walk_record(od::value &v, size_t depth, cdr_record *r) noexcept;
     bool walk_field(od::value &v, std::string_view tok, size_t depth,
-                    const cdr_field_rule *rule, record_scan &rec) noexcept;
+                    size_t index, record_scan &rec) noexcept;
     bool judge(cdr_record &r, record_scan &rec) noexcept;
     bool keep(std::string_view &dst, const slot_text &s) noexcept;
 
@@ -1697,9 +1697,10 @@ cdr_walk::walk_elements(od::array &arr, const char *at, size_t depth,
 /* A known field's value: its type, length or range, and its key part. */
 bool
 cdr_walk::walk_field(od::value &v, std::string_view tok, size_t depth,
-                     const cdr_field_rule *rule, record_scan &rec) noexcept
+                     size_t index, record_scan &rec) noexcept
 {
-    uint64_t bit = uint64_t(1) << (rule - rules.rules);
+    const cdr_field_rule *rule = &rules.rules[index];
+    uint64_t bit = uint64_t(1) << index;
     char c = first_char(tok);
     size_t part = static_cast<size_t>(rule->part);
     cdr_problem p = cdr_problem::none;
@@ -1962,7 +1963,6 @@ cdr_walk::walk_record(od::value &v, size_t depth, cdr_record *r) noexcept
             std::string_view vt = fv.raw_json_token();
             const char *vp = vt.data();
             bool tight = vp[-1] == ':' && vp[-2] == '"';
-            const cdr_field_rule *rule = nullptr;
             std::string_view key;
 
             rec.compact &= tight && (raw[-2] == '{' || raw[-2] == ',');
@@ -1985,14 +1985,10 @@ cdr_walk::walk_record(od::value &v, size_t depth, cdr_record *r) noexcept
                     index = find_rule(rules, key, false);
                 }
             }
-            if (index >= 0) {
-                rule = &rules.rules[index];
-            }
-
             bool ok;
 
-            if (rule != nullptr) {
-                ok = walk_field(fv, vt, depth + 1, rule, rec);
+            if (index >= 0) {
+                ok = walk_field(fv, vt, depth + 1, index, rec);
             } else {
                 ok = add_key(first, key, raw, &rec) &&
                      walk_value(fv, depth + 1, &rec);
