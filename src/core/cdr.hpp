@@ -15,12 +15,14 @@
  *
  * Parsing.  One pass of simdjson's On-Demand parser (libsimdjson-dev) that
  * visits every value of the body: the structure and UTF-8 are validated by
- * simdjson, every string is decoded (escapes checked), every number and
- * literal is checked against RFC 8259's grammar, and keys are compared per
- * object.  Nothing is allocated per value: simdjson works in a cdr_parser
- * (one per worker, sized once for the largest body), and a push keeps
- * only its record table, its duplicate table and the decoded copies of
- * escaped key strings.
+ * simdjson, every string and key with an escape is decoded (escapes
+ * checked), every number and literal is checked against RFC 8259's
+ * grammar, and keys are compared per object.  Nothing is allocated per
+ * value: simdjson works in a cdr_parser (one per worker, sized once for
+ * the largest body), and a push keeps only its record table, its
+ * duplicate table and the decoded copies of escaped key strings.  A body
+ * followed by cdr_padding readable bytes (cdr_options::padded) is read in
+ * place, any other is first copied into the parser.
  *
  * The push answers a status other than ok (the glue's 400) only when the
  * body cannot be split into records:
@@ -141,16 +143,18 @@
  * record has insignificant whitespace, so the usual compact record is one
  * memcpy.
  *
- * Memory.  A cdr_parser holds what scales with the largest body: simdjson
- * (about 5.7 bytes per body byte), a padded copy of the body (1 per byte)
- * and the key stack of the duplicate check (8 bytes per key, at most
- * body/3 keys).  It is allocated once; in nginx, per worker at start-up.
- * A push takes, from its allocator: the record table (grown by doubling,
- * so at most 2 x records x sizeof(cdr_record)), the table of the in-push
- * duplicate check (4 bytes x the power of two >= 2 x records) and decoded
- * copies of escaped key strings (never more than their bytes in the
- * body).  A push borrows the body: keep `data` alive and unchanged while
- * the push (its raw spans and key components) is in use.
+ * Memory.  A cdr_parser holds what scales with the largest body, 9.35
+ * bytes per byte of capacity: simdjson's indexes and string buffer (5.7),
+ * a padded copy of the body (1) and the key stack of the duplicate check
+ * (8 bytes per key, at most body/3 keys: 2.7).  It is allocated once; in
+ * nginx, per worker at start-up.  A push takes, from its allocator: the
+ * record table (64 records, then doubled up to max_records, so under
+ * 2 x records x sizeof(cdr_record)), the table of the in-push duplicate
+ * check (4 bytes x the power of two >= 2 x records) and decoded copies of
+ * escaped key strings (never more than their bytes in the body): under
+ * twice the body plus the record tables.  A push borrows the body: keep
+ * `data` alive and unchanged while the push (its raw spans and key
+ * components) is in use.
  */
 #ifndef PROVISION_X_CORE_CDR_HPP
 #define PROVISION_X_CORE_CDR_HPP
