@@ -2307,7 +2307,7 @@ cdr_walk::run() noexcept
     char *copy = st.input;
 
     /* simdjson reads up to cdr_padding bytes past the end */
-    if (!opt.padded) {
+    if (!opt.padded || len == 0) {
         std::memcpy(copy, data, len);
         std::memset(copy + len, 0, cdr_padding);
         base = copy;
@@ -2318,7 +2318,7 @@ cdr_walk::run() noexcept
         st.json.iterate(base, len, len + cdr_padding).get(doc);
 
     if (e == simdjson::UTF8_ERROR) {
-        if (opt.padded) {
+        if (base != copy) {
             std::memcpy(copy, data, len);
             std::memset(copy + len, 0, cdr_padding);
             base = copy;

@@ -21,7 +21,7 @@
  * value: simdjson works in a cdr_parser (one per worker, sized once for
  * the largest body), and a push keeps only its record table, its
  * duplicate table and the decoded copies of escaped key strings.  A body
- * followed by cdr_padding readable bytes (cdr_options::padded) is read in
+ * followed by cdr_padding zero bytes (cdr_options::padded) is read in
  * place, any other is first copied into the parser.
  *
  * The push answers a status other than ok (the glue's 400) only when the
@@ -197,7 +197,7 @@ constexpr size_t cdr_default_max_body = 1024 * 1024;
 /* jansson's limit: a value nested deeper than this is not_json */
 constexpr size_t cdr_max_depth = 2048;
 
-/* bytes simdjson may read past the end of a body (any content) */
+/* bytes simdjson may read past the end of a body */
 constexpr size_t cdr_padding = 64;
 
 struct cdr_options {
@@ -205,8 +205,10 @@ struct cdr_options {
     size_t max_records = 0; /* 0 = the dialect's default above */
 
     /*
-     * The body is followed by cdr_padding readable bytes: it is parsed in
-     * place instead of being copied into the parser first.
+     * The body is followed by cdr_padding zero bytes: it is parsed in
+     * place instead of being copied into the parser first.  (Other bytes
+     * there never make a broken body acceptable, but a '}' may change
+     * which refusal it gets.)
      */
     bool padded = false;
 

@@ -385,6 +385,11 @@ TEST(cdr_huawei, not_json)
     EXPECT_EQ(parse_push(test_parser(), cdr_dialect::huawei, nullptr, 0,
                          cdr_options(), p),
               cdr_status::not_json);
+    cdr_options in_place;
+    in_place.padded = true;
+    EXPECT_EQ(
+        parse_push(test_parser(), cdr_dialect::huawei, nullptr, 0, in_place, p),
+        cdr_status::not_json);
 }
 
 /* RFC 8259 JSON is JSON, whatever the envelope then says (review F6) */
@@ -1608,7 +1613,7 @@ TEST(cdr_push_memory, fixture_push_of_fifty)
     EXPECT_LT(all.size(), body.size() + 50 * 250);
 
     /* in place (the body padded) or copied: the same result */
-    std::string padded = body + std::string(cdr_padding, '}');
+    std::string padded = body + std::string(cdr_padding, '\0');
     cdr_options in_place;
     in_place.padded = true;
     cdr_push q;
@@ -1625,7 +1630,7 @@ TEST(cdr_push_memory, fixture_push_of_fifty)
     std::string broken = body;
     size_t at = broken.find("\"spId\":\"linlingoo_omp\"");
     broken[at + 9] = '\xff';
-    std::string broken_padded = broken + std::string(cdr_padding, ']');
+    std::string broken_padded = broken + std::string(cdr_padding, '\0');
     ASSERT_EQ(parse_push(test_parser(), cdr_dialect::huawei,
                          broken_padded.data(), broken.size(), in_place, q),
               cdr_status::ok);
