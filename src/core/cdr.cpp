@@ -694,19 +694,31 @@ static_assert(cdr_key_max >=
                   sizeof("aliyun/partner_key/") + 256 * 12 + 1 + 100 * 12,
               "cdr_key_max must hold an Aliyun key");
 
-/* the printable key; see cdr.hpp */
+/*
+ * The printable key (see cdr.hpp).  encode = false copies the components
+ * as they are: cdr_write_key knows when none needs percent-encoding, as
+ * with nearly every real key, and a line then costs a few memcpy.
+ */
 char *
-key_write(cdr_dialect d, const cdr_record &r, char *p) noexcept
+key_write(cdr_dialect d, const cdr_record &r, char *p, bool encode) noexcept
 {
+    auto part = [encode](char *at, std::string_view s) {
+        if (encode) {
+            return key_part_write(at, s);
+        }
+        std::memcpy(at, s.data(), s.size());
+        return at + s.size();
+    };
+
     if (d == cdr_dialect::huawei) {
         std::memcpy(p, "huawei/", 7);
-        p = key_part_write(p + 7, r.tenant);
+        p = part(p + 7, r.tenant);
         *p++ = '/';
-        p = key_part_write(p, r.id);
+        p = part(p, r.id);
         *p++ = '/';
         p += direction_text(r, p);
         *p++ = '/';
-        return key_part_write(p, r.icid);
+        return part(p, r.icid);
     }
 
     const char *kind = tenant_kind_name(r.tenant_kind);
@@ -716,13 +728,45 @@ key_write(cdr_dialect d, const cdr_record &r, char *p) noexcept
     std::memcpy(p + 7, kind, kn);
     p += 7 + kn;
     *p++ = '/';
-    p = key_part_write(p, r.tenant);
+    p = part(p, r.tenant);
     *p++ = '/';
-    return key_part_write(p, r.id);
+    return part(p, r.id);
+}
+
+/* The key's length if no component needed percent-encoding. */
+size_t
+plain_key_size(cdr_dialect d, const cdr_record &r) noexcept
+{
+    if (d == cdr_dialect::huawei) {
+        char dir[direction_max];
+        return sizeof("huawei////") - 1 + r.tenant.size() + r.id.size() +
+               direction_text(r, dir) + r.icid.size();
+    }
+
+    return sizeof("aliyun///") - 1 +
+           std::strlen(tenant_kind_name(r.tenant_kind)) + r.tenant.size() +
+           r.id.size();
 }
 
 /* ------------------------------------------------------------------ */
 /* NDJSON writing                                                       */
+
+/* bytes a JSON string holds as they are: printable ASCII but '"' '\\' */
+struct plain_char_table {
+    bool plain[256];
+};
+
+constexpr plain_char_table
+make_plain_chars()
+{
+    plain_char_table t{};
+    for (int c = 0x20; c < 0x80; c++) {
+        t.plain[c] = c != '"' && c != '\\';
+    }
+    return t;
+}
+
+constexpr plain_char_table plain_chars = make_plain_chars();
 
 struct line_writer {
     char *p;
@@ -771,8 +815,7 @@ line_writer::escape(std::string_view s) noexcept
     while (i < len) {
         /* runs of plain ASCII are copied at once */
         size_t run = i;
-        while (run < len && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' &&
-               u[run] != '\\') {
+        while (run < len && plain_chars.plain[u[run]]) {
             run++;
         }
         put(s.data() + i, run - i);
@@ -1894,7 +1937,8 @@ cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
     r.has_direction = rec.has_direction;
 
     char key[cdr_key_max];
-    r.key_len = static_cast<size_t>(key_write(out.dialect_, r, key) - key);
+    r.key_len =
+        static_cast<size_t>(key_write(out.dialect_, r, key, true) - key);
 
     sha256_digest d;
     bool ok;
@@ -2440,7 +2484,9 @@ cdr_write_key(const cdr_push &push, size_t i, char *buf, size_t cap) noexcept
         return 0;
     }
 
-    key_write(push.dialect(), push[i], buf);
+    const cdr_record &r = push[i];
+    key_write(push.dialect(), r, buf,
+              r.key_len != plain_key_size(push.dialect(), r));
     return push[i].key_len;
 }
 
