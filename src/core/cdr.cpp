@@ -706,7 +706,9 @@ key_write(cdr_dialect d, const cdr_record &r, char *p, bool encode) noexcept
         if (encode) {
             return key_part_write(at, s);
         }
-        std::memcpy(at, s.data(), s.size());
+        if (!s.empty()) { /* an absent icid has no data() */
+            std::memcpy(at, s.data(), s.size());
+        }
         return at + s.size();
     };
 
