@@ -21,7 +21,7 @@ CXX         ?= g++
 CXXFLAGS    ?= -O2 -g
 PX_CXXFLAGS := -std=c++17 -fPIC -W -Wall -Wextra -Wpointer-arith \
                -Wno-unused-parameter -Werror -Isrc
-PX_LIBS     := -ljansson -lcrypto
+PX_LIBS     := -lsimdjson -ljansson -lcrypto
 
 CORE_SRCS   := $(wildcard src/core/*.cpp)
 CORE_OBJS   := $(CORE_SRCS:src/core/%.cpp=$(BUILD)/core/%.o)
@@ -35,7 +35,7 @@ CLI_BIN     := $(BUILD)/provision-x
 
 # The packages each kind of target needs; util/deps.sh installs the missing.
 DEPS_BUILD  := nginx nginx-dev g++ make dpkg-dev libssl-dev libjansson-dev \
-               libpcre2-dev zlib1g-dev
+               libsimdjson-dev libpcre2-dev zlib1g-dev
 DEPS_TEST   := googletest libgtest-dev clang-format perl libtest-base-perl \
                libtext-diff-perl liburi-perl libtest-longstring-perl \
                liblist-moreutils-perl libhttp-message-perl libipc-run-perl \

@@ -127,6 +127,7 @@ struct ngx_http_provision_x_main_conf_t {
     ngx_array_t zone_refs; /* of ngx_http_provision_x_zone_ref_t */
     ngx_array_t receivers; /* of ngx_http_provision_x_receiver_t */
     ngx_flag_t log_redact;
+    size_t cdr_max_body; /* the largest of the CDR receivers; 0: none */
 };
 
 struct ngx_http_provision_x_loc_conf_t {
@@ -150,17 +151,17 @@ struct ngx_http_provision_x_loc_conf_t {
     ngx_str_t cdr_redis;
     ngx_shm_zone_t *cdr_queue;
     ngx_shm_zone_t *cdr_dedup;
+    std::string_view *cdr_tenants; /* aliyun tenants=; NULL: any */
+    ngx_uint_t cdr_ntenants;
     size_t cdr_max_body;
     ngx_uint_t cdr_max_records;
     ngx_uint_t cdr_invalid;
     ngx_open_file_t *cdr_dead_letter;
 };
 
-struct ngx_http_provision_x_cdr_parse_t;
-
 /* One CDR push on its way through the handler. */
 struct ngx_http_provision_x_cdr_t {
-    ngx_http_provision_x_cdr_parse_t *parse;
+    provision_x::cdr_push *push;
     provision_x::cdr_line_meta meta;
     ngx_str_t *lines; /* NDJSON lines of the new records */
     u_char (*keys)[NGX_HTTP_PROVISION_X_DIGEST_LEN];
@@ -214,7 +215,8 @@ char *ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /* NGX_OK, NGX_DECLINED when over max, NGX_ERROR */
 ngx_int_t ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
-                                         std::string_view *body) noexcept;
+                                         size_t padding, std::string_view *body,
+                                         bool *padded) noexcept;
 
 ngx_http_provision_x_ctx_t *
 ngx_http_provision_x_get_ctx(ngx_http_request_t *r) noexcept;
@@ -255,6 +257,8 @@ ngx_http_provision_x_add_variable_table(ngx_conf_t *cf,
                                         ngx_http_variable_t *table) noexcept;
 
 ngx_int_t ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept;
+ngx_int_t ngx_http_provision_x_cdr_init_process(ngx_cycle_t *cycle) noexcept;
+void ngx_http_provision_x_cdr_exit_process(ngx_cycle_t *cycle) noexcept;
 ngx_int_t ngx_http_provision_x_cdr_answer(ngx_http_request_t *r,
                                           ngx_uint_t status,
                                           const char *message) noexcept;

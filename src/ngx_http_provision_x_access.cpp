@@ -618,7 +618,7 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
         ngx_int_t rc = NGX_HTTP_PROVISION_X_FAULT("verify_body")
                            ? NGX_ERROR
                            : ngx_http_provision_x_body_view(
-                                 r, plcf->verify_body_max, &body);
+                                 r, plcf->verify_body_max, 0, &body, NULL);
         if (rc == NGX_DECLINED) {
             ngx_http_provision_x_detail(v, "body over %uz bytes",
                                         plcf->verify_body_max);

@@ -8,13 +8,20 @@
 
 /*
  * The body as one contiguous view: the buffer itself when nginx kept it in
- * one piece in memory, else a pool copy (a temp file is read back).
+ * one piece in memory, else a pool copy (a temp file is read back).  A
+ * copy is followed by `padding` zero bytes, and *padded says so: the CDR
+ * parser then reads it in place instead of copying it once more.
  */
 ngx_int_t
 ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
-                               std::string_view *body) noexcept
+                               size_t padding, std::string_view *body,
+                               bool *padded) noexcept
 {
     *body = std::string_view();
+
+    if (padded != NULL) {
+        *padded = false;
+    }
 
     if (r->request_body == NULL || r->request_body->bufs == NULL) {
         return NGX_OK;
@@ -38,7 +45,7 @@ ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
         return NGX_OK;
     }
 
-    u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, len + 1));
+    u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, len + padding + 1));
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -62,7 +69,13 @@ ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
         last += n;
     }
 
+    ngx_memzero(last, padding);
+
     *body = std::string_view(reinterpret_cast<char *>(p), last - p);
+
+    if (padded != NULL) {
+        *padded = true;
+    }
 
     return NGX_OK;
 }

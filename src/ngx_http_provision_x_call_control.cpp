@@ -228,8 +228,8 @@ try {
     std::string_view body;
 
     if (r->request_body != NULL &&
-        ngx_http_provision_x_body_view(r, NGX_HTTP_PROVISION_X_CC_BODY_MAX,
-                                       &body) != NGX_OK) {
+        ngx_http_provision_x_body_view(r, NGX_HTTP_PROVISION_X_CC_BODY_MAX, 0,
+                                       &body, NULL) != NGX_OK) {
         body = {};
     }
 

@@ -498,6 +498,49 @@ ngx_http_provision_x_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 /*
+ * tenants=A,B,...: the pool_key/partner_key values an (unsigned) Aliyun
+ * receiver takes records of; the others are dead-lettered.
+ */
+static ngx_int_t
+ngx_http_provision_x_cdr_tenants(ngx_conf_t *cf,
+                                 ngx_http_provision_x_loc_conf_t *plcf,
+                                 ngx_str_t *list) noexcept
+{
+    std::string_view all = provision_x::view(*list);
+    ngx_uint_t n = 1;
+
+    for (char c : all) {
+        n += (c == ',');
+    }
+
+    plcf->cdr_tenants = static_cast<std::string_view *>(
+        ngx_palloc(cf->pool, n * sizeof(std::string_view)));
+    if (plcf->cdr_tenants == NULL) {
+        return NGX_ERROR;
+    }
+
+    plcf->cdr_ntenants = 0;
+
+    for (size_t at = 0; at <= all.size();) {
+        size_t comma = all.find(',', at);
+        size_t end = (comma == std::string_view::npos) ? all.size() : comma;
+
+        if (end == at) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"tenants=%V\": an empty "
+                               "tenant",
+                               list);
+            return NGX_ERROR;
+        }
+
+        plcf->cdr_tenants[plcf->cdr_ntenants++] = all.substr(at, end - at);
+        at = end + 1;
+    }
+
+    return NGX_OK;
+}
+
+/*
  * provision_x_cdr huawei|aliyun forward=URI|queue=NAME|redis=URI [dedup=NAME]
  *                 [max_records=N] [max_body=SIZE]
  *                 [invalid=dead_letter|reject];
@@ -596,6 +639,11 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
 
             plcf->cdr_max_body = n;
 
+        } else if (key == "tenants") {
+            if (ngx_http_provision_x_cdr_tenants(cf, plcf, &v) != NGX_OK) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
         } else if (key == "invalid") {
             std::string_view how = provision_x::view(v);
 
@@ -621,6 +669,13 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
+    if (plcf->cdr_tenants != NULL &&
+        plcf->cdr != static_cast<ngx_uint_t>(dialect::aliyun)) {
+        return provision_x::conf_message(
+            "takes tenants= for Aliyun only: Huawei records are bound to the "
+            "app that signed the push");
+    }
+
     if ((plcf->cdr_forward.len != 0) + (plcf->cdr_queue != NULL) +
             (plcf->cdr_redis.len != 0) !=
         1) {
@@ -639,6 +694,9 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
         ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module));
     receiver->file = cf->conf_file->file.name;
     receiver->line = cf->conf_file->line;
+
+    /* each worker's CDR parser is sized once, for the largest body */
+    pmcf->cdr_max_body = ngx_max(pmcf->cdr_max_body, plcf->cdr_max_body);
 
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
@@ -1311,12 +1369,17 @@ ngx_http_provision_x_init_module(ngx_cycle_t *cycle) noexcept
 static ngx_int_t
 ngx_http_provision_x_init_process(ngx_cycle_t *cycle) noexcept
 {
-    return ngx_http_provision_x_access_init_process(cycle);
+    if (ngx_http_provision_x_access_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_provision_x_cdr_init_process(cycle);
 }
 
 static void
 ngx_http_provision_x_exit_process(ngx_cycle_t *cycle) noexcept
 {
+    ngx_http_provision_x_cdr_exit_process(cycle);
     ngx_http_provision_x_access_exit_process(cycle);
 }
 
