@@ -58,7 +58,7 @@ deps-build:
 deps: deps-build
 	@util/deps.sh $(DEPS_TEST)
 
-$(NGX_TREE)/objs/Makefile: config config.make util/configure-nginx.sh
+$(NGX_TREE)/objs/Makefile: config config.make VERSION util/configure-nginx.sh
 	util/configure-nginx.sh $(NGINX_SRC) $(TOP)/$(NGX_TREE) $(TOP)
 
 # nginx's own make tracks the sources and headers listed in config.

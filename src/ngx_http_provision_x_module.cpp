@@ -35,6 +35,7 @@ static char *ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_provision_x_dead_letter(ngx_conf_t *cf,
                                               ngx_command_t *cmd,
                                               void *conf) noexcept;
+static ngx_int_t ngx_http_provision_x_init_module(ngx_cycle_t *cycle) noexcept;
 static ngx_int_t ngx_http_provision_x_init_process(ngx_cycle_t *cycle) noexcept;
 static void ngx_http_provision_x_exit_process(ngx_cycle_t *cycle) noexcept;
 
@@ -983,6 +984,30 @@ ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
 }
 
 static ngx_int_t
+ngx_http_provision_x_init_module(ngx_cycle_t *cycle) noexcept
+{
+    /*
+     * Once per start or reload, in the master: which build serves.  The
+     * running nginx's version is that of its core module; load_module
+     * refuses any other, but a log read after an upgrade should not make
+     * anyone guess.  "nginx -t" and "nginx -s" stay quiet.
+     */
+    if (ngx_test_config || ngx_process == NGX_PROCESS_SIGNALLER) {
+        return NGX_OK;
+    }
+
+    ngx_uint_t running = ngx_core_module.version;
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "provision_x %s (built with nginx %s, running nginx "
+                  "%ui.%ui.%ui)",
+                  NGX_HTTP_PROVISION_X_VERSION, NGINX_VERSION,
+                  running / 1000000, running / 1000 % 1000, running % 1000);
+
+    return NGX_OK;
+}
+
+static ngx_int_t
 ngx_http_provision_x_init_process(ngx_cycle_t *cycle) noexcept
 {
     return ngx_http_provision_x_access_init_process(cycle);
@@ -1001,7 +1026,7 @@ ngx_module_t ngx_http_provision_x_module = {
     ngx_http_provision_x_commands,         /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_provision_x_init_module,      /* init module */
     ngx_http_provision_x_init_process,     /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
