@@ -139,8 +139,7 @@ enum ngx_http_provision_x_invalid_e {
 };
 
 #define NGX_HTTP_PROVISION_X_DEDUP_TTL (24 * 60 * 60)
-#define NGX_HTTP_PROVISION_X_DEAD_LETTER_PATH                                  \
-    "logs/provision_x_dead_letter.ndjson"
+#define NGX_HTTP_PROVISION_X_DEAD_LETTER_NAME "provision_x_dead_letter.ndjson"
 
 struct ngx_http_provision_x_app_t {
     ngx_str_t name;

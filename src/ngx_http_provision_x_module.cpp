@@ -590,6 +590,95 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
     return NGX_CONF_OK;
 }
 
+/*
+ * Dead letters hold callers' phone numbers: the file is created 0600
+ * before nginx opens it for appending (nginx would create it 0644), and a
+ * missing directory is reported here, at the directive, instead of as a
+ * bare open() failure when the cycle starts.
+ */
+static ngx_open_file_t *
+ngx_http_provision_x_dead_letter_open(ngx_conf_t *cf, ngx_str_t *name) noexcept
+{
+    ngx_str_t full = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &full, 0) != NGX_OK) {
+        return NULL;
+    }
+
+    u_char *slash = NULL;
+
+    for (u_char *p = full.data; p < full.data + full.len; p++) {
+        if (*p == '/') {
+            slash = p;
+        }
+    }
+
+    if (slash != NULL && slash != full.data) {
+        ngx_str_t dir;
+        ngx_file_info_t fi;
+
+        dir.len = slash - full.data;
+        dir.data = static_cast<u_char *>(ngx_pnalloc(cf->pool, dir.len + 1));
+        if (dir.data == NULL) {
+            return NULL;
+        }
+
+        *ngx_cpymem(dir.data, full.data, dir.len) = '\0';
+
+        if (ngx_file_info(dir.data, &fi) == NGX_FILE_ERROR ||
+            !ngx_is_dir(&fi)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "dead-letter file \"%V\": directory \"%V\" "
+                               "does not exist; set "
+                               "\"provision_x_dead_letter\" to a file in "
+                               "an existing directory, or \"off\"",
+                               &full, &dir);
+            return NULL;
+        }
+    }
+
+    ngx_fd_t fd = ngx_open_file(full.data, NGX_FILE_APPEND,
+                                NGX_FILE_CREATE_OR_OPEN, 0600);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " dead-letter file \"%V\" failed",
+                           &full);
+        return NULL;
+    }
+
+    ngx_close_file(fd);
+
+    return ngx_conf_open_file(cf->cycle, name);
+}
+
+/*
+ * The default file lies beside nginx's default access log, the way
+ * access_log's own default is chosen: /var/log/nginx on Debian, the
+ * prefix's logs/ in a build with nginx's own defaults.
+ */
+static ngx_int_t
+ngx_http_provision_x_dead_letter_default(ngx_conf_t *cf,
+                                         ngx_str_t *path) noexcept
+{
+    static const std::string_view access_log = NGX_HTTP_LOG_PATH;
+    static const std::string_view name = NGX_HTTP_PROVISION_X_DEAD_LETTER_NAME;
+
+    size_t slash = access_log.rfind('/');
+    size_t dir = (slash == std::string_view::npos) ? 0 : slash + 1;
+
+    path->len = dir + name.size();
+    path->data = static_cast<u_char *>(ngx_pnalloc(cf->pool, path->len + 1));
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    u_char *p = ngx_cpymem(path->data, access_log.data(), dir);
+    p = ngx_cpymem(p, name.data(), name.size());
+    *p = '\0';
+
+    return NGX_OK;
+}
+
 static char *
 ngx_http_provision_x_dead_letter(ngx_conf_t *cf, ngx_command_t *cmd,
                                  void *conf) noexcept
@@ -606,7 +695,8 @@ ngx_http_provision_x_dead_letter(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_OK;
     }
 
-    plcf->cdr_dead_letter = ngx_conf_open_file(cf->cycle, &value[1]);
+    plcf->cdr_dead_letter =
+        ngx_http_provision_x_dead_letter_open(cf, &value[1]);
 
     return plcf->cdr_dead_letter ? NGX_CONF_OK
                                  : static_cast<char *>(NGX_CONF_ERROR);
@@ -919,17 +1009,26 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     if (conf->cdr_dead_letter == NGX_CONF_UNSET_PTR) {
-        if (prev->cdr_dead_letter == NGX_CONF_UNSET_PTR) {
-            static ngx_str_t path =
-                ngx_string(NGX_HTTP_PROVISION_X_DEAD_LETTER_PATH);
+        conf->cdr_dead_letter = prev->cdr_dead_letter;
+    }
 
-            prev->cdr_dead_letter = ngx_conf_open_file(cf->cycle, &path);
-            if (prev->cdr_dead_letter == NULL) {
-                return static_cast<char *>(NGX_CONF_ERROR);
-            }
+    /*
+     * The default file is opened only for a location that receives CDRs:
+     * loading the module must not open files nobody asked for.
+     */
+    if (conf->cdr != static_cast<ngx_uint_t>(dialect::off) &&
+        conf->cdr_dead_letter == NGX_CONF_UNSET_PTR) {
+        ngx_str_t path;
+
+        if (ngx_http_provision_x_dead_letter_default(cf, &path) != NGX_OK) {
+            return static_cast<char *>(NGX_CONF_ERROR);
         }
 
-        conf->cdr_dead_letter = prev->cdr_dead_letter;
+        conf->cdr_dead_letter =
+            ngx_http_provision_x_dead_letter_open(cf, &path);
+        if (conf->cdr_dead_letter == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
     }
 
     /* verification without replay protection must be asked for by name */

@@ -18,6 +18,7 @@ our $HttpConfig = <<'_EOC_';
     provision_x_app appKeyA secret=$TEST_NGINX_SECRETS/huawei-a.key;
     provision_x_nonce_zone zone=nonces:1m;
     provision_x_dedup_zone zone=dedup:1m ttl=1h;
+    provision_x_dead_letter $TEST_NGINX_SERVER_ROOT/logs/provision_x_dead_letter.ndjson;
     log_format received escape=none '$request_body';
     limit_req_zone $server_name zone=slow:1m rate=1r/m;
     log_format counts 'records=$provision_x_cdr_records '
