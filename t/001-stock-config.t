@@ -24,6 +24,13 @@ my $module = $ENV{TEST_NGINX_LOAD_MODULES}
     // "$FindBin::Bin/../build/ngx_http_provision_x_module.so";
 my $dir = tempdir(CLEANUP => 1);
 
+# t/080 installs the module's package for a moment, which enables it in
+# /etc/nginx/modules-enabled: not while this test loads it from build/.
+use Fcntl qw(:flock);
+my $lock_dir = -d '/run/lock' ? '/run/lock' : '/tmp';
+open my $lock, '>>', "$lock_dir/provision-x-package-test.lock" or die $!;
+flock $lock, LOCK_SH or die "flock: $!";
+
 sub slurp { local (@ARGV, $/) = @_; return <> // '' }
 
 sub spew {

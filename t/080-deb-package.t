@@ -65,7 +65,7 @@ is "@newer", '', 'the packages are newer than their sources (else: make deb)'
 # ---- one test at a time on this machine: dpkg state is shared ----
 
 my $lock_dir = -d '/run/lock' ? '/run/lock' : '/tmp';
-open my $lock, '>', "$lock_dir/provision-x-package-test.lock" or die $!;
+open my $lock, '>>', "$lock_dir/provision-x-package-test.lock" or die $!;
 flock $lock, LOCK_EX or die "flock: $!";
 
 sub installed {
@@ -157,6 +157,7 @@ my $conf = do { local @ARGV = "$tmp/etc/nginx.conf"; local $/; <> };
 $conf =~ s{/etc/nginx/}{$tmp/etc/}g;
 $conf =~ s{/var/log/nginx/}{$tmp/logs/}g;
 $conf =~ s{^(\s*)pid\s+[^;]+;}{${1}pid $pid_file;}m;
+$conf =~ s{^(\s*)error_log\s+[^;]+;}{${1}error_log $tmp/logs/error.log notice;}m;
 $conf =~ s{^\s*include\s+\Q$tmp\E/etc/sites-enabled/\*;\n}{}m;  # port 80
 like $conf, qr{include \Q$tmp\E/etc/modules-enabled/\*\.conf;},
     'the copy includes the enabled modules';
