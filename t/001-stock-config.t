@@ -11,6 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/helper";
 
+use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use Test::More;
 
@@ -20,6 +21,8 @@ my $stock = '/etc/nginx/nginx.conf';
 plan skip_all => "no $stock (Debian's nginx package)" unless -f $stock;
 
 my $binary = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
+plan skip_all => "$stock belongs to Debian's nginx, not $binary"
+    unless abs_path($binary) eq '/usr/sbin/nginx';
 my $module = $ENV{TEST_NGINX_LOAD_MODULES}
     // "$FindBin::Bin/../build/ngx_http_provision_x_module.so";
 my $dir = tempdir(CLEANUP => 1);
