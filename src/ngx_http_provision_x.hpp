@@ -91,29 +91,6 @@ enum ngx_http_provision_x_zone_kind_e {
     NGX_HTTP_PROVISION_X_ZONE_DEDUP,
 };
 
-struct ngx_http_provision_x_seen_sh_t;
-
-struct ngx_http_provision_x_seen_ctx_t {
-    ngx_uint_t kind;
-    ngx_shm_zone_t *shm_zone;
-    ngx_slab_pool_t *shpool;
-    ngx_http_provision_x_seen_sh_t *sh;
-    time_t ttl;
-};
-
-enum ngx_http_provision_x_seen_rc_e {
-    NGX_HTTP_PROVISION_X_SEEN_ADDED,
-    NGX_HTTP_PROVISION_X_SEEN_PRESENT,
-    NGX_HTTP_PROVISION_X_SEEN_FULL,
-};
-
-struct ngx_http_provision_x_seen_stats_t {
-    ngx_uint_t entries;
-    ngx_uint_t refused;
-    size_t bytes_free;
-    size_t bytes_total;
-};
-
 struct ngx_http_provision_x_zone_ref_t {
     ngx_shm_zone_t *shm_zone;
     ngx_uint_t kind;
@@ -217,22 +194,10 @@ struct ngx_http_provision_x_ctx_t {
     unsigned verified : 1;
 };
 
-ngx_http_provision_x_seen_ctx_t *
-ngx_http_provision_x_seen_zone_add(ngx_conf_t *cf, ngx_str_t *arg,
-                                   ngx_uint_t kind) noexcept;
-ngx_http_provision_x_seen_rc_e
-ngx_http_provision_x_seen_add(ngx_http_provision_x_seen_ctx_t *ctx,
-                              const u_char *digest, time_t expire) noexcept;
-ngx_http_provision_x_seen_rc_e ngx_http_provision_x_seen_add_all(
-    ngx_http_provision_x_seen_ctx_t *ctx,
-    const u_char (*digests)[NGX_HTTP_PROVISION_X_DIGEST_LEN], ngx_uint_t n,
-    time_t expire) noexcept;
-ngx_uint_t
-ngx_http_provision_x_seen_contains(ngx_http_provision_x_seen_ctx_t *ctx,
-                                   const u_char *digest) noexcept;
-void
-ngx_http_provision_x_seen_stats(ngx_http_provision_x_seen_ctx_t *ctx,
-                                ngx_http_provision_x_seen_stats_t *st) noexcept;
+/* "zone=NAME:SIZE", checked the way limit_req checks it */
+ngx_int_t ngx_http_provision_x_zone_arg(ngx_conf_t *cf, ngx_str_t *arg,
+                                        ngx_str_t *name,
+                                        ssize_t *size) noexcept;
 
 ngx_shm_zone_t *ngx_http_provision_x_zone_ref(ngx_conf_t *cf, ngx_str_t *name,
                                               ngx_uint_t kind) noexcept;

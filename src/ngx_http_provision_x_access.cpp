@@ -9,6 +9,7 @@
  */
 
 #include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_seen.hpp"
 
 #include "core/clock.hpp"
 #include "core/hmac.hpp"
@@ -80,7 +81,8 @@ ngx_http_provision_x_reserve(std::string &s, size_t n) noexcept
  * came with it could still be accepted: until stamp + past window.
  */
 static reason
-ngx_http_provision_x_record_nonce(ngx_http_provision_x_loc_conf_t *plcf,
+ngx_http_provision_x_record_nonce(ngx_http_request_t *r,
+                                  ngx_http_provision_x_loc_conf_t *plcf,
                                   ngx_http_provision_x_app_t *app,
                                   std::string_view nonce, int64_t stamp,
                                   ngx_http_provision_x_verdict_t *v) noexcept
@@ -102,19 +104,32 @@ ngx_http_provision_x_record_nonce(ngx_http_provision_x_loc_conf_t *plcf,
 
     time_t expire = static_cast<time_t>(stamp + plcf->clock_past + 1);
 
-    switch (ngx_http_provision_x_seen_add(zone, digest.data(), expire)) {
+    switch (ngx_http_provision_x_seen_add(
+        zone, digest.data(), expire, app->metrics_slot, r->connection->log)) {
     case NGX_HTTP_PROVISION_X_SEEN_ADDED:
         return reason::none;
 
     case NGX_HTTP_PROVISION_X_SEEN_PRESENT:
         return ngx_http_provision_x_fail(v, reason::replayed_nonce, "");
 
+    case NGX_HTTP_PROVISION_X_SEEN_OVER_SHARE:
+        ngx_http_provision_x_detail(v, "app holds its share of zone \"%V\"",
+                                    &plcf->nonce_zone->shm.name);
+        break;
+
+    case NGX_HTTP_PROVISION_X_SEEN_RETIRED:
+        ngx_http_provision_x_detail(v, "zone \"%V\" was resized by a reload",
+                                    &plcf->nonce_zone->shm.name);
+        break;
+
     default:
         ngx_http_provision_x_detail(v, "zone \"%V\" has no room",
                                     &plcf->nonce_zone->shm.name);
-        v->why = reason::nonce_store_full;
-        return v->why;
+        break;
     }
+
+    v->why = reason::nonce_store_full;
+    return v->why;
 }
 
 static reason
@@ -291,7 +306,7 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
         return v->why;
     }
 
-    return ngx_http_provision_x_record_nonce(plcf, app, ut.nonce,
+    return ngx_http_provision_x_record_nonce(r, plcf, app, ut.nonce,
                                              ut.created_epoch, v);
 }
 
@@ -476,7 +491,7 @@ ngx_http_provision_x_verify_aliyun_params(
         return v->why;
     }
 
-    return ngx_http_provision_x_record_nonce(plcf, matched, nonce, stamp, v);
+    return ngx_http_provision_x_record_nonce(r, plcf, matched, nonce, stamp, v);
 }
 
 /*

@@ -9,6 +9,7 @@
  *   2. envelope errors are 400: retrying a malformed push cannot help;
  *   3. invalid records inside a good envelope are dead-lettered (or, by
  *      directive, fail the whole push) so they cannot block the good ones;
+ *      a dead letter that cannot be written fails the push (503);
  *   4. the new records go to the sink; only when it confirmed them are
  *      their keys and the body digest marked seen, so a push whose
  *      hand-off failed is accepted in full when the platform retries it.
@@ -16,6 +17,7 @@
 
 #include "ngx_http_provision_x.hpp"
 #include "ngx_http_provision_x_queue.hpp"
+#include "ngx_http_provision_x_seen.hpp"
 
 #include "core/cdr.hpp"
 #include "core/clock.hpp"
@@ -189,7 +191,14 @@ ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
     return parse;
 }
 
-static void
+/*
+ * Writes the push's invalid records to the dead-letter file, before any
+ * hand-off: a record that cannot be kept there must not be acknowledged,
+ * so a failed write makes the platform retry the whole push (and nothing
+ * is marked seen).  A push whose hand-off then fails is dead-lettered
+ * again on its retry: a dead letter may repeat, it is never lost.
+ */
+static ngx_int_t
 ngx_http_provision_x_cdr_dead_letter(
     ngx_http_request_t *r, ngx_http_provision_x_loc_conf_t *plcf,
     const cdr_push &push, const provision_x::cdr_line_meta &meta) noexcept
@@ -213,7 +222,7 @@ ngx_http_provision_x_cdr_dead_letter(
         size_t bound = provision_x::cdr_line_bound(push, i, meta) + 1;
         u_char *line = static_cast<u_char *>(ngx_pnalloc(r->pool, bound));
         if (line == NULL) {
-            continue;
+            return NGX_ERROR;
         }
 
         size_t n = provision_x::cdr_write_line(
@@ -223,11 +232,15 @@ ngx_http_provision_x_cdr_dead_letter(
         /* one write per line: O_APPEND keeps lines of workers whole */
         if (ngx_write_fd(plcf->cdr_dead_letter->fd, line, n) !=
             static_cast<ssize_t>(n)) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
-                          "provision_x: writing dead letter to \"%V\" failed",
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                          "provision_x: writing dead letter to \"%V\" "
+                          "failed, the push is not acknowledged",
                           &plcf->cdr_dead_letter->name);
+            return NGX_ERROR;
         }
     }
+
+    return NGX_OK;
 }
 
 /* What a sink's subrequest answered, when it ended. */
@@ -280,8 +293,8 @@ ngx_http_provision_x_cdr_sink_finish(ngx_http_request_t *r,
 }
 
 /*
- * After the sink confirmed: remember the keys and the body, count, write
- * the dead letters, acknowledge.
+ * After the sink confirmed: remember the keys and the body, count,
+ * acknowledge.
  */
 ngx_int_t
 ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
@@ -296,22 +309,21 @@ ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
             plcf->cdr_dedup->data);
         time_t expire = ngx_time() + dedup->ttl;
 
-        if (ngx_http_provision_x_seen_add_all(dedup, cdr->keys, cdr->fresh,
-                                              expire) ==
-                NGX_HTTP_PROVISION_X_SEEN_FULL ||
-            ngx_http_provision_x_seen_add(dedup, cdr->body_digest, expire) ==
-                NGX_HTTP_PROVISION_X_SEEN_FULL) {
+        ngx_uint_t owner = ctx->app ? ctx->app->metrics_slot : 0;
+
+        if (ngx_http_provision_x_seen_add_all(
+                dedup, cdr->keys, cdr->fresh, expire, owner,
+                r->connection->log) > NGX_HTTP_PROVISION_X_SEEN_PRESENT ||
+            ngx_http_provision_x_seen_add(dedup, cdr->body_digest, expire,
+                                          owner, r->connection->log) >
+                NGX_HTTP_PROVISION_X_SEEN_PRESENT) {
             /* the records are safe; only a later retry may repeat them */
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "provision_x: dedup zone \"%V\" is full, a retry "
-                          "of this push would be handed off again",
+                          "provision_x: dedup zone \"%V\" could not take "
+                          "every key, a retry of this push would be handed "
+                          "off again",
                           &plcf->cdr_dedup->shm.name);
         }
-    }
-
-    if (cdr->parse != NULL) {
-        ngx_http_provision_x_cdr_dead_letter(r, plcf, cdr->parse->push,
-                                             cdr->meta);
     }
 
     ngx_http_provision_x_metrics_cdr(ctx->dialect, cdr->fresh - cdr->known,
@@ -563,6 +575,12 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
 
         return ngx_http_provision_x_cdr_answer(
             r, NGX_HTTP_BAD_REQUEST, "the push holds an invalid record");
+    }
+
+    if (cdr->invalid > 0 && ngx_http_provision_x_cdr_dead_letter(
+                                r, plcf, push, cdr->meta) != NGX_OK) {
+        return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                               "dead letter not written");
     }
 
     return ngx_http_provision_x_cdr_hand_off(r, plcf, ctx);

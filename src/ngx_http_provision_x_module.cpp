@@ -6,6 +6,7 @@
 #include "ngx_http_provision_x.hpp"
 
 #include "ngx_http_provision_x_queue.hpp"
+#include "ngx_http_provision_x_seen.hpp"
 
 #include "core/encoding.hpp"
 
@@ -77,7 +78,7 @@ static ngx_command_t ngx_http_provision_x_commands[] = {
       NULL },
 
     { ngx_string("provision_x_nonce_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_provision_x_nonce_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -168,7 +169,7 @@ static ngx_command_t ngx_http_provision_x_commands[] = {
       ngx_http_provision_x_log_levels },
 
     { ngx_string("provision_x_dedup_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_provision_x_dedup_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -354,14 +355,43 @@ static char *
 ngx_http_provision_x_nonce_zone(ngx_conf_t *cf, ngx_command_t *cmd,
                                 void *conf) noexcept
 {
-    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+    return ngx_http_provision_x_seen_zone(cf, NGX_HTTP_PROVISION_X_ZONE_NONCE);
+}
 
-    if (ngx_http_provision_x_seen_zone_add(
-            cf, &value[1], NGX_HTTP_PROVISION_X_ZONE_NONCE) == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+/* "zone=NAME:SIZE" of the zone directives of the .so's modules */
+ngx_int_t
+ngx_http_provision_x_zone_arg(ngx_conf_t *cf, ngx_str_t *arg, ngx_str_t *name,
+                              ssize_t *size) noexcept
+{
+    name->data = arg->data + 5;
+
+    u_char *p = ngx_strlchr(name->data, arg->data + arg->len, ':');
+    if (p == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone size \"%V\"",
+                           arg);
+        return NGX_ERROR;
     }
 
-    return NGX_CONF_OK;
+    name->len = p - name->data;
+
+    ngx_str_t s;
+    s.data = p + 1;
+    s.len = arg->data + arg->len - s.data;
+
+    *size = ngx_parse_size(&s);
+    if (*size == NGX_ERROR || name->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone \"%V\"", arg);
+        return NGX_ERROR;
+    }
+
+    if (*size < static_cast<ssize_t>(8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small, the minimum is %uzk", arg,
+                           8 * ngx_pagesize / 1024);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 /*
@@ -420,39 +450,7 @@ static char *
 ngx_http_provision_x_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd,
                                 void *conf) noexcept
 {
-    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
-
-    ngx_http_provision_x_seen_ctx_t *ctx = ngx_http_provision_x_seen_zone_add(
-        cf, &value[1], NGX_HTTP_PROVISION_X_ZONE_DEDUP);
-    if (ctx == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    ctx->ttl = NGX_HTTP_PROVISION_X_DEDUP_TTL;
-
-    if (cf->args->nelts == 3) {
-        ngx_str_t s = value[2];
-
-        if (s.len <= 4 || ngx_strncmp(s.data, "ttl=", 4) != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\", expected "
-                               "\"ttl=time\"",
-                               &value[2]);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-
-        s.data += 4;
-        s.len -= 4;
-
-        ctx->ttl = ngx_parse_time(&s, 1);
-        if (ctx->ttl == static_cast<time_t>(NGX_ERROR) || ctx->ttl == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                               &value[2]);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_provision_x_seen_zone(cf, NGX_HTTP_PROVISION_X_ZONE_DEDUP);
 }
 
 /*
@@ -1085,6 +1083,9 @@ ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
 static ngx_int_t
 ngx_http_provision_x_init_module(ngx_cycle_t *cycle) noexcept
 {
+    /* called once the new cycle is certain to run */
+    ngx_http_provision_x_seen_commit(cycle);
+
     /*
      * Once per start or reload, in the master: which build serves.  The
      * running nginx's version is that of its core module; load_module

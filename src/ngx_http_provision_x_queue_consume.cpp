@@ -25,6 +25,7 @@ struct ngx_http_provision_x_queue_wait_t {
     ngx_event_t timer;
     ngx_msec_t deadline;
     ngx_uint_t max;
+    uint64_t *found; /* the lease's scratch, reused by every attempt */
 };
 
 static ngx_str_t ngx_http_provision_x_queue_json_type =
@@ -273,7 +274,8 @@ ngx_http_provision_x_queue_send_empty(ngx_http_request_t *r) noexcept
  * was sent); otherwise what was sent returned.
  */
 static ngx_int_t
-ngx_http_provision_x_queue_try(ngx_http_request_t *r, ngx_uint_t max) noexcept
+ngx_http_provision_x_queue_try(ngx_http_request_t *r, ngx_uint_t max,
+                               uint64_t *found) noexcept
 {
     auto *qlcf = static_cast<ngx_http_provision_x_queue_loc_conf_t *>(
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_queue_module));
@@ -281,8 +283,9 @@ ngx_http_provision_x_queue_try(ngx_http_request_t *r, ngx_uint_t max) noexcept
         static_cast<ngx_http_provision_x_queue_ctx_t *>(qlcf->zone->data);
     ngx_http_provision_x_queue_lease_t lease;
 
-    switch (ngx_http_provision_x_queue_lease(
-        ctx, max, qlcf->lease * 1000, r->pool, &lease, r->connection->log)) {
+    switch (ngx_http_provision_x_queue_lease(ctx, max, found,
+                                             qlcf->lease * 1000, r->pool,
+                                             &lease, r->connection->log)) {
     case NGX_HTTP_PROVISION_X_QUEUE_LEASED:
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "provision_x queue: lease %*s of %ui records",
@@ -330,7 +333,7 @@ ngx_http_provision_x_queue_poll(ngx_event_t *ev) noexcept
     ngx_http_request_t *r = wait->request;
     ngx_connection_t *c = r->connection;
 
-    ngx_int_t rc = ngx_http_provision_x_queue_try(r, wait->max);
+    ngx_int_t rc = ngx_http_provision_x_queue_try(r, wait->max, wait->found);
 
     if (rc == NGX_DECLINED) {
         auto left =
@@ -351,7 +354,7 @@ ngx_http_provision_x_queue_poll(ngx_event_t *ev) noexcept
 
 static ngx_int_t
 ngx_http_provision_x_queue_wait(ngx_http_request_t *r, ngx_uint_t max,
-                                time_t seconds) noexcept
+                                uint64_t *found, time_t seconds) noexcept
 {
     auto *wait = static_cast<ngx_http_provision_x_queue_wait_t *>(
         ngx_pcalloc(r->pool, sizeof(ngx_http_provision_x_queue_wait_t)));
@@ -366,6 +369,7 @@ ngx_http_provision_x_queue_wait(ngx_http_request_t *r, ngx_uint_t max,
 
     wait->request = r;
     wait->max = max;
+    wait->found = found;
     wait->deadline = ngx_current_msec + seconds * 1000;
     wait->timer.handler = ngx_http_provision_x_queue_poll;
     wait->timer.data = wait;
@@ -423,14 +427,20 @@ ngx_http_provision_x_queue_get(ngx_http_request_t *r) noexcept
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_int_t rc = ngx_http_provision_x_queue_try(r, max);
+    auto *found =
+        static_cast<uint64_t *>(ngx_palloc(r->pool, max * sizeof(uint64_t)));
+    if (found == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_int_t rc = ngx_http_provision_x_queue_try(r, max, found);
 
     if (rc != NGX_DECLINED) {
         return rc;
     }
 
     if (seconds > 0) {
-        return ngx_http_provision_x_queue_wait(r, max, seconds);
+        return ngx_http_provision_x_queue_wait(r, max, found, seconds);
     }
 
     return ngx_http_provision_x_queue_send_empty(r);

@@ -208,32 +208,8 @@ ngx_http_provision_x_queue_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
     for (ngx_uint_t i = 1; i < cf->args->nelts; i++) {
         if (value[i].len > 5 && ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-            name.data = value[i].data + 5;
-
-            u_char *p =
-                ngx_strlchr(name.data, value[i].data + value[i].len, ':');
-            if (p == NULL) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid zone size \"%V\"", &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
-            }
-
-            name.len = p - name.data;
-
-            ngx_str_t s;
-            s.data = p + 1;
-            s.len = value[i].data + value[i].len - s.data;
-
-            size = ngx_parse_size(&s);
-            if (size == NGX_ERROR || name.len == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone \"%V\"",
-                                   &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
-            }
-
-            if (size < static_cast<ssize_t>(8 * ngx_pagesize)) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "zone \"%V\" is too small", &value[i]);
+            if (ngx_http_provision_x_zone_arg(cf, &value[i], &name, &size) !=
+                NGX_OK) {
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
 

@@ -412,8 +412,8 @@ ngx_http_provision_x_queue_push(ngx_shm_zone_t *zone, const ngx_str_t *records,
 }
 
 ngx_http_provision_x_queue_lease_rc_e
-ngx_http_provision_x_queue_lease(ctx_t *ctx, ngx_uint_t max, ngx_msec_t timeout,
-                                 ngx_pool_t *pool,
+ngx_http_provision_x_queue_lease(ctx_t *ctx, ngx_uint_t max, uint64_t *found,
+                                 ngx_msec_t timeout, ngx_pool_t *pool,
                                  ngx_http_provision_x_queue_lease_t *out,
                                  ngx_log_t *log) noexcept
 {
@@ -424,11 +424,6 @@ ngx_http_provision_x_queue_lease(ctx_t *ctx, ngx_uint_t max, ngx_msec_t timeout,
     if (RAND_bytes(id + id_slot_len + id_gen_len, id_random_len) != 1) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "provision_x: RAND_bytes() failed for a lease id");
-        return NGX_HTTP_PROVISION_X_QUEUE_LEASE_ERROR;
-    }
-
-    auto *found = static_cast<uint64_t *>(ngx_palloc(pool, max * 8));
-    if (found == NULL) {
         return NGX_HTTP_PROVISION_X_QUEUE_LEASE_ERROR;
     }
 

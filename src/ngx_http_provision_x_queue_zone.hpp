@@ -162,10 +162,15 @@ enum ngx_http_provision_x_queue_ack_rc_e {
 ngx_int_t ngx_http_provision_x_queue_init_zone(ngx_shm_zone_t *shm_zone,
                                                void *data) noexcept;
 
+/*
+ * found: room for max record positions, the caller's, so that a long poll
+ * that tries again and again holds the same memory throughout; the
+ * leased records' bytes come from pool.
+ */
 ngx_http_provision_x_queue_lease_rc_e ngx_http_provision_x_queue_lease(
-    ngx_http_provision_x_queue_ctx_t *ctx, ngx_uint_t max, ngx_msec_t timeout,
-    ngx_pool_t *pool, ngx_http_provision_x_queue_lease_t *out,
-    ngx_log_t *log) noexcept;
+    ngx_http_provision_x_queue_ctx_t *ctx, ngx_uint_t max, uint64_t *found,
+    ngx_msec_t timeout, ngx_pool_t *pool,
+    ngx_http_provision_x_queue_lease_t *out, ngx_log_t *log) noexcept;
 
 ngx_http_provision_x_queue_ack_rc_e
 ngx_http_provision_x_queue_ack(ngx_http_provision_x_queue_ctx_t *ctx,

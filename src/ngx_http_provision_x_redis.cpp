@@ -10,12 +10,15 @@
  * subrequest came from the sink) and writes the outcome back there; the
  * parent acknowledges the platform only when Redis confirmed the write.
  *
- * One push is one round trip: RESET, and AUTH and SELECT when configured,
- * are pipelined ahead of the script on every request, so a request never
- * depends on what a kept-alive connection did before (see core/redis.hpp)
- * and needs no per-connection state; it costs Redis a password check.  The
- * script is called by its SHA-1; when Redis does not know it (a restarted or
- * new server) the sink asks once more with EVAL, which also loads it.
+ * Every request starts with RESET, so it never depends on what a
+ * kept-alive connection did before (see core/redis.hpp).  Without AUTH or
+ * SELECT, RESET is pipelined with the script: one round trip.  With them,
+ * RESET, AUTH and SELECT go first, alone, and the script is written only
+ * once each of their replies said OK: Redis runs a pipelined command even
+ * when an AUTH or SELECT before it failed, and would then write as the
+ * default user or into database 0.  The script is called by its SHA-1;
+ * when Redis does not know it (a restarted or new server) the sink asks
+ * once more with EVAL, which also loads it.
  */
 
 #include "ngx_http_provision_x.hpp"
@@ -69,6 +72,14 @@ ngx_http_provision_x_redis_create_loc_conf(ngx_conf_t *cf) noexcept;
 static char *ngx_http_provision_x_redis_merge_loc_conf(ngx_conf_t *cf,
                                                        void *parent,
                                                        void *child) noexcept;
+
+/* One request to Redis. */
+struct ngx_http_provision_x_redis_ctx_t {
+    ngx_chain_t *script;      /* what is left to write of the script's call */
+    u_char *script_start;     /* to write it again to the next upstream */
+    unsigned handshake : 1;   /* the script waits for the preamble's OKs */
+    unsigned verdict_due : 1; /* the preamble's replies were read */
+};
 
 static char ngx_http_provision_x_redis_sha1[provision_x::redis_sha1_hex_size];
 static bool ngx_http_provision_x_redis_sha1_ready;
@@ -374,11 +385,78 @@ ngx_http_provision_x_redis_parent(ngx_http_request_t *r) noexcept
     return static_cast<ngx_http_provision_x_ctx_t *>(ps->data);
 }
 
+static bool
+ngx_http_provision_x_redis_needs_handshake(
+    ngx_http_provision_x_redis_loc_conf_t *rlcf) noexcept
+{
+    return rlcf->password.len != 0 || rlcf->db != NGX_CONF_UNSET;
+}
+
+static ngx_chain_t *
+ngx_http_provision_x_redis_chain(ngx_http_request_t *r, size_t len) noexcept
+{
+    ngx_buf_t *b = ngx_create_temp_buf(r->pool, len);
+    ngx_chain_t *cl = ngx_alloc_chain_link(r->pool);
+    if (b == NULL || cl == NULL) {
+        return NULL;
+    }
+
+    /* TLS buffers output until told to flush; each piece is all there is */
+    b->flush = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
+}
+
+/* RESET, and AUTH and SELECT when configured, into one buffer. */
+static ngx_chain_t *
+ngx_http_provision_x_redis_preamble(ngx_http_request_t *r,
+                                    ngx_http_provision_x_redis_loc_conf_t *rlcf,
+                                    size_t extra) noexcept
+{
+    std::string_view user = provision_x::view(rlcf->user);
+    std::string_view password = provision_x::view(rlcf->password);
+    size_t len = provision_x::redis_reset_command.size() + extra;
+
+    if (password.size()) {
+        len += provision_x::redis_auth_size(user, password);
+    }
+
+    if (rlcf->db != NGX_CONF_UNSET) {
+        len += provision_x::redis_select_size(rlcf->db);
+    }
+
+    ngx_chain_t *cl = ngx_http_provision_x_redis_chain(r, len);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    auto *p = reinterpret_cast<char *>(
+        ngx_cpymem(cl->buf->last, provision_x::redis_reset_command.data(),
+                   provision_x::redis_reset_command.size()));
+
+    if (password.size()) {
+        p = provision_x::redis_auth(p, user, password);
+    }
+
+    if (rlcf->db != NGX_CONF_UNSET) {
+        p = provision_x::redis_select(p, rlcf->db);
+    }
+
+    cl->buf->last = reinterpret_cast<u_char *>(p);
+
+    return cl;
+}
+
 static ngx_int_t
 ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
 {
     auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
+    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
+        ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
     ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_redis_parent(r);
     ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
 
@@ -411,48 +489,30 @@ ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
     params.eval = cdr->redis_eval;
     params.sha1 = ngx_http_provision_x_redis_sha1;
 
-    std::string_view user = provision_x::view(rlcf->user);
-    std::string_view password = provision_x::view(rlcf->password);
-
-    size_t len =
-        provision_x::redis_reset_command.size() +
+    size_t script_len =
         provision_x::redis_sink_command_size(params, records, cdr->fresh);
 
-    if (password.size()) {
-        len += provision_x::redis_auth_size(user, password);
-    }
+    rctx->handshake = ngx_http_provision_x_redis_needs_handshake(rlcf);
 
-    if (rlcf->db != NGX_CONF_UNSET) {
-        len += provision_x::redis_select_size(rlcf->db);
-    }
-
-    ngx_buf_t *b = ngx_create_temp_buf(r->pool, len);
-    ngx_chain_t *cl = ngx_alloc_chain_link(r->pool);
-    if (b == NULL || cl == NULL) {
+    /* without a handshake the script follows RESET in the same buffer */
+    ngx_chain_t *preamble = ngx_http_provision_x_redis_preamble(
+        r, rlcf, rctx->handshake ? 0 : script_len);
+    ngx_chain_t *script = rctx->handshake
+                              ? ngx_http_provision_x_redis_chain(r, script_len)
+                              : preamble;
+    if (preamble == NULL || script == NULL) {
         return NGX_ERROR;
     }
 
-    auto *p = reinterpret_cast<char *>(
-        ngx_cpymem(b->last, provision_x::redis_reset_command.data(),
-                   provision_x::redis_reset_command.size()));
+    script->buf->last =
+        reinterpret_cast<u_char *>(provision_x::redis_sink_command(
+            reinterpret_cast<char *>(script->buf->last), params, records,
+            cdr->fresh));
 
-    if (password.size()) {
-        p = provision_x::redis_auth(p, user, password);
-    }
+    rctx->script = script;
+    rctx->script_start = script->buf->pos;
 
-    if (rlcf->db != NGX_CONF_UNSET) {
-        p = provision_x::redis_select(p, rlcf->db);
-    }
-
-    p = provision_x::redis_sink_command(p, params, records, cdr->fresh);
-    b->last = reinterpret_cast<u_char *>(p);
-
-    /* TLS buffers output until told to flush; the request is all there is */
-    b->flush = 1;
-
-    cl->buf = b;
-    cl->next = NULL;
-    r->upstream->request_bufs = cl;
+    r->upstream->request_bufs = preamble;
 
     return NGX_OK;
 }
@@ -460,7 +520,16 @@ ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
 static ngx_int_t
 ngx_http_provision_x_redis_reinit_request(ngx_http_request_t *r) noexcept
 {
-    /* the reply is parsed from the start of the buffer every time */
+    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
+    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
+        ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
+
+    /* the next upstream gets the whole exchange again */
+    rctx->handshake = ngx_http_provision_x_redis_needs_handshake(rlcf);
+    rctx->verdict_due = 0;
+    rctx->script->buf->pos = rctx->script_start;
+
     return NGX_OK;
 }
 
@@ -482,21 +551,65 @@ ngx_http_provision_x_redis_invalid(ngx_http_request_t *r, const char *what,
     return NGX_HTTP_UPSTREAM_INVALID_HEADER;
 }
 
+static void
+ngx_http_provision_x_redis_wrote(ngx_http_request_t *r,
+                                 ngx_http_upstream_t *u) noexcept
+{
+    /* the script is out; its reply comes through the read side */
+}
+
 /*
- * The whole reply (+RESET, +OK for AUTH and SELECT, the script's verdict) is
- * small and arrives at once; it is parsed from the start on every call
- * until it is complete, so no parser state outlives a call.
+ * Writes what is left of the script's call; the rest goes when the
+ * connection can take it.  A connection that fails here fails its read
+ * too, and the upstream's read timeout bounds the wait either way.
+ */
+static void
+ngx_http_provision_x_redis_write_script(ngx_http_request_t *r,
+                                        ngx_http_upstream_t *u) noexcept
+{
+    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
+        ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
+    ngx_connection_t *c = u->peer.connection;
+
+    ngx_chain_t *rest = c->send_chain(c, rctx->script, 0);
+
+    if (rest == NGX_CHAIN_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "provision_x: writing the script to redis failed");
+        u->write_event_handler = ngx_http_provision_x_redis_wrote;
+        return;
+    }
+
+    if (rest == NULL) {
+        u->write_event_handler = ngx_http_provision_x_redis_wrote;
+        return;
+    }
+
+    rctx->script = rest;
+    u->write_event_handler = ngx_http_provision_x_redis_write_script;
+
+    /* still writable (the chain stopped short): go on after this event */
+    if (c->write->ready) {
+        ngx_post_event(c->write, &ngx_posted_events);
+        return;
+    }
+
+    if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "provision_x: waiting to write to redis failed");
+    }
+}
+
+/*
+ * The replies to RESET, AUTH and SELECT; each must say so, or nothing
+ * else is sent.
  */
 static ngx_int_t
-ngx_http_provision_x_redis_process_header(ngx_http_request_t *r) noexcept
+ngx_http_provision_x_redis_check_preamble(
+    ngx_http_request_t *r, ngx_http_provision_x_redis_loc_conf_t *rlcf,
+    const char **p, const char *last) noexcept
 {
-    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
-    ngx_http_provision_x_cdr_t *cdr = ngx_http_provision_x_redis_parent(r)->cdr;
-    ngx_http_upstream_t *u = r->upstream;
-
-    const char *what[4];
-    resp_reply replies[4];
+    const char *what[3];
     ngx_uint_t n = 0;
 
     what[n++] = "RESET";
@@ -509,17 +622,15 @@ ngx_http_provision_x_redis_process_header(ngx_http_request_t *r) noexcept
         what[n++] = "SELECT";
     }
 
-    what[n++] = "CDR write";
-
-    auto *p = reinterpret_cast<const char *>(u->buffer.pos);
-    auto *last = reinterpret_cast<const char *>(u->buffer.last);
+    resp_reply replies[3];
+    const char *q = *p;
 
     for (ngx_uint_t i = 0; i < n; i++) {
         size_t used;
 
-        switch (provision_x::resp_parse(p, last - p, replies[i], &used)) {
+        switch (provision_x::resp_parse(q, last - q, replies[i], &used)) {
         case resp_rc::ok:
-            p += used;
+            q += used;
             break;
 
         case resp_rc::incomplete:
@@ -532,14 +643,68 @@ ngx_http_provision_x_redis_process_header(ngx_http_request_t *r) noexcept
         }
     }
 
-    for (ngx_uint_t i = 0; i + 1 < n; i++) {
+    for (ngx_uint_t i = 0; i < n; i++) {
         if (replies[i].type != resp_type::simple ||
             replies[i].text != (i == 0 ? "RESET" : "OK")) {
             return ngx_http_provision_x_redis_invalid(r, what[i], replies[i]);
         }
     }
 
-    const resp_reply &verdict = replies[n - 1];
+    *p = q;
+
+    return NGX_OK;
+}
+
+/*
+ * The replies are small and come at once: the preamble's, then the
+ * script's verdict.  Each is parsed from the start of what is unread on
+ * every call until it is complete, so no parser state outlives a call.
+ */
+static ngx_int_t
+ngx_http_provision_x_redis_process_header(ngx_http_request_t *r) noexcept
+{
+    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
+    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
+        ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_cdr_t *cdr = ngx_http_provision_x_redis_parent(r)->cdr;
+    ngx_http_upstream_t *u = r->upstream;
+
+    auto *p = reinterpret_cast<const char *>(u->buffer.pos);
+    auto *last = reinterpret_cast<const char *>(u->buffer.last);
+
+    if (!rctx->verdict_due) {
+        ngx_int_t rc =
+            ngx_http_provision_x_redis_check_preamble(r, rlcf, &p, last);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        u->buffer.pos = reinterpret_cast<u_char *>(const_cast<char *>(p));
+        rctx->verdict_due = 1;
+
+        if (rctx->handshake) {
+            ngx_http_provision_x_redis_write_script(r, u);
+            return NGX_AGAIN;
+        }
+    }
+
+    resp_reply verdict;
+    size_t used;
+
+    switch (provision_x::resp_parse(p, last - p, verdict, &used)) {
+    case resp_rc::ok:
+        p += used;
+        break;
+
+    case resp_rc::incomplete:
+        return NGX_AGAIN;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "provision_x: redis sent invalid RESP");
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
 
     if (verdict.type == resp_type::error && !cdr->redis_eval &&
         verdict.text.substr(0, 9) == "NOSCRIPT ") {
@@ -560,7 +725,7 @@ ngx_http_provision_x_redis_process_header(ngx_http_request_t *r) noexcept
         cdr->redis_written = 1;
 
     } else {
-        return ngx_http_provision_x_redis_invalid(r, what[n - 1], verdict);
+        return ngx_http_provision_x_redis_invalid(r, "CDR write", verdict);
     }
 
     u->buffer.pos = reinterpret_cast<u_char *>(const_cast<char *>(p));
@@ -592,9 +757,13 @@ ngx_http_provision_x_redis_handler(ngx_http_request_t *r) noexcept
         return NGX_HTTP_NOT_FOUND;
     }
 
-    if (ngx_http_upstream_create(r) != NGX_OK) {
+    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
+        ngx_pcalloc(r->pool, sizeof(ngx_http_provision_x_redis_ctx_t)));
+    if (rctx == NULL || ngx_http_upstream_create(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_set_ctx(r, rctx, ngx_http_provision_x_redis_module);
 
     auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));

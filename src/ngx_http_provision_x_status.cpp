@@ -9,6 +9,7 @@
 
 #include "ngx_http_provision_x_metrics.hpp"
 #include "ngx_http_provision_x_queue.hpp"
+#include "ngx_http_provision_x_seen.hpp"
 
 #include <cstdarg>
 
@@ -462,81 +463,184 @@ ngx_http_provision_x_status_queues(ngx_http_provision_x_out_t *out) noexcept
     }
 }
 
-static void
-ngx_http_provision_x_status_zones(ngx_http_provision_x_out_t *out) noexcept
-{
-    static const char *kinds[] = {"", "nonce", "dedup"};
+/* What the status page says of a nonce or dedup zone. */
+struct ngx_http_provision_x_zone_view_t {
+    ngx_str_t name;
+    const char *kind;
+    ngx_uint_t max_share;
+    provision_x::seen_stats st;
+};
 
-    if (out->prometheus) {
-        ngx_http_provision_x_help(out, "zone_entries", "gauge",
-                                  "Entries in a nonce or dedup zone.");
-    } else {
-        ngx_http_provision_x_out(out, ",\"zones\":[");
+static ngx_uint_t
+ngx_http_provision_x_zone_views(
+    ngx_http_provision_x_out_t *out,
+    ngx_http_provision_x_zone_view_t **views) noexcept
+{
+    ngx_http_provision_x_zone_iter_t it;
+    ngx_uint_t n = 0;
+
+    ngx_http_provision_x_zones_begin(&it, const_cast<ngx_cycle_t *>(ngx_cycle),
+                                     &ngx_http_provision_x_module);
+
+    while (ngx_http_provision_x_zones_next(&it)) {
+        n++;
     }
 
-    ngx_str_t metric[] = {
-        ngx_string("zone_entries"), ngx_string("zone_bytes_used"),
-        ngx_string("zone_bytes_free"), ngx_string("zone_refused_full_total")};
-    const char *help[] = {NULL, "Bytes of a nonce or dedup zone in use.",
-                          "Bytes of a nonce or dedup zone free.",
-                          "Entries refused because the zone was full."};
-    const char *type[] = {"gauge", "gauge", "gauge", "counter"};
+    *views = static_cast<ngx_http_provision_x_zone_view_t *>(
+        ngx_palloc(out->r->pool, (n ? n : 1) * sizeof(**views)));
+    if (*views == NULL) {
+        out->failed = true;
+        return 0;
+    }
 
-    bool first = true;
+    ngx_uint_t i = 0;
 
-    for (ngx_uint_t k = 0; k < 4; k++) {
-        if (out->prometheus && k > 0) {
-            char name[64];
-            ngx_sprintf(reinterpret_cast<u_char *>(name), "%V%Z", &metric[k]);
-            ngx_http_provision_x_help(out, name, type[k], help[k]);
+    ngx_http_provision_x_zones_begin(&it, const_cast<ngx_cycle_t *>(ngx_cycle),
+                                     &ngx_http_provision_x_module);
+
+    while (ngx_shm_zone_t *shm = ngx_http_provision_x_zones_next(&it)) {
+        auto *ctx = static_cast<ngx_http_provision_x_seen_ctx_t *>(shm->data);
+
+        if (ctx == NULL || ctx->sh == NULL) {
+            continue;
         }
 
-        ngx_http_provision_x_zone_iter_t it;
+        ngx_http_provision_x_zone_view_t *z = &(*views)[i++];
 
-        ngx_http_provision_x_zones_begin(&it,
-                                         const_cast<ngx_cycle_t *>(ngx_cycle),
-                                         &ngx_http_provision_x_module);
+        z->name = ngx_http_provision_x_escaped(out, shm->shm.name.data,
+                                               shm->shm.name.len);
+        z->kind =
+            (ctx->kind == NGX_HTTP_PROVISION_X_ZONE_NONCE) ? "nonce" : "dedup";
+        z->max_share = ctx->max_share;
+        ngx_http_provision_x_seen_stats(ctx, &z->st);
+    }
 
-        while (ngx_shm_zone_t *shm = ngx_http_provision_x_zones_next(&it)) {
-            if (shm->data == NULL) {
+    return i;
+}
+
+static double
+ngx_http_provision_x_fill(const provision_x::seen_stats *st) noexcept
+{
+    return st->capacity ? static_cast<double>(st->entries) / st->capacity : 0;
+}
+
+static void
+ngx_http_provision_x_status_zones_json(ngx_http_provision_x_out_t *out,
+                                       ngx_http_provision_x_metrics_sh_t *m,
+                                       ngx_http_provision_x_zone_view_t *views,
+                                       ngx_uint_t n) noexcept
+{
+    ngx_http_provision_x_out(out, ",\"zones\":[");
+
+    for (ngx_uint_t i = 0; i < n; i++) {
+        ngx_http_provision_x_zone_view_t *z = &views[i];
+
+        ngx_http_provision_x_out(
+            out,
+            "%s{\"zone\":\"%V\",\"kind\":\"%s\",\"entries\":%uL,"
+            "\"capacity\":%uL,\"fill\":%.3f,\"max_share\":%ui,"
+            "\"refused_full\":%uL,\"refused_share\":%uL,\"apps\":[",
+            i ? "," : "", &z->name, z->kind, z->st.entries, z->st.capacity,
+            ngx_http_provision_x_fill(&z->st), z->max_share, z->st.refused_full,
+            z->st.refused_share);
+
+        out->first_item = true;
+
+        for (ngx_uint_t a = 0; a <= m->apps; a++) {
+            if (z->st.owner_entries[a] == 0) {
                 continue;
             }
 
-            auto *ctx =
-                static_cast<ngx_http_provision_x_seen_ctx_t *>(shm->data);
-            ngx_http_provision_x_seen_stats_t st;
+            ngx_str_t app =
+                ngx_http_provision_x_escaped(out, m->name[a], m->name_len[a]);
 
-            ngx_http_provision_x_seen_stats(ctx, &st);
-
-            ngx_str_t name = ngx_http_provision_x_escaped(
-                out, shm->shm.name.data, shm->shm.name.len);
-            size_t used = st.bytes_total - st.bytes_free;
-            ngx_uint_t values[] = {st.entries, used, st.bytes_free, st.refused};
-
-            if (out->prometheus) {
-                ngx_http_provision_x_out(
-                    out, "provision_x_%V{zone=\"%V\",kind=\"%s\"} %ui\n",
-                    &metric[k], &name, kinds[ctx->kind], values[k]);
-
-            } else if (k == 0) {
-                ngx_http_provision_x_out(
-                    out,
-                    "%s{\"zone\":\"%V\",\"kind\":\"%s\",\"entries\":%ui,"
-                    "\"bytes_used\":%uz,\"bytes_free\":%uz,"
-                    "\"refused_full\":%ui}",
-                    first ? "" : ",", &name, kinds[ctx->kind], st.entries, used,
-                    st.bytes_free, st.refused);
-                first = false;
-            }
+            ngx_http_provision_x_item(out);
+            ngx_http_provision_x_out(out, "{\"app\":\"%V\",\"entries\":%uL}",
+                                     &app, z->st.owner_entries[a]);
         }
 
-        if (!out->prometheus) {
-            break;
+        ngx_http_provision_x_out(out, "]}");
+    }
+
+    ngx_http_provision_x_out(out, "]");
+}
+
+static void
+ngx_http_provision_x_status_zones_prometheus(
+    ngx_http_provision_x_out_t *out, ngx_http_provision_x_metrics_sh_t *m,
+    ngx_http_provision_x_zone_view_t *views, ngx_uint_t n) noexcept
+{
+    static const struct {
+        const char *name;
+        const char *type;
+        const char *help;
+    } metrics[] = {
+        {"zone_entries", "gauge", "Live entries in a nonce or dedup zone."},
+        {"zone_capacity", "gauge", "Entries a nonce or dedup zone can hold."},
+        {"zone_fill_ratio", "gauge", "Live entries over capacity."},
+        {"zone_refused_full_total", "counter",
+         "Entries refused because the zone was full."},
+        {"zone_refused_share_total", "counter",
+         "Entries refused because their app held its share of the zone."},
+    };
+
+    for (ngx_uint_t k = 0; k < sizeof(metrics) / sizeof(metrics[0]); k++) {
+        ngx_http_provision_x_help(out, metrics[k].name, metrics[k].type,
+                                  metrics[k].help);
+
+        for (ngx_uint_t i = 0; i < n; i++) {
+            ngx_http_provision_x_zone_view_t *z = &views[i];
+            uint64_t values[] = {z->st.entries, z->st.capacity, 0,
+                                 z->st.refused_full, z->st.refused_share};
+
+            ngx_http_provision_x_out(out,
+                                     "provision_x_%s{zone=\"%V\",kind=\"%s\"} ",
+                                     metrics[k].name, &z->name, z->kind);
+
+            if (k == 2) {
+                ngx_http_provision_x_out(out, "%.3f\n",
+                                         ngx_http_provision_x_fill(&z->st));
+            } else {
+                ngx_http_provision_x_out(out, "%uL\n", values[k]);
+            }
         }
     }
 
-    if (!out->prometheus) {
-        ngx_http_provision_x_out(out, "]");
+    ngx_http_provision_x_help(out, "zone_app_entries", "gauge",
+                              "Live entries of one app in a nonce or dedup "
+                              "zone.");
+
+    for (ngx_uint_t i = 0; i < n; i++) {
+        ngx_http_provision_x_zone_view_t *z = &views[i];
+
+        for (ngx_uint_t a = 0; a <= m->apps; a++) {
+            if (z->st.owner_entries[a] == 0) {
+                continue;
+            }
+
+            ngx_str_t app =
+                ngx_http_provision_x_escaped(out, m->name[a], m->name_len[a]);
+
+            ngx_http_provision_x_out(
+                out,
+                "provision_x_zone_app_entries{zone=\"%V\",kind=\"%s\","
+                "app=\"%V\"} %uL\n",
+                &z->name, z->kind, &app, z->st.owner_entries[a]);
+        }
+    }
+}
+
+static void
+ngx_http_provision_x_status_zones(ngx_http_provision_x_out_t *out,
+                                  ngx_http_provision_x_metrics_sh_t *m) noexcept
+{
+    ngx_http_provision_x_zone_view_t *views;
+    ngx_uint_t n = ngx_http_provision_x_zone_views(out, &views);
+
+    if (out->prometheus) {
+        ngx_http_provision_x_status_zones_prometheus(out, m, views, n);
+    } else {
+        ngx_http_provision_x_status_zones_json(out, m, views, n);
     }
 }
 
@@ -596,7 +700,7 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
     ngx_http_provision_x_status_cdr(&out, m);
     ngx_http_provision_x_status_call_control(&out, m);
     ngx_http_provision_x_status_queues(&out);
-    ngx_http_provision_x_status_zones(&out);
+    ngx_http_provision_x_status_zones(&out, m);
 
     if (!out.prometheus) {
         ngx_http_provision_x_out(&out, "}\n");

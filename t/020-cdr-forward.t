@@ -9,6 +9,9 @@ use FindBin;
 use lib "$FindBin::Bin/helper";
 
 use Test::Nginx::Socket 'no_plan';
+use PXLogs ();
+
+PXLogs::refuse_crashes();
 use PXSign;
 
 $ENV{TEST_NGINX_SECRETS} = "$FindBin::Bin/secrets";

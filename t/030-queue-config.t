@@ -9,6 +9,9 @@ use lib "$FindBin::Bin/helper";
 
 use File::Temp qw(tempdir);
 use Test::Nginx::Socket 'no_plan';
+use PXLogs ();
+
+PXLogs::refuse_crashes();
 use PXQueue;
 
 $ENV{TEST_NGINX_SECRETS} = "$FindBin::Bin/secrets";

@@ -26,6 +26,7 @@ my $app = 'V1Z96521zFr3vxe5N2A1UJ1sQ1WP';
 
 my $nginx = PXNginx->new(
     name => 'queue-lease',
+    workers => 2,
     http => <<"_EOC_",
     provision_x_app $app secret=$secrets/huawei-a.key;
     provision_x_nonce_zone zone=nonces:1m;

@@ -10,6 +10,9 @@ use lib "$FindBin::Bin/helper";
 
 use Digest::SHA qw(hmac_sha1_base64 hmac_sha256_base64);
 use Test::Nginx::Socket 'no_plan';
+use PXLogs ();
+
+PXLogs::refuse_crashes();
 use PXSign;
 
 $ENV{TEST_NGINX_SECRETS} = "$FindBin::Bin/secrets";

@@ -13,6 +13,9 @@ use PXNginx;
 use PXRedis;
 use PXSign;
 
+my $secrets = "$FindBin::Bin/secrets";
+chmod 0600, glob "$secrets/*.key";
+
 my $redis = PXRedis->new(name => 'errors');
 $redis->start;
 my $rport = $redis->port;
@@ -78,6 +81,41 @@ _EOC_
         location = /cdr-proxy {
             provision_x_cdr huawei redis=/proxied;
         }
+        location = /cdr-bad-auth {
+            provision_x_cdr huawei redis=/_redis_bad_auth;
+        }
+        location = /_redis_bad_auth {
+            internal;
+            provision_x_redis_user gateway;
+            provision_x_redis_password_file $secrets/redis.key;
+            provision_x_redis_stream px:badauth;
+            provision_x_redis_next_upstream off;
+            provision_x_redis_pass 127.0.0.1:$rport;
+        }
+        location = /cdr-bad-db {
+            provision_x_cdr huawei redis=/_redis_bad_db;
+        }
+        location = /_redis_bad_db {
+            internal;
+            provision_x_redis_db 99;
+            provision_x_redis_stream px:baddb;
+            provision_x_redis_next_upstream off;
+            provision_x_redis_pass 127.0.0.1:$rport;
+        }
+        location = /cdr-db3 {
+            provision_x_cdr huawei redis=/_redis_db3;
+        }
+        location = /cdr-db3-aliyun {
+            client_max_body_size 2m;
+            client_body_buffer_size 2m;
+            provision_x_cdr aliyun redis=/_redis_db3 max_body=2m;
+        }
+        location = /_redis_db3 {
+            internal;
+            provision_x_redis_db 3;
+            provision_x_redis_stream px:db3;
+            provision_x_redis_pass 127.0.0.1:$rport;
+        }
         location = /proxied {
             return 200;
         }
@@ -129,6 +167,42 @@ $res = post('/cdr-proxy', fee_push(n => 2, tag => 'px'));
 is $res->code, 502, 'redis= naming another kind of location: 502';
 like since($mark), qr/redis=\/proxied answered 200 but is no provision_x_redis_pass location/,
     'the log names the mistake';
+
+# --- AUTH and SELECT are checked before anything is written -----------------
+# (this Redis lets the default user in without a password: a failed AUTH
+# or SELECT pipelined with the script used to write as that user, or into
+# database 0, while the platform got 502)
+
+my $keys = $redis->cmd('DBSIZE');
+for my $try (1 .. 3) {
+    $mark = length $nginx->error_log;
+    $res = post('/cdr-bad-auth', fee_push(n => 3, tag => 'ba'));
+    is $res->code, 502, "an AUTH that fails: 502 ($try)";
+    like since($mark), qr/provision_x: redis AUTH failed: WRONGPASS/,
+        'the log has Redis\'s refusal';
+    is xlen('px:badauth'), 0, 'nothing was written as the default user';
+
+    $mark = length $nginx->error_log;
+    $res = post('/cdr-bad-db', fee_push(n => 3, tag => 'bd'));
+    is $res->code, 502, "a SELECT that fails: 502 ($try)";
+    like since($mark), qr/provision_x: redis SELECT failed: ERR DB index/,
+        'the log has Redis\'s refusal';
+    is xlen('px:baddb'), 0, 'nothing was written into database 0';
+}
+is $redis->cmd('DBSIZE'), $keys, 'and no dedup key either';
+
+for my $try (1 .. 2) {
+    $res = post('/cdr-db3', fee_push(n => 4, tag => "db3-$try"));
+    is $res->code, 200, "a SELECT that works: the push is written ($try)";
+}
+is $redis->cmd(db => 3, 'XLEN', 'px:db3'), 8, 'into database 3';
+is xlen('px:db3'), 0, 'not into database 0';
+
+# the script of a 1000-record push (~1 MB) is written after the preamble's
+# replies, in as many writes as the connection takes
+$res = post('/cdr-db3-aliyun', report_push(n => 1000, tag => 'big3'));
+is $res->code, 200, 'a 1000-record push selecting database 3';
+is $redis->cmd(db => 3, 'XLEN', 'px:db3'), 1008, 'all written there';
 
 # --- MAXLEN ~ ------------------------------------------------------------------
 

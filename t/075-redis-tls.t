@@ -55,6 +55,16 @@ _EOC_
             provision_x_redis_ssl_server_name on;
             provision_x_redis_pass redis_tls;
         }
+        location = /cdr-db {
+            provision_x_cdr huawei redis=/_redis_db;
+        }
+        location = /_redis_db {
+            internal;
+            provision_x_redis_ssl on;
+            provision_x_redis_ssl_name redis.test;
+            provision_x_redis_db 4;
+            provision_x_redis_pass redis_tls;
+        }
         location = /cdr-wrong-name {
             provision_x_cdr huawei redis=/_redis_wrong_name;
         }
@@ -94,6 +104,14 @@ for my $i (1 .. 5) {
 cmp_ok connections() - $conns, '<=', 2, 'pushes share a kept-alive TLS '
     . 'connection';
 is $redis->cmd('XLEN', 'provision_x:cdr'), 10, 'all written';
+
+# with SELECT the script is written after the preamble's replies, on the
+# same TLS connection; the largest push makes that write a long one
+for my $i (1 .. 3) {
+    $res = post('/cdr-db', fee_push(n => 50, tag => "db$i"));
+    is $res->code, 200, "a push selecting database 4 over TLS ($i)";
+}
+is $redis->cmd(db => 4, 'XLEN', 'provision_x:cdr'), 150, 'is written there';
 
 my $mark = length $nginx->error_log;
 $res = post('/cdr-wrong-name', fee_push(n => 2, tag => 'wn'));

@@ -6,6 +6,11 @@ package PXNginx;
 # its own prefix (t/servroot-<name>) and a free loopback port, loads the
 # module from TEST_NGINX_LOAD_MODULES (or build/), and is stopped when the
 # object goes away.  new(prefix => DIR) puts it elsewhere (make soak).
+#
+# Logs are assertions (PXLogs.pm): when testing is done, every instance's
+# error log is checked for a worker that died, an [alert] or [crit], or a
+# sanitizer report; expect_in_log(qr/.../) names the lines a test causes
+# on purpose (a SIGKILLed worker, say).
 
 use strict;
 use warnings;
@@ -17,9 +22,30 @@ use HTTP::Response;
 use IO::Select;
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
+use Test2::API qw(test2_add_callback_testing_done);
+use Test::More ();
 use Time::HiRes qw(sleep time);
 
+use PXLogs ();
+
 my $Root = abs_path(dirname(__FILE__) . '/../..');
+
+# prefix => [name, allowed patterns], for the check when testing is done
+my (%Checked, @Order);
+
+test2_add_callback_testing_done(sub {
+    for my $prefix (@Order) {
+        my ($name, $allowed) = @{ $Checked{$prefix} };
+        open my $fh, '<', "$prefix/logs/error.log" or next;
+        local $/;
+        my $log = <$fh> // '';
+        close $fh;
+        my @bad = PXLogs::crash_lines($log, @$allowed);
+        Test::More::ok(!@bad, "$name: no worker died, no alert, no "
+                       . 'sanitizer report in the error log')
+            or Test::More::diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+    }
+});
 
 sub free_port {
     my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
@@ -47,7 +73,15 @@ sub new {
     }, $class;
     remove_tree($self->{prefix}) unless $a{keep};
     make_path(map { "$self->{prefix}/$_" } qw(conf logs html data));
+    push @Order, $self->{prefix} unless $Checked{ $self->{prefix} };
+    $Checked{ $self->{prefix} } = [$a{name}, []];
     return $self;
+}
+
+# Lines the test causes on purpose, which the final check lets pass.
+sub expect_in_log {
+    my ($self, @patterns) = @_;
+    push @{ $Checked{ $self->{prefix} }[1] }, @patterns;
 }
 
 sub prefix { $_[0]{prefix} }

@@ -252,9 +252,10 @@ do_lease(std::vector<open_lease> &leases) noexcept
 {
     ngx_http_provision_x_queue_lease_t out;
     ngx_msec_t timeout = 5 + std::rand() % 60;
+    uint64_t found[6];
 
-    if (ngx_http_provision_x_queue_lease(&ctx, 1 + std::rand() % 6, timeout,
-                                         NULL, &out, &harness_log) !=
+    if (ngx_http_provision_x_queue_lease(&ctx, 1 + std::rand() % 6, found,
+                                         timeout, NULL, &out, &harness_log) !=
         NGX_HTTP_PROVISION_X_QUEUE_LEASED) {
         return;
     }

@@ -33,6 +33,7 @@ our @EXPORT = qw(
     master_process_enabled no_shuffle log_level no_long_string env_to_nginx
     worker_connections timeout no_root_location use_hup check_accum_error_log
     server_root html_dir server_port server_port_for_client bail_out is_str
+    add_block_preprocessor
 );
 
 # ---- settings: same environment variables and defaults as the real one ----
@@ -54,7 +55,7 @@ our $ForceRestart      = $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST} // 1;
 our $ServerName        = 'localhost';
 our $ServerPort = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
 our $ServerPortForClient = $ENV{TEST_NGINX_CLIENT_PORT} || $ServerPort;
-our ($NoLongString, $NoRootLocation, @EnvToNginx);
+our ($NoLongString, $NoRootLocation, @EnvToNginx, @BlockPreprocessors);
 
 # Loopback only: nginx listens on 127.0.0.1 unless the port setting already
 # names a loopback address, and the client connects to that same address.
@@ -98,6 +99,7 @@ my %Supported = map { $_ => 1 } qw(
 # ---- exported configuration functions ----
 
 sub repeat_each (@) { $RepeatEach = shift if @_; $RepeatEach }
+sub add_block_preprocessor (&) { push @BlockPreprocessors, shift }
 sub workers (@) { @_ ? ($Workers = shift) : $Workers }
 sub worker_connections (@) { @_ ? ($WorkerConnections = shift) : $WorkerConnections }
 sub log_level (@) { @_ ? ($LogLevel = shift) : $LogLevel }
@@ -144,6 +146,7 @@ sub run_tests () {
     my @blocks = Test::Base::blocks();
     @blocks = shuffle @blocks unless $NoShuffle;
     for my $block (@blocks) {
+        $_->($block) for @BlockPreprocessors;
         for my $section (@{ $block->{_section_order}[0] || [] }) {
             next if $Supported{$section};
             bail_out($block->name . " - section '--- $section' is not supported by this "
