@@ -39,6 +39,17 @@ CLI_SRCS    := $(wildcard tools/provision-x/*.cpp)
 CLI_HEADERS := $(wildcard tools/provision-x/*.hpp)
 CLI_BIN     := $(BUILD)/provision-x
 
+# The Debian packages (make deb), built from a copy of the tree in
+# build/deb/: dpkg-buildpackage writes into the parent of the tree it builds.
+DEB_REVISION ?= 1
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
+DEB         := $(BUILD)/deb/libnginx-mod-http-provision-x_$(VERSION)-$(DEB_REVISION)_$(DEB_ARCH).deb
+DEB_INPUTS  := Makefile config config.make VERSION LICENSE CHANGELOG.md \
+               $(wildcard debian/* debian/source/*) $(CORE_SRCS) \
+               $(HEADERS) $(wildcard src/*.cpp) $(CLI_SRCS) \
+               $(CLI_HEADERS) docs/provision-x.1 util/configure-nginx.sh \
+               util/check-load.sh util/build-deb.sh
+
 # The packages each kind of target needs; util/deps.sh installs the missing.
 DEPS_BUILD  := nginx nginx-dev g++ make dpkg-dev libssl-dev libjansson-dev \
                libpcre2-dev zlib1g-dev libcurl4-openssl-dev
@@ -106,11 +117,12 @@ $(CLI_BIN): $(CLI_SRCS) $(CLI_HEADERS) $(CORE_OBJS) $(HEADERS) VERSION
 	    -DPROVISION_X_VERSION='"$(VERSION)"' -o $@ $(CLI_SRCS) \
 	    $(CORE_OBJS) $(LDFLAGS) $(CLI_LIBS)
 
-prove: module $(CLI_BIN)
+# t/080 installs the Debian packages: they are built first (when stale).
+prove: module $(CLI_BIN) $(DEB)
 	prove -I$(TOP)/t/lib -r t/
 
 test: deps
-	$(MAKE) module lint unit deb
+	$(MAKE) module lint unit
 	$(MAKE) prove
 
 fuzz:
@@ -155,17 +167,6 @@ uninstall:
 	    $(DESTDIR)$(NGINX_MODULES_CONF)/$(LOAD_CONF) \
 	    $(DESTDIR)$(PREFIX)/bin/provision-x \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/provision-x.1
-
-# Built from a copy of the tree in build/deb/, where dpkg-buildpackage
-# leaves the packages (it writes into the parent of the tree it builds).
-DEB_REVISION ?= 1
-DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
-DEB         := $(BUILD)/deb/libnginx-mod-http-provision-x_$(VERSION)-$(DEB_REVISION)_$(DEB_ARCH).deb
-DEB_INPUTS  := Makefile config config.make VERSION LICENSE CHANGELOG.md \
-               $(wildcard debian/* debian/source/*) $(CORE_SRCS) \
-               $(HEADERS) $(wildcard src/*.cpp) $(CLI_SRCS) \
-               $(CLI_HEADERS) docs/provision-x.1 util/configure-nginx.sh \
-               util/check-load.sh util/build-deb.sh
 
 deb: $(DEB)
 
