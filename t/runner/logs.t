@@ -21,7 +21,9 @@ plan skip_all => "no nginx binary ($nginx)" unless -x $nginx;
 sub run_perl {
     my ($script, %env) = @_;
     local %ENV = %ENV;
-    delete $ENV{$_} for grep { /^TEST_NGINX_/ } keys %ENV;
+    # the binary and its module stay the run's (make compat: nginx 1.30.4)
+    delete $ENV{$_}
+        for grep { /^TEST_NGINX_/ && $_ ne 'TEST_NGINX_LOAD_MODULES' } keys %ENV;
     %ENV = (%ENV, TEST_NGINX_BINARY => $nginx, %env);
     run3([$^X, "-I$t_dir/lib", $script], \undef, \my $out, \my $err);
     return ($? >> 8, $out // '', $err // '');
