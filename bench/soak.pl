@@ -1,14 +1,16 @@
 #!/usr/bin/perl
 # make soak: the platform simulator pushes thousands of CDRs, with retries
 # on the vendor's schedule (time-scaled), into a queue gateway that is
-# reloaded twice (once with a resized queue) and loses a worker to SIGKILL,
-# while a consumer drains the queue; then every record the gateway
-# acknowledged must have been consumed, none twice unless the kill explains
-# it, and the error log must hold no alert but the kill's own.
+# reloaded twice (once with a resized queue) and loses four workers to
+# SIGKILL while its zones are busy, while a consumer drains the queue; the
+# nonce window (4 s each way) and the dedup TTL (60 s) are short, so their
+# entries expire again and again during the run; then every record the
+# gateway acknowledged must have been consumed, none twice unless a kill
+# explains it, and the error log must hold no alert but the kills' own.
 # usage: bench/soak.pl NGINX_BINARY ABS_MODULE ABS_PREFIX ABS_PROVISION_X
 #
 # Environment (defaults in brackets): SOAK_RECORDS [8000] new records in
-# runs of SOAK_RUN [800]; SOAK_SPREAD [80] seconds over which the runs start;
+# runs of SOAK_RUN [800]; SOAK_SPREAD [150] seconds over which the runs start;
 # SOAK_DRAIN [400] records/s the consumer takes at most; SOAK_TIME_SCALE
 # [600]; SOAK_SEED [7000] (run n uses seed SOAK_SEED + n); SOAK_TIMEOUT
 # [330] seconds for everything; SOAK_GIVE_UP_MAX [2] per cent of the
@@ -30,7 +32,7 @@ use PXQueue qw(record_keys);
 @ARGV == 4 or die "usage: $0 NGINX_BINARY MODULE PREFIX PROVISION_X\n";
 my ($nginx_bin, $module, $prefix, $px) = @ARGV;
 
-my %opt = (records => 8000, run => 800, spread => 80, drain => 400,
+my %opt = (records => 8000, run => 800, spread => 150, drain => 400,
            time_scale => 600, seed => 7000, timeout => 330,
            give_up_max => 2);
 for my $k (keys %opt) {
@@ -42,6 +44,7 @@ for my $k (keys %opt) {
 
 my $app = 'soak-huawei';
 my ($lease_s, $max_lease) = (10, 50);
+my ($clock_s, $dedup_ttl) = (4, 60);
 my ($queue_size, $queue_resized) = ('128k', '192k');
 my $t0 = time;
 my (@children, $nginx);
@@ -69,7 +72,7 @@ sub http_conf {
     return <<"_EOC_";
     provision_x_app $app secret=$conf/huawei.key;
     provision_x_nonce_zone zone=soak_nonce:8m;
-    provision_x_dedup_zone zone=soak_seen:8m ttl=1h;
+    provision_x_dedup_zone zone=soak_seen:8m ttl=${dedup_ttl}s;
     provision_x_queue_zone zone=soak_cdr:$size;
     provision_x_api_key $conf/consumer.key;
 _EOC_
@@ -77,6 +80,7 @@ _EOC_
 
 $nginx = PXNginx->new(
     name => 'soak',
+    checks_own_log => 1,
     prefix => $prefix,
     port => $ENV{PORT},
     workers => 2,
@@ -85,6 +89,7 @@ $nginx = PXNginx->new(
         location = /px/huawei/fee {
             provision_x_verify huawei app=$app;
             provision_x_nonce soak_nonce;
+            provision_x_clock past=${clock_s}s future=${clock_s}s;
             provision_x_cdr huawei queue=soak_cdr dedup=soak_seen;
         }
         location /px/queue {
@@ -197,9 +202,11 @@ for my $n (0 .. $nruns - 1) {
     push @events, [$at, 'replay'] if $n % 3 == 2;
 }
 # in the middle of a run's first burst of pushes (the consumer is put on
-# hold a little before the kill, see busy_worker)
-for ([0.3, 0.02, 'reload'], [0.5, -1, 'hold'], [0.5, 0.01, 'kill'],
-     [0.7, 0.02, 'resize']) {
+# hold a little before each kill, see busy_worker)
+for ([0.2, -1, 'hold'], [0.2, 0.01, 'kill'], [0.3, 0.02, 'reload'],
+     [0.45, -1, 'hold'], [0.45, 0.01, 'kill'], [0.6, -1, 'hold'],
+     [0.6, 0.01, 'kill'], [0.7, 0.02, 'resize'], [0.85, -1, 'hold'],
+     [0.85, 0.01, 'kill']) {
     my ($at, $after, $kind) = @$_;
     my $n = int($at * ($nruns - 1) + 0.5);
     push @events, [($nruns == 1 ? 0 : $n * $opt{spread} / ($nruns - 1))
@@ -207,7 +214,7 @@ for ([0.3, 0.02, 'reload'], [0.5, -1, 'hold'], [0.5, 0.01, 'kill'],
 }
 @events = sort { $a->[0] <=> $b->[0] } @events;
 
-my (%replayed, @reloads, $killed, $killed_at, $respawned);
+my (%replayed, @reloads, @kills, $respawned);
 my $start = time;
 
 sub launch {
@@ -229,6 +236,7 @@ sub launch {
         POSIX::_exit(127);
     }
     $r->{pid} = $pid;
+    $r->{started} = time;
     push @runs, $r;
     push @children, $pid;
 }
@@ -251,8 +259,12 @@ while (@events || grep { !defined $_->{rc} } @runs) {
             # only a run that has finished: a replay racing its original
             # would be two pushes of one record at the same moment, which
             # the gateway may legitimately enqueue twice (README)
+            # and one whose records are still within the dedup TTL, or
+            # they would rightly be handed off again
             my ($old) = grep { defined $_->{rc} && !$_->{replay}
-                               && !$replayed{ $_->{seed} } } @runs;
+                               && !$replayed{ $_->{seed} }
+                               && time - $_->{started} < $dedup_ttl - 15 }
+                        @runs;
             if (!$old) {    # none yet: try again in a second
                 @events = sort { $a->[0] <=> $b->[0] } @events,
                     [$at + 1, 'replay']
@@ -277,14 +289,14 @@ while (@events || grep { !defined $_->{rc} } @runs) {
         } elsif ($kind eq 'kill') {
             my $wait = time + 3;
             sleep 0.002 until -e "$data/held" || time > $wait;
-            my $caught;
-            ($killed, $caught) = busy_worker(5);
+            my ($killed, $caught) = busy_worker(5);
             $killed or fail_now('no worker to kill');
             kill 'KILL', $killed or fail_now("kill $killed: $!");
             unlink "$data/hold";
-            $killed_at = sprintf '%.1f', time - $start;
-            print "soak: SIGKILL worker $killed at $killed_at s"
-                . ($caught ? ', on a new connection' : ', idle') . "\n";
+            push @kills, sprintf '%d at %.1f s%s', $killed, time - $start,
+                $caught ? ' (on a new connection)' : ' (idle)';
+            print "soak: SIGKILL worker $kills[-1]\n";
+            $kills[-1] = [$killed, $kills[-1]];
             my $until = time + 10;
             while (time < $until) {
                 my @now = workers();
@@ -459,16 +471,24 @@ for my $line (split /\n/, $log) {
     # the kill's own: the master reports it and unlocks a zone the dead
     # worker held ("was locked by"); the queue's next locker completes its
     # update ("died while updating it")
-    next if $killed && $line =~ /\[alert\]/
-        && $line =~ /worker\ process\ $killed\ exited\ on\ signal\ 9
-                     |process\ $killed\ died\ while\ updating\ it
-                     |was\ locked\ by\ $killed\b/x && ++$own;
+    next if $line =~ /\[alert\]/
+        && grep({ my $k = $_->[0];
+                  $line =~ /worker\ process\ $k\ exited\ on\ signal\ 9
+                           |process\ $k\ died\ while\ updating\ it
+                           |was\ locked\ by\ $k\b/x } @kills)
+        && ++$own;
     push @bad, $line;
 }
 push @failures, scalar(@bad) . " [alert]/[crit]/[emerg] lines:\n  "
     . join("\n  ", @bad[0 .. ($#bad > 9 ? 9 : $#bad)]) if @bad;
-push @failures, "the kill left no 'exited on signal 9' in the error log"
-    if $killed && $log !~ /worker process $killed exited on signal 9/;
+for my $k (@kills) {
+    push @failures, "the kill of $k->[0] left no 'exited on signal 9' in "
+        . 'the error log'
+        if $log !~ /worker process $k->[0] exited on signal 9/;
+}
+# the short windows must really have been crossed, several times over
+push @failures, sprintf('the run (%.0f s) did not cross the dedup TTL '
+    . '(%d s) twice', $sim_end, $dedup_ttl) if $sim_end < 2 * $dedup_ttl;
 # every refusal for a full queue is logged and counted once, resize or
 # not (a kill between the count and the log line may leave one unlogged);
 # retiring workers' refusals after a resize are neither
@@ -513,10 +533,16 @@ printf "soak: gateway: %s pushes, %s new records, %s dropped by dedup, "
 printf "soak: refusals: %d for a full queue (logged and counted), %d by "
     . "retiring workers after the resize\n", $full_logged, $retiring;
 printf "soak: reloads: %s\n", join ', ', @reloads;
-printf "soak: SIGKILL worker %s at %s s (%s); cut off: %d pushes, %d "
-    . "consumer requests\n", $killed // '-', $killed_at // '-',
+printf "soak: SIGKILL workers %s (%s); cut off: %d pushes, %d consumer "
+    . "requests\n", join(', ', map { $_->[1] } @kills) || '-',
     $respawned ? 'replaced' : 'NOT replaced', $sim{noanswer},
     $consumer_cut;
+my ($nz) = grep { $_->{zone} eq 'soak_nonce' } @{ $st->{zones} // [] };
+printf "soak: expiry: nonces kept %d s (%.0f windows over the run), dedup "
+    . "keys %d s (%.1f TTLs); nonce zone %s entries at the end, refused "
+    . "full %s\n", 2 * $clock_s + 1, $sim_end / (2 * $clock_s + 1),
+    $dedup_ttl, $sim_end / $dedup_ttl, $nz->{entries} // '?',
+    $nz->{refused_full} // '?';
 printf "soak: error log: %s; %d of them the kill's own alerts\n",
     join(', ', map { "$level{$_} $_" } sort keys %level) || 'empty',
     $own // 0;

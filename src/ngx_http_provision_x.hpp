@@ -132,6 +132,7 @@ enum ngx_http_provision_x_mode_e {
 struct ngx_http_provision_x_main_conf_t {
     ngx_array_t apps;      /* of ngx_http_provision_x_app_t */
     ngx_array_t zone_refs; /* of ngx_http_provision_x_zone_ref_t */
+    ngx_flag_t log_redact;
 };
 
 struct ngx_http_provision_x_loc_conf_t {
@@ -188,10 +189,13 @@ struct ngx_http_provision_x_ctx_t {
     ngx_http_provision_x_app_t *app;
     ngx_uint_t reason; /* provision_x::reason */
     ngx_int_t status;  /* the access verdict, for re-entry */
+    ngx_http_provision_x_loc_conf_t *verified_by; /* where it was reached */
     ngx_http_provision_x_cdr_t *cdr;
     unsigned waiting_body : 1;
     unsigned body_read : 1;
     unsigned verified : 1;
+    unsigned passed : 1; /* the request did verify */
+    unsigned debug : 1;  /* the verdict came from a debug-mode location */
 };
 
 /* "zone=NAME:SIZE", checked the way limit_req checks it */
@@ -261,8 +265,10 @@ ngx_http_provision_x_forward(ngx_http_request_t *r,
 ngx_int_t ngx_http_provision_x_redis(ngx_http_request_t *r,
                                      ngx_http_provision_x_ctx_t *ctx) noexcept;
 
-ngx_int_t ngx_http_provision_x_redact_log(ngx_conf_t *cf,
+/* Log hygiene: masks credentials in every line of these logs. */
+ngx_int_t ngx_http_provision_x_redact_log(ngx_pool_t *pool,
                                           ngx_log_t *log) noexcept;
+void ngx_http_provision_x_redact_request_line(ngx_http_request_t *r) noexcept;
 
 char *ngx_http_provision_x_status(ngx_conf_t *cf, ngx_command_t *cmd,
                                   void *conf) noexcept;

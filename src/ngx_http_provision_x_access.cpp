@@ -494,58 +494,6 @@ ngx_http_provision_x_verify_aliyun_params(
     return ngx_http_provision_x_record_nonce(r, plcf, matched, nonce, stamp, v);
 }
 
-/*
- * $request and the request line nginx adds to every error-log line would
- * otherwise carry the signature of a query-string callback.
- */
-static void
-ngx_http_provision_x_mask_signature(ngx_http_request_t *r) noexcept
-{
-    static const std::string_view key = "signature=";
-    static const std::string_view mask = "...";
-
-    std::string_view line = provision_x::view(r->request_line);
-    size_t query = line.find('?');
-
-    if (query == std::string_view::npos) {
-        return;
-    }
-
-    size_t at = query;
-
-    for (;;) {
-        at = line.find(key, at + 1);
-
-        if (at == std::string_view::npos) {
-            return;
-        }
-
-        if (line[at - 1] == '?' || line[at - 1] == '&') {
-            break;
-        }
-    }
-
-    size_t start = at + key.size();
-    size_t end = line.find_first_of("& ", start);
-
-    if (end == std::string_view::npos) {
-        end = line.size();
-    }
-
-    size_t len = line.size() - (end - start) + mask.size();
-    auto *p = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
-    if (p == NULL) {
-        return;
-    }
-
-    u_char *last = ngx_cpymem(p, line.data(), start);
-    last = ngx_cpymem(last, mask.data(), mask.size());
-    ngx_memcpy(last, line.data() + end, line.size() - end);
-
-    r->request_line.data = p;
-    r->request_line.len = len;
-}
-
 static reason
 ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
                                    ngx_http_provision_x_loc_conf_t *plcf,
@@ -558,8 +506,6 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
         return ngx_http_provision_x_fail(v, reason::malformed_auth,
                                          "no memory for parameters");
     }
-
-    ngx_http_provision_x_mask_signature(r);
 
     std::string_view body;
     ngx_uint_t kind = ngx_http_provision_x_body_kind(r, plcf);
@@ -642,7 +588,7 @@ ngx_http_provision_x_get_ctx(ngx_http_request_t *r) noexcept
     auto *ctx = static_cast<ngx_http_provision_x_ctx_t *>(
         ngx_http_get_module_ctx(r, ngx_http_provision_x_module));
 
-    if (ctx != NULL || !r->internal) {
+    if (ctx != NULL || !(r->internal || r->filter_finalize)) {
         return ctx;
     }
 
@@ -683,6 +629,44 @@ ngx_http_provision_x_ensure_ctx(ngx_http_request_t *r) noexcept
     return ctx ? ctx : ngx_http_provision_x_create_ctx(r);
 }
 
+/* The verdict of this location, for the phases and redirects to come. */
+static void
+ngx_http_provision_x_settle(ngx_http_provision_x_ctx_t *ctx,
+                            ngx_http_provision_x_loc_conf_t *plcf,
+                            bool passed) noexcept
+{
+    bool debug = (plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG);
+
+    ctx->verified = 1;
+    ctx->verified_by = plcf;
+    ctx->passed = passed;
+    ctx->debug = debug;
+
+    /*
+     * A live rejection finalizes the request and may free its pool: the
+     * cached verdict is written before, and neither ctx nor r is touched
+     * afterwards.
+     */
+    ctx->status = (passed || debug) ? NGX_DECLINED : NGX_DONE;
+}
+
+/*
+ * An internal redirect (error_page, try_files, rewrite ... last, a named
+ * location, X-Accel-Redirect) brought a verified request to another
+ * location.  Its verdict counts there only if it was a real pass in a
+ * live location, for the dialect this location verifies and an app it
+ * lists; otherwise the request is verified anew here (and a nonce it
+ * already used is then a replay), so a redirect never widens what a
+ * signature is good for.
+ */
+static bool
+ngx_http_provision_x_verdict_holds(ngx_http_provision_x_loc_conf_t *plcf,
+                                   ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    return ctx->passed && !ctx->debug && ctx->dialect == plcf->verify &&
+           ngx_http_provision_x_app_allowed(plcf, ctx->app);
+}
+
 static ngx_int_t
 ngx_http_provision_x_decide(ngx_http_request_t *r,
                             ngx_http_provision_x_loc_conf_t *plcf,
@@ -697,21 +681,12 @@ ngx_http_provision_x_decide(ngx_http_request_t *r,
                      ? ngx_http_provision_x_verify_huawei(r, plcf, ctx, &v)
                      : ngx_http_provision_x_verify_aliyun(r, plcf, ctx, &v);
 
-    ctx->verified = 1;
+    ngx_http_provision_x_settle(ctx, plcf, why == reason::none);
 
     if (why == reason::none) {
         ngx_http_provision_x_metrics_verified(ctx->dialect, ctx->app);
-        ctx->status = NGX_DECLINED;
         return NGX_DECLINED;
     }
-
-    /*
-     * A live rejection finalizes the request and may free its pool:
-     * the cached verdict is written first and neither ctx nor r is
-     * touched afterwards.
-     */
-    ctx->status = (plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG) ? NGX_DECLINED
-                                                                  : NGX_DONE;
 
     return ngx_http_provision_x_reject(r, ctx, why,
                                        v.detail[0] ? v.detail : NULL);
@@ -739,15 +714,41 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
 
     /* subrequests are the gateway's own, made after the verdict */
-    if (plcf->verify == static_cast<ngx_uint_t>(dialect::off) || r != r->main) {
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_get_module_main_conf(r, ngx_http_provision_x_module));
+
+    if (pmcf->log_redact) {
+        ngx_http_provision_x_redact_request_line(r);
+    }
+
+    if (plcf->verify == static_cast<ngx_uint_t>(dialect::off)) {
         return NGX_DECLINED;
     }
 
     ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_get_ctx(r);
 
     if (ctx != NULL) {
-        if (ctx->verified) {
+        if (ctx->verified && ctx->verified_by == plcf) {
             return ctx->status;
+        }
+
+        if (ctx->verified) {
+            if (ngx_http_provision_x_verdict_holds(plcf, ctx)) {
+                ctx->verified_by = plcf;
+                return NGX_DECLINED;
+            }
+
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "provision_x: a redirect brought the request "
+                           "here: verifying it anew");
+
+            ctx->verified = 0;
+            ctx->reason = 0;
+            ctx->app = NULL;
         }
 
         if (ctx->waiting_body) {
@@ -769,10 +770,7 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
             NGX_HTTP_PROVISION_X_BODY_NONE) {
         if (r->headers_in.content_length_n >
             static_cast<off_t>(plcf->verify_body_max)) {
-            ctx->verified = 1;
-            ctx->status = (plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG)
-                              ? NGX_DECLINED
-                              : NGX_DONE;
+            ngx_http_provision_x_settle(ctx, plcf, false);
 
             return ngx_http_provision_x_reject(r, ctx, reason::body_too_large,
                                                "Content-Length over the "

@@ -189,6 +189,13 @@ static ngx_command_t ngx_http_provision_x_commands[] = {
       0,
       NULL },
 
+    { ngx_string("provision_x_log_redact"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_provision_x_main_conf_t, log_redact),
+      NULL },
+
     { ngx_string("provision_x_dead_letter"),
       NGX_HTTP_PROVISION_X_ANY_CONF|NGX_CONF_TAKE1,
       ngx_http_provision_x_dead_letter,
@@ -868,6 +875,8 @@ ngx_http_provision_x_create_main_conf(ngx_conf_t *cf) noexcept
         return NULL;
     }
 
+    pmcf->log_redact = NGX_CONF_UNSET;
+
     if (ngx_array_init(&pmcf->apps, cf->pool, 4,
                        sizeof(ngx_http_provision_x_app_t)) != NGX_OK ||
         ngx_array_init(&pmcf->zone_refs, cf->pool, 4,
@@ -884,6 +893,8 @@ ngx_http_provision_x_init_main_conf(ngx_conf_t *cf, void *conf) noexcept
     auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(conf);
     auto *refs =
         static_cast<ngx_http_provision_x_zone_ref_t *>(pmcf->zone_refs.elts);
+
+    ngx_conf_init_value(pmcf->log_redact, 1);
 
     for (ngx_uint_t i = 0; i < pmcf->zone_refs.nelts; i++) {
         auto *kind = static_cast<ngx_uint_t *>(refs[i].shm_zone->data);
@@ -997,7 +1008,11 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
 
-    if (ngx_http_provision_x_redact_log(cf, clcf->error_log) != NGX_OK) {
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+
+    if (pmcf->log_redact &&
+        ngx_http_provision_x_redact_log(cf->pool, clcf->error_log) != NGX_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
@@ -1069,10 +1084,6 @@ ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
         *h = ngx_http_provision_x_access_handler;
     }
 
-    if (ngx_http_provision_x_redact_log(cf, &cf->cycle->new_log) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     if (ngx_http_provision_x_metrics_add_zone(cf, pmcf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -1092,17 +1103,30 @@ ngx_http_provision_x_init_module(ngx_cycle_t *cycle) noexcept
      * refuses any other, but a log read after an upgrade should not make
      * anyone guess.  "nginx -t" and "nginx -s" stay quiet.
      */
-    if (ngx_test_config || ngx_process == NGX_PROCESS_SIGNALLER) {
+    if (!ngx_test_config && ngx_process != NGX_PROCESS_SIGNALLER) {
+        ngx_uint_t running = ngx_core_module.version;
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "provision_x %s (built with nginx %s, running nginx "
+                      "%ui.%ui.%ui)",
+                      NGX_HTTP_PROVISION_X_VERSION, NGINX_VERSION,
+                      running / 1000000, running / 1000 % 1000, running % 1000);
+    }
+
+    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
         return NGX_OK;
     }
 
-    ngx_uint_t running = ngx_core_module.version;
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_cycle_get_module_main_conf(cycle,
+                                            ngx_http_provision_x_module));
 
-    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                  "provision_x %s (built with nginx %s, running nginx "
-                  "%ui.%ui.%ui)",
-                  NGX_HTTP_PROVISION_X_VERSION, NGINX_VERSION,
-                  running / 1000000, running / 1000 % 1000, running % 1000);
+    /* the main-level logs are all known only now (an error_log after the
+     * http block, say); location-level ones got the writer in merge */
+    if (pmcf->log_redact && ngx_http_provision_x_redact_log(
+                                cycle->pool, &cycle->new_log) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }

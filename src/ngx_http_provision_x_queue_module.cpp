@@ -190,6 +190,21 @@ ngx_http_provision_x_queue_snapshot_path(
         return NGX_ERROR;
     }
 
+    /*
+     * The master writes and reads the snapshot, as root: anyone else who
+     * may write the directory (a worker's user) could plant a link that
+     * the master would write through, or forged records it would restore.
+     */
+    if (fi.st_uid != geteuid() || (fi.st_mode & (S_IWGRP | S_IWOTH))) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "snapshot directory \"%s\" may be written by "
+                           "other users than the one nginx's master runs as "
+                           "(uid %d); use a directory only that user can "
+                           "write, such as /var/lib/nginx",
+                           dir.data, static_cast<int>(geteuid()));
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 

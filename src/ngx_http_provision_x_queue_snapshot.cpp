@@ -76,10 +76,17 @@ snapshot_load(const ngx_str_t *path, snapshot_t *snap, const char **why,
     snap->data = NULL;
     *why = NULL;
 
-    ngx_fd_t fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /* never through a link: the file is the master's own or nothing */
+    ngx_fd_t fd = open(reinterpret_cast<char *>(path->data),
+                       O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     if (fd == NGX_INVALID_FILE) {
         if (ngx_errno == NGX_ENOENT) {
             return NGX_DECLINED;
+        }
+
+        if (ngx_errno == ELOOP) {
+            *why = "it is a symbolic link";
+            return NGX_ERROR;
         }
 
         ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
@@ -95,6 +102,12 @@ snapshot_load(const ngx_str_t *path, snapshot_t *snap, const char **why,
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
                       ngx_fd_info_n " snapshot \"%V\" failed", path);
+        goto done;
+    }
+
+    /* what another user wrote is no record of ours */
+    if (!ngx_is_file(&fi) || fi.st_uid != geteuid()) {
+        *why = "it is not a regular file of the user nginx's master runs as";
         goto done;
     }
 
@@ -519,8 +532,19 @@ ngx_http_provision_x_queue_save(ctx_t *ctx, ngx_log_t *log) noexcept
     {
         u_char buf[65536];
         writer_t w{};
-        ngx_fd_t fd =
-            ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE, 0600);
+
+        /*
+         * A new file of our own, never an old one or the target of a link
+         * someone planted: the master writes it as root.
+         */
+        if (ngx_delete_file(tmp) == NGX_FILE_ERROR && ngx_errno != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          ngx_delete_file_n " stale \"%s\" failed", tmp);
+            goto failed;
+        }
+
+        ngx_fd_t fd = open(reinterpret_cast<char *>(tmp),
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
 
         if (fd == NGX_INVALID_FILE) {
             ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,

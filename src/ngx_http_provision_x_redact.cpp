@@ -1,126 +1,132 @@
 /*
  * Log hygiene.  nginx itself writes request lines, arguments and every
- * request header to the error log (the request line on each error, the
- * headers at debug level), so an Aliyun signature in a query string or a
- * Huawei X-AKSK header would reach the log before this module ever runs.
- * Every file error log of the configuration therefore gets a writer that
- * masks credentials in each line before it is written:
+ * request and upstream header to the error log (the request line with
+ * each error, the headers at debug level), so an Aliyun signature in a
+ * query string, a Huawei X-AKSK header or a consumer's API key would reach
+ * a log before this module ever runs.  Every error log of the
+ * configuration (files, syslog, memory; main, server and location level)
+ * therefore gets a writer that copies each line, masks the credentials in
+ * the copy (core/redact.hpp) and hands the copy on: to the log's own
+ * writer (syslog, memory) or to its file.  nginx gives the same buffer to
+ * every log of a chain, so it must never be changed in place.
  *
- *   signature=…  PasswordDigest="…"  X-AKSK: …  X-WSSE: …  Bearer …
+ * $request and the request line of the error log's context use
+ * r->request_line, which is masked the same way for every request whose
+ * arguments carry a signature.
  *
  * Secrets themselves never travel in requests and are never logged.
  */
 
 #include "ngx_http_provision_x.hpp"
 
-#include <string_view>
+#include "core/redact.hpp"
 
-static const char ngx_http_provision_x_mask[] = "...";
-
-static bool
-ngx_http_provision_x_value_end(u_char c, bool quoted) noexcept
-{
-    if (quoted) {
-        return c == '"' || c == '\n';
-    }
-
-    return c == '&' || c == ' ' || c == '"' || c == '\n' || c == ',';
-}
-
-/*
- * Masks the value after every case-insensitive occurrence of `key` in
- * buf[0..len): the line only ever shrinks, so this works in place.
- */
-static size_t
-ngx_http_provision_x_mask_after(u_char *buf, size_t len, std::string_view key,
-                                bool to_line_end) noexcept
-{
-    size_t at = 0;
-
-    while (at + key.size() <= len) {
-        u_char *hit = ngx_strlcasestrn(buf + at, buf + len,
-                                       (u_char *) key.data(), key.size() - 1);
-        if (hit == NULL) {
-            break;
-        }
-
-        size_t start = (hit - buf) + key.size();
-        bool quoted = start < len && buf[start] == '"';
-
-        if (quoted) {
-            start++;
-        }
-
-        size_t end = start;
-
-        while (end < len) {
-            if (to_line_end
-                    ? buf[end] == '\n'
-                    : ngx_http_provision_x_value_end(buf[end], quoted)) {
-                break;
-            }
-
-            end++;
-        }
-
-        size_t mask = sizeof(ngx_http_provision_x_mask) - 1;
-
-        if (end - start > mask) {
-            ngx_memcpy(buf + start, ngx_http_provision_x_mask, mask);
-            ngx_memmove(buf + start + mask, buf + end, len - end);
-            len -= (end - start) - mask;
-            end = start + mask;
-        }
-
-        at = end;
-    }
-
-    return len;
-}
+/* A log's own writer, called with the masked copy. */
+struct ngx_http_provision_x_redact_t {
+    ngx_log_writer_pt writer; /* NULL: the log writes its file itself */
+    void *wdata;
+};
 
 static void
 ngx_http_provision_x_redact_writer(ngx_log_t *log, ngx_uint_t level,
                                    u_char *buf, size_t len) noexcept
 {
-    len = ngx_http_provision_x_mask_after(buf, len, "x-aksk: ", true);
-    len = ngx_http_provision_x_mask_after(buf, len, "x-wsse: ", true);
-    len = ngx_http_provision_x_mask_after(buf, len, "authorization: bearer ",
-                                          false);
-    len = ngx_http_provision_x_mask_after(buf, len, "passworddigest=", false);
-    len = ngx_http_provision_x_mask_after(buf, len, "signature=", false);
+    auto *rd = static_cast<ngx_http_provision_x_redact_t *>(log->wdata);
+    u_char out[NGX_MAX_ERROR_STR];
 
-    (void) ngx_write_fd(log->file->fd, buf, len);
-}
+    len = ngx_min(len, sizeof(out));
+    len = provision_x::redact(reinterpret_cast<const char *>(buf), len,
+                              reinterpret_cast<char *>(out));
 
-static void
-ngx_http_provision_x_redact_unset(void *data) noexcept
-{
-    static_cast<ngx_log_t *>(data)->writer = NULL;
+    if (rd->writer != NULL) {
+        ngx_log_t own = *log;
+
+        own.writer = rd->writer;
+        own.wdata = rd->wdata;
+        rd->writer(&own, level, out, len);
+        return;
+    }
+
+    /* what ngx_log_error_core() does for a file */
+    if (ngx_write_fd(log->file->fd, out, len) == -1 &&
+        ngx_errno == NGX_ENOSPC) {
+        log->disk_full_time = ngx_time();
+    }
 }
 
 /*
- * Logs with a writer of their own (syslog, memory) are left alone.  The
- * writer is taken off again when the configuration is released: a cycle
- * that fails to start unloads this module while its log is still in use.
+ * Put back what the log had when the configuration is released: a cycle
+ * that fails to start unloads this module while its logs are still used.
  */
+static void
+ngx_http_provision_x_redact_unset(void *data) noexcept
+{
+    auto *log = static_cast<ngx_log_t *>(data);
+    auto *rd = static_cast<ngx_http_provision_x_redact_t *>(log->wdata);
+
+    if (log->writer != ngx_http_provision_x_redact_writer) {
+        return;
+    }
+
+    log->writer = rd->writer;
+    log->wdata = rd->wdata;
+}
+
+/* Every log of the chain that has not got the writer yet gets it. */
 ngx_int_t
-ngx_http_provision_x_redact_log(ngx_conf_t *cf, ngx_log_t *log) noexcept
+ngx_http_provision_x_redact_log(ngx_pool_t *pool, ngx_log_t *log) noexcept
 {
     for (/* void */; log; log = log->next) {
-        if (log->writer != NULL || log->file == NULL) {
+        if (log->writer == ngx_http_provision_x_redact_writer ||
+            (log->writer == NULL && log->file == NULL)) {
             continue;
         }
 
-        ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(cf->pool, 0);
+        ngx_pool_cleanup_t *cln =
+            ngx_pool_cleanup_add(pool, sizeof(ngx_http_provision_x_redact_t));
         if (cln == NULL) {
             return NGX_ERROR;
         }
+
+        auto *rd = static_cast<ngx_http_provision_x_redact_t *>(cln->data);
+
+        rd->writer = log->writer;
+        rd->wdata = log->wdata;
 
         cln->handler = ngx_http_provision_x_redact_unset;
         cln->data = log;
 
         log->writer = ngx_http_provision_x_redact_writer;
+        log->wdata = rd;
     }
 
     return NGX_OK;
+}
+
+/*
+ * The request line as nginx logs it, and as $request shows it: masked
+ * when the arguments carry a signature.  r->args, which proxy_pass and
+ * the verification read, is left alone.
+ */
+void
+ngx_http_provision_x_redact_request_line(ngx_http_request_t *r) noexcept
+{
+    ngx_str_t *line = &r->request_line;
+
+    /* (once masked, the line needs nothing more: the second phase that
+     * calls this costs one scan) */
+    if (r->args.len == 0 ||
+        !provision_x::redact_needed(reinterpret_cast<const char *>(line->data),
+                                    line->len)) {
+        return;
+    }
+
+    auto *p = static_cast<u_char *>(ngx_pnalloc(r->pool, line->len));
+    if (p == NULL) {
+        return;
+    }
+
+    line->len = provision_x::redact(reinterpret_cast<const char *>(line->data),
+                                    line->len, reinterpret_cast<char *>(p));
+    line->data = p;
 }

@@ -126,8 +126,7 @@ ngx_http_provision_x_reject(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_provision_x_header_filter(ngx_http_request_t *r) noexcept
 {
-    auto *ctx = static_cast<ngx_http_provision_x_ctx_t *>(
-        ngx_http_get_module_ctx(r, ngx_http_provision_x_module));
+    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_get_ctx(r);
 
     if (ctx == NULL || ctx->reason == 0 || r != r->main) {
         return ngx_http_next_header_filter(r);

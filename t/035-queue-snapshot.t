@@ -150,4 +150,54 @@ ok -e "$snap.restored", '... which stay on disk for the operator';
 
 unlike $nginx->error_log, qr/\[(alert|crit)\]/, 'no alert';
 
+# ---- the master (root) never writes through a link, nor trusts another
+#      user's file, nor a directory others may write ----
+
+my $data = $nginx->prefix . '/data';
+my $victim = $nginx->prefix . '/victim';
+open my $v, '>', $victim or die $!;
+print $v "victim\n";
+close $v;
+chmod 0600, $victim;
+
+unlink "$snap.restored";
+@sent = push_n(2);
+symlink $victim, "$snap.tmp" or die "symlink: $!";
+ok $nginx->stop('QUIT'), 'quit with a link planted at the temporary file';
+is do { open my $f, '<', $victim; local $/; <$f> }, "victim\n",
+    'the file the link pointed at is untouched';
+ok !-l $snap && -f $snap, 'the snapshot is a file of its own';
+is_deeply [sort map { record_keys($_) } read_snapshot($snap)], [sort @sent],
+    'with the records';
+ok !-e "$snap.tmp", 'the link is gone';
+
+rename $snap, "$data/real.snap";
+symlink "$data/real.snap", $snap or die "symlink: $!";
+ok !$nginx->start(no_write => 1), 'a snapshot that is a link: nginx does not start';
+like $nginx->error_log,
+    qr/\[emerg\] .*snapshot ".*q\.snap" of queue zone "q" is damaged \(it is a symbolic link\)/,
+    'saying why';
+unlink $snap;
+rename "$data/real.snap", $snap;
+
+SKIP: {
+    skip 'chown needs root', 2 if $> != 0;
+    chown 65534, 65534, $snap;
+    ok !$nginx->start(no_write => 1), 'a snapshot of another user: no start';
+    like $nginx->error_log,
+        qr/is damaged \(it is not a regular file of the user nginx's master runs as\)/,
+        'saying why';
+    chown 0, 0, $snap;
+}
+
+chmod 0777, $data;
+my ($rc, $out) = $nginx->test_config;
+isnt $rc, 0, 'a snapshot directory everybody may write: nginx -t fails';
+like $out, qr/\[emerg\] snapshot directory ".*data" may be written by other users than the one nginx's master runs as/,
+    'saying why';
+chmod 0755, $data;
+
+ok $nginx->start(no_write => 1), 'with all of it fixed, nginx starts';
+is_deeply drained(), [sort @sent], 'and restores the records';
+
 done_testing();

@@ -122,3 +122,21 @@ Authorization: Bearer consumer-key-one-7f3a9c
 Authorization: Bearer ...
 --- no_error_log eval
 [@::Never]
+
+
+
+=== TEST 6: provision_x_log_redact off leaves the lines as nginx wrote them
+--- http_config
+    provision_x_log_redact off;
+--- config
+    location = /status {
+        provision_x_status;
+        provision_x_api_key $TEST_NGINX_SECRETS/api-a.key;
+    }
+--- request
+GET /status
+--- more_headers
+Authorization: Bearer consumer-key-one-7f3a9c
+--- error_code: 200
+--- error_log
+Authorization: Bearer consumer-key-one-7f3a9c

@@ -33,19 +33,26 @@ my $Root = abs_path(dirname(__FILE__) . '/../..');
 # prefix => [name, allowed patterns], for the check when testing is done
 my (%Checked, @Order);
 
-test2_add_callback_testing_done(sub {
-    for my $prefix (@Order) {
-        my ($name, $allowed) = @{ $Checked{$prefix} };
-        open my $fh, '<', "$prefix/logs/error.log" or next;
-        local $/;
-        my $log = <$fh> // '';
-        close $fh;
-        my @bad = PXLogs::crash_lines($log, @$allowed);
-        Test::More::ok(!@bad, "$name: no worker died, no alert, no "
-                       . 'sanitizer report in the error log')
-            or Test::More::diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
-    }
-});
+my $Registered;
+
+sub check_logs_when_done {
+    return if $Registered++;
+
+    test2_add_callback_testing_done(sub {
+        for my $prefix (@Order) {
+            my ($name, $allowed) = @{ $Checked{$prefix} };
+            open my $fh, '<', "$prefix/logs/error.log" or next;
+            local $/;
+            my $log = <$fh> // '';
+            close $fh;
+            my @bad = PXLogs::crash_lines($log, @$allowed);
+            Test::More::ok(!@bad, "$name: no worker died, no alert, no "
+                           . 'sanitizer report in the error log')
+                or Test::More::diag(join "\n",
+                                    @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+        }
+    });
+}
 
 sub free_port {
     my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
@@ -56,7 +63,8 @@ sub free_port {
     return $port;
 }
 
-# new(name => 'x', http => '...', server => '...', workers => 1)
+# new(name => 'x', http => '...', server => '...', workers => 1,
+#     main => '...' (before events{}), after => '...' (after http{}))
 sub new {
     my ($class, %a) = @_;
     my $self = bless {
@@ -66,6 +74,8 @@ sub new {
         workers => $a{workers} // 1,
         http    => $a{http} // '',
         server  => $a{server} // '',
+        main    => $a{main} // '',
+        after   => $a{after} // '',
         binary  => $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx',
         module  => $ENV{TEST_NGINX_LOAD_MODULES}
                    // "$Root/build/ngx_http_provision_x_module.so",
@@ -73,15 +83,20 @@ sub new {
     }, $class;
     remove_tree($self->{prefix}) unless $a{keep};
     make_path(map { "$self->{prefix}/$_" } qw(conf logs html data));
-    push @Order, $self->{prefix} unless $Checked{ $self->{prefix} };
-    $Checked{ $self->{prefix} } = [$a{name}, []];
+    # a script that runs no tests (make soak) checks its log itself
+    unless ($a{checks_own_log}) {
+        check_logs_when_done();
+        push @Order, $self->{prefix} unless $Checked{ $self->{prefix} };
+        $Checked{ $self->{prefix} } = [$a{name}, []];
+    }
     return $self;
 }
 
 # Lines the test causes on purpose, which the final check lets pass.
 sub expect_in_log {
     my ($self, @patterns) = @_;
-    push @{ $Checked{ $self->{prefix} }[1] }, @patterns;
+    push @{ $Checked{ $self->{prefix} }[1] }, @patterns
+        if $Checked{ $self->{prefix} };
 }
 
 sub prefix { $_[0]{prefix} }
@@ -89,7 +104,8 @@ sub port   { $_[0]{port} }
 
 sub write_config {
     my ($self, %a) = @_;
-    $self->{$_} = $a{$_} for grep { exists $a{$_} } qw(http server workers);
+    $self->{$_} = $a{$_}
+        for grep { exists $a{$_} } qw(http server workers main after);
     $self->{version}++;
     my $p = $self->{prefix};
     my $user = $> == 0 ? "user root;\n" : '';
@@ -103,7 +119,7 @@ daemon on;
 master_process on;
 error_log $p/logs/error.log info;
 pid $p/logs/nginx.pid;
-
+$self->{main}
 events {
     worker_connections 256;
     accept_mutex off;
@@ -125,6 +141,7 @@ $self->{http}
 $self->{server}
     }
 }
+$self->{after}
 _EOC_
     close $fh;
 }
