@@ -124,6 +124,7 @@ prove: module $(CLI_BIN) $(DEB)
 test: deps
 	$(MAKE) module lint unit
 	$(MAKE) prove
+	$(MAKE) test-faults
 
 fuzz:
 	@util/deps.sh $(DEPS_BUILD) $(DEPS_FUZZ)
@@ -195,7 +196,7 @@ ASAN_FLAGS  := -fsanitize=address,undefined -fsanitize-recover=address \
                -fno-omit-frame-pointer
 ALL         ?=
 
-.PHONY: bench test-asan test-valgrind soak
+.PHONY: bench test-asan test-valgrind test-faults soak
 
 $(BUILD)/core_ops: bench/core_ops.cpp $(CORE_OBJS) $(HEADERS)
 	$(CXX) $(CXXFLAGS) $(PX_CXXFLAGS) -o $@ bench/core_ops.cpp \
@@ -215,6 +216,20 @@ test-asan: deps
 	PROVISION_X_LD_OPT="-fsanitize=address,undefined" \
 	    $(MAKE) BUILD=$(ASAN_BUILD) module
 	bench/test-asan.sh $(NGINX_BIN) $(TOP)/$(ASAN_BUILD)/$(MODULE_NAME).so
+
+# The fault-injection build (src/ngx_http_provision_x_faults.hpp): every
+# failure point inside the gateway answers 5xx and marks nothing seen.
+FAULTS_BUILD := build/faults
+FAULTS_FLAGS := -DNGX_HTTP_PROVISION_X_FAULTS=1
+
+test-faults: deps-build
+	@mkdir -p $(FAULTS_BUILD)
+	@echo '$(FAULTS_FLAGS)' | cmp -s - $(FAULTS_BUILD)/flags || { \
+	    rm -rf $(FAULTS_BUILD)/nginx; \
+	    echo '$(FAULTS_FLAGS)' >$(FAULTS_BUILD)/flags; }
+	PROVISION_X_CC_OPT="$(FAULTS_FLAGS)" $(MAKE) BUILD=$(FAULTS_BUILD) module
+	TEST_NGINX_LOAD_MODULES=$(TOP)/$(FAULTS_BUILD)/$(MODULE_NAME).so \
+	    prove -I$(TOP)/t/lib t/090-faults.t
 
 test-valgrind: deps module
 	@util/deps.sh valgrind

@@ -84,17 +84,22 @@ ngx_http_provision_x_push_header(ngx_http_request_t *r, ngx_str_t key,
 
 #define NGX_HTTP_PROVISION_X_DIGEST_LEN 16
 
-/* Every shared zone of the module starts with its kind, so a directive
- * that names a zone can tell a nonce zone from a queue zone. */
+/* Every shared zone of the .so starts with its kind, so a directive that
+ * names a zone can tell a nonce zone from a queue zone. */
 enum ngx_http_provision_x_zone_kind_e {
     NGX_HTTP_PROVISION_X_ZONE_NONCE = 1,
     NGX_HTTP_PROVISION_X_ZONE_DEDUP,
+    NGX_HTTP_PROVISION_X_ZONE_QUEUE,
 };
 
+/* A zone named by a directive, checked once the http block is read (it
+ * may be defined further down); errors point at the naming line. */
 struct ngx_http_provision_x_zone_ref_t {
     ngx_shm_zone_t *shm_zone;
     ngx_uint_t kind;
     ngx_str_t directive;
+    ngx_str_t file;
+    ngx_uint_t line;
 };
 
 #define NGX_HTTP_PROVISION_X_APP_NAME_MAX 128
@@ -108,7 +113,12 @@ enum ngx_http_provision_x_variable_e {
     NGX_HTTP_PROVISION_X_VAR_CDR_DUPLICATES,
     NGX_HTTP_PROVISION_X_VAR_CDR_INVALID,
     NGX_HTTP_PROVISION_X_VAR_QUEUE_DEPTH,
+    NGX_HTTP_PROVISION_X_VAR_CREATED,
 };
+
+/* ctx->created */
+#define NGX_HTTP_PROVISION_X_CREATED_UTC 1
+#define NGX_HTTP_PROVISION_X_CREATED_BEIJING 2
 
 enum ngx_http_provision_x_invalid_e {
     NGX_HTTP_PROVISION_X_INVALID_DEAD_LETTER,
@@ -129,9 +139,19 @@ enum ngx_http_provision_x_mode_e {
     NGX_HTTP_PROVISION_X_MODE_DEBUG,
 };
 
+struct ngx_http_provision_x_loc_conf_t;
+
+/* A location with provision_x_cdr, and where it says so. */
+struct ngx_http_provision_x_receiver_t {
+    ngx_http_provision_x_loc_conf_t *plcf;
+    ngx_str_t file;
+    ngx_uint_t line;
+};
+
 struct ngx_http_provision_x_main_conf_t {
     ngx_array_t apps;      /* of ngx_http_provision_x_app_t */
     ngx_array_t zone_refs; /* of ngx_http_provision_x_zone_ref_t */
+    ngx_array_t receivers; /* of ngx_http_provision_x_receiver_t */
     ngx_flag_t log_redact;
 };
 
@@ -194,8 +214,9 @@ struct ngx_http_provision_x_ctx_t {
     unsigned waiting_body : 1;
     unsigned body_read : 1;
     unsigned verified : 1;
-    unsigned passed : 1; /* the request did verify */
-    unsigned debug : 1;  /* the verdict came from a debug-mode location */
+    unsigned passed : 1;  /* the request did verify */
+    unsigned debug : 1;   /* the verdict came from a debug-mode location */
+    unsigned created : 2; /* Huawei Created read as: 1 UTC, 2 Beijing time */
 };
 
 /* "zone=NAME:SIZE", checked the way limit_req checks it */
@@ -203,8 +224,13 @@ ngx_int_t ngx_http_provision_x_zone_arg(ngx_conf_t *cf, ngx_str_t *arg,
                                         ngx_str_t *name,
                                         ssize_t *size) noexcept;
 
-ngx_shm_zone_t *ngx_http_provision_x_zone_ref(ngx_conf_t *cf, ngx_str_t *name,
-                                              ngx_uint_t kind) noexcept;
+ngx_shm_zone_t *ngx_http_provision_x_zone_refer(ngx_conf_t *cf,
+                                                ngx_array_t *refs,
+                                                ngx_str_t *name,
+                                                ngx_uint_t kind,
+                                                void *tag) noexcept;
+char *ngx_http_provision_x_zone_refs_check(ngx_conf_t *cf,
+                                           ngx_array_t *refs) noexcept;
 
 ngx_http_provision_x_app_t *
 ngx_http_provision_x_app_find(ngx_http_provision_x_main_conf_t *pmcf,
@@ -224,10 +250,18 @@ ngx_int_t ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept;
 ngx_int_t ngx_http_provision_x_access_init_process(ngx_cycle_t *cycle) noexcept;
 void ngx_http_provision_x_access_exit_process(ngx_cycle_t *cycle) noexcept;
 
-ngx_int_t ngx_http_provision_x_reject(ngx_http_request_t *r,
-                                      ngx_http_provision_x_ctx_t *ctx,
-                                      provision_x::reason why,
-                                      const char *detail) noexcept;
+/* How a refusal is answered: the reason, and the platform's own code and
+ * text for this very cause when it has one ("" : the reason's). */
+struct ngx_http_provision_x_refusal_t {
+    provision_x::reason why;
+    const char *detail; /* for the log line, or NULL */
+    std::string_view code;
+    std::string_view message;
+};
+
+ngx_int_t ngx_http_provision_x_reject(
+    ngx_http_request_t *r, ngx_http_provision_x_ctx_t *ctx,
+    const ngx_http_provision_x_refusal_t *refusal) noexcept;
 ngx_int_t ngx_http_provision_x_reject_init(ngx_conf_t *cf) noexcept;
 
 /* The shared memory zones of one module (tag) in a cycle, in order. */

@@ -9,6 +9,7 @@
  */
 
 #include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_seen.hpp"
 
 #include "core/clock.hpp"
@@ -36,6 +37,7 @@ static provision_x::param_list *ngx_http_provision_x_params;
 struct ngx_http_provision_x_verdict_t {
     reason why;
     char detail[128];
+    provision_x::huawei_result code; /* the platform's code, when it has one */
 };
 
 static void
@@ -96,10 +98,11 @@ ngx_http_provision_x_record_nonce(ngx_http_request_t *r,
     provision_x::sha256_digest digest;
     std::string_view app_name = provision_x::view(app->name);
 
-    if (!provision_x::sha256({app_name, std::string_view("\0", 1), nonce},
+    if (NGX_HTTP_PROVISION_X_FAULT("nonce_digest") ||
+        !provision_x::sha256({app_name, std::string_view("\0", 1), nonce},
                              digest)) {
-        return ngx_http_provision_x_fail(v, reason::nonce_store_full,
-                                         "digest failed");
+        return ngx_http_provision_x_fail(v, reason::internal_error,
+                                         "the nonce's digest failed");
     }
 
     time_t expire = static_cast<time_t>(stamp + plcf->clock_past + 1);
@@ -132,9 +135,20 @@ ngx_http_provision_x_record_nonce(ngx_http_request_t *r,
     return v->why;
 }
 
+/* The platform's own code for this cause (spec 3.2.6, 2.4). */
+static reason
+ngx_http_provision_x_fail_as(ngx_http_provision_x_verdict_t *v, reason why,
+                             std::string_view detail,
+                             provision_x::huawei_result code) noexcept
+{
+    v->code = code;
+    return ngx_http_provision_x_fail(v, why, detail);
+}
+
 static reason
 ngx_http_provision_x_check_clock(ngx_http_provision_x_loc_conf_t *plcf,
-                                 int64_t stamp, bool beijing,
+                                 ngx_http_provision_x_ctx_t *ctx, int64_t stamp,
+                                 bool beijing,
                                  ngx_http_provision_x_verdict_t *v) noexcept
 {
     provision_x::clock_window w;
@@ -146,7 +160,12 @@ ngx_http_provision_x_check_clock(ngx_http_provision_x_loc_conf_t *plcf,
 
     switch (provision_x::check_window(stamp, now, w)) {
     case provision_x::window_result::utc:
+        ctx->created = NGX_HTTP_PROVISION_X_CREATED_UTC;
+        return reason::none;
+
     case provision_x::window_result::beijing:
+        /* spec A-10: say which reading matched */
+        ctx->created = NGX_HTTP_PROVISION_X_CREATED_BEIJING;
         return reason::none;
 
     case provision_x::window_result::too_old:
@@ -234,36 +253,48 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
         ngx_http_provision_x_header(r, "Authorization", &duplicate);
 
     if (authorization == NULL) {
-        return ngx_http_provision_x_fail(v, reason::missing_auth,
-                                         "no Authorization header");
+        return ngx_http_provision_x_fail_as(v, reason::missing_auth,
+                                            "no Authorization header",
+                                            huawei_no_authorization());
     }
 
     auth_scheme scheme;
     xaksk_error err = parse_authorization(
         provision_x::view(authorization->value), plcf->huawei_wsse, scheme);
-    if (err != xaksk_error::ok || duplicate) {
-        return ngx_http_provision_x_fail(
-            v, reason::malformed_auth,
-            duplicate ? "duplicate Authorization header" : describe(err));
+    if (duplicate) {
+        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+                                         "duplicate Authorization header");
     }
 
-    std::string_view token_name =
-        scheme == auth_scheme::wsse ? "X-WSSE" : "X-AKSK";
+    if (err != xaksk_error::ok) {
+        return ngx_http_provision_x_fail_as(v, reason::malformed_auth,
+                                            describe(err),
+                                            huawei_result_for(err, false));
+    }
+
+    bool wsse = (scheme == auth_scheme::wsse);
+    std::string_view token_name = wsse ? "X-WSSE" : "X-AKSK";
     ngx_table_elt_t *token =
         ngx_http_provision_x_header(r, token_name, &duplicate);
     if (token == NULL) {
         ngx_http_provision_x_detail(v, "no %*s header", token_name.size(),
                                     token_name.data());
         v->why = reason::missing_auth;
+        v->code = huawei_no_token(wsse);
         return v->why;
     }
 
     username_token ut;
     err = parse_username_token(provision_x::view(token->value), ut);
-    if (err != xaksk_error::ok || duplicate) {
+    if (duplicate) {
         return ngx_http_provision_x_fail(v, reason::malformed_auth,
-                                         duplicate ? "duplicate token header"
-                                                   : describe(err));
+                                         "duplicate token header");
+    }
+
+    if (err != xaksk_error::ok) {
+        return ngx_http_provision_x_fail_as(v, reason::malformed_auth,
+                                            describe(err),
+                                            huawei_result_for(err, wsse));
     }
 
     ngx_http_provision_x_app_t *app =
@@ -292,6 +323,16 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
                              ut.created, ut.password_digest, true, variant);
         }
 
+        if (NGX_HTTP_PROVISION_X_FAULT("hmac")) {
+            rc = sig_error::crypto_failure;
+        }
+
+        if (rc == sig_error::crypto_failure || rc == sig_error::no_memory) {
+            /* the gateway failed, not the signature: the platform retries */
+            return ngx_http_provision_x_fail(v, reason::internal_error,
+                                             describe(rc));
+        }
+
         matched = (rc == sig_error::ok);
     }
 
@@ -300,7 +341,7 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
                                          "PasswordDigest does not match");
     }
 
-    if (ngx_http_provision_x_check_clock(plcf, ut.created_epoch,
+    if (ngx_http_provision_x_check_clock(plcf, ctx, ut.created_epoch,
                                          plcf->huawei_beijing_time,
                                          v) != reason::none) {
         return v->why;
@@ -382,8 +423,12 @@ ngx_http_provision_x_json_params(std::string_view body, json_t **root,
         provision_x::params_error rc =
             ngx_http_provision_x_params->add(name, text);
         if (rc != provision_x::params_error::ok) {
-            return ngx_http_provision_x_fail(v, reason::malformed_auth,
-                                             provision_x::describe(rc));
+            return ngx_http_provision_x_fail(
+                v,
+                rc == provision_x::params_error::no_memory
+                    ? reason::internal_error
+                    : reason::malformed_auth,
+                provision_x::describe(rc));
         }
     }
 
@@ -438,8 +483,9 @@ ngx_http_provision_x_verify_aliyun_params(
 
     if (!parse_utc_timestamp(
             ngx_http_provision_x_params->find("timestamp")->value, stamp)) {
-        return ngx_http_provision_x_fail(v, reason::malformed_auth,
-                                         "malformed timestamp");
+        return ngx_http_provision_x_fail_as(
+            v, reason::malformed_auth, "malformed timestamp",
+            {"InvalidTimeStamp.Format", "The timestamp is malformed."});
     }
 
     xmode_options opt;
@@ -463,9 +509,20 @@ ngx_http_provision_x_verify_aliyun_params(
         auto *secrets = static_cast<ngx_str_t *>(app->secrets.elts);
 
         for (ngx_uint_t k = 0; k < app->secrets.nelts; k++) {
-            if (xmode_verify(*ngx_http_provision_x_params,
-                             provision_x::view(secrets[k]), opt,
-                             ngx_http_provision_x_scratch) == sig_error::ok) {
+            sig_error rc = xmode_verify(*ngx_http_provision_x_params,
+                                        provision_x::view(secrets[k]), opt,
+                                        ngx_http_provision_x_scratch);
+
+            if (NGX_HTTP_PROVISION_X_FAULT("hmac")) {
+                rc = sig_error::crypto_failure;
+            }
+
+            if (rc == sig_error::crypto_failure || rc == sig_error::no_memory) {
+                return ngx_http_provision_x_fail(v, reason::internal_error,
+                                                 describe(rc));
+            }
+
+            if (rc == sig_error::ok) {
                 matched = app;
                 break;
             }
@@ -486,7 +543,7 @@ ngx_http_provision_x_verify_aliyun_params(
 
     ctx->app = matched;
 
-    if (ngx_http_provision_x_check_clock(plcf, stamp, false, v) !=
+    if (ngx_http_provision_x_check_clock(plcf, ctx, stamp, false, v) !=
         reason::none) {
         return v->why;
     }
@@ -503,7 +560,7 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
     using namespace provision_x;
 
     if (ngx_http_provision_x_params == NULL) {
-        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+        return ngx_http_provision_x_fail(v, reason::internal_error,
                                          "no memory for parameters");
     }
 
@@ -511,8 +568,10 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
     ngx_uint_t kind = ngx_http_provision_x_body_kind(r, plcf);
 
     if (kind != NGX_HTTP_PROVISION_X_BODY_NONE) {
-        ngx_int_t rc =
-            ngx_http_provision_x_body_view(r, plcf->verify_body_max, &body);
+        ngx_int_t rc = NGX_HTTP_PROVISION_X_FAULT("verify_body")
+                           ? NGX_ERROR
+                           : ngx_http_provision_x_body_view(
+                                 r, plcf->verify_body_max, &body);
         if (rc == NGX_DECLINED) {
             ngx_http_provision_x_detail(v, "body over %uz bytes",
                                         plcf->verify_body_max);
@@ -521,7 +580,7 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
         }
 
         if (rc != NGX_OK) {
-            return ngx_http_provision_x_fail(v, reason::malformed_auth,
+            return ngx_http_provision_x_fail(v, reason::internal_error,
                                              "body could not be read");
         }
     }
@@ -530,9 +589,10 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
 
     ngx_http_provision_x_params->clear();
 
-    if (!ngx_http_provision_x_reserve(ngx_http_provision_x_arena,
+    if (NGX_HTTP_PROVISION_X_FAULT("verify_alloc") ||
+        !ngx_http_provision_x_reserve(ngx_http_provision_x_arena,
                                       args.size() + body.size())) {
-        return ngx_http_provision_x_fail(v, reason::malformed_auth,
+        return ngx_http_provision_x_fail(v, reason::internal_error,
                                          "no memory for parameters");
     }
 
@@ -546,8 +606,13 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
     }
 
     if (perr != params_error::ok) {
-        return ngx_http_provision_x_fail(v, reason::malformed_auth,
-                                         describe(perr));
+        /* what the gateway lacked is no fault of the request */
+        bool ours = (perr == params_error::no_memory ||
+                     perr == params_error::arena_too_small);
+
+        return ngx_http_provision_x_fail(
+            v, ours ? reason::internal_error : reason::malformed_auth,
+            describe(perr));
     }
 
     json_t *root = NULL;
@@ -676,6 +741,7 @@ ngx_http_provision_x_decide(ngx_http_request_t *r,
 
     v.why = reason::none;
     v.detail[0] = '\0';
+    v.code = {};
 
     reason why = (plcf->verify == static_cast<ngx_uint_t>(dialect::huawei))
                      ? ngx_http_provision_x_verify_huawei(r, plcf, ctx, &v)
@@ -688,8 +754,10 @@ ngx_http_provision_x_decide(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    return ngx_http_provision_x_reject(r, ctx, why,
-                                       v.detail[0] ? v.detail : NULL);
+    ngx_http_provision_x_refusal_t refusal = {
+        why, v.detail[0] ? v.detail : NULL, v.code.code, v.code.text};
+
+    return ngx_http_provision_x_reject(r, ctx, &refusal);
 }
 
 static void
@@ -749,6 +817,7 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
             ctx->verified = 0;
             ctx->reason = 0;
             ctx->app = NULL;
+            ctx->created = 0;
         }
 
         if (ctx->waiting_body) {
@@ -772,9 +841,13 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
             static_cast<off_t>(plcf->verify_body_max)) {
             ngx_http_provision_x_settle(ctx, plcf, false);
 
-            return ngx_http_provision_x_reject(r, ctx, reason::body_too_large,
-                                               "Content-Length over the "
-                                               "limit");
+            static const ngx_http_provision_x_refusal_t too_large = {
+                reason::body_too_large,
+                "Content-Length over the limit",
+                {},
+                {}};
+
+            return ngx_http_provision_x_reject(r, ctx, &too_large);
         }
 
         ctx->waiting_body = 1;

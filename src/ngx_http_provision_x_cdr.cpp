@@ -16,6 +16,7 @@
  */
 
 #include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_queue.hpp"
 #include "ngx_http_provision_x_seen.hpp"
 
@@ -130,7 +131,8 @@ ngx_http_provision_x_cdr_answer(ngx_http_request_t *r, ngx_uint_t status,
                  NGX_INT_T_LEN + n + ngx_escape_json(NULL, text, n);
     u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
     if (p == NULL) {
-        return NGX_ERROR;
+        /* nginx's own 500 still makes the platform retry */
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     u_char *last = ngx_sprintf(p,
@@ -168,7 +170,10 @@ ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
                                std::string_view body) noexcept
 {
     ngx_pool_cleanup_t *cln =
-        ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_provision_x_cdr_parse_t));
+        NGX_HTTP_PROVISION_X_FAULT("cdr_parse")
+            ? NULL
+            : ngx_pool_cleanup_add(r->pool,
+                                   sizeof(ngx_http_provision_x_cdr_parse_t));
     if (cln == NULL) {
         return NULL;
     }
@@ -230,8 +235,9 @@ ngx_http_provision_x_cdr_dead_letter(
         line[n++] = '\n';
 
         /* one write per line: O_APPEND keeps lines of workers whole */
-        if (ngx_write_fd(plcf->cdr_dead_letter->fd, line, n) !=
-            static_cast<ssize_t>(n)) {
+        if (NGX_HTTP_PROVISION_X_FAULT("dead_letter") ||
+            ngx_write_fd(plcf->cdr_dead_letter->fd, line, n) !=
+                static_cast<ssize_t>(n)) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
                           "provision_x: writing dead letter to \"%V\" "
                           "failed, the push is not acknowledged",
@@ -345,8 +351,11 @@ ngx_http_provision_x_cdr_hand_off(ngx_http_request_t *r,
     }
 
     if (plcf->cdr_queue != NULL) {
-        switch (ngx_http_provision_x_queue_push(
-            plcf->cdr_queue, cdr->lines, cdr->fresh, r->connection->log)) {
+        switch (NGX_HTTP_PROVISION_X_FAULT("queue_push")
+                    ? NGX_HTTP_PROVISION_X_QUEUE_ERROR
+                    : ngx_http_provision_x_queue_push(plcf->cdr_queue,
+                                                      cdr->lines, cdr->fresh,
+                                                      r->connection->log)) {
         case NGX_HTTP_PROVISION_X_QUEUE_OK:
             ngx_http_provision_x_metrics_hand_off(ctx->dialect, NGX_HTTP_OK);
             return ngx_http_provision_x_cdr_commit(r, ctx);
@@ -407,7 +416,8 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
         ngx_pnalloc(r->pool, push.size() * NGX_HTTP_PROVISION_X_DIGEST_LEN));
     cdr->records = static_cast<const provision_x::cdr_record **>(ngx_palloc(
         r->pool, push.size() * sizeof(const provision_x::cdr_record *)));
-    if (cdr->lines == NULL || cdr->keys == NULL || cdr->records == NULL) {
+    if (cdr->lines == NULL || cdr->keys == NULL || cdr->records == NULL ||
+        NGX_HTTP_PROVISION_X_FAULT("cdr_lines")) {
         return NGX_ERROR;
     }
 
@@ -468,7 +478,10 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
 {
     std::string_view body;
 
-    switch (ngx_http_provision_x_body_view(r, plcf->cdr_max_body, &body)) {
+    switch (
+        NGX_HTTP_PROVISION_X_FAULT("cdr_body")
+            ? NGX_ERROR
+            : ngx_http_provision_x_body_view(r, plcf->cdr_max_body, &body)) {
     case NGX_OK:
         break;
 

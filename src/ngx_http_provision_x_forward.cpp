@@ -6,6 +6,7 @@
  */
 
 #include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_faults.hpp"
 
 static ngx_int_t
 ngx_http_provision_x_forward_done(ngx_http_request_t *sr, void *data,
@@ -76,7 +77,8 @@ ngx_http_provision_x_forward(ngx_http_request_t *r,
 
     ngx_http_request_t *sr;
 
-    if (ngx_http_subrequest(r, &plcf->cdr_forward, NULL, &sr, ps,
+    if (NGX_HTTP_PROVISION_X_FAULT("forward") ||
+        ngx_http_subrequest(r, &plcf->cdr_forward, NULL, &sr, ps,
                             NGX_HTTP_SUBREQUEST_WAITED) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -402,24 +402,22 @@ ngx_http_provision_x_zone_arg(ngx_conf_t *cf, ngx_str_t *arg, ngx_str_t *name,
 }
 
 /*
- * A zone named by a location may be defined further down the http block,
- * so its kind is checked once the whole block has been read.
+ * A zone named by a directive may be defined further down the http block,
+ * so its existence and kind are checked once the whole block has been
+ * read (init_main_conf), with the naming line in each message.
  */
 ngx_shm_zone_t *
-ngx_http_provision_x_zone_ref(ngx_conf_t *cf, ngx_str_t *name,
-                              ngx_uint_t kind) noexcept
+ngx_http_provision_x_zone_refer(ngx_conf_t *cf, ngx_array_t *refs,
+                                ngx_str_t *name, ngx_uint_t kind,
+                                void *tag) noexcept
 {
-    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
-
-    ngx_shm_zone_t *shm_zone =
-        ngx_shared_memory_add(cf, name, 0, &ngx_http_provision_x_module);
+    ngx_shm_zone_t *shm_zone = ngx_shared_memory_add(cf, name, 0, tag);
     if (shm_zone == NULL) {
         return NULL;
     }
 
-    auto *ref = static_cast<ngx_http_provision_x_zone_ref_t *>(
-        ngx_array_push(&pmcf->zone_refs));
+    auto *ref =
+        static_cast<ngx_http_provision_x_zone_ref_t *>(ngx_array_push(refs));
     if (ref == NULL) {
         return NULL;
     }
@@ -427,8 +425,43 @@ ngx_http_provision_x_zone_ref(ngx_conf_t *cf, ngx_str_t *name,
     ref->shm_zone = shm_zone;
     ref->kind = kind;
     ref->directive = static_cast<ngx_str_t *>(cf->args->elts)[0];
+    ref->file = cf->conf_file->file.name;
+    ref->line = cf->conf_file->line;
 
     return shm_zone;
+}
+
+char *
+ngx_http_provision_x_zone_refs_check(ngx_conf_t *cf, ngx_array_t *refs) noexcept
+{
+    static const char *kinds[] = {"", "nonce", "dedup", "queue"};
+    auto *ref = static_cast<ngx_http_provision_x_zone_ref_t *>(refs->elts);
+
+    for (ngx_uint_t i = 0; i < refs->nelts; i++) {
+        auto *kind = static_cast<ngx_uint_t *>(ref[i].shm_zone->data);
+        ngx_str_t *name = &ref[i].shm_zone->shm.name;
+
+        if (kind == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%V\" names %s zone \"%V\", which is not "
+                          "defined: add \"provision_x_%s_zone zone=%V:size\" "
+                          "in %V:%ui",
+                          &ref[i].directive, kinds[ref[i].kind], name,
+                          kinds[ref[i].kind], name, &ref[i].file, ref[i].line);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        if (*kind != ref[i].kind) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%V\" names zone \"%V\", which is a %s zone, "
+                          "not a %s zone, in %V:%ui",
+                          &ref[i].directive, name, kinds[*kind],
+                          kinds[ref[i].kind], &ref[i].file, ref[i].line);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
+    return NGX_CONF_OK;
 }
 
 static char *
@@ -447,8 +480,12 @@ ngx_http_provision_x_nonce(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_OK;
     }
 
-    plcf->nonce_zone = ngx_http_provision_x_zone_ref(
-        cf, &value[1], NGX_HTTP_PROVISION_X_ZONE_NONCE);
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+
+    plcf->nonce_zone = ngx_http_provision_x_zone_refer(
+        cf, &pmcf->zone_refs, &value[1], NGX_HTTP_PROVISION_X_ZONE_NONCE,
+        &ngx_http_provision_x_module);
 
     return plcf->nonce_zone ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);
 }
@@ -471,6 +508,8 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(conf);
     auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
 
     if (plcf->cdr != NGX_CONF_UNSET_UINT) {
         return provision_x::conf_message("is duplicate");
@@ -530,8 +569,9 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
             }
 
         } else if (key == "dedup") {
-            plcf->cdr_dedup = ngx_http_provision_x_zone_ref(
-                cf, &v, NGX_HTTP_PROVISION_X_ZONE_DEDUP);
+            plcf->cdr_dedup = ngx_http_provision_x_zone_refer(
+                cf, &pmcf->zone_refs, &v, NGX_HTTP_PROVISION_X_ZONE_DEDUP,
+                &ngx_http_provision_x_module);
             if (plcf->cdr_dedup == NULL) {
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
@@ -588,11 +628,76 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
             "needs exactly one sink: forward=/uri, queue=name or redis=/uri");
     }
 
+    auto *receiver = static_cast<ngx_http_provision_x_receiver_t *>(
+        ngx_array_push(&pmcf->receivers));
+    if (receiver == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    receiver->plcf = plcf;
+    receiver->file = cf->conf_file->file.name;
+    receiver->line = cf->conf_file->line;
+
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     clcf->handler = ngx_http_provision_x_cdr_handler;
 
     return NGX_CONF_OK;
+}
+
+/*
+ * Anyone who can reach a receiver that verifies nothing (Aliyun pushes
+ * are not signed) can fill a queue or a dedup zone: one it shares with a
+ * signed receiver then refuses, or forgets, the signed platform's pushes
+ * too.  Said once per zone, at nginx -t.
+ */
+static void
+ngx_http_provision_x_warn_shared_zones(
+    ngx_conf_t *cf, ngx_http_provision_x_main_conf_t *pmcf) noexcept
+{
+    auto *rcv =
+        static_cast<ngx_http_provision_x_receiver_t *>(pmcf->receivers.elts);
+    ngx_uint_t n = pmcf->receivers.nelts;
+    auto off = static_cast<ngx_uint_t>(dialect::off);
+
+    for (ngx_uint_t i = 0; i < n; i++) {
+        if (rcv[i].plcf->verify != off) {
+            continue;
+        }
+
+        for (ngx_uint_t j = 0; j < n; j++) {
+            if (rcv[j].plcf->verify == off) {
+                continue;
+            }
+
+            ngx_http_provision_x_loc_conf_t *u = rcv[i].plcf;
+            ngx_http_provision_x_loc_conf_t *s = rcv[j].plcf;
+            const char *kind = NULL;
+            ngx_shm_zone_t *zone = NULL;
+
+            if (u->cdr_queue != NULL && u->cdr_queue == s->cdr_queue) {
+                kind = "queue";
+                zone = u->cdr_queue;
+
+            } else if (u->cdr_dedup != NULL && u->cdr_dedup == s->cdr_dedup) {
+                kind = "dedup";
+                zone = u->cdr_dedup;
+
+            } else {
+                continue;
+            }
+
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "%s zone \"%V\" takes CDRs from a receiver that "
+                          "verifies nothing (%V:%ui) and from a signed one "
+                          "(%V:%ui): whoever reaches the first can fill it "
+                          "for both; give each its own zone%s",
+                          kind, &zone->shm.name, &rcv[i].file, rcv[i].line,
+                          &rcv[j].file, rcv[j].line,
+                          zone == u->cdr_dedup ? ", or set max_share=" : "");
+            break;
+        }
+    }
 }
 
 /*
@@ -792,6 +897,17 @@ ngx_http_provision_x_variable(ngx_http_request_t *r,
         break;
     }
 
+    case NGX_HTTP_PROVISION_X_VAR_CREATED:
+        if (ctx->created == NGX_HTTP_PROVISION_X_CREATED_UTC) {
+            ngx_http_provision_x_set_variable(
+                v, reinterpret_cast<const u_char *>("utc"), 3);
+
+        } else if (ctx->created == NGX_HTTP_PROVISION_X_CREATED_BEIJING) {
+            ngx_http_provision_x_set_variable(
+                v, reinterpret_cast<const u_char *>("beijing"), 7);
+        }
+        break;
+
     case NGX_HTTP_PROVISION_X_VAR_REJECT_REASON:
         if (ctx->reason != 0) {
             std::string_view name =
@@ -830,6 +946,10 @@ static ngx_http_variable_t ngx_http_provision_x_vars[] = {
 
     { ngx_string("provision_x_cdr_invalid"), NULL,
       ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_CDR_INVALID,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("provision_x_created"), NULL,
+      ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_CREATED,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("provision_x_queue_depth"), NULL,
@@ -879,6 +999,8 @@ ngx_http_provision_x_create_main_conf(ngx_conf_t *cf) noexcept
 
     if (ngx_array_init(&pmcf->apps, cf->pool, 4,
                        sizeof(ngx_http_provision_x_app_t)) != NGX_OK ||
+        ngx_array_init(&pmcf->receivers, cf->pool, 4,
+                       sizeof(ngx_http_provision_x_receiver_t)) != NGX_OK ||
         ngx_array_init(&pmcf->zone_refs, cf->pool, 4,
                        sizeof(ngx_http_provision_x_zone_ref_t)) != NGX_OK) {
         return NULL;
@@ -891,32 +1013,10 @@ static char *
 ngx_http_provision_x_init_main_conf(ngx_conf_t *cf, void *conf) noexcept
 {
     auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(conf);
-    auto *refs =
-        static_cast<ngx_http_provision_x_zone_ref_t *>(pmcf->zone_refs.elts);
 
     ngx_conf_init_value(pmcf->log_redact, 1);
 
-    for (ngx_uint_t i = 0; i < pmcf->zone_refs.nelts; i++) {
-        auto *kind = static_cast<ngx_uint_t *>(refs[i].shm_zone->data);
-
-        if (kind == NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" names zone \"%V\", which is not "
-                               "defined",
-                               &refs[i].directive, &refs[i].shm_zone->shm.name);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-
-        if (*kind != refs[i].kind) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" names zone \"%V\", which is a zone "
-                               "of another kind",
-                               &refs[i].directive, &refs[i].shm_zone->shm.name);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_provision_x_zone_refs_check(cf, &pmcf->zone_refs);
 }
 
 static void *
@@ -1087,6 +1187,8 @@ ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
     if (ngx_http_provision_x_metrics_add_zone(cf, pmcf) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ngx_http_provision_x_warn_shared_zones(cf, pmcf);
 
     return ngx_http_provision_x_reject_init(cf);
 }

@@ -14,7 +14,6 @@ extern ngx_module_t ngx_http_provision_x_queue_module;
 }
 
 /* the kind of a queue zone, after those of ngx_http_provision_x.hpp */
-#define NGX_HTTP_PROVISION_X_ZONE_QUEUE 3
 
 enum ngx_http_provision_x_queue_rc_e {
     NGX_HTTP_PROVISION_X_QUEUE_OK,

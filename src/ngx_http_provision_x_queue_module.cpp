@@ -311,22 +311,9 @@ ngx_http_provision_x_queue_ref(ngx_conf_t *cf, ngx_str_t *name) noexcept
         ngx_http_conf_get_module_main_conf(cf,
                                            ngx_http_provision_x_queue_module));
 
-    ngx_shm_zone_t *shm_zone =
-        ngx_shared_memory_add(cf, name, 0, &ngx_http_provision_x_queue_module);
-    if (shm_zone == NULL) {
-        return NULL;
-    }
-
-    auto *ref = static_cast<ngx_http_provision_x_queue_zone_ref_t *>(
-        ngx_array_push(&qmcf->zone_refs));
-    if (ref == NULL) {
-        return NULL;
-    }
-
-    ref->shm_zone = shm_zone;
-    ref->directive = static_cast<ngx_str_t *>(cf->args->elts)[0];
-
-    return shm_zone;
+    return ngx_http_provision_x_zone_refer(cf, &qmcf->zone_refs, name,
+                                           NGX_HTTP_PROVISION_X_ZONE_QUEUE,
+                                           &ngx_http_provision_x_queue_module);
 }
 
 static ngx_int_t
@@ -435,8 +422,7 @@ ngx_http_provision_x_queue_create_main_conf(ngx_conf_t *cf) noexcept
     if (ngx_array_init(&qmcf->zones, cf->pool, 2,
                        sizeof(ngx_http_provision_x_queue_ctx_t *)) != NGX_OK ||
         ngx_array_init(&qmcf->zone_refs, cf->pool, 4,
-                       sizeof(ngx_http_provision_x_queue_zone_ref_t)) !=
-            NGX_OK) {
+                       sizeof(ngx_http_provision_x_zone_ref_t)) != NGX_OK) {
         return NULL;
     }
 
@@ -447,32 +433,8 @@ static char *
 ngx_http_provision_x_queue_init_main_conf(ngx_conf_t *cf, void *conf) noexcept
 {
     auto *qmcf = static_cast<ngx_http_provision_x_queue_main_conf_t *>(conf);
-    auto *refs = static_cast<ngx_http_provision_x_queue_zone_ref_t *>(
-        qmcf->zone_refs.elts);
 
-    for (ngx_uint_t i = 0; i < qmcf->zone_refs.nelts; i++) {
-        auto *kind = static_cast<ngx_uint_t *>(refs[i].shm_zone->data);
-
-        if (kind == NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" names queue zone \"%V\", which is "
-                               "not defined: add \"provision_x_queue_zone "
-                               "zone=%V:size\"",
-                               &refs[i].directive, &refs[i].shm_zone->shm.name,
-                               &refs[i].shm_zone->shm.name);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-
-        if (*kind != NGX_HTTP_PROVISION_X_ZONE_QUEUE) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" names zone \"%V\", which is not a "
-                               "queue zone",
-                               &refs[i].directive, &refs[i].shm_zone->shm.name);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_provision_x_zone_refs_check(cf, &qmcf->zone_refs);
 }
 
 static void *

@@ -235,14 +235,9 @@ struct ngx_http_provision_x_queue_loc_conf_t {
     ngx_array_t *api_keys; /* of u_char[DIGEST]; NULL: none */
 };
 
-struct ngx_http_provision_x_queue_zone_ref_t {
-    ngx_shm_zone_t *shm_zone;
-    ngx_str_t directive;
-};
-
 struct ngx_http_provision_x_queue_main_conf_t {
     ngx_array_t zones;     /* of ngx_http_provision_x_queue_ctx_t * */
-    ngx_array_t zone_refs; /* of ngx_http_provision_x_queue_zone_ref_t */
+    ngx_array_t zone_refs; /* of ngx_http_provision_x_zone_ref_t */
 };
 
 char *ngx_http_provision_x_api_key(ngx_conf_t *cf, ngx_command_t *cmd,

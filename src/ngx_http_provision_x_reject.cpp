@@ -7,6 +7,7 @@
  */
 
 #include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_faults.hpp"
 
 using provision_x::describe;
 using provision_x::dialect;
@@ -21,21 +22,23 @@ static ngx_str_t ngx_http_provision_x_would_reject =
     ngx_string("X-Provision-X-Would-Reject");
 
 static ngx_int_t
-ngx_http_provision_x_send_rejection(ngx_http_request_t *r, dialect d,
-                                    reason why) noexcept
+ngx_http_provision_x_send_rejection(
+    ngx_http_request_t *r, dialect d,
+    const ngx_http_provision_x_refusal_t *refusal) noexcept
 {
-    const provision_x::reason_info &info = describe(why);
+    const provision_x::reason_info &info = describe(refusal->why);
+    std::string_view code_text =
+        refusal->code.empty()
+            ? (d == dialect::huawei ? info.huawei_code : info.aliyun_code)
+            : refusal->code;
+    std::string_view message_text =
+        refusal->message.empty() ? info.message : refusal->message;
     ngx_str_t code, message;
 
-    code.data = (u_char *) info.aliyun_code.data();
-    code.len = info.aliyun_code.size();
-    message.data = (u_char *) info.message.data();
-    message.len = info.message.size();
-
-    if (d == dialect::huawei) {
-        code.data = (u_char *) info.huawei_code.data();
-        code.len = info.huawei_code.size();
-    }
+    code.data = (u_char *) code_text.data();
+    code.len = code_text.size();
+    message.data = (u_char *) message_text.data();
+    message.len = message_text.size();
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_ERROR;
@@ -45,7 +48,9 @@ ngx_http_provision_x_send_rejection(ngx_http_request_t *r, dialect d,
     size_t len = sizeof("{\"resultcode\":\"\",\"resultdesc\":\"\"}\n") - 1 +
                  code.len + message.len;
 
-    ngx_buf_t *b = ngx_create_temp_buf(r->pool, len);
+    ngx_buf_t *b = NGX_HTTP_PROVISION_X_FAULT("reject_alloc")
+                       ? NULL
+                       : ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
         return NGX_ERROR;
     }
@@ -68,7 +73,7 @@ ngx_http_provision_x_send_rejection(ngx_http_request_t *r, dialect d,
     r->headers_out.content_type_len = ngx_http_provision_x_json_type.len;
     r->headers_out.content_length_n = b->last - b->pos;
 
-    if (why == reason::nonce_store_full &&
+    if (refusal->why == reason::nonce_store_full &&
         ngx_http_provision_x_push_header(r, ngx_string("Retry-After"),
                                          ngx_string("1")) != NGX_OK) {
         return NGX_ERROR;
@@ -86,37 +91,57 @@ ngx_http_provision_x_send_rejection(ngx_http_request_t *r, dialect d,
     return ngx_http_output_filter(r, &out);
 }
 
+static const char *
+ngx_http_provision_x_created_name(ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    switch (ctx->created) {
+    case NGX_HTTP_PROVISION_X_CREATED_UTC:
+        return ", created=utc";
+    case NGX_HTTP_PROVISION_X_CREATED_BEIJING:
+        return ", created=beijing";
+    default:
+        return "";
+    }
+}
+
 ngx_int_t
-ngx_http_provision_x_reject(ngx_http_request_t *r,
-                            ngx_http_provision_x_ctx_t *ctx, reason why,
-                            const char *detail) noexcept
+ngx_http_provision_x_reject(
+    ngx_http_request_t *r, ngx_http_provision_x_ctx_t *ctx,
+    const ngx_http_provision_x_refusal_t *refusal) noexcept
 {
     auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
     auto d = static_cast<dialect>(ctx->dialect);
     ngx_str_t app = ngx_null_string;
+    const char *detail = refusal->detail;
 
     if (ctx->app != NULL) {
         app = ctx->app->name;
     }
 
-    ctx->reason = static_cast<ngx_uint_t>(why);
+    ctx->reason = static_cast<ngx_uint_t>(refusal->why);
 
-    ngx_http_provision_x_metrics_rejected(ctx->dialect, ctx->app, why);
+    ngx_http_provision_x_metrics_rejected(ctx->dialect, ctx->app, refusal->why);
 
     ngx_log_error(plcf->reject_log_level, r->connection->log, 0,
-                  "provision_x: %s %s callback: %s (app \"%V\")%s%s",
+                  "provision_x: %s %s callback: %s (app \"%V\")%s%s%s",
                   plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG ? "would reject"
                                                                 : "rejected",
                   d == dialect::huawei ? "huawei" : "aliyun",
-                  describe(why).name.data(), &app, detail ? ", " : "",
-                  detail ? detail : "");
+                  describe(refusal->why).name.data(), &app, detail ? ", " : "",
+                  detail ? detail : "", ngx_http_provision_x_created_name(ctx));
 
     if (plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG) {
         return NGX_DECLINED;
     }
 
-    ngx_int_t rc = ngx_http_provision_x_send_rejection(r, d, why);
+    ngx_int_t rc = ngx_http_provision_x_send_rejection(r, d, refusal);
+
+    /* no body could be made: nginx's own 500 still tells the platform to
+     * retry, where a closed connection would leave it guessing */
+    if (rc == NGX_ERROR && !r->header_sent) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ngx_http_finalize_request(r, rc);
 

@@ -18,6 +18,7 @@
  * closed instead of forgetting a nonce that could still be replayed.
  */
 
+#include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_seen.hpp"
 
 #include <openssl/rand.h>
@@ -272,8 +273,10 @@ init_zone(ngx_shm_zone_t *shm_zone, void *data) noexcept
     uint32_t buckets =
         provision_x::seen_buckets_for(ctx->shpool->pfree * ngx_pagesize);
 
-    ctx->sh = static_cast<seen_header *>(
-        ngx_slab_alloc(ctx->shpool, provision_x::seen_table_bytes(buckets)));
+    ctx->sh = NGX_HTTP_PROVISION_X_FAULT("shm_init")
+                  ? NULL
+                  : static_cast<seen_header *>(ngx_slab_alloc(
+                        ctx->shpool, provision_x::seen_table_bytes(buckets)));
     if (buckets == 0 || ctx->sh == NULL) {
         ngx_log_error(NGX_LOG_EMERG, log, 0, "zone \"%V\" is too small",
                       &shm_zone->shm.name);

@@ -29,6 +29,7 @@ our $Config = <<'_EOC_';
 
     location = /t {
         provision_x_verify huawei;
+        add_header X-Created $provision_x_created always;
         proxy_set_header X-App $provision_x_app;
         proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
     }
@@ -42,6 +43,9 @@ our $Config = <<'_EOC_';
         return 200 "ok app=$http_x_app\n";
     }
 _EOC_
+
+our $Beijing = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA',
+                                     offset => 8 * 3600);
 
 no_shuffle();
 run_tests();
@@ -88,7 +92,7 @@ GET /t
 --- response_headers
 Content-Type: application/json;charset=UTF-8
 --- response_body
-{"resultcode":"1023033","resultdesc":"The request carries no signature."}
+{"resultcode":"1023006","resultdesc":"Authorization not contained in the HTTP header."}
 --- error_log
 provision_x: rejected huawei callback: missing_auth (app ""), no Authorization header
 
@@ -102,6 +106,8 @@ GET /t
 --- more_headers
 Authorization: AKSK realm="SDP",profile="UsernameToken",type="Appkey"
 --- error_code: 401
+--- response_body
+{"resultcode":"1023033","resultdesc":"HTTP header not found X-AKSK field."}
 --- error_log
 missing_auth (app ""), no X-AKSK header
 
@@ -118,7 +124,7 @@ $h =~ s/realm="SDP"/realm="XYZ"/;
 $h
 --- error_code: 400
 --- response_body
-{"resultcode":"1023031","resultdesc":"The signature parameters are malformed."}
+{"resultcode":"1023009","resultdesc":"The value of realm in Authorization must be SDP."}
 --- error_log
 rejected huawei callback: malformed_auth
 
@@ -148,6 +154,8 @@ my $h = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA');
 $h =~ s/(Nonce="[^"]+")/$1,$1/;
 $h
 --- error_code: 400
+--- response_body
+{"resultcode":"1010002","resultdesc":"Invalid request."}
 --- error_log
 malformed_auth
 
@@ -176,6 +184,8 @@ GET /t
 PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA',
                        created => '2026-01-02T03:04:05.123Z')
 --- error_code: 400
+--- response_body
+{"resultcode":"1023031","resultdesc":"The format of Created is invalid."}
 --- error_log
 malformed_auth
 
@@ -268,6 +278,8 @@ PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA',
                        offset => 8 * 3600)
 --- response_body
 ok app=appKeyA
+--- response_headers
+X-Created: beijing
 
 
 
@@ -358,3 +370,179 @@ $d .= '=' while length($d) % 4;
 . "Nonce=\"$nonce\",Created=\"$created\"\n"
 --- response_body
 ok app=
+
+
+
+=== TEST 20: no realm in Authorization: 1023007
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /t
+--- more_headers eval
+my $h = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA');
+$h =~ s/realm="SDP",//;
+$h
+--- error_code: 400
+--- response_body
+{"resultcode":"1023007","resultdesc":"realm not contained in Authorization."}
+--- error_log
+malformed_auth
+
+
+
+=== TEST 21: no profile in Authorization: 1023008
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /t
+--- more_headers eval
+my $h = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA');
+$h =~ s/profile="UsernameToken",//;
+$h
+--- error_code: 400
+--- response_body
+{"resultcode":"1023008","resultdesc":"profile not contained in Authorization."}
+--- error_log
+malformed_auth
+
+
+
+=== TEST 22: no type in Authorization: 1023012
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /t
+--- more_headers eval
+my $h = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA');
+$h =~ s/,type="Appkey"//;
+$h
+--- error_code: 400
+--- response_body
+{"resultcode":"1023012","resultdesc":"type not contained in Authorization."}
+--- error_log
+malformed_auth
+
+
+
+=== TEST 23: a profile other than UsernameToken: 1023010
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /t
+--- more_headers eval
+my $h = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA');
+$h =~ s/profile="UsernameToken"/profile="Other"/;
+$h
+--- error_code: 400
+--- response_body
+{"resultcode":"1023010","resultdesc":"The value of profile in Authorization must be UsernameToken."}
+--- error_log
+malformed_auth
+
+
+
+=== TEST 24: a type other than Appkey: 1023011
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /t
+--- more_headers eval
+my $h = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA');
+$h =~ s/type="Appkey"/type="Other"/;
+$h
+--- error_code: 400
+--- response_body
+{"resultcode":"1023011","resultdesc":"The value of type in Authorization must be app_key."}
+--- error_log
+malformed_auth
+
+
+
+=== TEST 25: no Username in X-AKSK: 1023034
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /t
+--- more_headers eval
+my $h = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA');
+$h =~ s/Username="appKeyA",//;
+$h
+--- error_code: 400
+--- response_body
+{"resultcode":"1023034","resultdesc":"UserName not contained in X-AKSK."}
+--- error_log
+malformed_auth
+
+
+
+=== TEST 26: no Nonce in X-AKSK: 1023035
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /t
+--- more_headers eval
+my $h = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA');
+$h =~ s/Nonce="[^"]+",//;
+$h
+--- error_code: 400
+--- response_body
+{"resultcode":"1023035","resultdesc":"Nonce not contained in X-AKSK."}
+--- error_log
+malformed_auth
+
+
+
+=== TEST 27: no Created in X-AKSK: 1023036
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /t
+--- more_headers eval
+my $h = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA');
+$h =~ s/,Created="[^"]+"//;
+$h
+--- error_code: 400
+--- response_body
+{"resultcode":"1023036","resultdesc":"Created not contained in X-AKSK."}
+--- error_log
+malformed_auth
+
+
+
+=== TEST 28: no PasswordDigest in X-AKSK: 1023037
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /t
+--- more_headers eval
+my $h = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA');
+$h =~ s/PasswordDigest="[^"]+",//;
+$h
+--- error_code: 400
+--- response_body
+{"resultcode":"1023037","resultdesc":"PasswordDigest not contained in X-AKSK."}
+--- error_log
+malformed_auth
+
+
+
+=== TEST 29: a Beijing-time header passes ...
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /t
+--- more_headers eval: $::Beijing
+--- response_body
+ok app=appKeyA
+
+
+
+=== TEST 30: ... and its replay is refused with a log line that says which reading matched
+--- request
+GET /t
+--- more_headers eval: $::Beijing
+--- error_code: 403
+--- response_body
+{"resultcode":"1010002","resultdesc":"The nonce has been used already."}
+--- error_log
+rejected huawei callback: replayed_nonce (app "appKeyA"), created=beijing

@@ -217,6 +217,8 @@ unsupported signatureVersion
 --- request eval
 "GET /t?" . main::signed(timestamp => '2026-11-29 01:02:03')
 --- error_code: 400
+--- response_body
+{"code":"InvalidTimeStamp.Format","message":"The timestamp is malformed."}
 --- error_log
 malformed timestamp
 

@@ -158,8 +158,8 @@ duplicate zone "n"
         provision_x_nonce missing;
     }
 --- must_die
---- error_log
-"provision_x_nonce" names zone "missing", which is not defined
+--- error_log eval
+qr/"provision_x_nonce" names nonce zone "missing", which is not defined: add "provision_x_nonce_zone zone=missing:size" in \S+nginx\.conf:3\d\b/
 
 
 

@@ -9,6 +9,7 @@
 #define PROVISION_X_CORE_REASON_HPP
 
 #include <cstddef>
+#include <iterator>
 #include <string_view>
 
 namespace provision_x {
@@ -24,9 +25,10 @@ enum class reason : unsigned char {
     replayed_nonce,
     nonce_store_full,
     body_too_large,
+    internal_error,
 };
 
-constexpr std::size_t reason_count = 10;
+constexpr std::size_t reason_count = 11;
 
 struct reason_info {
     std::string_view name;
@@ -57,7 +59,16 @@ constexpr reason_info reason_table[reason_count] = {
      "Replay protection is at capacity; retry later."},
     {"body_too_large", 413, "RequestEntityTooLarge", "1010002",
      "The request body is too large to verify."},
+    /* the gateway failed (memory, a body read, OpenSSL): a 5xx, so the
+     * platform retries; never a verdict on the request */
+    {"internal_error", 500, "InternalError", "1010001",
+     "Internal system error; retry later."},
 };
+
+static_assert(std::size(reason_table) == reason_count &&
+                  reason_table[static_cast<std::size_t>(reason::internal_error)]
+                          .name == "internal_error",
+              "reason_table follows enum reason");
 
 constexpr const reason_info &
 describe(reason r) noexcept

@@ -241,6 +241,68 @@ describe(xaksk_error e) noexcept
     return "unknown";
 }
 
+huawei_result
+huawei_no_authorization() noexcept
+{
+    return {"1023006", "Authorization not contained in the HTTP header."};
+}
+
+huawei_result
+huawei_no_token(bool wsse) noexcept
+{
+    return wsse ? huawei_result{"1023026",
+                                "X-WSSE not contained in the HTTP header."}
+                : huawei_result{"1023033",
+                                "HTTP header not found X-AKSK field."};
+}
+
+huawei_result
+huawei_result_for(xaksk_error e, bool wsse) noexcept
+{
+    switch (e) {
+    case xaksk_error::missing_realm:
+        return {"1023007", "realm not contained in Authorization."};
+    case xaksk_error::missing_profile:
+        return {"1023008", "profile not contained in Authorization."};
+    case xaksk_error::missing_type:
+        return {"1023012", "type not contained in Authorization."};
+    case xaksk_error::bad_realm:
+        return {"1023009", "The value of realm in Authorization must be SDP."};
+    case xaksk_error::bad_profile:
+        return {"1023010", "The value of profile in Authorization must be "
+                           "UsernameToken."};
+    case xaksk_error::bad_type:
+        return {"1023011",
+                "The value of type in Authorization must be app_key."};
+    case xaksk_error::bad_scheme:
+    case xaksk_error::wsse_not_allowed:
+        return huawei_no_authorization();
+    case xaksk_error::missing_username:
+        return wsse ? huawei_result{"1023027",
+                                    "Username not contained in X-WSSE."}
+                    : huawei_result{"1023034",
+                                    "UserName not contained in X-AKSK."};
+    case xaksk_error::missing_nonce:
+        return wsse
+                   ? huawei_result{"1023028", "Nonce not contained in X-WSSE."}
+                   : huawei_result{"1023035", "Nonce not contained in X-AKSK."};
+    case xaksk_error::missing_created:
+        return wsse ? huawei_result{"1023029",
+                                    "Created not contained in X-WSSE."}
+                    : huawei_result{"1023036",
+                                    "Created not contained in X-AKSK."};
+    case xaksk_error::missing_digest:
+        return wsse ? huawei_result{"1023030",
+                                    "PasswordDigest not contained in X-WSSE."}
+                    : huawei_result{"1023037",
+                                    "PasswordDigest not contained in X-AKSK."};
+    case xaksk_error::bad_created:
+        return {"1023031", "The format of Created is invalid."};
+    default:
+        return {"1010002", "Invalid request."};
+    }
+}
+
 bool
 is_valid_nonce(std::string_view nonce) noexcept
 {

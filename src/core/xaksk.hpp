@@ -65,6 +65,23 @@ enum class xaksk_error : unsigned char {
 
 std::string_view describe(xaksk_error e) noexcept;
 
+/*
+ * The platform's own result code and text for a malformed or missing
+ * header (spec 3.2.6), which the gateway answers with too.  token_header:
+ * the error is about the X-AKSK header (X-WSSE when wsse).  A cause the
+ * table has no code of gets "1010002" "Invalid request.".
+ */
+struct huawei_result {
+    std::string_view code;
+    std::string_view text;
+};
+
+huawei_result huawei_result_for(xaksk_error e, bool wsse) noexcept;
+
+/* No Authorization header; no X-AKSK (X-WSSE) header. */
+huawei_result huawei_no_authorization() noexcept;
+huawei_result huawei_no_token(bool wsse) noexcept;
+
 constexpr std::size_t max_authorization_length = 256;
 constexpr std::size_t max_username_token_length = 1024;
 constexpr std::size_t max_nonce_length = 128;

@@ -1,0 +1,176 @@
+# What the gateway itself fails at answers 5xx, so the platform retries,
+# and marks nothing seen: with the fault-injection build (make
+# test-faults), each point is made to fail in turn (nginx's "env
+# PROVISION_X_FAULT=point", then a reload), the request gets 5xx, and the
+# very same request after a reload without the fault passes: the nonce
+# was not recorded, the push's records and body were not marked, nothing
+# was handed off twice.  Skipped with an ordinary build.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/helper";
+
+use JSON::PP;
+use Test::More;
+
+use PXNginx;
+use PXQueue;
+use PXSign;
+
+my $module = $ENV{TEST_NGINX_LOAD_MODULES}
+    // "$FindBin::Bin/../build/ngx_http_provision_x_module.so";
+my $so = do { local (@ARGV, $/) = ($module); <> } // '';
+plan skip_all => 'not a fault-injection build (make test-faults)'
+    unless index($so, 'fault injection build') >= 0;
+
+my $secrets = "$FindBin::Bin/secrets";
+chmod 0600, glob "$secrets/*.key";
+
+my $http = <<"_EOC_";
+    provision_x_app appKeyA secret=$secrets/huawei-a.key;
+    provision_x_app ali secret=$secrets/aliyun.key;
+    provision_x_nonce_zone zone=nonces:1m;
+    provision_x_dedup_zone zone=dedup:1m ttl=1h;
+    provision_x_queue_zone zone=q:1m;
+    provision_x_api_key $secrets/api-a.key;
+_EOC_
+
+my $server = <<'_EOC_';
+        provision_x_nonce nonces;
+
+        location = /hw {
+            provision_x_verify huawei;
+            return 200 "ok\n";
+        }
+        location = /ali {
+            provision_x_verify aliyun;
+            return 200 "ok\n";
+        }
+        location = /cdr {
+            provision_x_verify huawei;
+            provision_x_cdr huawei queue=q dedup=dedup;
+            provision_x_dead_letter logs/dead.ndjson;
+        }
+        location = /cdr-forward {
+            provision_x_cdr huawei forward=/_sink dedup=dedup;
+            provision_x_dead_letter logs/dead.ndjson;
+        }
+        location = /_sink {
+            internal;
+            proxy_pass http://127.0.0.1:$server_port/stored;
+        }
+        location = /stored { return 200; }
+        location = /status { provision_x_status; }
+_EOC_
+
+my $nginx = PXNginx->new(name => 'faults', workers => 2, http => $http,
+                         server => $server);
+ok $nginx->start, 'nginx starts' or BAIL_OUT($nginx->error_log);
+
+my $json = JSON::PP->new;
+
+sub faults {
+    my ($points) = @_;
+    return $nginx->reload(main => "env PROVISION_X_FAULT=$points;\n");
+}
+
+sub headers { [map { split /: /, $_, 2 } split /\n/, $_[0]] }
+
+sub huawei { headers(huawei_headers(app => 'appKeyA', secret => 'secretA')) }
+
+sub depth {
+    my $res = $nginx->request(GET => '/status', headers => consumer_auth());
+    return $json->decode($res->content)->{queues}[0]{depth};
+}
+
+my $pushes = 0;
+
+# Each case: a request (code that sends it the same way every time), the
+# status the fault must give, and what it gives once the fault is gone.
+my @cases = (
+    ['verify_body', 'an Aliyun form body that cannot be read', 500, 200,
+     do {
+         my $q = aliyun_query(secret => 'testSecret', params => {callId => 'f1'});
+         sub {
+             $nginx->request(POST => '/ali', body => $q, headers =>
+                 ['Content-Type' => 'application/x-www-form-urlencoded']);
+         };
+     }],
+    ['verify_alloc', 'no memory for the parameters', 500, 200,
+     do {
+         my $q = aliyun_query(secret => 'testSecret', params => {callId => 'f2'});
+         sub { $nginx->request(GET => "/ali?$q") };
+     }],
+    ['hmac', 'OpenSSL failing under a Huawei signature', 500, 200,
+     do { my $h = huawei(); sub { $nginx->request(GET => '/hw', headers => $h) } }],
+    ['hmac', 'OpenSSL failing under an Aliyun signature', 500, 200,
+     do {
+         my $q = aliyun_query(secret => 'testSecret', params => {callId => 'f3'});
+         sub { $nginx->request(GET => "/ali?$q") };
+     }],
+    ['nonce_digest', 'the nonce digest failing', 500, 200,
+     do { my $h = huawei(); sub { $nginx->request(GET => '/hw', headers => $h) } }],
+    ['reject_alloc', 'no memory for a refusal\'s body', 500, 403,
+     do {
+         my $h = headers(huawei_headers(app => 'appKeyA', secret => 'wrong'));
+         sub { $nginx->request(GET => '/hw', headers => $h) };
+     }],
+);
+
+for my $point (qw(cdr_body cdr_parse cdr_lines queue_push dead_letter)) {
+    my $push = fee_push(tag => $point, records => [
+        fee_record($point, 1), fee_record($point, 2),
+        ($point eq 'dead_letter' ? fee_record($point, 3, spId => '') : ())]);
+    my $h = huawei();
+    push @cases, [$point, "a push, $point failing",
+                  $point eq 'dead_letter' ? 503 : 500, 200,
+                  sub {
+                      # a fresh signature each time: the nonce is not the point
+                      $nginx->request(POST => '/cdr', body => $push,
+                                      headers => huawei());
+                  }, 2];
+}
+
+push @cases, ['forward', 'a forward subrequest that cannot be made', 500, 200,
+              do {
+                  my $push = fee_push(tag => 'fw', n => 2);
+                  sub { $nginx->request(POST => '/cdr-forward', body => $push) };
+              }];
+
+for my $case (@cases) {
+    my ($point, $what, $faulty, $fine, $send, $records) = @$case;
+
+    ok faults($point), "reload failing \"$point\"";
+    my $before = depth();
+
+    for my $try (1 .. 2) {
+        is $send->()->code, $faulty, "$what: $faulty ($try)";
+    }
+    is depth(), $before, '... nothing was handed off';
+
+    ok faults(''), 'reload without faults';
+    is $send->()->code, $fine, "the same request now: $fine";
+    is depth(), $before + ($records // 0),
+        '... its records handed off once: none had been marked seen'
+        if $records;
+}
+
+like $nginx->error_log, qr/rejected huawei callback: internal_error \(app "appKeyA"\), crypto library failure/,
+    'the refusal line names the failure as the gateway\'s';
+
+$nginx->stop;
+
+# shared memory that cannot be had at start: nginx refuses to start
+{
+    local $ENV{PROVISION_X_FAULT} = 'shm_init';
+    my $broken = PXNginx->new(name => 'faults-shm', http => $http,
+                              server => $server);
+    ok !$broken->start, 'a zone that cannot get its memory: nginx does not start';
+    like $broken->error_log, qr/\[emerg\].*zone "(nonces|dedup)" is too small/,
+        'and says which zone';
+    $broken->expect_in_log(qr/\[emerg\]/);
+}
+
+done_testing();
