@@ -144,6 +144,7 @@ struct ngx_http_provision_x_loc_conf_t;
 /* A location with provision_x_cdr, and where it says so. */
 struct ngx_http_provision_x_receiver_t {
     ngx_http_provision_x_loc_conf_t *plcf;
+    ngx_http_core_srv_conf_t *cscf; /* whose locations forward= names */
     ngx_str_t file;
     ngx_uint_t line;
 };

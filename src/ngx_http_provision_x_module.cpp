@@ -635,6 +635,8 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     receiver->plcf = plcf;
+    receiver->cscf = static_cast<ngx_http_core_srv_conf_t *>(
+        ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module));
     receiver->file = cf->conf_file->file.name;
     receiver->line = cf->conf_file->line;
 
@@ -643,6 +645,91 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
     clcf->handler = ngx_http_provision_x_cdr_handler;
 
     return NGX_CONF_OK;
+}
+
+/*
+ * Would a subrequest to uri find a location of this server?  The same
+ * walk as nginx's static location lookup; a server with regex locations
+ * may match anything.
+ */
+static bool
+ngx_http_provision_x_location_found(ngx_http_core_srv_conf_t *cscf,
+                                    const ngx_str_t *uri) noexcept
+{
+    auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        cscf->ctx->loc_conf[ngx_http_core_module.ctx_index]);
+
+#if (NGX_PCRE)
+    if (clcf->regex_locations != NULL) {
+        return true;
+    }
+#endif
+
+    ngx_http_location_tree_node_t *node = clcf->static_locations;
+    u_char *p = uri->data;
+    size_t len = uri->len;
+    bool found = false;
+
+    while (node != NULL) {
+        size_t n = ngx_min(len, static_cast<size_t>(node->len));
+        ngx_int_t rc = ngx_filename_cmp(p, node->name, n);
+
+        if (rc != 0) {
+            node = (rc < 0) ? node->left : node->right;
+            continue;
+        }
+
+        if (len > node->len) {
+            if (node->inclusive) {
+                found = true;
+                p += node->len;
+                len -= node->len;
+                node = node->tree;
+                continue;
+            }
+
+            node = node->right;
+            continue;
+        }
+
+        if (len == node->len) {
+            return found || node->exact != NULL || node->inclusive != NULL;
+        }
+
+        node = node->left;
+    }
+
+    return found;
+}
+
+/* forward= and redis= must name a location: else every push gets 502. */
+static ngx_int_t
+ngx_http_provision_x_check_sinks(
+    ngx_conf_t *cf, ngx_http_provision_x_main_conf_t *pmcf) noexcept
+{
+    auto *rcv =
+        static_cast<ngx_http_provision_x_receiver_t *>(pmcf->receivers.elts);
+
+    for (ngx_uint_t i = 0; i < pmcf->receivers.nelts; i++) {
+        ngx_http_provision_x_loc_conf_t *plcf = rcv[i].plcf;
+        const char *sink = plcf->cdr_forward.len ? "forward" : "redis";
+        ngx_str_t *uri =
+            plcf->cdr_forward.len ? &plcf->cdr_forward : &plcf->cdr_redis;
+
+        if (uri->len == 0 ||
+            ngx_http_provision_x_location_found(rcv[i].cscf, uri)) {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"provision_x_cdr\" %s=%V names no location of its "
+                      "server: add \"location = %V { internal; ... }\" in "
+                      "%V:%ui",
+                      sink, uri, uri, &rcv[i].file, rcv[i].line);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 /*
@@ -1185,6 +1272,10 @@ ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
     }
 
     if (ngx_http_provision_x_metrics_add_zone(cf, pmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_provision_x_check_sinks(cf, pmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -13,8 +13,6 @@ extern "C" {
 extern ngx_module_t ngx_http_provision_x_queue_module;
 }
 
-/* the kind of a queue zone, after those of ngx_http_provision_x.hpp */
-
 enum ngx_http_provision_x_queue_rc_e {
     NGX_HTTP_PROVISION_X_QUEUE_OK,
     NGX_HTTP_PROVISION_X_QUEUE_FULL, /* nothing was enqueued */
@@ -41,6 +39,9 @@ struct ngx_http_provision_x_queue_stats_t {
  * defined further down the http block; a name that is never defined
  * stops nginx.  Returns the zone, or NULL on error (already logged).
  */
+/* This location's directive (cf->args[0]) runs only with API keys. */
+void ngx_http_provision_x_api_keys_needed(ngx_conf_t *cf) noexcept;
+
 ngx_shm_zone_t *ngx_http_provision_x_queue_ref(ngx_conf_t *cf,
                                                ngx_str_t *name) noexcept;
 

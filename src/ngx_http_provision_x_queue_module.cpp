@@ -304,6 +304,18 @@ ngx_http_provision_x_queue_zone(ngx_conf_t *cf, ngx_command_t *cmd,
  * block, so whether it exists (and is a queue) is checked once the whole
  * block has been read, in init_main_conf.
  */
+void
+ngx_http_provision_x_api_keys_needed(ngx_conf_t *cf) noexcept
+{
+    auto *qlcf = static_cast<ngx_http_provision_x_queue_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf,
+                                          ngx_http_provision_x_queue_module));
+
+    qlcf->keys_for = static_cast<ngx_str_t *>(cf->args->elts)[0];
+    qlcf->keys_file = cf->conf_file->file.name;
+    qlcf->keys_line = cf->conf_file->line;
+}
+
 ngx_shm_zone_t *
 ngx_http_provision_x_queue_ref(ngx_conf_t *cf, ngx_str_t *name) noexcept
 {
@@ -345,6 +357,8 @@ ngx_http_provision_x_queue_consume(ngx_conf_t *cf, ngx_command_t *cmd,
     if (qlcf->zone != NGX_CONF_UNSET_PTR) {
         return provision_x::conf_message("is duplicate");
     }
+
+    ngx_http_provision_x_api_keys_needed(cf);
 
     time_t lease = 30, wait = 0;
     ngx_int_t max = 100;
@@ -471,11 +485,13 @@ ngx_http_provision_x_queue_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     ngx_conf_merge_ptr_value(conf->api_keys, prev->api_keys, NULL);
 
-    /* CDRs carry phone numbers: the consumer API never runs open */
-    if (conf->zone != NULL && conf->api_keys == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"provision_x_queue_consume\" needs "
-                           "\"provision_x_api_key\"");
+    /* CDRs carry phone numbers: the consumer API and the status page
+     * never run open */
+    if (conf->keys_for.len != 0 && conf->api_keys == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%V\" needs \"provision_x_api_key\" in its location "
+                      "or above, in %V:%ui",
+                      &conf->keys_for, &conf->keys_file, conf->keys_line);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 

@@ -233,6 +233,9 @@ struct ngx_http_provision_x_queue_loc_conf_t {
     ngx_uint_t max;
     time_t wait;           /* seconds */
     ngx_array_t *api_keys; /* of u_char[DIGEST]; NULL: none */
+    ngx_str_t keys_for;    /* the directive here that needs api_keys */
+    ngx_str_t keys_file;   /* ... and where it is */
+    ngx_uint_t keys_line;
 };
 
 struct ngx_http_provision_x_queue_main_conf_t {

@@ -741,5 +741,7 @@ ngx_http_provision_x_status(ngx_conf_t *cf, ngx_command_t *cmd,
 
     clcf->handler = ngx_http_provision_x_status_handler;
 
+    ngx_http_provision_x_api_keys_needed(cf);
+
     return NGX_CONF_OK;
 }

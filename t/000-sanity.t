@@ -91,4 +91,4 @@ invalid value "bogus", expected "off", "aliyun" or "huawei"
 --- error_code eval
 [200, 401]
 --- response_body_like eval
-[qr/^dialect=huawei app=appKeyA$/, qr/"resultcode":"1023033"/]
+[qr/^dialect=huawei app=appKeyA$/, qr/"resultcode":"1023006"/]

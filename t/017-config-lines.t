@@ -1,8 +1,9 @@
-# nginx -t points at the line that names a zone: an undefined zone, or
-# one of another kind, is reported at the directive that uses it (not at
-# the end of the http block), and a queue or dedup zone that a receiver
-# verifying nothing shares with a signed one gets a warning that names
-# both.
+# nginx -t points at the line at fault: an undefined zone, or one of
+# another kind, is reported at the directive that uses it (not at the end
+# of the http block); so is a forward= that names no location (every push
+# would get 502) and a status page without API keys (every request would
+# get 401).  A queue or dedup zone that a receiver verifying nothing
+# shares with a signed one gets a warning that names both.
 
 use strict;
 use warnings;
@@ -42,6 +43,12 @@ my @cases = (
     ['provision_x_cdr aliyun forward=/f dedup=nonces;',
      qr/"provision_x_cdr" names zone "nonces", which is a nonce zone, not a dedup zone, in \S+nginx\.conf:(\d+)/],
 );
+
+push @cases,
+    ['provision_x_cdr huawei forward=/nowhere;',
+     qr/"provision_x_cdr" forward=\/nowhere names no location of its server: add "location = \/nowhere \{ internal; ... \}" in \S+nginx\.conf:(\d+)/],
+    ['provision_x_status;',
+     qr/"provision_x_status" needs "provision_x_api_key" in its location or above, in \S+nginx\.conf:(\d+)/];
 
 for my $case (@cases) {
     my ($directive, $message) = @$case;

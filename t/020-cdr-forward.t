@@ -21,6 +21,7 @@ our $HttpConfig = <<'_EOC_';
     provision_x_app appKeyA secret=$TEST_NGINX_SECRETS/huawei-a.key;
     provision_x_nonce_zone zone=nonces:1m;
     provision_x_dedup_zone zone=dedup:1m ttl=1h;
+    provision_x_dedup_zone zone=signed:1m ttl=1h;
     provision_x_dead_letter $TEST_NGINX_SERVER_ROOT/logs/provision_x_dead_letter.ndjson;
     log_format received escape=none '$request_body';
     limit_req_zone $server_name zone=slow:1m rate=1r/m;
@@ -60,7 +61,7 @@ our $Config = <<'_EOC_';
     location = /cdr-signed {
         provision_x_verify huawei;
         provision_x_nonce nonces;
-        provision_x_cdr huawei forward=/_forward dedup=dedup;
+        provision_x_cdr huawei forward=/_forward dedup=signed;
     }
 
     location = /_forward {

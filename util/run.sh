@@ -42,4 +42,4 @@ provision-x demo gateway on http://127.0.0.1:8080  (Ctrl-C stops it)
 END
 
 exec "$nginx" -p "$prefix/" -c conf/nginx.conf -e stderr \
-    -g "load_module $module; daemon off;"
+    -g "load_module $module; daemon off; error_log stderr info;"
