@@ -183,14 +183,19 @@ compat: $(CLI_BIN)
 	util/compat.sh $(NGINX_TARBALL) $(TOP)/$(BUILD)/compat $(TOP)
 
 # --- benchmarks and memory checkers (bench/; README "Benchmarks") ---------
-#   make bench          wrk + callgrind + zone bytes -> bench/results.md
+#   make bench          wrk (the module and its OpenResty peer) + callgrind +
+#                       worker memory + zone bytes -> bench/results.md
 #   make test-asan      the Test::Nginx suite, module built with ASan+UBSan
 #   make test-valgrind  Test::Nginx-format files under valgrind memcheck
 #                       (a representative subset; ALL=1 runs every file)
 #   make soak           simulated platform vs. a gateway that is reloaded
 #                       and loses a worker; nothing lost, nothing doubled
 
-DEPS_BENCH  := wrk libnginx-mod-http-echo valgrind redis-server redis-tools
+DEPS_BENCH  := wrk libnginx-mod-http-echo libnginx-mod-http-lua \
+               libnginx-mod-http-ndk lua-cjson valgrind redis-server \
+               redis-tools python3 perl curl
+# bench/run.sh takes ~3 min; the backstop should it hang
+BENCH_TIMEOUT ?= 900
 ASAN_BUILD  := build/asan
 ASAN_FLAGS  := -fsanitize=address,undefined -fsanitize-recover=address \
                -fno-omit-frame-pointer
@@ -198,15 +203,16 @@ ALL         ?=
 
 .PHONY: bench test-asan test-valgrind test-faults soak
 
-$(BUILD)/core_ops: bench/core_ops.cpp $(CORE_OBJS) $(HEADERS)
+$(BUILD)/core_ops: bench/core_ops.cpp bench/hmac_variants.cpp $(CORE_OBJS) \
+	    $(HEADERS)
 	$(CXX) $(CXXFLAGS) $(PX_CXXFLAGS) -o $@ bench/core_ops.cpp \
-	    $(CORE_OBJS) $(PX_LIBS)
+	    bench/hmac_variants.cpp $(CORE_OBJS) $(PX_LIBS)
 
 bench: deps-build
 	@util/deps.sh $(DEPS_BENCH)
 	$(MAKE) module $(BUILD)/core_ops
-	bench/run.sh $(NGINX_BIN) $(TOP)/$(MODULE) $(TOP)/$(BUILD)/bench \
-	    $(TOP)/$(BUILD)/core_ops
+	timeout -k 10 $(BENCH_TIMEOUT) bench/run.sh $(NGINX_BIN) \
+	    $(TOP)/$(MODULE) $(TOP)/$(BUILD)/bench $(TOP)/$(BUILD)/core_ops
 
 test-asan: deps
 	@mkdir -p $(ASAN_BUILD)

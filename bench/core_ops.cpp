@@ -1,6 +1,10 @@
 // Instruction counts per core operation, for callgrind.
-// usage: core_ops OP N [push.json]
-//   OP: xmode_verify | aksk_verify | parse_push | dedup_lines
+// usage: core_ops OP N [push.json | QUERY SECRET]
+//   OP: xmode_verify | aksk_verify | aliyun_query_verify | parse_push |
+//       dedup_lines | hmac_* (bench/hmac_variants.cpp)
+// The verify operations use a prepared (per-secret) HMAC key, as the
+// gateway does; aliyun_query_verify parses a signed query string first
+// (the bench passes its own Aliyun query and the secret it was signed with).
 // Runs OP N times; bench/run.sh runs each OP with two N values under
 // valgrind --tool=callgrind and reports (Ir(N2) - Ir(N1)) / (N2 - N1), so
 // process start-up, file reading and one-time setup cancel out.
@@ -21,7 +25,10 @@ using namespace provision_x;
 
 static volatile size_t sink;
 
-int main(int argc, char **argv)
+int hmac_variant(const std::string &op, long n);
+
+int
+main(int argc, char **argv)
 {
     if (argc < 3) {
         std::fprintf(stderr, "usage: %s OP N [push.json]\n", argv[0]);
@@ -29,6 +36,11 @@ int main(int argc, char **argv)
     }
     std::string op = argv[1];
     long n = std::atol(argv[2]);
+
+    int variant = hmac_variant(op, n);
+    if (variant >= 0) {
+        return variant;
+    }
 
     if (op == "xmode_verify") {
         // A small Aliyun call-control query: sign once, verify N times.
@@ -48,8 +60,39 @@ int main(int argc, char **argv)
         if (xmode_sign(params, secret, opt, scratch, sig) != sig_error::ok)
             return 1;
         params.add("signature", sig);
+        hmac_key key;
+        if (!key.set(hmac_algorithm::sha1, {secret}))
+            return 1;
         for (long i = 0; i < n; i++) {
-            if (xmode_verify(params, secret, opt, scratch) != sig_error::ok)
+            if (xmode_verify(params, key, opt, scratch) != sig_error::ok)
+                return 1;
+        }
+        return 0;
+    }
+
+    if (op == "aliyun_query_verify") {
+        // What the access handler does with a query-string callback:
+        // parse (decode, UTF-8, sort) and verify.
+        if (argc < 5) {
+            std::fprintf(stderr, "%s needs QUERY SECRET\n", op.c_str());
+            return 2;
+        }
+        std::string query = argv[3];
+        std::string secret = argv[4];
+        param_list params(64);
+        std::string arena, scratch;
+        scratch.reserve(4096);
+        hmac_key key;
+        if (!key.set(hmac_algorithm::sha1, {secret}))
+            return 1;
+        xmode_options opt;
+        for (long i = 0; i < n; i++) {
+            params.clear();
+            arena.clear();
+            arena.reserve(query.size());
+            if (parse_urlencoded(query, 8192, params, arena) !=
+                    params_error::ok ||
+                xmode_verify(params, key, opt, scratch) != sig_error::ok)
                 return 1;
         }
         return 0;
@@ -63,8 +106,11 @@ int main(int argc, char **argv)
         if (aksk_digest(secret, nonce, created, d) != sig_error::ok)
             return 1;
         std::string digest(as_view(d));
+        hmac_key key;
+        if (!key.set(hmac_algorithm::sha256, {secret}))
+            return 1;
         for (long i = 0; i < n; i++) {
-            if (aksk_verify(secret, nonce, created, digest) != sig_error::ok)
+            if (aksk_verify(key, nonce, created, digest) != sig_error::ok)
                 return 1;
         }
         return 0;

@@ -11,6 +11,7 @@
 #include "core/encoding.hpp"
 #include "core/params.hpp"
 #include "core/signature.hpp"
+#include "params_reference.hpp"
 
 using namespace provision_x;
 
@@ -104,6 +105,16 @@ exercise_signers(const param_list &list)
         sig_error v = xmode_verify(list, "secret", opt, scratch);
         check(v == sig_error::ok || v == sig_error::mismatch ||
               v == sig_error::missing_signature);
+
+        // The gateway's prepared key signs and verifies exactly alike.
+        static hmac_key key;
+        if (!key.is_set()) {
+            check(key.set(hmac_algorithm::sha1, {"secret"}));
+        }
+        sha1_base64 e2;
+        check(xmode_expected(list, key, opt, scratch, e2) == sig_error::ok);
+        check(as_view(e2) == as_view(e));
+        check(xmode_verify(list, key, opt, scratch) == v);
     }
 
     out.clear();
@@ -133,7 +144,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(arena.data() == base);
     check(arena.size() <= raw.size());
 
+    // The single pass agrees with split-then-decode on every input.
+    param_list ref_list(64);
+    std::string ref_arena;
+    ref_arena.reserve(raw.size());
+    check(px_fuzz::reference_parse(raw, ref_list, ref_arena) == rc);
+
     if (rc == params_error::ok) {
+        check(ref_list.size() == list.size());
+        for (std::size_t i = 0; i < list.size(); i++) {
+            check(ref_list.begin()[i].name == list.begin()[i].name);
+            check(ref_list.begin()[i].value == list.begin()[i].value);
+        }
         check_list(list, arena);
         exercise_signers(list);
     }

@@ -27,6 +27,7 @@ extern ngx_module_t ngx_http_provision_x_module;
 #endif
 
 #include "core/cdr.hpp"
+#include "core/hmac.hpp"
 #include "core/reason.hpp"
 
 #include <string_view>
@@ -128,9 +129,22 @@ enum ngx_http_provision_x_invalid_e {
 #define NGX_HTTP_PROVISION_X_DEDUP_TTL (24 * 60 * 60)
 #define NGX_HTTP_PROVISION_X_DEAD_LETTER_NAME "provision_x_dead_letter.ndjson"
 
+/*
+ * The HMAC keys that verification uses, prepared from one secret when the
+ * configuration is read (see provision_x::hmac_key) and wiped when it is
+ * released.
+ */
+struct ngx_http_provision_x_secret_keys_t {
+    provision_x::hmac_key aliyun;     /* SHA-1, secret: readings P, A2, A3 */
+    provision_x::hmac_key aliyun_amp; /* SHA-1, secret + "&": reading A1 */
+    provision_x::hmac_key huawei;     /* SHA-256, secret: X-AKSK */
+};
+
 struct ngx_http_provision_x_app_t {
     ngx_str_t name;
     ngx_array_t secrets; /* of ngx_str_t */
+    ngx_array_t keys;    /* of ngx_http_provision_x_secret_keys_t *, one
+                            per secret, in the same order */
     ngx_uint_t metrics_slot;
 };
 

@@ -308,14 +308,16 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
     ctx->app = app;
 
     auto *secrets = static_cast<ngx_str_t *>(app->secrets.elts);
+    auto **keys =
+        static_cast<ngx_http_provision_x_secret_keys_t **>(app->keys.elts);
     bool matched = false;
 
     for (ngx_uint_t i = 0; i < app->secrets.nelts && !matched; i++) {
         sig_error rc;
 
         if (scheme == auth_scheme::aksk) {
-            rc = aksk_verify(provision_x::view(secrets[i]), ut.nonce,
-                             ut.created, ut.password_digest);
+            rc = aksk_verify(keys[i]->huawei, ut.nonce, ut.created,
+                             ut.password_digest);
 
         } else {
             wsse_variant variant;
@@ -330,7 +332,9 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
         if (rc == sig_error::crypto_failure || rc == sig_error::no_memory) {
             /* the gateway failed, not the signature: the platform retries */
             return ngx_http_provision_x_fail(v, reason::internal_error,
-                                             describe(rc));
+                                             rc == sig_error::no_memory
+                                                 ? "no memory for the digest"
+                                                 : "OpenSSL failed");
         }
 
         matched = (rc == sig_error::ok);
@@ -435,12 +439,44 @@ ngx_http_provision_x_json_params(std::string_view body, json_t **root,
     return reason::none;
 }
 
+/* The protocol's own parameters, found in one walk over the sorted list. */
+struct ngx_http_provision_x_aliyun_fields_t {
+    const provision_x::param *format;
+    const provision_x::param *signature;
+    const provision_x::param *signature_method;
+    const provision_x::param *signature_nonce;
+    const provision_x::param *signature_version;
+    const provision_x::param *timestamp;
+};
+
+static void
+ngx_http_provision_x_aliyun_fields(
+    ngx_http_provision_x_aliyun_fields_t *f) noexcept
+{
+    ngx_memzero(f, sizeof(ngx_http_provision_x_aliyun_fields_t));
+
+    for (const provision_x::param &p : *ngx_http_provision_x_params) {
+        if (p.name == "format") {
+            f->format = &p;
+        } else if (p.name == "signature") {
+            f->signature = &p;
+        } else if (p.name == "signatureMethod") {
+            f->signature_method = &p;
+        } else if (p.name == "signatureNonce") {
+            f->signature_nonce = &p;
+        } else if (p.name == "signatureVersion") {
+            f->signature_version = &p;
+        } else if (p.name == "timestamp") {
+            f->timestamp = &p;
+        }
+    }
+}
+
 static reason
-ngx_http_provision_x_require(std::string_view name, std::string_view want,
+ngx_http_provision_x_require(const provision_x::param *p, std::string_view name,
+                             std::string_view want,
                              ngx_http_provision_x_verdict_t *v) noexcept
 {
-    const provision_x::param *p = ngx_http_provision_x_params->find(name);
-
     if (p == nullptr || p->value.empty()) {
         ngx_http_provision_x_detail(v, "no %*s parameter", name.size(),
                                     name.data());
@@ -465,24 +501,30 @@ ngx_http_provision_x_verify_aliyun_params(
 {
     using namespace provision_x;
 
-    if (ngx_http_provision_x_require("signature", "", v) != reason::none ||
-        ngx_http_provision_x_require("signatureMethod", "HMAC-SHA1", v) !=
+    ngx_http_provision_x_aliyun_fields_t f;
+
+    ngx_http_provision_x_aliyun_fields(&f);
+
+    if (ngx_http_provision_x_require(f.signature, "signature", "", v) !=
             reason::none ||
-        ngx_http_provision_x_require("signatureVersion", "1.0", v) !=
+        ngx_http_provision_x_require(f.signature_method, "signatureMethod",
+                                     "HMAC-SHA1", v) != reason::none ||
+        ngx_http_provision_x_require(f.signature_version, "signatureVersion",
+                                     "1.0", v) != reason::none ||
+        ngx_http_provision_x_require(f.signature_nonce, "signatureNonce", "",
+                                     v) != reason::none ||
+        ngx_http_provision_x_require(f.timestamp, "timestamp", "", v) !=
             reason::none ||
-        ngx_http_provision_x_require("signatureNonce", "", v) != reason::none ||
-        ngx_http_provision_x_require("timestamp", "", v) != reason::none ||
         (plcf->aliyun_require_format &&
-         ngx_http_provision_x_require("format", "JSON", v) != reason::none)) {
+         ngx_http_provision_x_require(f.format, "format", "JSON", v) !=
+             reason::none)) {
         return v->why;
     }
 
     int64_t stamp;
-    std::string_view nonce =
-        ngx_http_provision_x_params->find("signatureNonce")->value;
+    std::string_view nonce = f.signature_nonce->value;
 
-    if (!parse_utc_timestamp(
-            ngx_http_provision_x_params->find("timestamp")->value, stamp)) {
+    if (!parse_utc_timestamp(f.timestamp->value, stamp)) {
         return ngx_http_provision_x_fail_as(
             v, reason::malformed_auth, "malformed timestamp",
             {"InvalidTimeStamp.Format", "The timestamp is malformed."});
@@ -506,25 +548,30 @@ ngx_http_provision_x_verify_aliyun_params(
                        : &static_cast<ngx_http_provision_x_app_t *>(
                              pmcf->apps.elts)[i];
 
-        auto *secrets = static_cast<ngx_str_t *>(app->secrets.elts);
+        auto **keys =
+            static_cast<ngx_http_provision_x_secret_keys_t **>(app->keys.elts);
 
-        for (ngx_uint_t k = 0; k < app->secrets.nelts; k++) {
+        for (ngx_uint_t k = 0; k < app->keys.nelts; k++) {
             sig_error rc = xmode_verify(*ngx_http_provision_x_params,
-                                        provision_x::view(secrets[k]), opt,
-                                        ngx_http_provision_x_scratch);
+                                        opt.key_ampersand ? keys[k]->aliyun_amp
+                                                          : keys[k]->aliyun,
+                                        opt, ngx_http_provision_x_scratch);
 
             if (NGX_HTTP_PROVISION_X_FAULT("hmac")) {
                 rc = sig_error::crypto_failure;
             }
 
-            if (rc == sig_error::crypto_failure || rc == sig_error::no_memory) {
-                return ngx_http_provision_x_fail(v, reason::internal_error,
-                                                 describe(rc));
-            }
-
             if (rc == sig_error::ok) {
                 matched = app;
                 break;
+            }
+
+            if (rc == sig_error::crypto_failure || rc == sig_error::no_memory) {
+                return ngx_http_provision_x_fail(
+                    v, reason::internal_error,
+                    rc == sig_error::no_memory
+                        ? "no memory for the string to sign"
+                        : "OpenSSL failed");
             }
         }
     }

@@ -4,14 +4,17 @@
  * Secrets are read once, at configuration load, from files only, so they
  * never sit in nginx.conf, a variable or a log.  Several secrets per app
  * let an operator rotate one without downtime: the old and the new secret
- * verify side by side until the platform has switched.  The bytes are
- * wiped when the configuration that read them is released.
+ * verify side by side until the platform has switched.  The bytes, and
+ * the HMAC key states prepared from them, are wiped when the
+ * configuration that read them is released.
  */
 
 #include "ngx_http_provision_x.hpp"
 #include "ngx_http_provision_x_queue.hpp"
 
 #include <openssl/crypto.h>
+
+#include <new>
 
 /* A secret is a short token; anything longer is a wrong file. */
 #define NGX_HTTP_PROVISION_X_SECRET_MAX 4096
@@ -128,6 +131,58 @@ done:
     return rc;
 }
 
+static void
+ngx_http_provision_x_secret_keys_wipe(void *data) noexcept
+{
+    /* hmac_key's destructor frees (and so clears) its digest states */
+    static_cast<ngx_http_provision_x_secret_keys_t *>(data)
+        ->~ngx_http_provision_x_secret_keys_t();
+}
+
+/*
+ * The inner and outer pad blocks of each key verification may use are
+ * hashed here, once, instead of on every request.
+ */
+static ngx_int_t
+ngx_http_provision_x_prepare_keys(ngx_conf_t *cf,
+                                  ngx_http_provision_x_app_t *app,
+                                  ngx_str_t *secret) noexcept
+{
+    using provision_x::hmac_algorithm;
+
+    ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(
+        cf->pool, sizeof(ngx_http_provision_x_secret_keys_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    auto *keys = new (cln->data) ngx_http_provision_x_secret_keys_t;
+    cln->handler = ngx_http_provision_x_secret_keys_wipe;
+    cln->data = keys;
+
+    auto **slot = static_cast<ngx_http_provision_x_secret_keys_t **>(
+        ngx_array_push(&app->keys));
+    if (slot == NULL) {
+        return NGX_ERROR;
+    }
+
+    *slot = keys;
+
+    std::string_view text = provision_x::view(*secret);
+
+    if (!keys->aliyun.set(hmac_algorithm::sha1, {text}) ||
+        !keys->aliyun_amp.set(hmac_algorithm::sha1, {text, "&"}) ||
+        !keys->huawei.set(hmac_algorithm::sha256, {text})) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "OpenSSL could not prepare the HMAC keys of app "
+                           "\"%V\"",
+                           &app->name);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
 ngx_http_provision_x_app_t *
 ngx_http_provision_x_app_find(ngx_http_provision_x_main_conf_t *pmcf,
                               std::string_view name) noexcept
@@ -167,7 +222,10 @@ ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
     app->name = value[1];
 
     if (ngx_array_init(&app->secrets, cf->pool, cf->args->nelts - 2,
-                       sizeof(ngx_str_t)) != NGX_OK) {
+                       sizeof(ngx_str_t)) != NGX_OK ||
+        ngx_array_init(&app->keys, cf->pool, cf->args->nelts - 2,
+                       sizeof(ngx_http_provision_x_secret_keys_t *)) !=
+            NGX_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
@@ -190,7 +248,8 @@ ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
             return static_cast<char *>(NGX_CONF_ERROR);
         }
 
-        if (ngx_http_provision_x_read_secret(cf, &path, secret) != NGX_OK) {
+        if (ngx_http_provision_x_read_secret(cf, &path, secret) != NGX_OK ||
+            ngx_http_provision_x_prepare_keys(cf, app, secret) != NGX_OK) {
             return static_cast<char *>(NGX_CONF_ERROR);
         }
     }

@@ -37,7 +37,8 @@ _EOC_
 
 # what this test does on purpose; a crash (any other signal) still fails
 $nginx->expect_in_log(qr/worker process \d+ exited on signal 9$/,
-                      qr/shared memory zone "\w+" was locked by \d+$/);
+                      qr/shared memory zone "\w+" was locked by \d+$/,
+                      qr/queue zone "q": process \d+ died while updating it; completing its update/);
 
 ok $nginx->start, 'nginx starts' or BAIL_OUT($nginx->error_log);
 

@@ -157,7 +157,7 @@ for my $case (@cases) {
         if $records;
 }
 
-like $nginx->error_log, qr/rejected huawei callback: internal_error \(app "appKeyA"\), crypto library failure/,
+like $nginx->error_log, qr/rejected huawei callback: internal_error \(app "appKeyA"\), OpenSSL failed/,
     'the refusal line names the failure as the gateway\'s';
 
 $nginx->stop;

@@ -1,28 +1,37 @@
 #include "encoding.hpp"
 
+#include <cstring>
+
 namespace provision_x {
 
 namespace {
 
-constexpr char upper_hex[] = "0123456789ABCDEF";
 constexpr char lower_hex[] = "0123456789abcdef";
 constexpr char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-// One bit per flavour: the byte is written as it is.  A table, because
-// the canonical string of every Aliyun request passes through here twice.
+constexpr bool
+unreserved_in(int c, url_flavour f) noexcept
+{
+    bool common = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+
+    return common || (f == url_flavour::java ? c == '*' : c == '~');
+}
+
+// One bit per flavour: the byte is written as it is.
 struct unreserved_table {
     unsigned char bits[256];
 
     constexpr unreserved_table() : bits()
     {
         for (int c = 0; c < 256; c++) {
-            bool common = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                          (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                          c == '.';
             bits[c] = static_cast<unsigned char>(
-                (common || c == '*' ? bit(url_flavour::java) : 0) |
-                (common || c == '~' ? bit(url_flavour::rfc3986) : 0));
+                (unreserved_in(c, url_flavour::java) ? bit(url_flavour::java)
+                                                     : 0) |
+                (unreserved_in(c, url_flavour::rfc3986)
+                     ? bit(url_flavour::rfc3986)
+                     : 0));
         }
     }
 
@@ -33,6 +42,65 @@ struct unreserved_table {
 };
 
 constexpr unreserved_table unreserved;
+
+// Every byte's encoding in one flavour, once or twice: its characters and
+// their count in one 8-byte block, which the encoder copies whole, so a
+// byte costs a load, a store and an add, whatever it becomes.  The canonical
+// string of every Aliyun request passes through here.
+//
+// The first pass only ever emits unreserved bytes, '+' (java space) and
+// "%XY" with upper-case hex digits, which are themselves unreserved.  So
+// the second pass turns '+' into "%2B" and every '%' into "%25", and the
+// double encoding is one table too.
+struct encoded_byte {
+    char text[url_encode_slack];
+    unsigned char length;
+};
+
+static_assert(sizeof(encoded_byte) == 8, "one 8-byte block per byte");
+
+struct encoding_table {
+    encoded_byte of[256];
+
+    constexpr encoding_table(url_flavour f, bool twice) : of()
+    {
+        for (int c = 0; c < 256; c++) {
+            encoded_byte &e = of[c];
+            unsigned char n = 0;
+
+            if (unreserved_in(c, f)) {
+                e.text[n++] = static_cast<char>(c);
+
+            } else if (c == ' ' && f == url_flavour::java) {
+                if (twice) {
+                    e.text[n++] = '%';
+                    e.text[n++] = '2';
+                    e.text[n++] = 'B';
+                } else {
+                    e.text[n++] = '+';
+                }
+
+            } else {
+                e.text[n++] = '%';
+                if (twice) {
+                    e.text[n++] = '2';
+                    e.text[n++] = '5';
+                }
+                e.text[n++] = "0123456789ABCDEF"[c >> 4];
+                e.text[n++] = "0123456789ABCDEF"[c & 0x0f];
+            }
+
+            e.length = n;
+        }
+    }
+};
+
+const encoding_table encodings[2][2] = {
+    {encoding_table(url_flavour::java, false),
+     encoding_table(url_flavour::java, true)},
+    {encoding_table(url_flavour::rfc3986, false),
+     encoding_table(url_flavour::rfc3986, true)},
+};
 
 bool
 is_unreserved(unsigned char c, url_flavour f) noexcept
@@ -98,49 +166,40 @@ encoded_length(std::string_view in, url_flavour f, bool twice) noexcept
     return n;
 }
 
-void
-encode_into(std::string_view in, url_flavour f, bool twice, char *out) noexcept
+} // namespace
+
+char *
+url_encode_into(std::string_view in, url_flavour f, bool twice,
+                char *out) noexcept
 {
+    const encoded_byte *table =
+        encodings[static_cast<unsigned>(f)][twice ? 1 : 0].of;
+
     for (unsigned char c : in) {
-        if (is_unreserved(c, f)) {
-            *out++ = static_cast<char>(c);
-            continue;
-        }
-
-        if (c == ' ' && f == url_flavour::java) {
-            if (twice) {
-                *out++ = '%';
-                *out++ = '2';
-                *out++ = 'B';
-            } else {
-                *out++ = '+';
-            }
-            continue;
-        }
-
-        *out++ = '%';
-        if (twice) {
-            *out++ = '2';
-            *out++ = '5';
-        }
-        *out++ = upper_hex[c >> 4];
-        *out++ = upper_hex[c & 0x0f];
+        std::memcpy(out, &table[c], sizeof(encoded_byte));
+        out += table[c].length;
     }
+
+    return out;
 }
+
+namespace {
 
 bool
 append_encoded(std::string_view in, url_flavour f, bool twice,
                std::string &out) noexcept
 {
     std::size_t old = out.size();
+    std::size_t n = encoded_length(in, f, twice);
 
     try {
-        out.resize(old + encoded_length(in, f, twice));
+        out.resize(old + n + url_encode_slack);
     } catch (...) {
         return false;
     }
 
-    encode_into(in, f, twice, &out[old]);
+    url_encode_into(in, f, twice, &out[old]);
+    out.resize(old + n);
     return true;
 }
 

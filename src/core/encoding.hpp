@@ -43,6 +43,26 @@ bool url_encode(std::string_view in, url_flavour f, std::string &out) noexcept;
 bool url_encode_twice(std::string_view in, url_flavour f,
                       std::string &out) noexcept;
 
+// What url_encode_into may write beyond the end of the encoding it
+// returns (it copies every byte's encoding as one 8-byte block).
+constexpr std::size_t url_encode_slack = 7;
+
+// Room url_encode_into needs for n input bytes: the most url_encode
+// (twice = false) or url_encode_twice (true) can make of them, plus the
+// slack.
+constexpr std::size_t
+url_encoded_bound(std::size_t n, bool twice) noexcept
+{
+    return n * (twice ? 5 : 3) + url_encode_slack;
+}
+
+// Writes the encoding (once or twice) of `in` at `out`, which has room for
+// url_encoded_bound(in.size(), twice) bytes, and returns the end of the
+// encoding (bytes after it up to the bound may have been overwritten): one
+// pass, for callers that size their buffer once for many pieces.
+char *url_encode_into(std::string_view in, url_flavour f, bool twice,
+                      char *out) noexcept;
+
 // Strict: a '%' must be followed by two hex digits (either case).
 // `plus_is_space` selects form/query semantics.  `out` needs room for
 // in.size() bytes; the decoded length is stored in `out_len`.

@@ -8,12 +8,93 @@ namespace provision_x {
 
 namespace {
 
-params_error
-from_codec(codec_error e) noexcept
+enum byte_class : unsigned char {
+    plain, // copied as it is
+    high,  // copied, part of a UTF-8 sequence
+    plus,  // a space
+    percent,
+    equals,
+    ampersand,
+};
+
+struct byte_class_table {
+    unsigned char of[256];
+
+    constexpr byte_class_table() : of()
+    {
+        for (int c = 0; c < 256; c++) {
+            of[c] = c >= 0x80  ? high
+                    : c == '+' ? plus
+                    : c == '%' ? percent
+                    : c == '=' ? equals
+                    : c == '&' ? ampersand
+                               : plain;
+        }
+    }
+};
+
+constexpr byte_class_table classes;
+
+int
+hex_digit(unsigned char c) noexcept
 {
-    return e == codec_error::no_memory ? params_error::no_memory
-                                       : params_error::bad_percent;
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
 }
+
+// is_utf8() one decoded byte at a time (Unicode table 3-7: no overlong
+// forms, no surrogates, nothing above U+10FFFF), so the parse never looks
+// at what it wrote a second time.
+struct utf8_check {
+    unsigned char need = 0; // continuation bytes still expected
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf; // range of the next continuation byte
+    bool bad = false;
+
+    void byte(unsigned char c) noexcept
+    {
+        if (need != 0) {
+            if (c < lo || c > hi) {
+                bad = true;
+                need = 0;
+                return;
+            }
+            need--;
+            lo = 0x80;
+            hi = 0xbf;
+            return;
+        }
+
+        if (c < 0x80) {
+            return;
+        }
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            lo = c == 0xe0 ? 0xa0 : 0x80; // overlong
+            hi = c == 0xed ? 0x9f : 0xbf; // surrogates
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            lo = c == 0xf0 ? 0x90 : 0x80; // overlong
+            hi = c == 0xf4 ? 0x8f : 0xbf; // above U+10FFFF
+        } else {
+            bad = true;
+        }
+    }
+
+    bool complete() const noexcept
+    {
+        return !bad && need == 0;
+    }
+};
 
 } // namespace
 
@@ -59,9 +140,19 @@ param_list::add(std::string_view name, std::string_view value) noexcept
         return params_error::not_utf8;
     }
 
-    auto pos = std::lower_bound(
-        items_.begin(), items_.end(), name,
-        [](const param &p, std::string_view n) { return p.name < n; });
+    return insert(name, value);
+}
+
+params_error
+param_list::insert(std::string_view name, std::string_view value) noexcept
+{
+    // Senders usually sort their parameters already: append in O(1).
+    auto pos = items_.empty() || items_.back().name < name
+                   ? items_.end()
+                   : std::lower_bound(items_.begin(), items_.end(), name,
+                                      [](const param &p, std::string_view n) {
+                                          return p.name < n;
+                                      });
 
     if (pos != items_.end() && pos->name == name) {
         return params_error::duplicate;
@@ -108,64 +199,113 @@ parse_urlencoded(std::string_view raw, std::size_t max_bytes, param_list &list,
         return params_error::arena_too_small;
     }
 
-    std::size_t pos = 0;
+    // Decoding never writes more bytes than it reads: grown within the
+    // capacity checked above (so arena.data() never moves) and trimmed to
+    // what was written, whatever the outcome.
+    std::size_t old = arena.size();
 
-    while (pos < raw.size()) {
-        std::size_t amp = raw.find('&', pos);
+    arena.resize(old + raw.size());
 
-        if (amp == std::string_view::npos) {
-            amp = raw.size();
+    char *w = &arena[old];
+    auto done = [&arena, &w](params_error rc) noexcept {
+        arena.resize(static_cast<std::size_t>(w - arena.data()));
+        return rc;
+    };
+
+    const unsigned char *p =
+        reinterpret_cast<const unsigned char *>(raw.data());
+    const unsigned char *end = p + raw.size();
+
+    while (p < end) {
+        char *name_at = w;
+        char *value_at = nullptr;
+        utf8_check name_check;
+        utf8_check value_check;
+        utf8_check *check = &name_check;
+
+        for (; p < end; p++) {
+            /* most bytes: a run copied as it is; only its first can end a
+             * UTF-8 sequence too early */
+            const unsigned char *run = p;
+
+            while (p < end && classes.of[*p] == plain) {
+                *w++ = static_cast<char>(*p++);
+            }
+
+            if (p != run && check->need != 0) {
+                check->byte(*run);
+            }
+
+            if (p == end) {
+                break;
+            }
+
+            unsigned char c = *p;
+            unsigned char cls = classes.of[c];
+
+            if (cls == high) {
+                check->byte(c);
+                *w++ = static_cast<char>(c);
+                continue;
+            }
+
+            if (cls == ampersand) {
+                break;
+            }
+
+            if (cls == plus) {
+                check->byte(' ');
+                *w++ = ' ';
+
+            } else if (cls == percent) {
+                int hi = end - p > 2 ? hex_digit(p[1]) : -1;
+                int lo = hi >= 0 ? hex_digit(p[2]) : -1;
+
+                if (lo < 0) {
+                    return done(params_error::bad_percent);
+                }
+
+                c = static_cast<unsigned char>(hi << 4 | lo);
+                check->byte(c);
+                *w++ = static_cast<char>(c);
+                p += 2;
+
+            } else if (value_at == nullptr) { /* the first '=' */
+                if (w == name_at) {
+                    return done(params_error::empty_name);
+                }
+                value_at = w;
+                check = &value_check;
+
+            } else { /* a later '=' is part of the value */
+                check->byte('=');
+                *w++ = '=';
+            }
         }
 
-        std::string_view segment = raw.substr(pos, amp - pos);
-        pos = amp + 1;
+        p++; /* the '&', or past the end */
 
-        if (segment.empty()) {
-            continue;
+        if (value_at == nullptr) {
+            if (w == name_at) {
+                continue; /* an empty segment */
+            }
+            value_at = w;
         }
 
-        std::size_t eq = segment.find('=');
-        std::string_view raw_name = segment.substr(0, eq);
-        std::string_view raw_value;
-
-        if (eq != std::string_view::npos) {
-            raw_value = segment.substr(eq + 1);
+        if (!name_check.complete() || !value_check.complete()) {
+            return done(params_error::not_utf8);
         }
 
-        if (raw_name.empty()) {
-            return params_error::empty_name;
-        }
-
-        // Decoding appends at most raw.size() bytes in total, which the
-        // capacity check above guarantees, so arena.data() never moves.
-        std::size_t name_at = arena.size();
-
-        codec_error rc = percent_decode(raw_name, true, arena);
-
-        if (rc != codec_error::ok) {
-            return from_codec(rc);
-        }
-
-        std::size_t value_at = arena.size();
-
-        rc = percent_decode(raw_value, true, arena);
-
-        if (rc != codec_error::ok) {
-            return from_codec(rc);
-        }
-
-        std::string_view name(arena.data() + name_at, value_at - name_at);
-        std::string_view value(arena.data() + value_at,
-                               arena.size() - value_at);
-
-        params_error added = list.add(name, value);
+        params_error added = list.insert(
+            std::string_view(name_at, static_cast<size_t>(value_at - name_at)),
+            std::string_view(value_at, static_cast<size_t>(w - value_at)));
 
         if (added != params_error::ok) {
-            return added;
+            return done(added);
         }
     }
 
-    return params_error::ok;
+    return done(params_error::ok);
 }
 
 } // namespace provision_x

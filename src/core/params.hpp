@@ -90,6 +90,12 @@ public:
     }
 
 private:
+    friend params_error parse_urlencoded(std::string_view, std::size_t,
+                                         param_list &, std::string &) noexcept;
+
+    // add() without its checks: name non-empty, both well-formed UTF-8.
+    params_error insert(std::string_view name, std::string_view value) noexcept;
+
     std::vector<param> items_;
     std::size_t max_count_;
 };
@@ -98,7 +104,9 @@ private:
 // and '+' becomes a space (form and servlet semantics, which is what the
 // Java senders encode for).  Empty segments ("a=1&&b=2", a trailing '&')
 // are skipped; a segment without '=' is a name with an empty value.  See
-// the memory contract above for `arena`.
+// the memory contract above for `arena`.  One pass over `raw`: splitting,
+// decoding and the UTF-8 check of what was decoded happen byte by byte,
+// with the errors of one segment reported in add()'s order.
 params_error parse_urlencoded(std::string_view raw, std::size_t max_bytes,
                               param_list &list, std::string &arena) noexcept;
 

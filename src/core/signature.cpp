@@ -1,5 +1,7 @@
 #include "signature.hpp"
 
+#include <cstring>
+
 #include "clock.hpp"
 #include "hmac.hpp"
 #include "xaksk.hpp"
@@ -27,7 +29,9 @@ append(std::string &out, std::string_view s) noexcept
 
 // Joins name=value pairs with '&', URL-encoding names and values once or
 // twice.  When twice, the joining '=' and '&' belong to the once-encoded
-// string and so appear encoded once: "%3D" and "%26".
+// string and so appear encoded once: "%3D" and "%26".  `out` grows once,
+// to a bound, and is trimmed to what was written: the string-to-sign of
+// every Aliyun callback is built here.
 bool
 append_pairs(const param_list &params, std::string_view skip_name,
              bool skip_empty, url_flavour f, bool twice,
@@ -35,6 +39,22 @@ append_pairs(const param_list &params, std::string_view skip_name,
 {
     std::string_view eq = twice ? "%3D" : "=";
     std::string_view amp = twice ? "%26" : "&";
+    std::size_t bound = 0;
+
+    for (const param &p : params) {
+        bound += url_encoded_bound(p.name.size() + p.value.size(), twice) +
+                 eq.size() + amp.size();
+    }
+
+    std::size_t old = out.size();
+
+    try {
+        out.resize(old + bound);
+    } catch (...) {
+        return false;
+    }
+
+    char *w = &out[old];
     bool first = true;
 
     for (const param &p : params) {
@@ -42,20 +62,19 @@ append_pairs(const param_list &params, std::string_view skip_name,
             continue;
         }
 
-        if (!first && !append(out, amp)) {
-            return false;
+        if (!first) {
+            std::memcpy(w, amp.data(), amp.size());
+            w += amp.size();
         }
         first = false;
 
-        bool ok = twice ? url_encode_twice(p.name, f, out) && append(out, eq) &&
-                              url_encode_twice(p.value, f, out)
-                        : url_encode(p.name, f, out) && append(out, eq) &&
-                              url_encode(p.value, f, out);
-        if (!ok) {
-            return false;
-        }
+        w = url_encode_into(p.name, f, twice, w);
+        std::memcpy(w, eq.data(), eq.size());
+        w += eq.size();
+        w = url_encode_into(p.value, f, twice, w);
     }
 
+    out.resize(static_cast<std::size_t>(w - out.data()));
     return true;
 }
 
@@ -146,6 +165,27 @@ xmode_expected(const param_list &params, std::string_view secret,
 }
 
 sig_error
+xmode_expected(const param_list &params, const hmac_key &key,
+               const xmode_options &opt, std::string &scratch,
+               sha1_base64 &out) noexcept
+{
+    scratch.clear();
+
+    if (!xmode_string_to_sign(params, opt, scratch)) {
+        return sig_error::no_memory;
+    }
+
+    sha1_digest d;
+
+    if (!key.mac({scratch}, d)) {
+        return sig_error::crypto_failure;
+    }
+
+    encode_digest(d, out);
+    return sig_error::ok;
+}
+
+sig_error
 xmode_sign(const param_list &params, std::string_view secret,
            const xmode_options &opt, std::string &scratch,
            std::string &out) noexcept
@@ -187,9 +227,12 @@ signature_text_matches(std::string_view received,
     return as_is || once_more;
 }
 
+namespace {
+
+template <typename Key>
 sig_error
-xmode_verify(const param_list &params, std::string_view secret,
-             const xmode_options &opt, std::string &scratch) noexcept
+xmode_verify_with(const param_list &params, const Key &key,
+                  const xmode_options &opt, std::string &scratch) noexcept
 {
     const param *sig = params.find(xmode_signature_param);
 
@@ -198,7 +241,7 @@ xmode_verify(const param_list &params, std::string_view secret,
     }
 
     sha1_base64 expected;
-    sig_error rc = xmode_expected(params, secret, opt, scratch, expected);
+    sig_error rc = xmode_expected(params, key, opt, scratch, expected);
 
     if (rc != sig_error::ok) {
         return rc;
@@ -207,6 +250,22 @@ xmode_verify(const param_list &params, std::string_view secret,
     return signature_text_matches(sig->value, as_view(expected))
                ? sig_error::ok
                : sig_error::mismatch;
+}
+
+} // namespace
+
+sig_error
+xmode_verify(const param_list &params, std::string_view secret,
+             const xmode_options &opt, std::string &scratch) noexcept
+{
+    return xmode_verify_with(params, secret, opt, scratch);
+}
+
+sig_error
+xmode_verify(const param_list &params, const hmac_key &key,
+             const xmode_options &opt, std::string &scratch) noexcept
+{
+    return xmode_verify_with(params, key, opt, scratch);
 }
 
 // ---- Aliyun POP -----------------------------------------------------------
@@ -284,21 +343,46 @@ aksk_digest(std::string_view secret, std::string_view nonce,
     return sig_error::ok;
 }
 
+namespace {
+
+// Base64 from any standard encoder is canonical, so comparing the text is
+// comparing the MAC; no need to decode the header.
+sig_error
+aksk_match(const sha256_digest &d, std::string_view received) noexcept
+{
+    sha256_base64 expected;
+
+    encode_digest(d, expected);
+    return ct_equal(received, as_view(expected)) ? sig_error::ok
+                                                 : sig_error::mismatch;
+}
+
+} // namespace
+
 sig_error
 aksk_verify(std::string_view secret, std::string_view nonce,
             std::string_view created, std::string_view received) noexcept
 {
-    sha256_base64 expected;
-    sig_error rc = aksk_digest(secret, nonce, created, expected);
+    sha256_digest d;
 
-    if (rc != sig_error::ok) {
-        return rc;
+    if (!hmac_sha256({secret}, {nonce, created}, d)) {
+        return sig_error::crypto_failure;
     }
 
-    // Base64 from any standard encoder is canonical, so comparing the text
-    // is comparing the MAC; no need to decode the header.
-    return ct_equal(received, as_view(expected)) ? sig_error::ok
-                                                 : sig_error::mismatch;
+    return aksk_match(d, received);
+}
+
+sig_error
+aksk_verify(const hmac_key &key, std::string_view nonce,
+            std::string_view created, std::string_view received) noexcept
+{
+    sha256_digest d;
+
+    if (!key.mac({nonce, created}, d)) {
+        return sig_error::crypto_failure;
+    }
+
+    return aksk_match(d, received);
 }
 
 sig_error

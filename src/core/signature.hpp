@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "encoding.hpp"
+#include "hmac.hpp"
 #include "params.hpp"
 
 namespace provision_x {
@@ -91,6 +92,17 @@ bool signature_text_matches(std::string_view received,
 sig_error xmode_verify(const param_list &params, std::string_view secret,
                        const xmode_options &opt, std::string &scratch) noexcept;
 
+// The same with a prepared HMAC-SHA1 key (the gateway's per-secret state):
+// `key` is set from the secret, or from secret + "&" under reading A1 (so
+// opt.key_ampersand is not consulted).  An unset key or an OpenSSL failure
+// is crypto_failure, never mismatch.
+sig_error xmode_expected(const param_list &params, const hmac_key &key,
+                         const xmode_options &opt, std::string &scratch,
+                         sha1_base64 &out) noexcept;
+
+sig_error xmode_verify(const param_list &params, const hmac_key &key,
+                       const xmode_options &opt, std::string &scratch) noexcept;
+
 // ---- Aliyun POP RPC v1, §2.8 ---------------------------------------------
 
 // Appends CanonicalizedQueryString: every parameter except `Signature`
@@ -118,6 +130,11 @@ sig_error aksk_digest(std::string_view secret, std::string_view nonce,
                       std::string_view created, sha256_base64 &out) noexcept;
 
 sig_error aksk_verify(std::string_view secret, std::string_view nonce,
+                      std::string_view created,
+                      std::string_view received) noexcept;
+
+// With a prepared HMAC-SHA256 key of the secret; crypto_failure as above.
+sig_error aksk_verify(const hmac_key &key, std::string_view nonce,
                       std::string_view created,
                       std::string_view received) noexcept;
 

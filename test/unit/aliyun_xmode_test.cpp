@@ -146,6 +146,18 @@ TEST(AliyunXmodeVectors, VerifyReceivedValueInEveryForm)
                       xmode_verify(params, secret, reading_a1, scratch));
             EXPECT_EQ(sig_error::mismatch,
                       xmode_verify(params, "wrongSecret", reading_p, scratch));
+
+            // Prepared keys: the secret (P), secret + "&" (A1), a wrong one.
+            hmac_key p_key, a1_key, wrong_key;
+            ASSERT_TRUE(p_key.set(hmac_algorithm::sha1, {secret}));
+            ASSERT_TRUE(a1_key.set(hmac_algorithm::sha1, {secret, "&"}));
+            ASSERT_TRUE(wrong_key.set(hmac_algorithm::sha1, {"wrongSecret"}));
+            EXPECT_EQ(sig_error::ok,
+                      xmode_verify(params, p_key, reading_p, scratch));
+            EXPECT_EQ(sig_error::mismatch,
+                      xmode_verify(params, a1_key, reading_p, scratch));
+            EXPECT_EQ(sig_error::mismatch,
+                      xmode_verify(params, wrong_key, reading_p, scratch));
         }
     }
 }
@@ -286,4 +298,58 @@ TEST(SignatureTextMatches, Forms)
     EXPECT_FALSE(signature_text_matches(e, ""));
     // Absurdly long input is refused before any copying.
     EXPECT_FALSE(signature_text_matches(std::string(10000, 'A'), e));
+}
+
+TEST(AliyunXmodeVectors, PreparedKeysGiveEveryReadingsSignature)
+{
+    json_t *arr = family("aliyun_xmode");
+    ASSERT_NE(nullptr, arr);
+
+    std::size_t i;
+    json_t *vec;
+    json_array_foreach(arr, i, vec)
+    {
+        SCOPED_TRACE(std::string(field(vec, "name")));
+        std::string_view secret = field(vec, "secret");
+        param_list params(32);
+        fill_params(vec, params);
+
+        hmac_key plain, amp;
+        ASSERT_TRUE(plain.set(hmac_algorithm::sha1, {secret}));
+        ASSERT_TRUE(amp.set(hmac_algorithm::sha1, {secret, "&"}));
+
+        std::string scratch;
+        sha1_base64 e;
+        ASSERT_EQ(sig_error::ok,
+                  xmode_expected(params, plain, reading_p, scratch, e));
+        EXPECT_EQ(field(vec, "base64"), as_view(e));
+        ASSERT_EQ(sig_error::ok,
+                  xmode_expected(params, amp, reading_a1, scratch, e));
+        EXPECT_EQ(field(vec, "alt_key_amp_base64"), as_view(e));
+        ASSERT_EQ(sig_error::ok,
+                  xmode_expected(params, plain, reading_a2, scratch, e));
+        EXPECT_EQ(field(vec, "alt_rfc3986_base64"), as_view(e));
+        ASSERT_EQ(sig_error::ok,
+                  xmode_expected(params, plain, reading_a3, scratch, e));
+        EXPECT_EQ(field(vec, "alt_single_encode_base64"), as_view(e));
+    }
+}
+
+TEST(AliyunXmodeVectors, PreparedKeyFailureIsNotAMismatch)
+{
+    json_t *arr = family("aliyun_xmode");
+    ASSERT_NE(nullptr, arr);
+    json_t *vec = json_array_get(arr, 0);
+    param_list params(32);
+    fill_params(vec, params);
+    ASSERT_EQ(params_error::ok,
+              params.add("signature", field(vec, "signature_param")));
+
+    hmac_key unset, sha256_key;
+    ASSERT_TRUE(sha256_key.set(hmac_algorithm::sha256, {field(vec, "secret")}));
+    std::string scratch;
+    EXPECT_EQ(sig_error::crypto_failure,
+              xmode_verify(params, unset, reading_p, scratch));
+    EXPECT_EQ(sig_error::crypto_failure,
+              xmode_verify(params, sha256_key, reading_p, scratch));
 }

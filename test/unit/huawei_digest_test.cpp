@@ -79,6 +79,16 @@ TEST(HuaweiXakskVectors, DigestBuildParseVerify)
                   aksk_verify("not-the-secret", tok.nonce, tok.created,
                               tok.password_digest));
 
+        // The gateway's prepared per-secret key gives the same verdicts.
+        hmac_key prepared, wrong;
+        ASSERT_TRUE(prepared.set(hmac_algorithm::sha256, {secret}));
+        ASSERT_TRUE(wrong.set(hmac_algorithm::sha256, {"not-the-secret"}));
+        EXPECT_EQ(sig_error::ok, aksk_verify(prepared, tok.nonce, tok.created,
+                                             tok.password_digest));
+        EXPECT_EQ(
+            sig_error::mismatch,
+            aksk_verify(wrong, tok.nonce, tok.created, tok.password_digest));
+
         // Same header with the doc template's ", " separators.
         std::string spaced;
         for (char c : header) {
@@ -304,4 +314,22 @@ TEST(HuaweiVoicecallVectors, Digest)
 TEST(Describe, SigErrors)
 {
     EXPECT_EQ("signature mismatch", describe(sig_error::mismatch));
+}
+
+TEST(HuaweiXaksk, PreparedKeyFailureIsNotAMismatch)
+{
+    // An OpenSSL failure (here: a key whose set-up never succeeded, or of
+    // the wrong algorithm) must surface as crypto_failure, which the
+    // gateway answers with a 5xx the platform retries, never as a
+    // signature mismatch (a 403 it gives up on).
+    hmac_key unset, sha1_key;
+    ASSERT_TRUE(sha1_key.set(hmac_algorithm::sha1, {"secret"}));
+    sha256_base64 d;
+    ASSERT_EQ(sig_error::ok,
+              aksk_digest("secret", "nonce", "2026-01-01T00:00:00Z", d));
+    EXPECT_EQ(sig_error::crypto_failure,
+              aksk_verify(unset, "nonce", "2026-01-01T00:00:00Z", as_view(d)));
+    EXPECT_EQ(
+        sig_error::crypto_failure,
+        aksk_verify(sha1_key, "nonce", "2026-01-01T00:00:00Z", as_view(d)));
 }

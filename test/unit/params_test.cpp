@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../../fuzz/params_reference.hpp"
 #include "core/params.hpp"
 
 using namespace provision_x;
@@ -160,6 +161,116 @@ TEST(ParseUrlencoded, DuplicateAcrossQueryAndBody)
     ASSERT_EQ(params_error::ok, parse_urlencoded("a=1", 8192, list, arena));
     EXPECT_EQ(params_error::duplicate,
               parse_urlencoded("a=2", 8192, list, arena));
+}
+
+TEST(ParseUrlencoded, ErrorsOfOneSegmentComeInAddsOrder)
+{
+    // Splitting, decoding and the UTF-8 check happen in one pass, yet a
+    // segment's verdict is the one a split-then-decode-then-add parser
+    // gives: empty name first, then a bad escape anywhere in the segment,
+    // then UTF-8, then duplicates.
+    parsed p;
+    EXPECT_EQ(params_error::empty_name, p.parse("=%zz"));
+    EXPECT_EQ(params_error::bad_percent, p.parse("a%FF=%zz"));
+    EXPECT_EQ(params_error::not_utf8, p.parse("%FF=1&b=%zz"));
+    EXPECT_EQ(params_error::not_utf8, p.parse("a=1&a=%FF"));
+    EXPECT_EQ(params_error::duplicate, p.parse("a=1&a=%E4%BD%A0"));
+    // A sequence cut by '+', by '=' or by the segment's end.
+    EXPECT_EQ(params_error::not_utf8, p.parse("a=%E4+%A0"));
+    EXPECT_EQ(params_error::not_utf8, p.parse("a%E4=%BD%A0"));
+    EXPECT_EQ(params_error::not_utf8, p.parse("a=%E4%BD&b=%A0"));
+    // ... or by a second '=', which belongs to the value (found by the
+    // params fuzzer against the reference parser)
+    EXPECT_EQ(params_error::not_utf8, p.parse("a=%E4%BD=%A0"));
+    // Raw (unescaped) UTF-8 bytes are checked like decoded ones.
+    EXPECT_EQ(params_error::ok, p.parse("a=\xe4\xbd\xa0"
+                                        "b"));
+    EXPECT_EQ(params_error::not_utf8, p.parse("a=\xe4"
+                                              "b\xbd\xa0"));
+}
+
+TEST(ParseUrlencoded, TrimsTheArenaToWhatWasDecodedOnEveryOutcome)
+{
+    for (std::string_view raw :
+         {"a=%41%42&b=2", "a=1&b=%zz", "a=%FF", "a=1&a=2", "&&"}) {
+        SCOPED_TRACE(raw);
+        param_list list(8);
+        std::string arena = "xy";
+        arena.reserve(2 + raw.size());
+        const char *base = arena.data();
+        parse_urlencoded(raw, 8192, list, arena);
+        EXPECT_EQ(base, arena.data());
+        EXPECT_LE(arena.size(), 2 + raw.size());
+        EXPECT_EQ("xy", arena.substr(0, 2));
+        for (const param &q : list) {
+            EXPECT_GE(q.name.data(), arena.data() + 2);
+            EXPECT_LE(q.value.data() + q.value.size(),
+                      arena.data() + arena.size());
+        }
+    }
+}
+
+TEST(ParseUrlencoded, AgreesWithSplitThenDecodeOnGeneratedInputs)
+{
+    // Every string of up to 5 tokens over an alphabet of the bytes that
+    // matter (delimiters, escapes valid and not, UTF-8 leads and tails,
+    // '+'), plus a pseudo-random sample of longer ones.
+    static const std::vector<std::string> tokens = {
+        "a",    "b",   "=",      "&",   "+",
+        "%",    "%4",  "%41",    "%e4", "%E4%BD%A0",
+        "%BD",  "%A0", "%C0%80", "%zz", "\xe4\xbd\xa0",
+        "\xff", "%26", "%3D"};
+    std::size_t checked = 0;
+
+    auto check = [&checked](const std::string &raw) {
+        param_list a(4), b(4);
+        std::string arena_a, arena_b;
+        arena_a.reserve(raw.size());
+        arena_b.reserve(raw.size());
+        params_error ra = parse_urlencoded(raw, 8192, a, arena_a);
+        params_error rb = px_fuzz::reference_parse(raw, b, arena_b);
+        ASSERT_EQ(rb, ra) << raw;
+        if (ra == params_error::ok) {
+            ASSERT_EQ(b.size(), a.size()) << raw;
+            for (std::size_t i = 0; i < a.size(); i++) {
+                ASSERT_EQ(b.begin()[i].name, a.begin()[i].name) << raw;
+                ASSERT_EQ(b.begin()[i].value, a.begin()[i].value) << raw;
+            }
+        }
+        checked++;
+    };
+
+    std::vector<std::size_t> idx;
+    for (std::size_t len = 0; len <= 4; len++) {
+        idx.assign(len, 0);
+        for (;;) {
+            std::string raw;
+            for (std::size_t i : idx) {
+                raw += tokens[i];
+            }
+            check(raw);
+            std::size_t k = 0;
+            while (k < len && ++idx[k] == tokens.size()) {
+                idx[k++] = 0;
+            }
+            if (k == len) {
+                break;
+            }
+        }
+    }
+
+    unsigned state = 12345;
+    for (int n = 0; n < 20000; n++) {
+        std::string raw;
+        int len = 5 + n % 20;
+        for (int i = 0; i < len; i++) {
+            state = state * 1103515245u + 12345u;
+            raw += tokens[(state >> 16) % tokens.size()];
+        }
+        check(raw);
+    }
+
+    EXPECT_GT(checked, 100000u);
 }
 
 TEST(ParamList, AddDetectsDuplicatesAndKeepsOrder)

@@ -1,0 +1,434 @@
+#!/usr/bin/env python3
+"""bench/run.sh's report: computes every target's verdict from the runs of
+one invocation, prints the targets and writes bench/results.md.
+
+usage: report.py OUT NGINX DURATION CONNS PUSH_CONNS NONCE_SIZEOF LOGDIR
+                 MEM_LINE ROW... -- OP... -- CHECK...
+  ROW    name|req/s|p50|p99|non-2xx|records per request|baseline|connections|
+         worker CPU us per request;  NAME#K is round K of a compared run
+  OP     name|instructions per operation   (worker:name for worker steps)
+  CHECK  run|queue growth|acknowledged pushes|connections|new or retry
+  MEM_LINE  body bytes|VmHWM kB before|after|RssShmem kB before|after|
+            records enqueued|answer
+
+Exits 1 when a sink check fails (a run whose sink did not receive what it
+acknowledged measures nothing); a missed target is reported, not fatal.
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+(out, nginx, dur, conns, pconns, nonce_sizeof, logs,
+ mem_line) = sys.argv[1:9]
+rest = sys.argv[9:]
+sep1 = rest.index("--")
+sep2 = rest.index("--", sep1 + 1)
+rows = [r.split("|") for r in rest[:sep1]]
+ops = [o.split("|") for o in rest[sep1 + 1:sep2]]
+checks = [c.split("|") for c in rest[sep2 + 1:]]
+
+MIB = 1024 * 1024
+# the "constant" of "<= 2x body + constant": what one ordinary request may
+# keep besides the body and its records (pools, buffers)
+MEM_CONSTANT = 1 * MIB
+
+
+def ms(s):
+    if s.endswith("us"):
+        return float(s[:-2]) / 1000
+    if s.endswith("ms"):
+        return float(s[:-2])
+    if s.endswith("s"):
+        return float(s[:-1]) * 1000
+    return float(s)
+
+
+by = {r[0]: r for r in rows}
+op = {o[0]: int(o[1]) for o in ops}
+
+
+def rounds(name):
+    """the rows of NAME, or of its rounds NAME#1, NAME#2, ..."""
+    return [r for r in rows if r[0] == name or r[0].split("#")[0] == name]
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    if n == 0:
+        return float("nan")
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def rps(name):
+    return median([float(r[1]) for r in rounds(name)])
+
+
+def paired(a, b, f):
+    """f(row of a, row of b) for each round, the rounds run back to back"""
+    return [f(x, y) for x, y in zip(rounds(a), rounds(b))]
+
+
+def errors(*names):
+    return sum(int(r[4]) for n in names for r in rounds(n))
+
+
+# ---- sink checks: the pipelines really did the work -----------------------
+
+check_lines = []
+checks_ok = True
+for run, grew, acked, nconn, kind in checks:
+    grew, acked, nconn = int(grew), int(acked), int(nconn)
+    if kind == "new":
+        lo, hi = 50 * acked, 50 * (acked + nconn)
+        ok = acked > 0 and lo <= grew <= hi
+        want = "%d..%d" % (lo, hi)
+    else:
+        ok = acked > 0 and grew == 0
+        want = "0"
+    checks_ok = checks_ok and ok
+    check_lines.append("| %s | %d | %d | %s | %s |" % (
+        run, acked, grew, want, "ok" if ok else "**FAILED**"))
+
+# ---- memory ------------------------------------------------------------------
+
+(body, hwm0, hwm1, shm0, shm1, enqueued, answer) = mem_line.split("|", 6)
+body = int(body)
+hwm_delta = (int(hwm1) - int(hwm0)) * 1024
+shm_delta = (int(shm1) - int(shm0)) * 1024
+private_peak = hwm_delta - shm_delta
+mem_ok = int(enqueued) == 1000 and '"code":0' in answer
+
+# ---- targets -------------------------------------------------------------------
+
+
+def verdict(ok, *runs):
+    bad = errors(*runs)
+    if bad:
+        return "**INVALID** (%d non-2xx/errors)" % bad
+    return "met" if ok else "**MISSED**"
+
+
+targets = []
+
+
+def ratio_text(v, fmt):
+    return "median " + fmt % median(v) + " (" + ", ".join(fmt % x for x in v) + ")"
+
+
+# A requests/s ratio compares the workers only while both are saturated:
+# on two CPUs a single wrk thread (that also builds every 46 KB request in
+# Lua) can be the slower side, and the ratio then measures wrk.  Each
+# round's worker busy share is requests/s x CPU per request; when a worker
+# of a compared pair was below SATURATED, the verdict is taken on the
+# workers' CPU time per request instead, which is what the requests/s
+# ratio would be with both saturated.  Both figures are printed.
+SATURATED = 0.90
+
+
+def busy(r):
+    return float(r[1]) * float(r[8]) / 1e6
+
+
+def compared(a, b):
+    """(ratio used for the verdict, text): how much faster a is than b"""
+    v = paired(a, b, lambda x, y: float(x[1]) / float(y[1]))
+    c = paired(a, b, lambda x, y: float(y[8]) / float(x[8]))
+    low = min(busy(r) for r in rounds(a) + rounds(b))
+    text = "requests/s %s; worker CPU per request %s; least busy worker " \
+           "%.0f %%" % (ratio_text(v, "%.2f"), ratio_text(c, "%.2f"),
+                        100 * low)
+    if low >= SATURATED:
+        return median(v), text + " -> judged on requests/s"
+    return median(c), text + " -> judged on CPU per request (not saturated)"
+
+
+for what, a, b in [("all-new 50-record push, queue sink", "push-new-queue",
+                    "push-new-lua"),
+                   ("identical retry", "push-retry-queue", "push-retry-lua")]:
+    r, text = compared(a, b)
+    targets.append((
+        what, ">= 5x the Lua peer",
+        "%.2fx: %s; %.0f vs %.0f pushes/s" % (r, text, rps(a), rps(b)),
+        verdict(r >= 5, a, b)))
+
+r, text = compared("aliyun-verify", "r200")
+targets.append((
+    "verify-only (Aliyun 9 params)", ">= 85 % of `return 200`",
+    "%.1f %%: %s; %.0f vs %.0f req/s; %.1f %% of r200-same-query" % (
+        100 * r, text, rps("aliyun-verify"), rps("r200"),
+        100 * rps("aliyun-verify") / rps("r200-same-query")),
+    verdict(r >= 0.85, "aliyun-verify", "r200")))
+
+n = op.get("parse_push", -1)
+targets.append((
+    "parse of the 50-record push", "<= 1 M instructions (callgrind)",
+    "{:,} instructions".format(n), verdict(0 <= n <= 1000000)))
+
+n = op.get("dedup_lines", -1)
+targets.append((
+    "NDJSON line", "<= 2,000 instructions per record",
+    "{:,} instructions".format(n), verdict(0 <= n <= 2000)))
+
+targets.append((
+    "worker memory for a 1 MB Aliyun push",
+    "<= 2x body + constant (%d MiB)" % (MEM_CONSTANT // MIB),
+    "%.1f MB private peak = %.1fx the %.2f MB body (VmHWM +%.1f MB, of "
+    "which zone pages +%.1f MB)" % (
+        private_peak / 1e6, private_peak / body, body / 1e6,
+        hwm_delta / 1e6, shm_delta / 1e6),
+    ("**INVALID** (push not enqueued: %s)" % answer) if not mem_ok
+    else verdict(private_peak <= 2 * body + MEM_CONSTANT)))
+
+lat = [ms(r[3]) / ms(r[2]) for r in rounds("push-new-queue")]
+lat_lua = [ms(r[3]) / ms(r[2]) for r in rounds("push-new-lua")]
+p50 = median([ms(r[2]) for r in rounds("push-new-queue")])
+p99 = median([ms(r[3]) for r in rounds("push-new-queue")])
+targets.append((
+    "p99 / p50 latency, new pushes at %s connections" % pconns, "<= 3",
+    "%s; p50 %.1f ms, p99 %.1f ms (medians); Lua peer median %.2f" % (
+        ratio_text(lat, "%.2f"), p50, p99, median(lat_lua)),
+    verdict(median(lat) <= 3 and int(pconns) == 50, "push-new-queue")))
+
+# ---- the report ----------------------------------------------------------------
+
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+            if l.startswith("model name")), "?")
+ngv = subprocess.run([nginx, "-v"], capture_output=True,
+                     text=True).stderr.strip()
+load0 = open(os.path.join(logs, "loadavg-start")).read().split()[:3]
+load1 = open("/proc/loadavg").read().split()[:3]
+st = [json.load(open(os.path.join(logs, "status-%d.json" % i)))
+      for i in range(3)]
+
+L = []
+L.append("# make bench results\n")
+L.append("Date: %s  " % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+rev = subprocess.run(["git", "-C", top, "rev-parse", "--short", "HEAD"],
+                     capture_output=True, text=True).stdout.strip() or "?"
+# this file itself is rewritten by every run: not a change to the build
+dirty = subprocess.run(["git", "-C", top, "status", "--porcelain",
+                        "--untracked-files=no", "--", ".",
+                        ":!bench/results.md"],
+                       capture_output=True, text=True).stdout.strip()
+L.append("Build: commit `%s`%s  " % (
+    rev, " with uncommitted changes" if dirty else ""))
+L.append("Machine: %s CPUs (`nproc`), %s, kernel %s, %s  " % (
+    os.cpu_count(), cpu, platform.release(), ngv))
+L.append("Load average at the start / end: %s / %s (other work on the "
+         "machine moves the absolute figures; the ratios of one run much "
+         "less)  " % (" ".join(load0), " ".join(load1)))
+L.append("Setup: one nginx worker pinned to CPU 0 (`worker_cpu_affinity`) "
+         "for the module and, in a second nginx idle while the other is "
+         "measured, for the OpenResty peer (bench/peer); wrk 1 thread "
+         "pinned to CPU 1 (`taskset -c 1`), 127.0.0.1, keep-alive, %s s per "
+         "run, %s connections (%s for the pushes).\n" % (dur, conns, pconns))
+
+L.append("## Targets (issue 15)\n")
+L.append("| benchmark | target | measured | verdict |")
+L.append("|---|---|---|---|")
+for t in targets:
+    L.append("| %s | %s | %s | %s |" % t)
+L.append("")
+
+L.append("## Runs\n")
+L.append("| benchmark | conns | requests/s | records/s | p50 | p99 | "
+         "non-2xx/errors | worker CPU/request | worker busy | baseline | "
+         "ratio to baseline |")
+L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+for row in rows:
+    name, v, p50, p99, bad, recs, base, c, cpu_us = row
+    v = float(v)
+    recs = int(recs)
+    ratio = "-"
+    if base != "-" and base in by:
+        ratio = "%.1f%%" % (100 * v / float(by[base][1]))
+    L.append("| %s | %s | %.0f | %s | %.3f ms | %.3f ms | %s | %s us | "
+             "%.0f %% | %s | %s |" % (
+                 name, c, v, "%.0f" % (v * recs) if recs else "-", ms(p50),
+                 ms(p99), bad, cpu_us, 100 * busy(row), base, ratio))
+L.append("")
+L.append("""NAME#K: round K; the runs a target compares alternate (r200 and
+aliyun-verify, the module and its peer) and the verdict takes the median
+of the rounds' ratios.  Worker CPU/request: the worker's user + system
+time over the run (/proc, clock ticks) divided by the requests wrk
+completed; worker busy: requests/s x that.  A ratio of requests/s
+compares the workers only while both are saturated (busy >= 90 %); below
+that a single wrk thread on the other CPU is the limit, and the verdict
+is taken on the ratio of CPU per request instead (both are printed).
+
+- `r200`: GET, `return 200` (baseline for verify-only);
+  `r200-same-query`: the same with the Aliyun run's ~250-byte query string.
+- `echo-46k`: POST of test/data/huawei_push_50.json (46 KB) read by the
+  echo module in C: the body-reading baseline of the push runs.
+- `aliyun-verify`: a signed Aliyun call-control query (9 parameters,
+  HMAC-SHA1) verified, then `return 200`; `provision_x_nonce off` there
+  (wrk repeats one request), fresh timestamp.
+- `push-new-queue` / `push-new-lua`: the 50-record Huawei push, X-AKSK
+  verified with a fresh nonce (nonce store on), parsed, every record
+  checked, keyed, deduplicated and enqueued as an NDJSON line; every
+  request carries 50 new records (bench/push.lua prefixes each
+  sessionId).  `-queue` is the module (`queue=q dedup=dedup`), `-lua` the
+  OpenResty peer (bench/peer/provision_peer.lua, bench/README.md).
+- `push-retry-*`: the same body every time, known from one push before
+  the run: an identical retry, answered from the body digest.
+- `push-*-forward`, `push-*-redis`: the module with `forward=` (proxy_pass
+  to an echo location) and `redis=` (a local redis-server on CPU 1).
+""")
+
+L.append("## The sinks received what was acknowledged\n")
+L.append("Each acknowledged push of 50 new records must add 50 to the queue "
+         "(the module's zone `q`, the peer's `q` list; up to one push per "
+         "connection more may finish after wrk stops counting); a retry "
+         "run must add none.\n")
+L.append("| run | acknowledged pushes | queue growth | expected | check |")
+L.append("|---|---:|---:|---:|---|")
+L.extend(check_lines)
+L.append("")
+
+L.append("## Worker memory for one 1 MB unsigned Aliyun push\n")
+L.append("A fresh worker, one 20-record push first, then one push of %d "
+         "bytes (1000 records, `/aliyun/fee-mem`: `provision_x_cdr aliyun "
+         "queue=q dedup=dedup`); answer `%s`, %s records enqueued.\n" % (
+             body, answer, enqueued))
+L.append("| VmHWM before | after | RssShmem before | after | private peak "
+         "(ΔVmHWM − ΔRssShmem) | ratio to the body |")
+L.append("|---:|---:|---:|---:|---:|---:|")
+L.append("| %s kB | %s kB | %s kB | %s kB | %.1f MB | %.1fx |" % (
+    hwm0, hwm1, shm0, shm1, private_peak / 1e6, private_peak / body))
+L.append("\nRssShmem counts the queue and dedup zone pages the push wrote "
+         "(the records' storage, sized by the configuration); the verdict "
+         "is on the rest, the worker's own peak.\n")
+
+L.append("## Instructions per operation (callgrind, core library, -O2)\n")
+L.append("| operation | instructions/op |")
+L.append("|---|---:|")
+names = {
+    "xmode_verify": "Aliyun `xmode_verify` (9 params, HMAC-SHA1, prepared key)",
+    "aksk_verify": "Huawei `aksk_verify` (HMAC-SHA256, prepared key)",
+    "aliyun_query_verify": "Aliyun query string parsed + verified "
+                           "(`parse_urlencoded` + `xmode_verify`)",
+    "parse_push": "`parse_push` of the 50-record push (reused json_arena; "
+                  "includes keys + key digests)",
+    "dedup_lines": "one record's NDJSON line (`cdr_write_line`), per record",
+}
+for name, n in ops:
+    if ":" not in name and not name.startswith("hmac_"):
+        L.append("| %s | %s |" % (names.get(name, name),
+                                  "{:,}".format(int(n))))
+L.append("\n(bench/core_ops.cpp at two N values; "
+         "(Ir(N2) - Ir(N1)) / (N2 - N1).)\n")
+L.append("HMAC-SHA1 of a 300-byte message with a key prepared once, the "
+         "OpenSSL 3 ways (bench/hmac_variants.cpp; wall time: 10^6 MACs "
+         "on CPU 1, where OpenSSL uses SHA-NI, which valgrind hides):\n")
+L.append("| variant | instructions/MAC | ns/MAC (wall) |")
+L.append("|---|---:|---:|")
+wall = {o[0][len("wall:"):]: int(o[1]) for o in ops
+        if o[0].startswith("wall:")}
+for name, label in [
+        ("hmac_plain", "plain `hmac_sha1()`: pads hashed per call"),
+        ("hmac_mac_ctx_dup", "`EVP_MAC_CTX_dup` of a prepared EVP_MAC_CTX"),
+        ("hmac_md_ctx_copy", "two EVP_MD_CTX pad states, `EVP_MD_CTX_copy_ex`"
+                             " (`hmac_key`, used)"),
+        ("hmac_sha_ctx_copy", "deprecated `SHA1_*`, SHA_CTX struct copies "
+                              "(reference; not used)")]:
+    if name in op:
+        L.append("| %s | %s | %s |" % (label, "{:,}".format(op[name]),
+                                       wall.get(name, "-")))
+L.append("Per push of 50 new records, inside one nginx worker (callgrind, "
+         "inclusive; bench/worker_ops.pl, 10 pushes to the `queue=` "
+         "location):\n")
+L.append("| step | instructions/push |")
+L.append("|---|---:|")
+for name, n in ops:
+    if name.startswith("worker:"):
+        L.append("| %s | %s |" % (name[len("worker:"):],
+                                  "{:,}".format(int(n))))
+L.append("")
+
+
+def find(o, pred):
+    """every dict inside o for which pred holds"""
+    if isinstance(o, dict):
+        if pred(o):
+            yield o
+        for v in o.values():
+            yield from find(v, pred)
+    elif isinstance(o, list):
+        for v in o:
+            yield from find(v, pred)
+
+
+def zone(s, name):
+    return next(find(s, lambda d: d.get("zone") == name and "entries" in d),
+                None)
+
+
+def queue(s):
+    return next(find(s, lambda d: "bytes_used" in d and "entries" not in d),
+                None)
+
+
+def per(a, b, key):
+    try:
+        return (b["bytes_used"] - a["bytes_used"]) / max(1, b[key] - a[key])
+    except Exception:
+        return float("nan")
+
+
+L.append("## Zone memory\n")
+nz0, nz2 = zone(st[0], "nonces"), zone(st[2], "nonces")
+dz0, dz2 = zone(st[0], "dedup"), zone(st[2], "dedup")
+q0, q1 = queue(st[0]), queue(st[1])
+L.append("| what | measured | entries | bytes/entry |")
+L.append("|---|---:|---:|---:|")
+if nz0 and nz2:
+    L.append("| nonce entry (zone `nonces`) | +%d bytes | +%d | %.1f |" % (
+        nz2["bytes_used"] - nz0["bytes_used"],
+        nz2["entries"] - nz0["entries"], per(nz0, nz2, "entries")))
+if dz0 and dz2:
+    L.append("| dedup entry (zone `dedup`) | +%d bytes | +%d | %.1f |" % (
+        dz2["bytes_used"] - dz0["bytes_used"],
+        dz2["entries"] - dz0["entries"], per(dz0, dz2, "entries")))
+if q0 and q1 and "depth" in q1:
+    L.append("| queued record (zone `q`, depth) | +%d bytes | +%d | %.1f |" % (
+        q1["bytes_used"] - q0["bytes_used"], q1["depth"] - q0["depth"],
+        per(q0, q1, "depth")))
+L.append("\nThe nonce and dedup zones share one node struct "
+         "(src/ngx_http_provision_x_seen.cpp: rbtree node, queue link, "
+         "expiry, 16-byte digest) of %s bytes, which the slab allocator "
+         "rounds up to its next size class; the per-entry figures are "
+         "status-page deltas (slab pages, so they include page "
+         "bookkeeping).\n" % nonce_sizeof)
+
+nonce_pe = per(nz0, nz2, "entries") if nz0 and nz2 else float("nan")
+L.append("## Earlier targets\n")
+L.append("| target | result | verdict |")
+L.append("|---|---:|---|")
+for what, ok, val, runs in [
+    ("50-record push verified+parsed+deduplicated+enqueued >= 1,000 "
+     "pushes/s per worker core", rps("push-new-queue") >= 1000,
+     "%.0f pushes/s (median)" % rps("push-new-queue"), ["push-new-queue"]),
+    ("identical retry >= 5,000 pushes/s", rps("push-retry-queue") >= 5000,
+     "%.0f pushes/s (median)" % rps("push-retry-queue"),
+     ["push-retry-queue"]),
+    ("nonce entry <= 128 bytes of zone", nonce_pe <= 128.5,
+     "%.1f bytes" % nonce_pe, []),
+]:
+    L.append("| %s | %s | %s |" % (what, val, verdict(ok, *runs)))
+L.append("")
+L.append("Raw status snapshot: " +
+         json.dumps(st[2])[:4000].replace("|", "/") + "\n")
+
+open(out, "w").write("\n".join(L) + "\n")
+
+print("\nTargets (issue 15), one make bench run:\n")
+for t in targets:
+    print("  %s (%s): %s\n      -> %s" % t)
+print("\nSink checks:", "ok" if checks_ok else "FAILED (see %s)" % out)
+print("Written:", out)
+sys.exit(0 if checks_ok else 1)
