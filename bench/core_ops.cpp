@@ -1,7 +1,9 @@
 // Instruction counts per core operation, for callgrind.
 // usage: core_ops OP N [push.json | QUERY SECRET]
 //   OP: xmode_verify | aksk_verify | aliyun_query_verify | parse_push |
-//       dedup_lines | hmac_* (bench/hmac_variants.cpp)
+//       dedup_lines | hmac_* (bench/hmac_variants.cpp) |
+//       seen_fill ZONE_BYTES (not for callgrind: prints the bytes of zone
+//       per nonce/dedup entry when the table first refuses one)
 // The verify operations use a prepared (per-secret) HMAC key, as the
 // gateway does; aliyun_query_verify parses a signed query string first
 // (the bench passes its own Aliyun query and the secret it was signed with).
@@ -11,6 +13,7 @@
 #include "core/cdr.hpp"
 #include "core/json_arena.hpp"
 #include "core/params.hpp"
+#include "core/seen_table.hpp"
 #include "core/signature.hpp"
 
 #include <cstdio>
@@ -40,6 +43,32 @@ main(int argc, char **argv)
     int variant = hmac_variant(op, n);
     if (variant >= 0) {
         return variant;
+    }
+
+    if (op == "seen_fill") {
+        // The nonce/dedup table a zone of n bytes holds (the slab pool
+        // keeps about one page per 4 KB plus its header: 1 % is allowed),
+        // filled with random digests until the first refusal.
+        size_t zone = static_cast<size_t>(n);
+        uint32_t buckets = seen_buckets_for(zone - zone / 100 - 4096);
+        std::string table(seen_table_bytes(buckets), '\0');
+        auto *h = reinterpret_cast<seen_header *>(&table[0]);
+        seen_init(h, buckets, seen_kind::dedup, 1000, 0x5eed);
+        uint64_t x = 0x9e3779b97f4a7c15ULL, entries = 0;
+        for (;;) {
+            unsigned char d[seen_digest_size];
+            for (size_t i = 0; i < sizeof(d); i += 8) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                std::memcpy(d + i, &x, 8);
+            }
+            if (seen_add(h, d, 2000, 0, 0, 1000) != seen_result::added)
+                break;
+            entries++;
+        }
+        std::printf("%.2f %llu %llu\n", double(zone) / double(entries),
+                    static_cast<unsigned long long>(entries),
+                    static_cast<unsigned long long>(seen_capacity(h)));
+        return 0;
     }
 
     if (op == "xmode_verify") {

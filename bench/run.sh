@@ -313,13 +313,9 @@ while IFS= read -r line; do
     ops+=("worker:$line")
 done < <(perl "$bench/worker_ops.pl" "$nginx" "$prefix" "$port" "$tmpl" 10)
 
-# the nonce node struct, measured by the compiler (mirror of the module's)
-nonce_sizeof=$(printf '%s\n' '#include <cstdio>' '#include <ctime>' \
-    'struct rb { unsigned long k; void *l, *r, *p; unsigned char c, d; };' \
-    'struct q { void *p, *n; };' \
-    'struct node { rb node; q queue; time_t expire; unsigned char digest[16]; };' \
-    'int main() { std::printf("%zu", sizeof(node)); }' |
-    g++ -x c++ -o "$prefix/sizeof" - && "$prefix/sizeof")
+# bytes of zone per nonce/dedup entry: the table of a 64 MB zone filled
+# until its first refusal ("bytes entries capacity")
+nonce_sizeof=$("$core_ops" seen_fill $((64 * 1024 * 1024)) | tr ' ' ':')
 
 python3 "$bench/report.py" "$out" "$nginx" "$dur" "$conns" "$pconns" \
     "$nonce_sizeof" "$prefix/logs" "$mem_line" \

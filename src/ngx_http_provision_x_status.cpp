@@ -467,6 +467,7 @@ ngx_http_provision_x_status_queues(ngx_http_provision_x_out_t *out) noexcept
 struct ngx_http_provision_x_zone_view_t {
     ngx_str_t name;
     const char *kind;
+    size_t size;
     ngx_uint_t max_share;
     provision_x::seen_stats st;
 };
@@ -511,6 +512,7 @@ ngx_http_provision_x_zone_views(
                                                shm->shm.name.len);
         z->kind =
             (ctx->kind == NGX_HTTP_PROVISION_X_ZONE_NONCE) ? "nonce" : "dedup";
+        z->size = shm->shm.size;
         z->max_share = ctx->max_share;
         ngx_http_provision_x_seen_stats(ctx, &z->st);
     }
@@ -537,12 +539,13 @@ ngx_http_provision_x_status_zones_json(ngx_http_provision_x_out_t *out,
 
         ngx_http_provision_x_out(
             out,
-            "%s{\"zone\":\"%V\",\"kind\":\"%s\",\"entries\":%uL,"
-            "\"capacity\":%uL,\"fill\":%.3f,\"max_share\":%ui,"
-            "\"refused_full\":%uL,\"refused_share\":%uL,\"apps\":[",
-            i ? "," : "", &z->name, z->kind, z->st.entries, z->st.capacity,
-            ngx_http_provision_x_fill(&z->st), z->max_share, z->st.refused_full,
-            z->st.refused_share);
+            "%s{\"zone\":\"%V\",\"kind\":\"%s\",\"size\":%uz,"
+            "\"entries\":%uL,\"capacity\":%uL,\"fill\":%.3f,"
+            "\"max_share\":%ui,\"refused_full\":%uL,\"refused_share\":%uL,"
+            "\"apps\":[",
+            i ? "," : "", &z->name, z->kind, z->size, z->st.entries,
+            z->st.capacity, ngx_http_provision_x_fill(&z->st), z->max_share,
+            z->st.refused_full, z->st.refused_share);
 
         out->first_item = true;
 
@@ -576,6 +579,7 @@ ngx_http_provision_x_status_zones_prometheus(
         const char *help;
     } metrics[] = {
         {"zone_entries", "gauge", "Live entries in a nonce or dedup zone."},
+        {"zone_size_bytes", "gauge", "Bytes of a nonce or dedup zone."},
         {"zone_capacity", "gauge", "Entries a nonce or dedup zone can hold."},
         {"zone_fill_ratio", "gauge", "Live entries over capacity."},
         {"zone_refused_full_total", "counter",
@@ -590,14 +594,15 @@ ngx_http_provision_x_status_zones_prometheus(
 
         for (ngx_uint_t i = 0; i < n; i++) {
             ngx_http_provision_x_zone_view_t *z = &views[i];
-            uint64_t values[] = {z->st.entries, z->st.capacity, 0,
+            uint64_t values[] = {z->st.entries,      z->size,
+                                 z->st.capacity,     0,
                                  z->st.refused_full, z->st.refused_share};
 
             ngx_http_provision_x_out(out,
                                      "provision_x_%s{zone=\"%V\",kind=\"%s\"} ",
                                      metrics[k].name, &z->name, z->kind);
 
-            if (k == 2) {
+            if (k == 3) {
                 ngx_http_provision_x_out(out, "%.3f\n",
                                          ngx_http_provision_x_fill(&z->st));
             } else {
