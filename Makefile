@@ -4,6 +4,10 @@
 #   make test       deps, build, lint, unit tests, Test::Nginx suite
 #   make run        demo gateway on 127.0.0.1:8080 (Ctrl-C stops it)
 #   make check      load the module into the distribution's nginx
+#   make install    module, its modules-available snippet, the CLI and its
+#                   man page (DESTDIR, PREFIX, NGINX_MODULES_DIR)
+#   make deb        Debian packages (dh_nginx) in build/deb/
+#   make compat     nginx and the module from NGINX_TARBALL, whole suite
 #   make fuzz       every libFuzzer harness, FUZZ_TIME seconds each
 #
 # NGINX_SRC selects the nginx source tree (default: Debian's nginx-dev).
@@ -12,6 +16,7 @@ NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
 BUILD       ?= build
 
+VERSION     := $(shell cat VERSION)
 MODULE_NAME := ngx_http_provision_x_module
 MODULE      := $(BUILD)/$(MODULE_NAME).so
 NGX_TREE    := $(BUILD)/nginx
@@ -22,6 +27,7 @@ CXXFLAGS    ?= -O2 -g
 PX_CXXFLAGS := -std=c++17 -fPIC -W -Wall -Wextra -Wpointer-arith \
                -Wno-unused-parameter -Werror -Isrc
 PX_LIBS     := -lsimdjson -ljansson -lcrypto
+CLI_LIBS    := $(PX_LIBS) -lcurl
 
 CORE_SRCS   := $(wildcard src/core/*.cpp)
 CORE_OBJS   := $(CORE_SRCS:src/core/%.cpp=$(BUILD)/core/%.o)
@@ -33,14 +39,26 @@ CLI_SRCS    := $(wildcard tools/provision-x/*.cpp)
 CLI_HEADERS := $(wildcard tools/provision-x/*.hpp)
 CLI_BIN     := $(BUILD)/provision-x
 
+# The Debian packages (make deb), built from a copy of the tree in
+# build/deb/: dpkg-buildpackage writes into the parent of the tree it builds.
+DEB_REVISION ?= 1
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
+DEB         := $(BUILD)/deb/libnginx-mod-http-provision-x_$(VERSION)-$(DEB_REVISION)_$(DEB_ARCH).deb
+DEB_INPUTS  := Makefile config config.make VERSION LICENSE CHANGELOG.md \
+               $(wildcard debian/* debian/source/*) $(CORE_SRCS) \
+               $(HEADERS) $(wildcard src/*.cpp) $(CLI_SRCS) \
+               $(CLI_HEADERS) docs/provision-x.1 util/configure-nginx.sh \
+               util/check-load.sh util/build-deb.sh
+
 # The packages each kind of target needs; util/deps.sh installs the missing.
 DEPS_BUILD  := nginx nginx-dev g++ make dpkg-dev libssl-dev libjansson-dev \
-               libsimdjson-dev libpcre2-dev zlib1g-dev
+               libsimdjson-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev
+DEPS_DEB    := debhelper fakeroot
 DEPS_TEST   := googletest libgtest-dev clang-format perl libtest-base-perl \
                libtext-diff-perl liburi-perl libtest-longstring-perl \
                liblist-moreutils-perl libhttp-message-perl libipc-run-perl \
                libipc-run3-perl curl prometheus redis-server redis-tools \
-               python3 openssl
+               python3 openssl groff-base
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(TOP)/$(MODULE)
@@ -48,7 +66,8 @@ export TEST_NGINX_LOAD_MODULES ?= $(TOP)/$(MODULE)
 DEPS_FUZZ   := clang-14 libclang-rt-14-dev
 FUZZ_TIME   ?= 30
 
-.PHONY: all module deps deps-build check unit lint test prove run fuzz clean
+.PHONY: all module deps deps-build check unit lint test prove run fuzz clean \
+        install uninstall deb compat
 
 all: module $(CLI_BIN)
 
@@ -58,7 +77,7 @@ deps-build:
 deps: deps-build
 	@util/deps.sh $(DEPS_TEST)
 
-$(NGX_TREE)/objs/Makefile: config config.make util/configure-nginx.sh
+$(NGX_TREE)/objs/Makefile: config config.make VERSION util/configure-nginx.sh
 	util/configure-nginx.sh $(NGINX_SRC) $(TOP)/$(NGX_TREE) $(TOP)
 
 # nginx's own make tracks the sources and headers listed in config.
@@ -71,7 +90,7 @@ check: module
 
 $(BUILD)/core/%.o: src/core/%.cpp $(HEADERS)
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS) $(PX_CXXFLAGS) -c $< -o $@
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(PX_CXXFLAGS) -c $< -o $@
 
 $(BUILD)/unit/%.o: test/unit/%.cpp $(HEADERS)
 	@mkdir -p $(@D)
@@ -83,7 +102,7 @@ $(BUILD)/unit/%.o: test/unit/%.cpp $(HEADERS)
 $(BUILD)/unit/cli_tools_test.o: $(CLI_SRCS) $(CLI_HEADERS)
 
 $(UNIT_BIN): $(CORE_OBJS) $(UNIT_OBJS)
-	$(CXX) $(CXXFLAGS) -o $@ $^ -lgtest -lgtest_main -pthread $(PX_LIBS)
+	$(CXX) $(CXXFLAGS) -o $@ $^ -lgtest -lgtest_main -pthread $(CLI_LIBS)
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN) --gtest_brief=1
@@ -92,12 +111,14 @@ lint:
 	util/lint.sh
 
 # The command-line tools (tools/provision-x): not part of the module.
-$(CLI_BIN): $(CLI_SRCS) $(CLI_HEADERS) $(CORE_OBJS) $(HEADERS)
+$(CLI_BIN): $(CLI_SRCS) $(CLI_HEADERS) $(CORE_OBJS) $(HEADERS) VERSION
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS) $(PX_CXXFLAGS) -Itools -o $@ $(CLI_SRCS) \
-	    $(CORE_OBJS) $(PX_LIBS)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(PX_CXXFLAGS) -Itools \
+	    -DPROVISION_X_VERSION='"$(VERSION)"' -o $@ $(CLI_SRCS) \
+	    $(CORE_OBJS) $(LDFLAGS) $(CLI_LIBS)
 
-prove: module $(CLI_BIN)
+# t/080 installs the Debian packages: they are built first (when stale).
+prove: module $(CLI_BIN) $(DEB)
 	prove -I$(TOP)/t/lib -r t/
 
 test: deps
@@ -114,6 +135,52 @@ run: deps-build module $(CLI_BIN)
 
 clean:
 	rm -rf $(BUILD) t/servroot*
+
+# --- install, package, other nginx versions --------------------------------
+#
+# Where the distribution's nginx looks for modules (Debian and nginx.org
+# packages: /usr/lib/nginx/modules).  A module only loads into the nginx
+# version it was built against: rebuild it whenever nginx is upgraded.
+
+NGINX_MODULES_DIR ?= $(or $(shell $(NGINX_BIN) -V 2>&1 | \
+                       sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p'), \
+                       /usr/lib/nginx/modules)
+NGINX_MODULES_CONF ?= /usr/share/nginx/modules-available
+PREFIX      ?= /usr
+DESTDIR     ?=
+LOAD_CONF   := mod-http-provision-x.conf
+
+install: module $(CLI_BIN)
+	install -d $(DESTDIR)$(NGINX_MODULES_DIR) \
+	    $(DESTDIR)$(NGINX_MODULES_CONF) $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 $(MODULE) $(DESTDIR)$(NGINX_MODULES_DIR)/
+	echo 'load_module $(NGINX_MODULES_DIR)/$(MODULE_NAME).so;' \
+	    >$(DESTDIR)$(NGINX_MODULES_CONF)/$(LOAD_CONF)
+	chmod 644 $(DESTDIR)$(NGINX_MODULES_CONF)/$(LOAD_CONF)
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/provision-x
+	install -m 644 docs/provision-x.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	@echo "enable it: ln -s $(NGINX_MODULES_CONF)/$(LOAD_CONF)" \
+	    "/etc/nginx/modules-enabled/50-$(LOAD_CONF)"
+
+uninstall:
+	rm -f $(DESTDIR)$(NGINX_MODULES_DIR)/$(MODULE_NAME).so \
+	    $(DESTDIR)$(NGINX_MODULES_CONF)/$(LOAD_CONF) \
+	    $(DESTDIR)$(PREFIX)/bin/provision-x \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/provision-x.1
+
+deb: $(DEB)
+
+$(DEB): $(DEB_INPUTS)
+	@util/deps.sh $(DEPS_BUILD) $(DEPS_DEB)
+	util/build-deb.sh $(TOP) $(TOP)/$(BUILD)/deb $(DEB_REVISION)
+
+# An nginx.org release (not in the repository): CI runs it when the tarball
+# is there and says it skipped when not.
+NGINX_TARBALL ?= $(TOP)/../shared/nginx/nginx-1.30.4.tar.gz
+
+compat: $(CLI_BIN)
+	util/compat.sh $(NGINX_TARBALL) $(TOP)/$(BUILD)/compat $(TOP)
 
 # --- benchmarks and memory checkers (bench/; README "Benchmarks") ---------
 #   make bench          wrk (the module and its OpenResty peer) + callgrind +

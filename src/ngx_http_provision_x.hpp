@@ -17,6 +17,15 @@ extern "C" {
 extern ngx_module_t ngx_http_provision_x_module;
 }
 
+/*
+ * The oldest nginx with every API the module uses:
+ * ngx_ssl_client_session_cache() appeared in 1.15.2 (r->preserve_body, the
+ * next newest, in 1.13.4).  config refuses older trees as well.
+ */
+#if (nginx_version < 1015002)
+#error "ngx_http_provision_x_module needs nginx 1.15.2 or newer"
+#endif
+
 #include "core/cdr.hpp"
 #include "core/hmac.hpp"
 #include "core/reason.hpp"
@@ -41,6 +50,38 @@ conf_message(const char *text) noexcept
 }
 
 } // namespace provision_x
+
+/*
+ * Adds a response header, every field set: nginx 1.23 added "next", which
+ * header filters follow.  Key and value must live as long as the request.
+ */
+inline ngx_int_t
+ngx_http_provision_x_push_header(ngx_http_request_t *r, ngx_str_t key,
+                                 ngx_str_t value) noexcept
+{
+    auto *h =
+        static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->lowcase_key = static_cast<u_char *>(ngx_pnalloc(r->pool, key.len));
+    if (h->lowcase_key == NULL) {
+        h->hash = 0; /* nginx skips an entry without a hash */
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(h->lowcase_key, key.data, key.len);
+
+    h->hash = 1;
+    h->key = key;
+    h->value = value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
 
 #define NGX_HTTP_PROVISION_X_DIGEST_LEN 16
 

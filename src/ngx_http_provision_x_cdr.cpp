@@ -58,21 +58,20 @@ ngx_http_provision_x_cdr_send(ngx_http_request_t *r, ngx_uint_t status,
     r->headers_out.content_length_n = len;
 
     if (retry_after) {
-        auto *h = static_cast<ngx_table_elt_t *>(
-            ngx_list_push(&r->headers_out.headers));
-        if (h == NULL) {
+        ngx_str_t value;
+
+        value.data =
+            static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
+        if (value.data == NULL) {
             return NGX_ERROR;
         }
 
-        u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
-        if (p == NULL) {
+        value.len = ngx_sprintf(value.data, "%T", retry_after) - value.data;
+
+        if (ngx_http_provision_x_push_header(r, ngx_string("Retry-After"),
+                                             value) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        h->value.data = p;
-        h->value.len = ngx_sprintf(p, "%T", retry_after) - p;
     }
 
     ngx_int_t rc = ngx_http_send_header(r);
@@ -646,15 +645,10 @@ ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
 
     if (r->method != NGX_HTTP_POST) {
-        auto *h = static_cast<ngx_table_elt_t *>(
-            ngx_list_push(&r->headers_out.headers));
-        if (h == NULL) {
+        if (ngx_http_provision_x_push_header(r, ngx_string("Allow"),
+                                             ngx_string("POST")) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
 
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -1348,6 +1348,22 @@ ngx_http_provision_x_init_module(ngx_cycle_t *cycle) noexcept
     /* called once the new cycle is certain to run */
     ngx_http_provision_x_seen_commit(cycle);
 
+    /*
+     * Once per start or reload, in the master: which build serves.  The
+     * running nginx's version is that of its core module; load_module
+     * refuses any other, but a log read after an upgrade should not make
+     * anyone guess.  "nginx -t" and "nginx -s" stay quiet.
+     */
+    if (!ngx_test_config && ngx_process != NGX_PROCESS_SIGNALLER) {
+        ngx_uint_t running = ngx_core_module.version;
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "provision_x %s (built with nginx %s, running nginx "
+                      "%ui.%ui.%ui)",
+                      NGX_HTTP_PROVISION_X_VERSION, NGINX_VERSION,
+                      running / 1000000, running / 1000 % 1000, running % 1000);
+    }
+
     if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
         return NGX_OK;
     }

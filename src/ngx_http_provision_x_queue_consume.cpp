@@ -38,19 +38,10 @@ static ngx_int_t
 ngx_http_provision_x_queue_header(ngx_http_request_t *r, const char *key,
                                   u_char *value, size_t len) noexcept
 {
-    auto *h =
-        static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_str_t name = {ngx_strlen(key),
+                      reinterpret_cast<u_char *>(const_cast<char *>(key))};
 
-    h->hash = 1;
-    h->key.data = reinterpret_cast<u_char *>(const_cast<char *>(key));
-    h->key.len = ngx_strlen(key);
-    h->value.data = value;
-    h->value.len = len;
-
-    return NGX_OK;
+    return ngx_http_provision_x_push_header(r, name, {len, value});
 }
 
 static ngx_int_t

@@ -73,16 +73,10 @@ ngx_http_provision_x_send_rejection(
     r->headers_out.content_type_len = ngx_http_provision_x_json_type.len;
     r->headers_out.content_length_n = b->last - b->pos;
 
-    if (refusal->why == reason::nonce_store_full) {
-        ngx_table_elt_t *h = static_cast<ngx_table_elt_t *>(
-            ngx_list_push(&r->headers_out.headers));
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        ngx_str_set(&h->value, "1");
+    if (refusal->why == reason::nonce_store_full &&
+        ngx_http_provision_x_push_header(r, ngx_string("Retry-After"),
+                                         ngx_string("1")) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     ngx_int_t rc = ngx_http_send_header(r);
@@ -170,18 +164,13 @@ ngx_http_provision_x_header_filter(ngx_http_request_t *r) noexcept
         return ngx_http_next_header_filter(r);
     }
 
-    ngx_table_elt_t *h =
-        static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
-    if (h == NULL) {
+    std::string_view name = describe(static_cast<reason>(ctx->reason)).name;
+    ngx_str_t value = {name.size(), (u_char *) name.data()};
+
+    if (ngx_http_provision_x_push_header(r, ngx_http_provision_x_would_reject,
+                                         value) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    std::string_view name = describe(static_cast<reason>(ctx->reason)).name;
-
-    h->hash = 1;
-    h->key = ngx_http_provision_x_would_reject;
-    h->value.data = (u_char *) name.data();
-    h->value.len = name.size();
 
     return ngx_http_next_header_filter(r);
 }

@@ -127,6 +127,25 @@ ngx_http_provision_x_item(ngx_http_provision_x_out_t *out) noexcept
 }
 
 static void
+ngx_http_provision_x_status_build(ngx_http_provision_x_out_t *out) noexcept
+{
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, "build_info", "gauge",
+                                  "The module's version and the nginx it was "
+                                  "built for; always 1.");
+        ngx_http_provision_x_out(out,
+                                 "provision_x_build_info{version=\"%s\","
+                                 "nginx=\"%s\"} 1\n",
+                                 NGX_HTTP_PROVISION_X_VERSION, NGINX_VERSION);
+        return;
+    }
+
+    ngx_http_provision_x_out(out,
+                             "\"version\":\"%s\",\"nginx_version\":\"%s\",",
+                             NGX_HTTP_PROVISION_X_VERSION, NGINX_VERSION);
+}
+
+static void
 ngx_http_provision_x_status_verify(
     ngx_http_provision_x_out_t *out,
     ngx_http_provision_x_metrics_sh_t *m) noexcept
@@ -681,6 +700,7 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
         ngx_http_provision_x_out(&out, "{");
     }
 
+    ngx_http_provision_x_status_build(&out);
     ngx_http_provision_x_status_verify(&out, m);
     ngx_http_provision_x_status_cdr(&out, m);
     ngx_http_provision_x_status_call_control(&out, m);

@@ -119,7 +119,7 @@ Authorization: Bearer consumer-key-one-7f3a9c
 --- response_headers
 Content-Type: application/json
 --- response_body_like eval
-qr/^\{"verified":\[\{"dialect":"huawei","app":"appKeyA","count":1\}\],"rejected":\[\{"dialect":"huawei","app":"appKeyA","reason":"bad_signature","count":1\}\],"cdr":\{"aliyun":\{"pushes":0,"retries":0,"refused":0,"records":0,"duplicates":0,"dead_lettered":0,"hand_off":\{"2xx":0,"3xx":0,"4xx":0,"5xx":0\}\},"huawei":\{"pushes":2,"retries":1,"refused":1,"records":4,"duplicates":1,"dead_lettered":1,"hand_off":\{"2xx":2,"3xx":0,"4xx":0,"5xx":0\}\}\},"call_control":\{"aliyun":\{"relayed":0,"landline":0,"fallback_status":0,"fallback_invalid":0,"fallback_timeout":0,"fallback_error":0\},"huawei":\{"relayed":0,"landline":0,"fallback_status":0,"fallback_invalid":0,"fallback_timeout":0,"fallback_error":0\}\},"queues":\[\{"zone":"cdrq","enqueued":4,"leased_total":0,"acknowledged":0,"redelivered":0,"refused_full":0,"depth":4,"leased":0,"bytes_used":\d+,"bytes_free":\d+,"oldest_age":\d+\}\],"zones":\[\{"zone":"nonces","kind":"nonce","size":1048576,"entries":1,"capacity":\d+,"fill":0\.000,"max_share":0,"refused_full":0,"refused_share":0,"apps":\[\{"app":"appKeyA","entries":1\}\]\},\{"zone":"seen","kind":"dedup","size":1048576,"entries":6,"capacity":\d+,"fill":0\.000,"max_share":0,"refused_full":0,"refused_share":0,"apps":\[\{"app":"","entries":6\}\]\}\]\}$/
+qr/^\{"version":"\d+\.\d+\.\d+","nginx_version":"\d+\.\d+\.\d+","verified":\[\{"dialect":"huawei","app":"appKeyA","count":1\}\],"rejected":\[\{"dialect":"huawei","app":"appKeyA","reason":"bad_signature","count":1\}\],"cdr":\{"aliyun":\{"pushes":0,"retries":0,"refused":0,"records":0,"duplicates":0,"dead_lettered":0,"hand_off":\{"2xx":0,"3xx":0,"4xx":0,"5xx":0\}\},"huawei":\{"pushes":2,"retries":1,"refused":1,"records":4,"duplicates":1,"dead_lettered":1,"hand_off":\{"2xx":2,"3xx":0,"4xx":0,"5xx":0\}\}\},"call_control":\{"aliyun":\{"relayed":0,"landline":0,"fallback_status":0,"fallback_invalid":0,"fallback_timeout":0,"fallback_error":0\},"huawei":\{"relayed":0,"landline":0,"fallback_status":0,"fallback_invalid":0,"fallback_timeout":0,"fallback_error":0\}\},"queues":\[\{"zone":"cdrq","enqueued":4,"leased_total":0,"acknowledged":0,"redelivered":0,"refused_full":0,"depth":4,"leased":0,"bytes_used":\d+,"bytes_free":\d+,"oldest_age":\d+\}\],"zones":\[\{"zone":"nonces","kind":"nonce","size":1048576,"entries":1,"capacity":\d+,"fill":0\.000,"max_share":0,"refused_full":0,"refused_share":0,"apps":\[\{"app":"appKeyA","entries":1\}\]\},\{"zone":"seen","kind":"dedup","size":1048576,"entries":6,"capacity":\d+,"fill":0\.000,"max_share":0,"refused_full":0,"refused_share":0,"apps":\[\{"app":"","entries":6\}\]\}\]\}$/
 
 
 
@@ -148,4 +148,4 @@ GET /status
 --- more_headers
 Authorization: Bearer consumer-key-one-7f3a9c
 Accept: text/plain;version=0.0.4
---- response_body_like: ^# HELP provision_x_verified_total
+--- response_body_like: ^# HELP provision_x_build_info

@@ -31,5 +31,19 @@ for f in src/*.cpp src/*.hpp src/core/*.cpp src/core/*.hpp; do
     fi
 done
 
+# nginx >= 1.23 reads ngx_table_elt_t.next: response headers are pushed only
+# by ngx_http_provision_x_push_header(), which sets every field.
+if grep -n 'ngx_list_push(&r->headers_out.headers)' src/*.cpp; then
+    echo "push response headers with ngx_http_provision_x_push_header()" >&2
+    status=1
+fi
+
+# The man page renders without a warning.
+if ! out=$(groff -man -Tutf8 -ww -z docs/provision-x.1 2>&1) || [ -n "$out" ]
+then
+    echo "docs/provision-x.1: $out" >&2
+    status=1
+fi
+
 [ $status = 0 ] && echo "lint: ok"
 exit $status

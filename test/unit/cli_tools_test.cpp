@@ -44,6 +44,17 @@ TEST(CliArgs, ValuesFlagsAndRepeats)
     EXPECT_EQ("x", o.get("n", "x"));
 }
 
+TEST(CliArgs, DashHIsHelp)
+{
+    EXPECT_TRUE(parse({"-h"}).has("help"));
+    EXPECT_EQ((std::vector<std::string>{"-h"}),
+              parse({"--", "-h"}).positional());
+    // a command without --help keeps -h as a word
+    std::vector<const char *> argv{"-h"};
+    options o(1, const_cast<char **>(argv.data()), {"n"}, {});
+    EXPECT_EQ((std::vector<std::string>{"-h"}), o.positional());
+}
+
 TEST(CliArgs, Errors)
 {
     EXPECT_THROW(parse({"--bogus"}), usage_error);
@@ -106,9 +117,18 @@ TEST(CliHttp, ParseUrl)
     u = parse_http_url("http://[::1]/");
     EXPECT_EQ("::1", u.host);
     EXPECT_EQ("80", u.port);
+    EXPECT_FALSE(u.tls);
     u = parse_http_url("http://localhost");
     EXPECT_EQ("/", u.target);
-    EXPECT_THROW(parse_http_url("https://x/"), usage_error);
+    u = parse_http_url("https://gw.example:8443/px?a=1");
+    EXPECT_TRUE(u.tls);
+    EXPECT_EQ("gw.example", u.host);
+    EXPECT_EQ("8443", u.port);
+    EXPECT_EQ("/px?a=1", u.target);
+    EXPECT_EQ("https://gw.example:8443/px?a=1", u.url);
+    EXPECT_EQ("443", parse_http_url("https://[::1]/").port);
+    EXPECT_THROW(parse_http_url("ftp://x/"), usage_error);
+    EXPECT_THROW(parse_http_url("HTTPS//x/"), usage_error);
     EXPECT_THROW(parse_http_url("http://:80/"), usage_error);
     EXPECT_THROW(parse_http_url("http://x:8a/"), usage_error);
 }
@@ -279,7 +299,8 @@ TEST(CliSign, CurlCommandIsQuoted)
     s.headers = {{"X-A", "it's"}};
     s.body = "$(rm -rf /)";
     s.has_body = true;
-    EXPECT_EQ("curl -sS -i -X 'POST' 'http://h/x?a=1&b=2' \\\n"
+    EXPECT_EQ("curl -sS -i --fail-with-body -X 'POST' 'http://h/x?a=1&b=2' "
+              "\\\n"
               "    -H 'X-A: it'\\''s' \\\n"
               "    --data-binary '$(rm -rf /)'\n",
               format_curl(s));
