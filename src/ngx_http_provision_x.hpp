@@ -51,38 +51,6 @@ conf_message(const char *text) noexcept
 
 } // namespace provision_x
 
-/*
- * Adds a response header, every field set: nginx 1.23 added "next", which
- * header filters follow.  Key and value must live as long as the request.
- */
-inline ngx_int_t
-ngx_http_provision_x_push_header(ngx_http_request_t *r, ngx_str_t key,
-                                 ngx_str_t value) noexcept
-{
-    auto *h =
-        static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->lowcase_key = static_cast<u_char *>(ngx_pnalloc(r->pool, key.len));
-    if (h->lowcase_key == NULL) {
-        h->hash = 0; /* nginx skips an entry without a hash */
-        return NGX_ERROR;
-    }
-
-    ngx_strlow(h->lowcase_key, key.data, key.len);
-
-    h->hash = 1;
-    h->key = key;
-    h->value = value;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
-}
-
 #define NGX_HTTP_PROVISION_X_DIGEST_LEN 16
 
 /* Every shared zone of the .so starts with its kind, so a directive that
@@ -253,11 +221,6 @@ ngx_http_provision_x_app_find(ngx_http_provision_x_main_conf_t *pmcf,
                               std::string_view name) noexcept;
 char *ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
                                void *conf) noexcept;
-
-/* NGX_OK, NGX_DECLINED when over max, NGX_ERROR */
-ngx_int_t ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
-                                         size_t padding, std::string_view *body,
-                                         bool *padded) noexcept;
 
 ngx_http_provision_x_ctx_t *
 ngx_http_provision_x_get_ctx(ngx_http_request_t *r) noexcept;

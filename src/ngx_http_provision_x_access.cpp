@@ -11,6 +11,7 @@
 #include "ngx_http_provision_x.hpp"
 #include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_seen.hpp"
+#include "ngx_http_provision_x_http.hpp"
 
 #include "core/clock.hpp"
 #include "core/hmac.hpp"

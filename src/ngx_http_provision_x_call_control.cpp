@@ -16,6 +16,7 @@
  */
 
 #include "ngx_http_provision_x_outbound.hpp"
+#include "ngx_http_provision_x_http.hpp"
 
 #include "core/call_control.hpp"
 #include "core/params.hpp"
@@ -36,32 +37,9 @@ static void ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept;
 static ngx_int_t
 ngx_http_provision_x_cc_send(ngx_http_request_t *r, ngx_str_t *body) noexcept
 {
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = body->len;
-    ngx_str_set(&r->headers_out.content_type, "application/json;charset=UTF-8");
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
-    r->headers_out.content_type_lowcase = NULL;
-
-    ngx_int_t rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    auto *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    ngx_chain_t out = {b, NULL};
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_provision_x_send_bytes(
+        r, NGX_HTTP_OK, &ngx_http_provision_x_platform_json_type, body->data,
+        body->len);
 }
 
 /* Exactly once per query: the deadline, the subrequest and a client

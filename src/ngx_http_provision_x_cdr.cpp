@@ -19,6 +19,7 @@
 #include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_queue.hpp"
 #include "ngx_http_provision_x_seen.hpp"
+#include "ngx_http_provision_x_http.hpp"
 
 #include "core/cdr.hpp"
 #include "core/clock.hpp"
@@ -36,9 +37,6 @@ using provision_x::cdr_status;
  */
 static provision_x::cdr_parser *ngx_http_provision_x_cdr_parser;
 
-static ngx_str_t ngx_http_provision_x_cdr_json =
-    ngx_string("application/json;charset=UTF-8");
-
 static cdr_dialect
 ngx_http_provision_x_cdr_dialect(ngx_http_provision_x_loc_conf_t *plcf) noexcept
 {
@@ -52,11 +50,6 @@ ngx_http_provision_x_cdr_send(ngx_http_request_t *r, ngx_uint_t status,
                               const u_char *body, size_t len,
                               time_t retry_after) noexcept
 {
-    r->headers_out.status = status;
-    r->headers_out.content_type = ngx_http_provision_x_cdr_json;
-    r->headers_out.content_type_len = ngx_http_provision_x_cdr_json.len;
-    r->headers_out.content_length_n = len;
-
     if (retry_after) {
         ngx_str_t value;
 
@@ -74,29 +67,8 @@ ngx_http_provision_x_cdr_send(ngx_http_request_t *r, ngx_uint_t status,
         }
     }
 
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only || len == 0) {
-        return rc == NGX_OK && len == 0
-                   ? ngx_http_send_special(r, NGX_HTTP_LAST)
-                   : rc;
-    }
-
-    ngx_buf_t *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = const_cast<u_char *>(body);
-    b->last = b->pos + len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    ngx_chain_t out;
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_provision_x_send_bytes(
+        r, status, &ngx_http_provision_x_platform_json_type, body, len);
 }
 
 /*

@@ -8,15 +8,13 @@
 
 #include "ngx_http_provision_x.hpp"
 #include "ngx_http_provision_x_faults.hpp"
+#include "ngx_http_provision_x_http.hpp"
 
 using provision_x::describe;
 using provision_x::dialect;
 using provision_x::reason;
 
 static ngx_http_output_header_filter_pt ngx_http_next_header_filter;
-
-static ngx_str_t ngx_http_provision_x_json_type =
-    ngx_string("application/json;charset=UTF-8");
 
 static ngx_str_t ngx_http_provision_x_would_reject =
     ngx_string("X-Provision-X-Would-Reject");
@@ -65,30 +63,16 @@ ngx_http_provision_x_send_rejection(
                               &code, &message);
     }
 
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = info.status;
-    r->headers_out.content_type = ngx_http_provision_x_json_type;
-    r->headers_out.content_type_len = ngx_http_provision_x_json_type.len;
-    r->headers_out.content_length_n = b->last - b->pos;
-
     if (refusal->why == reason::nonce_store_full &&
         ngx_http_provision_x_push_header(r, ngx_string("Retry-After"),
                                          ngx_string("1")) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
+    ngx_chain_t out = {b, NULL};
 
-    ngx_chain_t out;
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_provision_x_send(
+        r, info.status, &ngx_http_provision_x_platform_json_type, &out);
 }
 
 static const char *

@@ -10,6 +10,7 @@
 #include "ngx_http_provision_x_metrics.hpp"
 #include "ngx_http_provision_x_queue.hpp"
 #include "ngx_http_provision_x_seen.hpp"
+#include "ngx_http_provision_x_http.hpp"
 
 #include <cstdarg>
 
@@ -25,7 +26,6 @@ struct ngx_http_provision_x_out_t {
     ngx_http_request_t *r;
     ngx_chain_t *first;
     ngx_chain_t *last;
-    size_t size;
     bool failed;
     bool prometheus;
     bool first_item; /* JSON: no comma before the next element */
@@ -66,7 +66,6 @@ ngx_http_provision_x_out(ngx_http_provision_x_out_t *out, const char *fmt,
     u_char *p = ngx_vslprintf(b->last, b->end, fmt, args);
     va_end(args);
 
-    out->size += p - b->last;
     b->last = p;
 }
 
@@ -715,26 +714,13 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = out.size;
+    static const ngx_str_t prometheus_type =
+        ngx_string("text/plain; version=0.0.4; charset=utf-8");
 
-    if (out.prometheus) {
-        ngx_str_set(&r->headers_out.content_type,
-                    "text/plain; version=0.0.4; charset=utf-8");
-    } else {
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-    }
-
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.last->buf->last_buf = 1;
-
-    return ngx_http_output_filter(r, out.first);
+    return ngx_http_provision_x_send(
+        r, NGX_HTTP_OK,
+        out.prometheus ? &prometheus_type : &ngx_http_provision_x_json_type,
+        out.first);
 }
 
 char *

@@ -33,8 +33,16 @@ done
 
 # nginx >= 1.23 reads ngx_table_elt_t.next: response headers are pushed only
 # by ngx_http_provision_x_push_header(), which sets every field.
-if grep -n 'ngx_list_push(&r->headers_out.headers)' src/*.cpp; then
+if grep -n 'ngx_list_push(&r->headers_out.headers)' src/*.cpp \
+    | grep -v '^src/ngx_http_provision_x_http.cpp:'; then
     echo "push response headers with ngx_http_provision_x_push_header()" >&2
+    status=1
+fi
+
+# One way to answer: ngx_http_provision_x_send() and its wrappers.
+if grep -n 'ngx_http_send_header(' src/*.cpp \
+    | grep -v '^src/ngx_http_provision_x_http.cpp:'; then
+    echo "send responses with ngx_http_provision_x_send()" >&2
     status=1
 fi
 
