@@ -2,21 +2,20 @@
 // shell quoting, raw-request parsing, URL parsing, the retry schedule,
 // percentiles, and sign -> check round trips in-process.
 //
-// The tools' sources are compiled into this test (a unity build), so the
-// unit target needs no extra objects; they have no main() but main.cpp's,
-// which is not included.
+// The tools are linked as a library (everything but main.cpp).
 
 #include <gtest/gtest.h>
 
 #include "core/cdr.hpp"
+#include "core/signature.hpp"
 
-#include "../../tools/provision-x/args.cpp"
-#include "../../tools/provision-x/check.cpp"
-#include "../../tools/provision-x/http_client.cpp"
-#include "../../tools/provision-x/io.cpp"
-#include "../../tools/provision-x/sample.cpp"
-#include "../../tools/provision-x/sign.cpp"
-#include "../../tools/provision-x/simulate.cpp"
+#include "provision-x/args.hpp"
+#include "provision-x/check.hpp"
+#include "provision-x/http_client.hpp"
+#include "provision-x/io.hpp"
+#include "provision-x/sample.hpp"
+#include "provision-x/sign.hpp"
+#include "provision-x/simulate.hpp"
 
 using namespace provision_x;
 using namespace provision_x::cli;
@@ -230,7 +229,7 @@ TEST(CliRoundTrip, Huawei)
 
 TEST(CliRoundTrip, HuaweiFixedVector)
 {
-    // The same inputs as PXSign::huawei_headers in t/050-cli-sign-check.t.
+    // The same inputs as PXSign::huawei_headers in t/051-cli-sign-check.t.
     sign_input in = huawei_input();
     in.nonce = "abc123";
     in.timestamp = "2026-11-28T09:00:00Z";

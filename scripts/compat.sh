@@ -2,7 +2,7 @@
 # Builds an nginx binary and the module from an nginx.org source tarball
 # (a current release, next to Debian's 1.22.1) and runs the whole
 # Test::Nginx suite against that pair.
-# usage: util/compat.sh TARBALL BUILD_DIR MODULE_DIR [PROVE_ARGS]
+# usage: scripts/compat.sh TARBALL BUILD_DIR MODULE_DIR [PROVE_ARGS]
 # (PROVE_ARGS default: -r t/)
 #
 # The tarball is not part of the repository: without it the target says so

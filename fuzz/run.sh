@@ -4,7 +4,7 @@
 # (fuzz/corpus/NAME) with its dictionary (fuzz/NAME.dict, or the one of
 # its family, fuzz/cdr.dict for cdr_*).  Any crash fails the run and
 # leaves the input in build/fuzz/NAME/crash-*: turn it into a unit test.
-# usage: util/fuzz.sh SECONDS_PER_HARNESS [NAME...]
+# usage: fuzz/run.sh SECONDS_PER_HARNESS [NAME...]
 set -eu
 
 seconds=${1:-30}

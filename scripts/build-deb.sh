@@ -2,7 +2,7 @@
 # Builds the Debian packages from a copy of the tree: dpkg-buildpackage
 # writes its results into the parent of the tree it builds, and that parent
 # must be ours (build/deb/), not whatever holds the checkout.
-# usage: util/build-deb.sh SOURCE_DIR OUT_DIR DEBIAN_REVISION
+# usage: scripts/build-deb.sh SOURCE_DIR OUT_DIR DEBIAN_REVISION
 set -eu
 
 top=$1

@@ -5,7 +5,7 @@ set -eu
 
 status=0
 
-cxx_files=$(find src test/unit fuzz tools -name '*.cpp' -o -name '*.hpp' \
+cxx_files=$(find src test fuzz tools bench -name '*.cpp' -o -name '*.hpp' \
             2>/dev/null | sort)
 
 if [ -n "$cxx_files" ]; then
@@ -18,7 +18,7 @@ if ! awk 'length($0) > 80 { printf "%s:%d: longer than 80 columns\n",
                                    FILENAME, FNR; bad = 1 }
           /\t/             { printf "%s:%d: tab\n", FILENAME, FNR; bad = 1 }
           END              { exit bad }' \
-        $cxx_files config config.make util/*.sh
+        $cxx_files config config.make scripts/*.sh
 then
     status=1
 fi

@@ -3,7 +3,7 @@
 # holds only the load_module line must pass "nginx -t", and so must the
 # distribution's own /etc/nginx/nginx.conf with that line added in front
 # (loading the module must not break a configuration that never uses it).
-# usage: util/check-load.sh NGINX_BINARY ABSOLUTE_MODULE_PATH
+# usage: scripts/check-load.sh NGINX_BINARY ABSOLUTE_MODULE_PATH
 set -eu
 
 nginx=$1
