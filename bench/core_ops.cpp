@@ -182,8 +182,8 @@ main(int argc, char **argv)
     if (op == "parse_push") {
         for (long i = 0; i < n; i++) {
             region.used = 0;
-            if (parse_push(parser, cdr_dialect::huawei, body.data(), len,
-                           options, push) != cdr_status::ok)
+            if (parse_push(parser, dialect::huawei, body.data(), len, options,
+                           push) != cdr_status::ok)
                 return 1;
             sink = push.valid_count();
         }
@@ -193,7 +193,7 @@ main(int argc, char **argv)
     if (op == "dedup_lines") {
         // NDJSON line serialisation of every record of one parsed push
         // (the key is rendered into the line); one op = one record.
-        if (parse_push(parser, cdr_dialect::huawei, body.data(), len, options,
+        if (parse_push(parser, dialect::huawei, body.data(), len, options,
                        push) != cdr_status::ok)
             return 1;
         cdr_line_meta meta{"", "2026-11-29T03:00:00Z"};

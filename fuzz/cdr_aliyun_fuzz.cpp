@@ -21,6 +21,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    provision_x::fuzz::run(provision_x::cdr_dialect::aliyun, data, size);
+    provision_x::fuzz::run(provision_x::dialect::aliyun, data, size);
     return 0;
 }

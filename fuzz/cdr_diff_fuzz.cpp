@@ -329,10 +329,10 @@ text(json_t *v)
 }
 
 expected
-reference(json_t *rec, cdr_dialect d, const cdr_options &opt)
+reference(json_t *rec, dialect d, const cdr_options &opt)
 {
     expected x{json_is_object(rec)};
-    bool hw = d == cdr_dialect::huawei;
+    bool hw = d == dialect::huawei;
 
     if (!x.object) {
         x.problem = cdr_problem::not_an_object;
@@ -497,10 +497,10 @@ key_of(const cdr_push &p, size_t i)
 }
 
 cdr_status
-envelope(json_t *root, cdr_dialect d, const cdr_options &opt, json_t **list)
+envelope(json_t *root, dialect d, const cdr_options &opt, json_t **list)
 {
     *list = nullptr;
-    if (d == cdr_dialect::aliyun) {
+    if (d == dialect::aliyun) {
         if (!json_is_array(root)) {
             return cdr_status::not_an_array;
         }
@@ -530,7 +530,7 @@ envelope(json_t *root, cdr_dialect d, const cdr_options &opt, json_t **list)
 
 /* parse_push of the sanitized text against jansson's reading of it */
 void
-compare_with_jansson(const cdr_push &p, json_t *root, cdr_dialect d,
+compare_with_jansson(const cdr_push &p, json_t *root, dialect d,
                      const cdr_options &opt)
 {
     if (root == nullptr) {
@@ -690,7 +690,7 @@ compare_relaxed(const cdr_push &orig, const char *obase, const cdr_push &san,
 }
 
 void
-run(cdr_dialect d, const uint8_t *data, size_t size, const cdr_options &opt)
+run(dialect d, const uint8_t *data, size_t size, const cdr_options &opt)
 {
     std::string original(reinterpret_cast<const char *>(data), size);
     std::string sanitized = original;
@@ -732,7 +732,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* half the inputs with the records bound to a tenant */
     const cdr_options &opt = size % 2 ? bound : plain;
-    run(cdr_dialect::huawei, data, size, opt);
-    run(cdr_dialect::aliyun, data, size, opt);
+    run(dialect::huawei, data, size, opt);
+    run(dialect::aliyun, data, size, opt);
     return 0;
 }

@@ -172,7 +172,7 @@ same(const cdr_push &a, const cdr_push &b)
 }
 
 inline void
-run(cdr_dialect dialect, const uint8_t *data, size_t size)
+run(dialect which, const uint8_t *data, size_t size)
 {
     /* an exact-size copy, so ASan sees any read past the body */
     std::unique_ptr<char[]> body(new char[size ? size : 1]);
@@ -182,9 +182,9 @@ run(cdr_dialect dialect, const uint8_t *data, size_t size)
     options.max_body = 512 * 1024;
 
     cdr_push plain;
-    parse_push(shared_parser(), dialect, body.get(), size, options, plain);
+    parse_push(shared_parser(), which, body.get(), size, options, plain);
 
-    CHECK(cdr_status_message(plain.status(), dialect) != nullptr);
+    CHECK(cdr_status_message(plain.status(), which) != nullptr);
     CHECK(plain.status() != cdr_status::ok || plain.size() > 0);
 
     /* as the glue does it: pool memory, the body followed by zeros */
@@ -194,7 +194,7 @@ run(cdr_dialect dialect, const uint8_t *data, size_t size)
     std::memcpy(padded.data(), data, size);
     cdr_options in_place = options;
     in_place.padded = true;
-    parse_push(shared_parser(), dialect, padded.data(), size, in_place, pooled);
+    parse_push(shared_parser(), which, padded.data(), size, in_place, pooled);
 
     CHECK(std::memcmp(padded.data(), data, size) == 0);
     same(plain, pooled);
@@ -207,7 +207,7 @@ run(cdr_dialect dialect, const uint8_t *data, size_t size)
      */
     std::memset(padded.data() + size, '}', cdr_padding);
     pooled.clear();
-    parse_push(shared_parser(), dialect, padded.data(), size, in_place, pooled);
+    parse_push(shared_parser(), which, padded.data(), size, in_place, pooled);
     if (plain.status() == cdr_status::ok || pooled.status() == cdr_status::ok) {
         same(plain, pooled);
     }

@@ -21,6 +21,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    provision_x::fuzz::run(provision_x::cdr_dialect::huawei, data, size);
+    provision_x::fuzz::run(provision_x::dialect::huawei, data, size);
     return 0;
 }

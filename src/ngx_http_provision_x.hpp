@@ -27,14 +27,13 @@ extern ngx_module_t ngx_http_provision_x_module;
 #endif
 
 #include "core/cdr.hpp"
+#include "core/dialect.hpp"
 #include "core/hmac.hpp"
 #include "core/reason.hpp"
 
 #include <string_view>
 
 namespace provision_x {
-
-enum class dialect : ngx_uint_t { off, aliyun, huawei };
 
 inline std::string_view
 view(const ngx_str_t &s) noexcept
@@ -50,6 +49,22 @@ conf_message(const char *text) noexcept
 }
 
 } // namespace provision_x
+
+/* A dialect directive not given at this level: the merge inherits. */
+constexpr auto NGX_HTTP_PROVISION_X_DIALECT_UNSET =
+    static_cast<provision_x::dialect>(0xff);
+
+/*
+ * The dialect value[0] names, "off" only where allowed; the error is
+ * logged here.  NGX_CONF_OK or NGX_CONF_ERROR.
+ */
+char *ngx_http_provision_x_conf_dialect(ngx_conf_t *cf, ngx_str_t *value,
+                                        bool allow_off,
+                                        provision_x::dialect *d) noexcept;
+
+/* Inherits an unset dialect, "off" at the top. */
+void ngx_http_provision_x_merge_dialect(provision_x::dialect *conf,
+                                        provision_x::dialect prev) noexcept;
 
 #define NGX_HTTP_PROVISION_X_DIGEST_LEN 16
 
@@ -140,7 +155,7 @@ struct ngx_http_provision_x_main_conf_t {
 };
 
 struct ngx_http_provision_x_loc_conf_t {
-    ngx_uint_t verify; /* provision_x::dialect */
+    provision_x::dialect verify;
     ngx_array_t *apps; /* of ngx_http_provision_x_app_t *; NULL: any */
     ngx_uint_t mode;
     time_t clock_past;
@@ -155,7 +170,7 @@ struct ngx_http_provision_x_loc_conf_t {
     size_t verify_body_max;
     ngx_uint_t reject_log_level;
 
-    ngx_uint_t cdr; /* provision_x::dialect of the CDR receiver, or off */
+    provision_x::dialect cdr; /* of the CDR receiver, or off */
     ngx_str_t cdr_forward;
     ngx_str_t cdr_redis;
     ngx_shm_zone_t *cdr_queue;
@@ -189,7 +204,7 @@ struct ngx_http_provision_x_cdr_t {
 };
 
 struct ngx_http_provision_x_ctx_t {
-    ngx_uint_t dialect; /* what the access phase verified, or off */
+    provision_x::dialect dialect; /* what the access phase verified */
     ngx_http_provision_x_app_t *app;
     ngx_uint_t reason; /* provision_x::reason */
     ngx_int_t status;  /* the access verdict, for re-entry */
@@ -292,17 +307,19 @@ char *ngx_http_provision_x_status(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_provision_x_metrics_add_zone(
     ngx_conf_t *cf, ngx_http_provision_x_main_conf_t *pmcf) noexcept;
 void
-ngx_http_provision_x_metrics_verified(ngx_uint_t dialect,
+ngx_http_provision_x_metrics_verified(provision_x::dialect dialect,
                                       ngx_http_provision_x_app_t *app) noexcept;
-void ngx_http_provision_x_metrics_rejected(ngx_uint_t dialect,
+void ngx_http_provision_x_metrics_rejected(provision_x::dialect dialect,
                                            ngx_http_provision_x_app_t *app,
                                            provision_x::reason why) noexcept;
-void ngx_http_provision_x_metrics_cdr(ngx_uint_t dialect, ngx_uint_t records,
-                                      ngx_uint_t duplicates,
+void ngx_http_provision_x_metrics_cdr(provision_x::dialect dialect,
+                                      ngx_uint_t records, ngx_uint_t duplicates,
                                       ngx_uint_t invalid) noexcept;
-void ngx_http_provision_x_metrics_cdr_retry(ngx_uint_t dialect) noexcept;
-void ngx_http_provision_x_metrics_cdr_refused(ngx_uint_t dialect) noexcept;
-void ngx_http_provision_x_metrics_hand_off(ngx_uint_t dialect,
+void
+ngx_http_provision_x_metrics_cdr_retry(provision_x::dialect dialect) noexcept;
+void
+ngx_http_provision_x_metrics_cdr_refused(provision_x::dialect dialect) noexcept;
+void ngx_http_provision_x_metrics_hand_off(provision_x::dialect dialect,
                                            ngx_int_t status) noexcept;
 
 /* How a call-control query was answered; $provision_x_call_control. */
@@ -320,6 +337,7 @@ extern const ngx_str_t
     ngx_http_provision_x_cc_outcome_names[NGX_HTTP_PROVISION_X_CC_OUTCOMES];
 
 void ngx_http_provision_x_metrics_call_control(
-    ngx_uint_t dialect, ngx_http_provision_x_cc_outcome_e outcome) noexcept;
+    provision_x::dialect dialect,
+    ngx_http_provision_x_cc_outcome_e outcome) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_HPP */

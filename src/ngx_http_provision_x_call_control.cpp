@@ -180,9 +180,8 @@ ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
 
     std::string_view body = view(ctx->sub_body);
     provision_x::cc_verdict verdict =
-        olcf->cc == static_cast<ngx_uint_t>(dialect::aliyun)
-            ? provision_x::validate_aliyun_answer(body)
-            : provision_x::validate_huawei_answer(body);
+        olcf->cc == dialect::aliyun ? provision_x::validate_aliyun_answer(body)
+                                    : provision_x::validate_huawei_answer(body);
 
     if (verdict != provision_x::cc_verdict::ok) {
         ngx_http_provision_x_cc_fallback(
@@ -211,7 +210,7 @@ try {
         body = {};
     }
 
-    if (olcf->cc == static_cast<ngx_uint_t>(dialect::huawei)) {
+    if (olcf->cc == dialect::huawei) {
         std::string scratch;
 
         return provision_x::huawei_is_landline(
@@ -326,12 +325,12 @@ ngx_http_provision_x_cc_handler(ngx_http_request_t *r) noexcept
 }
 
 static bool
-ngx_http_provision_x_cc_body(ngx_conf_t *cf, ngx_uint_t d,
+ngx_http_provision_x_cc_body(ngx_conf_t *cf, dialect d,
                              std::string_view operation,
                              std::string_view message, ngx_str_t *out) noexcept
 try {
     std::string body;
-    bool ok = d == static_cast<ngx_uint_t>(dialect::aliyun)
+    bool ok = d == dialect::aliyun
                   ? provision_x::aliyun_fallback_body(operation, message, body)
                   : provision_x::huawei_fallback_body(operation, body);
 
@@ -360,28 +359,18 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
     auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(conf);
     auto *value = static_cast<ngx_str_t *>(cf->args->elts);
 
-    if (olcf->cc != NGX_CONF_UNSET_UINT) {
+    if (olcf->cc != NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
         return provision_x::conf_message("is duplicate");
     }
 
-    std::string_view name = view(value[1]);
-    ngx_uint_t d;
+    dialect d;
 
-    if (name == "aliyun") {
-        d = static_cast<ngx_uint_t>(dialect::aliyun);
-
-    } else if (name == "huawei") {
-        d = static_cast<ngx_uint_t>(dialect::huawei);
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\", expected \"aliyun\" or "
-                           "\"huawei\"",
-                           &value[1]);
+    if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &d) !=
+        NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    bool aliyun = d == static_cast<ngx_uint_t>(dialect::aliyun);
+    bool aliyun = d == dialect::aliyun;
 
     /* fail open on Aliyun (the platform keeps its own bindings); close on
      * Huawei, where connect needs a callee only the service knows */

@@ -26,9 +26,9 @@
 
 #include <new>
 
-using provision_x::cdr_dialect;
 using provision_x::cdr_push;
 using provision_x::cdr_status;
+using provision_x::dialect;
 
 /*
  * simdjson's buffers, sized once per worker for the largest max_body:
@@ -37,12 +37,10 @@ using provision_x::cdr_status;
  */
 static provision_x::cdr_parser *ngx_http_provision_x_cdr_parser;
 
-static cdr_dialect
-ngx_http_provision_x_cdr_dialect(ngx_http_provision_x_loc_conf_t *plcf) noexcept
+static dialect
+ngx_http_provision_x_dialect(ngx_http_provision_x_loc_conf_t *plcf) noexcept
 {
-    return plcf->cdr == static_cast<ngx_uint_t>(provision_x::dialect::aliyun)
-               ? cdr_dialect::aliyun
-               : cdr_dialect::huawei;
+    return plcf->cdr == dialect::aliyun ? dialect::aliyun : dialect::huawei;
 }
 
 static ngx_int_t
@@ -81,7 +79,7 @@ ngx_http_provision_x_cdr_answer(ngx_http_request_t *r, ngx_uint_t status,
 {
     auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
-    bool aliyun = ngx_http_provision_x_cdr_dialect(plcf) == cdr_dialect::aliyun;
+    bool aliyun = ngx_http_provision_x_dialect(plcf) == dialect::aliyun;
     time_t retry_after = (status == NGX_HTTP_SERVICE_UNAVAILABLE) ? 60 : 0;
 
     if (status == NGX_HTTP_OK) {
@@ -166,9 +164,8 @@ ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
      * suppress another's CDRs.  An unsigned Aliyun receiver may list the
      * tenants it takes.
      */
-    if (ngx_http_provision_x_cdr_dialect(plcf) == cdr_dialect::huawei &&
-        plcf->verify == static_cast<ngx_uint_t>(provision_x::dialect::huawei) &&
-        ctx->passed && ctx->app != NULL) {
+    if (ngx_http_provision_x_dialect(plcf) == dialect::huawei &&
+        plcf->verify == dialect::huawei && ctx->passed && ctx->app != NULL) {
         options.signer = provision_x::view(ctx->app->name);
         options.scope = options.signer;
     }
@@ -177,7 +174,7 @@ ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
     options.tenant_count = plcf->cdr_ntenants;
 
     provision_x::parse_push(*ngx_http_provision_x_cdr_parser,
-                            ngx_http_provision_x_cdr_dialect(plcf), body.data(),
+                            ngx_http_provision_x_dialect(plcf), body.data(),
                             body.size(), options, *push);
 
     return push;
@@ -204,8 +201,7 @@ ngx_http_provision_x_cdr_dead_letter(
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "provision_x: dead-lettered %s CDR record %uz: %s",
-                      provision_x::cdr_dialect_name(push.dialect()), i,
-                      rec.reason);
+                      provision_x::dialect_name(push.dialect()), i, rec.reason);
 
         if (plcf->cdr_dead_letter == NULL) {
             continue;
@@ -520,7 +516,7 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
     if (push.status() != cdr_status::ok) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "provision_x: refused %s CDR push: %s%s%s",
-                      provision_x::cdr_dialect_name(push.dialect()),
+                      provision_x::dialect_name(push.dialect()),
                       provision_x::cdr_status_name(push.status()),
                       push.detail()[0] ? ", " : "", push.detail());
 
@@ -567,7 +563,7 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                               "provision_x: refused %s CDR push: invalid "
                               "record: %s",
-                              provision_x::cdr_dialect_name(push.dialect()),
+                              provision_x::dialect_name(push.dialect()),
                               rec.reason);
                 break;
             }

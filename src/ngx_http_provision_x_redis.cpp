@@ -490,10 +490,7 @@ ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
     provision_x::redis_sink_params params;
     params.stream = provision_x::view(rlcf->stream);
     params.prefix = provision_x::view(rlcf->prefix);
-    params.dialect =
-        ctx->dialect == static_cast<ngx_uint_t>(provision_x::dialect::aliyun)
-            ? "aliyun"
-            : "huawei";
+    params.dialect = provision_x::dialect_name(ctx->dialect);
     params.ttl = rlcf->ttl;
     params.maxlen = rlcf->maxlen;
     params.eval = cdr->redis_eval;

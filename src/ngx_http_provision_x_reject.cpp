@@ -95,7 +95,7 @@ ngx_http_provision_x_reject(
 {
     auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
-    auto d = static_cast<dialect>(ctx->dialect);
+    dialect d = ctx->dialect;
     ngx_str_t app = ngx_null_string;
     const char *detail = refusal->detail;
 
@@ -111,7 +111,7 @@ ngx_http_provision_x_reject(
                   "provision_x: %s %s callback: %s (app \"%V\")%s%s%s",
                   plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG ? "would reject"
                                                                 : "rejected",
-                  d == dialect::huawei ? "huawei" : "aliyun",
+                  provision_x::dialect_name(d),
                   describe(refusal->why).name.data(), &app, detail ? ", " : "",
                   detail ? detail : "", ngx_http_provision_x_created_name(ctx));
 

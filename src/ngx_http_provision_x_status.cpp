@@ -17,8 +17,6 @@
 #define NGX_HTTP_PROVISION_X_STATUS_BUF 8192
 #define NGX_HTTP_PROVISION_X_STATUS_LINE 1024
 
-static const char *ngx_http_provision_x_status_dialects[] = {"off", "aliyun",
-                                                             "huawei"};
 static const char *ngx_http_provision_x_status_classes[] = {"2xx", "3xx", "4xx",
                                                             "5xx"};
 
@@ -162,7 +160,7 @@ ngx_http_provision_x_status_verify(
         ngx_str_t app =
             ngx_http_provision_x_escaped(out, m->name[a], m->name_len[a]);
 
-        for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+        for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
             ngx_atomic_uint_t n = m->app[a].verified[d];
 
             if (n == 0) {
@@ -174,12 +172,16 @@ ngx_http_provision_x_status_verify(
                     out,
                     "provision_x_verified_total{dialect=\"%s\",app=\"%V\"} "
                     "%uA\n",
-                    ngx_http_provision_x_status_dialects[d], &app, n);
+                    provision_x::dialect_name(
+                        static_cast<provision_x::dialect>(d)),
+                    &app, n);
             } else {
                 ngx_http_provision_x_item(out);
                 ngx_http_provision_x_out(
                     out, "{\"dialect\":\"%s\",\"app\":\"%V\",\"count\":%uA}",
-                    ngx_http_provision_x_status_dialects[d], &app, n);
+                    provision_x::dialect_name(
+                        static_cast<provision_x::dialect>(d)),
+                    &app, n);
             }
         }
     }
@@ -197,7 +199,7 @@ ngx_http_provision_x_status_verify(
         ngx_str_t app =
             ngx_http_provision_x_escaped(out, m->name[a], m->name_len[a]);
 
-        for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+        for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
             for (ngx_uint_t k = 1; k < provision_x::reason_count; k++) {
                 ngx_atomic_uint_t n = m->app[a].rejected[d][k];
                 const char *why = provision_x::reason_table[k].name.data();
@@ -211,14 +213,18 @@ ngx_http_provision_x_status_verify(
                         out,
                         "provision_x_rejected_total{dialect=\"%s\","
                         "app=\"%V\",reason=\"%s\"} %uA\n",
-                        ngx_http_provision_x_status_dialects[d], &app, why, n);
+                        provision_x::dialect_name(
+                            static_cast<provision_x::dialect>(d)),
+                        &app, why, n);
                 } else {
                     ngx_http_provision_x_item(out);
                     ngx_http_provision_x_out(
                         out,
                         "{\"dialect\":\"%s\",\"app\":\"%V\",\"reason\":\"%s\","
                         "\"count\":%uA}",
-                        ngx_http_provision_x_status_dialects[d], &app, why, n);
+                        provision_x::dialect_name(
+                            static_cast<provision_x::dialect>(d)),
+                        &app, why, n);
                 }
             }
         }
@@ -267,7 +273,7 @@ ngx_http_provision_x_status_cdr(ngx_http_provision_x_out_t *out,
             ngx_http_provision_x_help(out, name, "counter", metric.help);
         }
 
-        for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+        for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
             auto *c = reinterpret_cast<u_char *>(&m->cdr[d]);
             ngx_atomic_uint_t n =
                 *reinterpret_cast<ngx_atomic_t *>(c + metric.offset);
@@ -275,7 +281,10 @@ ngx_http_provision_x_status_cdr(ngx_http_provision_x_out_t *out,
             if (out->prometheus) {
                 ngx_http_provision_x_out(
                     out, "provision_x_cdr_%s_total{dialect=\"%s\"} %uA\n",
-                    metric.name, ngx_http_provision_x_status_dialects[d], n);
+                    metric.name,
+                    provision_x::dialect_name(
+                        static_cast<provision_x::dialect>(d)),
+                    n);
             }
         }
     }
@@ -286,7 +295,7 @@ ngx_http_provision_x_status_cdr(ngx_http_provision_x_out_t *out,
                                   "of its answer.");
     }
 
-    for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+    for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
         ngx_http_provision_x_cdr_counters_t *c = &m->cdr[d];
 
         if (out->prometheus) {
@@ -296,15 +305,17 @@ ngx_http_provision_x_status_cdr(ngx_http_provision_x_out_t *out,
                     out,
                     "provision_x_cdr_hand_off_total{dialect=\"%s\","
                     "class=\"%s\"} %uA\n",
-                    ngx_http_provision_x_status_dialects[d],
+                    provision_x::dialect_name(
+                        static_cast<provision_x::dialect>(d)),
                     ngx_http_provision_x_status_classes[k], c->hand_off[k]);
             }
 
             continue;
         }
 
-        ngx_http_provision_x_out(out, "%s\"%s\":{", d > 1 ? "," : "",
-                                 ngx_http_provision_x_status_dialects[d]);
+        ngx_http_provision_x_out(
+            out, "%s\"%s\":{", d > 1 ? "," : "",
+            provision_x::dialect_name(static_cast<provision_x::dialect>(d)));
 
         for (const auto &metric : ngx_http_provision_x_cdr_metrics) {
             auto *p = reinterpret_cast<u_char *>(c);
@@ -338,8 +349,9 @@ ngx_http_provision_x_status_call_control(
         ngx_http_provision_x_out(out, ",\"call_control\":{");
     }
 
-    for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
-        const char *dialect = ngx_http_provision_x_status_dialects[d];
+    for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
+        const char *dialect =
+            provision_x::dialect_name(static_cast<provision_x::dialect>(d));
 
         if (!out->prometheus) {
             ngx_http_provision_x_out(out, "%s\"%s\":{", d > 1 ? "," : "",

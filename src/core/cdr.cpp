@@ -700,7 +700,7 @@ static_assert(cdr_key_max >=
  * with nearly every real key, and a line then costs a few memcpy.
  */
 char *
-key_write(cdr_dialect d, const cdr_record &r, char *p, bool encode) noexcept
+key_write(dialect d, const cdr_record &r, char *p, bool encode) noexcept
 {
     auto part = [encode](char *at, std::string_view s) {
         if (encode) {
@@ -712,7 +712,7 @@ key_write(cdr_dialect d, const cdr_record &r, char *p, bool encode) noexcept
         return at + s.size();
     };
 
-    if (d == cdr_dialect::huawei) {
+    if (d == dialect::huawei) {
         std::memcpy(p, "huawei/", 7);
         p = part(p + 7, r.tenant);
         *p++ = '/';
@@ -737,9 +737,9 @@ key_write(cdr_dialect d, const cdr_record &r, char *p, bool encode) noexcept
 
 /* The key's length if no component needed percent-encoding. */
 size_t
-plain_key_size(cdr_dialect d, const cdr_record &r) noexcept
+plain_key_size(dialect d, const cdr_record &r) noexcept
 {
-    if (d == cdr_dialect::huawei) {
+    if (d == dialect::huawei) {
         char dir[direction_max];
         return sizeof("huawei////") - 1 + r.tenant.size() + r.id.size() +
                direction_text(r, dir) + r.icid.size();
@@ -918,12 +918,6 @@ minified_equal(const cdr_record &a, const cdr_record &b) noexcept
 /* names and messages                                                  */
 
 const char *
-cdr_dialect_name(cdr_dialect d) noexcept
-{
-    return d == cdr_dialect::huawei ? "huawei" : "aliyun";
-}
-
-const char *
 cdr_status_name(cdr_status s) noexcept
 {
     switch (s) {
@@ -952,9 +946,9 @@ cdr_status_name(cdr_status s) noexcept
 }
 
 const char *
-cdr_status_message(cdr_status s, cdr_dialect d) noexcept
+cdr_status_message(cdr_status s, dialect d) noexcept
 {
-    bool hw = d == cdr_dialect::huawei;
+    bool hw = d == dialect::huawei;
 
     switch (s) {
     case cdr_status::ok:
@@ -1014,9 +1008,9 @@ cdr_problem_message(cdr_problem p) noexcept
 }
 
 const cdr_field_rule *
-cdr_field_rules(cdr_dialect d, size_t *count) noexcept
+cdr_field_rules(dialect d, size_t *count) noexcept
 {
-    if (d == cdr_dialect::huawei) {
+    if (d == dialect::huawei) {
         *count = std::size(huawei_rules);
         return huawei_rules;
     }
@@ -1025,13 +1019,13 @@ cdr_field_rules(cdr_dialect d, size_t *count) noexcept
 }
 
 size_t
-cdr_max_records(cdr_dialect d, const cdr_options &options) noexcept
+cdr_max_records(dialect d, const cdr_options &options) noexcept
 {
     if (options.max_records != 0) {
         return options.max_records;
     }
-    return d == cdr_dialect::huawei ? cdr_huawei_max_records
-                                    : cdr_aliyun_max_records;
+    return d == dialect::huawei ? cdr_huawei_max_records
+                                : cdr_aliyun_max_records;
 }
 
 bool
@@ -1060,7 +1054,7 @@ cdr_push::cdr_push() noexcept : cdr_push(cdr_allocator{nullptr, nullptr})
 }
 
 cdr_push::cdr_push(cdr_allocator pool) noexcept
-    : pool_(pool), blocks_(nullptr), dialect_(cdr_dialect::huawei),
+    : pool_(pool), blocks_(nullptr), dialect_(dialect::huawei),
       status_(cdr_status::ok), records_(nullptr), count_(0), valid_(0),
       dups_(0), detail_()
 {
@@ -1243,7 +1237,7 @@ struct record_scan {
 };
 
 void
-format_reason(cdr_record &r, const cdr_field_rule *bad, cdr_dialect d) noexcept
+format_reason(cdr_record &r, const cdr_field_rule *bad, dialect d) noexcept
 {
     const char *type = "a number";
 
@@ -1277,7 +1271,7 @@ format_reason(cdr_record &r, const cdr_field_rule *bad, cdr_dialect d) noexcept
         break;
     case cdr_problem::foreign_tenant:
         std::snprintf(r.reason, sizeof(r.reason),
-                      d == cdr_dialect::huawei
+                      d == dialect::huawei
                           ? "field \"%s\" is not the app that signed the push"
                           : "field \"%s\" is not an allowed tenant",
                       r.field);
@@ -1847,7 +1841,7 @@ cdr_walk::keep(std::string_view &dst, const slot_text &s) noexcept
 bool
 cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
 {
-    bool hw = out.dialect_ == cdr_dialect::huawei;
+    bool hw = out.dialect_ == dialect::huawei;
     const cdr_field_rule *bad = rec.bad;
     cdr_problem problem = rec.problem;
     const slot_text *tenant = nullptr;
@@ -2197,7 +2191,7 @@ cdr_walk::walk_huawei(od::object &obj, const char *at, bool *shape_ok) noexcept
 bool
 cdr_walk::walk_root(od::document &doc, bool *shape_ok) noexcept
 {
-    bool hw = out.dialect_ == cdr_dialect::huawei;
+    bool hw = out.dialect_ == dialect::huawei;
     std::string_view tok;
     simdjson::error_code e = doc.raw_json_token().get(tok);
     if (e != simdjson::SUCCESS) {
@@ -2283,8 +2277,8 @@ cdr_walk::walk_root_scalar(od::document &doc, std::string_view tok) noexcept
                     tok.data() + tok.size());
     }
 
-    status = out.dialect_ == cdr_dialect::huawei ? cdr_status::not_an_object
-                                                 : cdr_status::not_an_array;
+    status = out.dialect_ == dialect::huawei ? cdr_status::not_an_object
+                                             : cdr_status::not_an_array;
     return true;
 }
 
@@ -2425,11 +2419,11 @@ cdr_walk::run() noexcept
 }
 
 cdr_status
-parse_push(cdr_parser &parser, cdr_dialect dialect, const char *data,
-           size_t len, const cdr_options &options, cdr_push &out) noexcept
+parse_push(cdr_parser &parser, dialect which, const char *data, size_t len,
+           const cdr_options &options, cdr_push &out) noexcept
 {
     out.clear();
-    out.dialect_ = dialect;
+    out.dialect_ = which;
 
     if (options.max_body != 0 && len > options.max_body) {
         std::snprintf(out.detail_, sizeof(out.detail_),
@@ -2455,14 +2449,14 @@ parse_push(cdr_parser &parser, cdr_dialect dialect, const char *data,
     }
 
     rule_table rules =
-        dialect == cdr_dialect::huawei
+        which == dialect::huawei
             ? rule_table{huawei_rules, std::size(huawei_rules), &huawei_names}
             : rule_table{aliyun_rules, std::size(aliyun_rules), &aliyun_names};
 
     cdr_walk w{out,     *parser.state_,
                options, data,
                data,    len,
-               rules,   cdr_max_records(dialect, options)};
+               rules,   cdr_max_records(which, options)};
 
     out.status_ = w.run();
 
@@ -2542,7 +2536,7 @@ cdr_write_line(const cdr_push &push, size_t i, const cdr_line_meta &meta,
     line_writer w{buf, buf + cap, true};
 
     w.put("{\"dialect\":\"");
-    w.put(cdr_dialect_name(push.dialect()), 6);
+    w.put(dialect_name(push.dialect()), 6);
     w.put("\",\"app\":\"");
     w.escape(line_app(r, meta));
     w.put("\",\"key\":\"");

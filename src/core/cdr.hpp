@@ -164,12 +164,9 @@
 #include <string>
 #include <string_view>
 
+#include "core/dialect.hpp"
+
 namespace provision_x {
-
-enum class cdr_dialect : uint8_t { huawei, aliyun };
-
-/* "huawei", "aliyun" */
-const char *cdr_dialect_name(cdr_dialect d) noexcept;
 
 enum class cdr_status : uint8_t {
     ok,
@@ -188,7 +185,7 @@ enum class cdr_status : uint8_t {
 const char *cdr_status_name(cdr_status s) noexcept;
 
 /* One human-readable sentence for the 400 body; never nullptr. */
-const char *cdr_status_message(cdr_status s, cdr_dialect d) noexcept;
+const char *cdr_status_message(cdr_status s, dialect d) noexcept;
 
 constexpr size_t cdr_huawei_max_records = 50;
 constexpr size_t cdr_aliyun_max_records = 1000;
@@ -223,7 +220,7 @@ struct cdr_options {
     std::string_view scope;
 };
 
-size_t cdr_max_records(cdr_dialect d, const cdr_options &options) noexcept;
+size_t cdr_max_records(dialect d, const cdr_options &options) noexcept;
 
 enum class cdr_problem : uint8_t {
     none,
@@ -271,7 +268,7 @@ struct cdr_field_rule {
  * The dialect's known fields, sorted by name: what records are checked
  * against (and what the differential fuzzer checks them against).
  */
-const cdr_field_rule *cdr_field_rules(cdr_dialect d, size_t *count) noexcept;
+const cdr_field_rule *cdr_field_rules(dialect d, size_t *count) noexcept;
 
 enum class cdr_tenant_kind : uint8_t { none, app_key, pool_key, partner_key };
 
@@ -330,7 +327,7 @@ public:
     /* Drop the parse (and, without a pool, its memory). */
     void clear() noexcept;
 
-    cdr_dialect dialect() const noexcept
+    provision_x::dialect dialect() const noexcept
     {
         return dialect_;
     }
@@ -384,8 +381,8 @@ public:
 
 private:
     friend struct cdr_walk;
-    friend cdr_status parse_push(cdr_parser &, cdr_dialect, const char *,
-                                 size_t, const cdr_options &,
+    friend cdr_status parse_push(cdr_parser &, provision_x::dialect,
+                                 const char *, size_t, const cdr_options &,
                                  cdr_push &) noexcept;
 
     struct block;
@@ -394,7 +391,7 @@ private:
 
     cdr_allocator pool_;
     block *blocks_; /* without a pool: what clear() frees */
-    cdr_dialect dialect_;
+    provision_x::dialect dialect_;
     cdr_status status_;
     cdr_record *records_;
     size_t count_;
@@ -428,9 +425,8 @@ public:
 
 private:
     friend struct cdr_walk;
-    friend cdr_status parse_push(cdr_parser &, cdr_dialect, const char *,
-                                 size_t, const cdr_options &,
-                                 cdr_push &) noexcept;
+    friend cdr_status parse_push(cdr_parser &, dialect, const char *, size_t,
+                                 const cdr_options &, cdr_push &) noexcept;
 
     struct state;
 
@@ -443,7 +439,7 @@ private:
  * allocation the nginx glue avoids by reserving at start-up); if that
  * fails, no_memory.
  */
-cdr_status parse_push(cdr_parser &parser, cdr_dialect dialect, const char *data,
+cdr_status parse_push(cdr_parser &parser, dialect which, const char *data,
                       size_t len, const cdr_options &options,
                       cdr_push &out) noexcept;
 

@@ -165,7 +165,7 @@ test_parser()
  * tests pass temporaries).
  */
 cdr_status
-parse(cdr_dialect d, const std::string &body, cdr_push &out,
+parse(dialect d, const std::string &body, cdr_push &out,
       cdr_options options = {})
 {
     static std::map<const cdr_push *, std::string> bodies;
@@ -234,7 +234,7 @@ same_digest(const cdr_record &a, const cdr_record &b)
 TEST(cdr_huawei, demo_payload)
 {
     cdr_push p;
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({demo_record}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({demo_record}), p),
               cdr_status::ok);
     ASSERT_EQ(p.size(), 1u);
     EXPECT_EQ(p.valid_count(), 1u);
@@ -261,7 +261,7 @@ TEST(cdr_huawei, demo_records_sharing_session_share_a_key)
 {
     cdr_push p;
     ASSERT_EQ(
-        parse(cdr_dialect::huawei, huawei_push({demo_record, demo_record}), p),
+        parse(dialect::huawei, huawei_push({demo_record, demo_record}), p),
         cdr_status::ok);
     ASSERT_EQ(p.size(), 2u);
     EXPECT_EQ(p.valid_count(), 2u);
@@ -274,7 +274,7 @@ TEST(cdr_huawei, demo_records_sharing_session_share_a_key)
     /* same key, different content: flagged as a conflict (A-20) */
     std::string later =
         with_field(demo_record, "callEndTime", "\"2019-01-23 09:16:42\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({demo_record, later}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({demo_record, later}), p),
               cdr_status::ok);
     EXPECT_EQ(p[1].dup_of, 0u);
     EXPECT_TRUE(p[1].conflict);
@@ -283,7 +283,7 @@ TEST(cdr_huawei, demo_records_sharing_session_share_a_key)
     std::string spaced = demo_record;
     spaced.insert(1, " ");
     spaced.insert(spaced.size() - 1, "\n");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({demo_record, spaced}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({demo_record, spaced}), p),
               cdr_status::ok);
     EXPECT_FALSE(p[1].compact);
     EXPECT_EQ(p[1].dup_of, 0u);
@@ -291,7 +291,7 @@ TEST(cdr_huawei, demo_records_sharing_session_share_a_key)
 
     /* another leg of the call (direction differs): a different key */
     std::string leg = with_field(demo_record, "direction", "0");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({demo_record, leg}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({demo_record, leg}), p),
               cdr_status::ok);
     EXPECT_NE(key(p, 0), key(p, 1));
     EXPECT_EQ(p[1].dup_of, cdr_no_dup);
@@ -299,7 +299,7 @@ TEST(cdr_huawei, demo_records_sharing_session_share_a_key)
 
     /* an invalid record never counts as a duplicate */
     std::string bad = with_field(demo_record, "recordFlag", "5");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({bad, demo_record}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({bad, demo_record}), p),
               cdr_status::ok);
     EXPECT_EQ(p[1].dup_of, cdr_no_dup);
     EXPECT_EQ(p.duplicate_count(), 0u);
@@ -313,7 +313,7 @@ TEST(cdr_huawei, fifty_records_ok_fifty_one_too_many)
     }
 
     cdr_push p;
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push(recs), p), cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push(recs), p), cdr_status::ok);
     EXPECT_EQ(p.size(), 50u);
     EXPECT_EQ(p.valid_count(), 50u);
     EXPECT_EQ(p.duplicate_count(), 0u);
@@ -322,20 +322,20 @@ TEST(cdr_huawei, fifty_records_ok_fifty_one_too_many)
     }
 
     recs.push_back(huawei_record_n(50));
-    EXPECT_EQ(parse(cdr_dialect::huawei, huawei_push(recs), p),
+    EXPECT_EQ(parse(dialect::huawei, huawei_push(recs), p),
               cdr_status::too_many_records);
     EXPECT_EQ(p.size(), 0u);
     EXPECT_STREQ(p.detail(), "51 records, at most 50 allowed");
 
     cdr_options wide;
     wide.max_records = 60;
-    EXPECT_EQ(parse(cdr_dialect::huawei, huawei_push(recs), p, wide),
+    EXPECT_EQ(parse(dialect::huawei, huawei_push(recs), p, wide),
               cdr_status::ok);
     EXPECT_EQ(p.size(), 51u);
 
     /* a record past the limit is still checked as JSON */
     recs.back() = "[1,]";
-    EXPECT_EQ(parse(cdr_dialect::huawei, huawei_push(recs), p),
+    EXPECT_EQ(parse(dialect::huawei, huawei_push(recs), p),
               cdr_status::not_json);
 }
 
@@ -377,18 +377,18 @@ TEST(cdr_huawei, not_json)
                              "\"fee\" \"fee\"",
                              "7 8",
                              "{} {}"}) {
-        EXPECT_EQ(parse(cdr_dialect::huawei, body, p), cdr_status::not_json)
+        EXPECT_EQ(parse(dialect::huawei, body, p), cdr_status::not_json)
             << body;
         EXPECT_EQ(p.size(), 0u);
         EXPECT_NE(std::string(p.detail()), "") << body;
     }
-    EXPECT_EQ(parse_push(test_parser(), cdr_dialect::huawei, nullptr, 0,
+    EXPECT_EQ(parse_push(test_parser(), dialect::huawei, nullptr, 0,
                          cdr_options(), p),
               cdr_status::not_json);
     cdr_options in_place;
     in_place.padded = true;
     EXPECT_EQ(
-        parse_push(test_parser(), cdr_dialect::huawei, nullptr, 0, in_place, p),
+        parse_push(test_parser(), dialect::huawei, nullptr, 0, in_place, p),
         cdr_status::not_json);
 }
 
@@ -400,8 +400,7 @@ TEST(cdr_huawei, valid_json_values_are_not_refused_as_json)
          {"{\"a\":\"\\u0000\"}", "{\"a\":99999999999999999999999}",
           "{\"a\":1e400}", "{\"a\":-1e400}", "{\"a\":1e-400}", "{\"a\":-0}",
           "{\"a\":[[[[]]]],\"b\":{\"c\":{}},\"d\":\"\\ud83d\\ude00\"}"}) {
-        EXPECT_EQ(parse(cdr_dialect::huawei, body, p),
-                  cdr_status::wrong_event_type)
+        EXPECT_EQ(parse(dialect::huawei, body, p), cdr_status::wrong_event_type)
             << body;
     }
 }
@@ -416,8 +415,8 @@ TEST(cdr_huawei, nesting_depth_is_janssons)
         "{\"eventType\":\"fee\",\"x\":" + std::string(2048, '[') +
         std::string(2048, ']') + ",\"feeLst\":[" + demo_record + "]}";
     cdr_push p;
-    EXPECT_EQ(parse(cdr_dialect::huawei, ok, p), cdr_status::ok);
-    EXPECT_EQ(parse(cdr_dialect::huawei, deep, p), cdr_status::not_json);
+    EXPECT_EQ(parse(dialect::huawei, ok, p), cdr_status::ok);
+    EXPECT_EQ(parse(dialect::huawei, deep, p), cdr_status::not_json);
     EXPECT_NE(std::string(p.detail()).find("nesting"), std::string::npos);
 }
 
@@ -430,10 +429,10 @@ TEST(cdr_huawei, body_ending_inside_the_list)
           "\"x\":[{\"a\":\"a\",\"a\":\"b\"}]}",
           "{\"eventType\":\"fee\",\"feeLst\":[{}", "[{\"a\":{}}", "[{\"a\":[]",
           "[[1]", "[{}"}) {
-        EXPECT_EQ(parse(cdr_dialect::huawei, body, p), cdr_status::not_json)
+        EXPECT_EQ(parse(dialect::huawei, body, p), cdr_status::not_json)
             << body;
         if (body[0] == '[') {
-            EXPECT_EQ(parse(cdr_dialect::aliyun, body, p), cdr_status::not_json)
+            EXPECT_EQ(parse(dialect::aliyun, body, p), cdr_status::not_json)
                 << body;
         }
     }
@@ -450,7 +449,7 @@ TEST(cdr_huawei, body_ending_inside_the_list)
           "[{\"pool_key\":\"p\",\"call_id\":\"c\"", "{\"a\":{}", "[[]"}) {
         for (char pad : {'}', ']', ',', '"'}) {
             std::string padded = body + std::string(cdr_padding, pad);
-            for (cdr_dialect d : {cdr_dialect::huawei, cdr_dialect::aliyun}) {
+            for (dialect d : {dialect::huawei, dialect::aliyun}) {
                 EXPECT_EQ(parse_push(test_parser(), d, padded.data(),
                                      body.size(), in_place, p),
                           cdr_status::not_json)
@@ -464,21 +463,21 @@ TEST(cdr_huawei, trailing_garbage)
 {
     cdr_push p;
     std::string body = huawei_push({demo_record});
-    EXPECT_EQ(parse(cdr_dialect::huawei, body + "x", p), cdr_status::not_json);
-    EXPECT_EQ(parse(cdr_dialect::huawei, body + body, p), cdr_status::not_json);
-    EXPECT_EQ(parse(cdr_dialect::huawei, body + "}", p), cdr_status::not_json);
-    EXPECT_EQ(parse(cdr_dialect::huawei, body + "\n\0", p),
+    EXPECT_EQ(parse(dialect::huawei, body + "x", p), cdr_status::not_json);
+    EXPECT_EQ(parse(dialect::huawei, body + body, p), cdr_status::not_json);
+    EXPECT_EQ(parse(dialect::huawei, body + "}", p), cdr_status::not_json);
+    EXPECT_EQ(parse(dialect::huawei, body + "\n\0", p),
               cdr_status::ok); /* std::string stops at the NUL */
     std::string nul = body + std::string("\0", 1);
-    EXPECT_EQ(parse(cdr_dialect::huawei, nul, p), cdr_status::not_json);
-    EXPECT_EQ(parse(cdr_dialect::huawei, " \r\n" + body + " \n\t", p),
+    EXPECT_EQ(parse(dialect::huawei, nul, p), cdr_status::not_json);
+    EXPECT_EQ(parse(dialect::huawei, " \r\n" + body + " \n\t", p),
               cdr_status::ok);
 }
 
 TEST(cdr_huawei, duplicate_key_in_the_envelope_refuses_the_push)
 {
     cdr_push p;
-    EXPECT_EQ(parse(cdr_dialect::huawei,
+    EXPECT_EQ(parse(dialect::huawei,
                     "{\"eventType\":\"fee\",\"eventType\":\"fee\","
                     "\"feeLst\":[" +
                         demo_record + "]}",
@@ -487,14 +486,14 @@ TEST(cdr_huawei, duplicate_key_in_the_envelope_refuses_the_push)
     EXPECT_NE(std::string(p.detail()).find("duplicate"), std::string::npos);
 
     /* the escaped spelling of the same key is the same key */
-    EXPECT_EQ(parse(cdr_dialect::huawei,
+    EXPECT_EQ(parse(dialect::huawei,
                     "{\"eventType\":\"fee\",\"feeLst\":[" + demo_record +
                         "],\"fee\\u004Cst\":[]}",
                     p),
               cdr_status::duplicate_key);
 
     /* in an object of the envelope that is not a record, too */
-    EXPECT_EQ(parse(cdr_dialect::huawei,
+    EXPECT_EQ(parse(dialect::huawei,
                     "{\"eventType\":\"fee\",\"x\":{\"a\":1,\"a\":2},"
                     "\"feeLst\":[" +
                         demo_record + "]}",
@@ -506,8 +505,8 @@ TEST(cdr_huawei, duplicate_key_in_the_envelope_refuses_the_push)
     for (int i = 0; i < 100; i++) {
         big += ",\"k" + std::to_string(i) + "\":" + std::to_string(i);
     }
-    EXPECT_EQ(parse(cdr_dialect::huawei, big + "}", p), cdr_status::ok);
-    EXPECT_EQ(parse(cdr_dialect::huawei, big + ",\"k42\":0}", p),
+    EXPECT_EQ(parse(dialect::huawei, big + "}", p), cdr_status::ok);
+    EXPECT_EQ(parse(dialect::huawei, big + ",\"k42\":0}", p),
               cdr_status::duplicate_key);
 }
 
@@ -519,52 +518,50 @@ TEST(cdr_huawei, wrong_event_type)
          {"\"callin\"", "\"Fee\"", "\"fee \"", "1", "null", "[\"fee\"]",
           "\"fe\\u0000\"", "\"fee\\u0000\"", "{\"fee\":1}"}) {
         std::string body = "{\"eventType\":" + ev + "," + list + "}";
-        EXPECT_EQ(parse(cdr_dialect::huawei, body, p),
-                  cdr_status::wrong_event_type)
+        EXPECT_EQ(parse(dialect::huawei, body, p), cdr_status::wrong_event_type)
             << ev;
     }
-    EXPECT_EQ(parse(cdr_dialect::huawei, "{" + list + "}", p),
+    EXPECT_EQ(parse(dialect::huawei, "{" + list + "}", p),
               cdr_status::wrong_event_type);
     /* escaped spelling of "fee" is still "fee" */
-    EXPECT_EQ(parse(cdr_dialect::huawei,
-                    "{\"eventType\":\"f\\u0065e\"," + list + "}", p),
-              cdr_status::ok);
+    EXPECT_EQ(
+        parse(dialect::huawei, "{\"eventType\":\"f\\u0065e\"," + list + "}", p),
+        cdr_status::ok);
 }
 
 TEST(cdr_huawei, envelope_shapes)
 {
     cdr_push p;
     EXPECT_EQ(
-        parse(cdr_dialect::huawei, "{\"eventType\":\"fee\",\"feeLst\":[]}", p),
+        parse(dialect::huawei, "{\"eventType\":\"fee\",\"feeLst\":[]}", p),
         cdr_status::no_records);
-    EXPECT_EQ(parse(cdr_dialect::huawei, "{\"eventType\":\"fee\"}", p),
+    EXPECT_EQ(parse(dialect::huawei, "{\"eventType\":\"fee\"}", p),
               cdr_status::not_an_array);
-    EXPECT_EQ(parse(cdr_dialect::huawei,
+    EXPECT_EQ(parse(dialect::huawei,
                     "{\"eventType\":\"fee\",\"feeLst\":" + demo_record + "}",
                     p),
               cdr_status::not_an_array);
-    EXPECT_EQ(parse(cdr_dialect::huawei,
-                    "{\"eventType\":\"fee\",\"feeLst\":null}", p),
-              cdr_status::not_an_array);
-    EXPECT_EQ(parse(cdr_dialect::huawei, "[" + demo_record + "]", p),
+    EXPECT_EQ(
+        parse(dialect::huawei, "{\"eventType\":\"fee\",\"feeLst\":null}", p),
+        cdr_status::not_an_array);
+    EXPECT_EQ(parse(dialect::huawei, "[" + demo_record + "]", p),
               cdr_status::not_an_object);
     for (const char *scalar : {"\"fee\"", "7", "-1.5e3", "true", "null"}) {
-        EXPECT_EQ(parse(cdr_dialect::huawei, scalar, p),
-                  cdr_status::not_an_object)
+        EXPECT_EQ(parse(dialect::huawei, scalar, p), cdr_status::not_an_object)
             << scalar;
     }
 
     /* JSON errors outrank the shape: the whole body is checked first */
-    EXPECT_EQ(parse(cdr_dialect::huawei, "[1,2,tru]", p), cdr_status::not_json);
+    EXPECT_EQ(parse(dialect::huawei, "[1,2,tru]", p), cdr_status::not_json);
     EXPECT_EQ(
-        parse(cdr_dialect::huawei, "{\"eventType\":\"x\",\"feeLst\":[01]}", p),
+        parse(dialect::huawei, "{\"eventType\":\"x\",\"feeLst\":[01]}", p),
         cdr_status::not_json);
 
     /* feeLst after other members, pretty-printed */
     std::string body =
         "{\n  \"x\": {\"feeLst\": [1]},\n  \"feeLst\" : [\n    " + demo_record +
         " ,\n 7 ],\n  \"eventType\": \"fee\"\n}";
-    ASSERT_EQ(parse(cdr_dialect::huawei, body, p), cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, body, p), cdr_status::ok);
     ASSERT_EQ(p.size(), 2u);
     EXPECT_EQ(raw(p, 0), demo_record);
     EXPECT_TRUE(p[0].valid);
@@ -581,13 +578,12 @@ TEST(cdr_huawei, too_large)
     cdr_options small;
     small.max_body = 100;
     std::string body = huawei_push({demo_record});
-    EXPECT_EQ(parse(cdr_dialect::huawei, body, p, small),
-              cdr_status::too_large);
+    EXPECT_EQ(parse(dialect::huawei, body, p, small), cdr_status::too_large);
     EXPECT_STREQ(
         p.detail(),
         (std::to_string(body.size()) + " bytes, at most 100 allowed").c_str());
     small.max_body = body.size();
-    EXPECT_EQ(parse(cdr_dialect::huawei, body, p, small), cdr_status::ok);
+    EXPECT_EQ(parse(dialect::huawei, body, p, small), cdr_status::ok);
 }
 
 /* ------------------------------------------------------------------ */
@@ -600,9 +596,9 @@ TEST(cdr_huawei, each_missing_required_field)
          {"spId", "appKey", "bindNum", "sessionId", "callerNum", "calleeNum"}) {
         std::string rec = without_field(demo_record, f);
         ASSERT_EQ(rec.find(std::string("\"") + f + "\""), std::string::npos);
-        ASSERT_EQ(parse(cdr_dialect::huawei,
-                        huawei_push({rec, huawei_record_n(1)}), p),
-                  cdr_status::ok)
+        ASSERT_EQ(
+            parse(dialect::huawei, huawei_push({rec, huawei_record_n(1)}), p),
+            cdr_status::ok)
             << f;
         EXPECT_FALSE(p[0].valid) << f;
         EXPECT_EQ(p[0].problem, cdr_problem::missing) << f;
@@ -615,7 +611,7 @@ TEST(cdr_huawei, each_missing_required_field)
 
         /* null counts as missing */
         rec = with_field(demo_record, f, "null");
-        ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
+        ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p),
                   cdr_status::ok);
         EXPECT_EQ(p[0].problem, cdr_problem::missing) << f;
     }
@@ -625,8 +621,7 @@ TEST(cdr_huawei, each_missing_required_field)
         without_field(without_field(demo_record, "icid"), "direction"),
         "recordFlag");
     rec = with_field(rec, "userData", "null");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     EXPECT_TRUE(p[0].valid) << p[0].reason;
     EXPECT_EQ(key(p, 0), "huawei/V1Z96521zFr3vxe5N2A1UJ1sQ1WP/"
                          "1200_1029_4294967295_20190123091514@callenabler246."
@@ -687,8 +682,7 @@ TEST(cdr_huawei, wrong_types_and_bounds)
     cdr_push p;
     for (const bad_case &c : cases) {
         std::string rec = with_field(demo_record, c.field, c.value);
-        ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-                  cdr_status::ok)
+        ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok)
             << rec;
         EXPECT_FALSE(p[0].valid) << c.field << "=" << c.value;
         EXPECT_EQ(p[0].problem, c.problem) << c.field << "=" << c.value;
@@ -700,13 +694,13 @@ TEST(cdr_huawei, wrong_types_and_bounds)
     for (const char *v :
          {"9223372036854775807", "-9223372036854775808", "-0", "0"}) {
         std::string rec = with_field(demo_record, "sipStatusCode", v);
-        ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
+        ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p),
                   cdr_status::ok);
         EXPECT_TRUE(p[0].valid) << v << ": " << p[0].reason;
     }
     for (const char *v : {"9223372036854775808", "-9223372036854775809"}) {
         std::string rec = with_field(demo_record, "sipStatusCode", v);
-        ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
+        ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p),
                   cdr_status::ok);
         EXPECT_EQ(p[0].problem, cdr_problem::out_of_range) << v;
         EXPECT_STREQ(p[0].reason,
@@ -714,36 +708,32 @@ TEST(cdr_huawei, wrong_types_and_bounds)
     }
     std::string extreme =
         with_field(demo_record, "direction", "-9223372036854775808");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({extreme}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({extreme}), p),
               cdr_status::ok);
     EXPECT_NE(key(p, 0).find("/-9223372036854775808/"), std::string::npos);
 
     /* key fields fine -> key still built for logging */
     std::string rec = with_field(demo_record, "recordFlag", "7");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     EXPECT_FALSE(p[0].valid);
     EXPECT_EQ(key(p, 0), demo_key);
 
     /* a bad key field -> no key */
     rec = with_field(demo_record, "icid", "42");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     EXPECT_EQ(p[0].key_len, 0u);
     char buf[8];
     EXPECT_EQ(cdr_write_key(p, 0, buf, sizeof(buf)), 0u);
 
     /* a missing field outranks a type problem */
     rec = without_field(with_field(demo_record, "recordFlag", "7"), "spId");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::missing);
 
     /* the first problem in document order is the one reported */
     rec = with_field(with_field(demo_record, "direction", "\"x\""),
                      "recordFlag", "7");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     EXPECT_STREQ(p[0].field, "direction");
 }
 
@@ -760,9 +750,9 @@ TEST(cdr_huawei, big_numbers_cost_at_most_their_record)
     unknown.insert(1, "\"vendorBig\":" + two70 +
                           ",\"vendorInf\":1e400,"
                           "\"vendorNeg\":-1e400,\"vendorTiny\":1e-400,");
-    ASSERT_EQ(parse(cdr_dialect::huawei,
-                    huawei_push({known_big, known_inf, unknown}), p),
-              cdr_status::ok);
+    ASSERT_EQ(
+        parse(dialect::huawei, huawei_push({known_big, known_inf, unknown}), p),
+        cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::out_of_range);
     EXPECT_STREQ(p[0].reason, "field \"ulFailReason\" does not fit 64 bits");
     EXPECT_EQ(p[1].problem, cdr_problem::wrong_type);
@@ -788,7 +778,7 @@ TEST(cdr_huawei, nul_costs_its_record)
     nested.insert(1, "\"v\":{\"w\":[\"\\u0000\"]},");
     std::string fine = huawei_record_n(4);
 
-    ASSERT_EQ(parse(cdr_dialect::huawei,
+    ASSERT_EQ(parse(dialect::huawei,
                     huawei_push({in_value, in_unknown, in_key, nested, fine}),
                     p),
               cdr_status::ok);
@@ -812,7 +802,7 @@ TEST(cdr_huawei, nul_costs_its_record)
     /* a NUL written raw is not JSON at all */
     std::string raw_nul =
         with_field(demo_record, "userData", std::string("\"a\0b\"", 5));
-    EXPECT_EQ(parse(cdr_dialect::huawei, huawei_push({raw_nul}), p),
+    EXPECT_EQ(parse(dialect::huawei, huawei_push({raw_nul}), p),
               cdr_status::not_json);
 }
 
@@ -824,7 +814,7 @@ TEST(cdr_huawei, invalid_utf8_costs_its_record)
     std::string recs[3] = {huawei_record_n(1), bad, huawei_record_n(3)};
     std::string body = huawei_push({recs[0], recs[1], recs[2]});
 
-    ASSERT_EQ(parse(cdr_dialect::huawei, body, p), cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, body, p), cdr_status::ok);
     ASSERT_EQ(p.size(), 3u);
     EXPECT_TRUE(p[0].valid);
     EXPECT_TRUE(p[2].valid);
@@ -859,7 +849,7 @@ TEST(cdr_huawei, invalid_utf8_costs_its_record)
          {"\xc0\xaf", "\xed\xa0\x80", "\x80", "\xf5\x80", "\xff"}) {
         std::string in_key = huawei_record_n(5);
         in_key.insert(1, "\"k" + seq + "\":1,");
-        ASSERT_EQ(parse(cdr_dialect::huawei,
+        ASSERT_EQ(parse(dialect::huawei,
                         huawei_push({in_key, huawei_record_n(6)}), p),
                   cdr_status::ok);
         EXPECT_EQ(p[0].problem, cdr_problem::not_utf8);
@@ -870,17 +860,16 @@ TEST(cdr_huawei, invalid_utf8_costs_its_record)
     std::string envelope =
         "{\"eventType\":\"fee\",\"x\":\"\xff\",\"feeLst\":[" + demo_record +
         "]}";
-    EXPECT_EQ(parse(cdr_dialect::huawei, envelope, p), cdr_status::not_json);
-    EXPECT_EQ(parse(cdr_dialect::huawei, body + "\xff", p),
-              cdr_status::not_json);
+    EXPECT_EQ(parse(dialect::huawei, envelope, p), cdr_status::not_json);
+    EXPECT_EQ(parse(dialect::huawei, body + "\xff", p), cdr_status::not_json);
     /* and so it is when the envelope is refused anyway */
-    EXPECT_EQ(parse(cdr_dialect::huawei,
+    EXPECT_EQ(parse(dialect::huawei,
                     "{\"eventType\":\"bad\",\"feeLst\":[" + bad + "]}", p),
               cdr_status::not_json);
     /* a broken byte does not hide a syntax error */
-    EXPECT_EQ(parse(cdr_dialect::huawei,
-                    huawei_push({bad, huawei_record_n(7) + "x"}), p),
-              cdr_status::not_json);
+    EXPECT_EQ(
+        parse(dialect::huawei, huawei_push({bad, huawei_record_n(7) + "x"}), p),
+        cdr_status::not_json);
 }
 
 TEST(cdr_huawei, duplicate_key_costs_its_record)
@@ -897,7 +886,7 @@ TEST(cdr_huawei, duplicate_key_costs_its_record)
     std::string fine = huawei_record_n(5);
     fine.insert(1, "\"ext\":[{\"a\":1},{\"a\":1}],\"x\":{\"a\":1},\"a\":2,");
 
-    ASSERT_EQ(parse(cdr_dialect::huawei,
+    ASSERT_EQ(parse(dialect::huawei,
                     huawei_push({top, unknown, nested, in_array, fine}), p),
               cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::duplicate_key);
@@ -913,7 +902,7 @@ TEST(cdr_huawei, duplicate_key_costs_its_record)
     /* a known field repeated after a null */
     std::string after_null = with_field(demo_record, "userData", "null");
     after_null.insert(after_null.size() - 1, ",\"userData\":\"x\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({after_null}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({after_null}), p),
               cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::duplicate_key);
 
@@ -926,7 +915,7 @@ TEST(cdr_huawei, duplicate_key_costs_its_record)
     std::string ok = big;
     ok.insert(1, many + "},");
     big.insert(1, many + ",\"k99\":1},");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({ok, big}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({ok, big}), p),
               cdr_status::ok);
     EXPECT_TRUE(p[0].valid) << p[0].reason;
     EXPECT_EQ(p[1].problem, cdr_problem::duplicate_key);
@@ -937,26 +926,24 @@ TEST(cdr_huawei, precedence_of_record_problems)
     cdr_push p;
     std::string rec = without_field(huawei_record_n(1), "spId");
     rec.insert(1, "\"x\":1,\"x\":\"\\u0000\",");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::contains_nul);
 
     rec = without_field(huawei_record_n(1), "spId");
     rec.insert(1, "\"x\":1,\"x\":2,");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::duplicate_key);
 
     cdr_options bound;
     bound.signer = "someone-else";
     rec = without_field(huawei_record_n(1), "spId");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p, bound),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p, bound),
               cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::foreign_tenant);
 
     rec = with_field(huawei_record_n(1), "bindNum", "\"\xff\"");
     rec.insert(1, "\"x\":1,\"x\":\"\\u0000\",");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec, "\"\xff\""}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec, "\"\xff\""}), p),
               cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::not_utf8);
     EXPECT_EQ(p[1].problem, cdr_problem::not_utf8);
@@ -970,25 +957,21 @@ TEST(cdr_huawei, lengths_count_characters_not_bytes)
     }
     cdr_push p;
     std::string rec = with_field(demo_record, "bindNum", "\"" + zh32 + "\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     EXPECT_TRUE(p[0].valid) << p[0].reason;
 
     rec = with_field(demo_record, "bindNum", "\"" + zh32 + "x\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::too_long);
 
     /* \u escapes count as the character they decode to */
     rec = with_field(demo_record, "spId",
                      "\"" + std::string(31, 'a') + "\\u4e2d\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     EXPECT_TRUE(p[0].valid) << p[0].reason;
     rec = with_field(demo_record, "spId",
                      "\"" + std::string(32, 'a') + "\\ud83d\\ude00\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::too_long);
 }
 
@@ -1016,7 +999,7 @@ TEST(cdr_huawei, unknown_fields_and_edge_values_kept_byte_for_byte)
     }
 
     cdr_push p;
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec, pretty}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec, pretty}), p),
               cdr_status::ok);
     ASSERT_TRUE(p[0].valid) << p[0].reason;
     ASSERT_TRUE(p[1].valid) << p[1].reason;
@@ -1041,7 +1024,7 @@ TEST(cdr_huawei, whitespace_variants_give_identical_lines)
         "\"sessionId\":\"s\",\"callerNum\":\"2\",\"calleeNum\":\"3\","
         "\"direction\":1,\"x\":[1,{\"y\":\"z, w\"},[],{}],\"e\":{}}";
     cdr_push p;
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({compact}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({compact}), p),
               cdr_status::ok);
     ASSERT_TRUE(p[0].compact);
     const std::string want = line(p, 0, {"app", "t"});
@@ -1063,7 +1046,7 @@ TEST(cdr_huawei, whitespace_variants_give_identical_lines)
         for (const char *ws : {" ", "\n", "\t\r\n "}) {
             std::string v =
                 compact.substr(0, i + 1) + ws + compact.substr(i + 1);
-            ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({v}), p),
+            ASSERT_EQ(parse(dialect::huawei, huawei_push({v}), p),
                       cdr_status::ok)
                 << v;
             EXPECT_FALSE(p[0].compact) << v;
@@ -1074,7 +1057,7 @@ TEST(cdr_huawei, whitespace_variants_give_identical_lines)
     EXPECT_GT(variants, 100u);
 
     /* around the record, whitespace is not the record's */
-    ASSERT_EQ(parse(cdr_dialect::huawei,
+    ASSERT_EQ(parse(dialect::huawei,
                     "{\"eventType\":\"fee\",\"feeLst\":[ \n" + compact +
                         "\n , " + compact + "\t]}",
                     p),
@@ -1092,8 +1075,7 @@ TEST(cdr_huawei, utf8_chinese_preserved)
                            "\xe4\xb8\x89 \xf0\x9f\x93\x9e";
     std::string rec = with_field(demo_record, "userData", "\"" + zh + "\"");
     cdr_push p;
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), p),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), p), cdr_status::ok);
     ASSERT_TRUE(p[0].valid);
     std::string l = line(p, 0);
     EXPECT_NE(l.find("\"userData\":\"" + zh + "\""), std::string::npos);
@@ -1110,7 +1092,7 @@ TEST(cdr_huawei, key_stability)
     cdr_push a;
     cdr_push b;
 
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({demo_record}), a),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({demo_record}), a),
               cdr_status::ok);
 
     /* reordered, re-spaced, non-key field changed: same key */
@@ -1118,8 +1100,7 @@ TEST(cdr_huawei, key_stability)
     moved.insert(1, "\"sessionId\" : \"1200_1029_4294967295_20190123091514"
                     "@callenabler246.huaweicaas.com\" ,");
     moved = with_field(moved, "callEndTime", "\"2019-01-23 09:20:00\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({moved}), b),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({moved}), b), cdr_status::ok);
     EXPECT_EQ(key(a, 0), key(b, 0));
     EXPECT_TRUE(same_digest(a[0], b[0]));
 
@@ -1128,8 +1109,7 @@ TEST(cdr_huawei, key_stability)
                                  "\"V1Z96521zFr3vxe5N2A1UJ1sQ1W\\u0050\"");
     size_t at = esc.find("\"sessionId\"");
     esc.replace(at, 11, "\"session\\u0049d\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({esc}), b),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({esc}), b), cdr_status::ok);
     ASSERT_TRUE(b[0].valid) << b[0].reason;
     EXPECT_EQ(key(a, 0), key(b, 0));
     EXPECT_EQ(b[0].tenant, "V1Z96521zFr3vxe5N2A1UJ1sQ1WP");
@@ -1141,7 +1121,7 @@ TEST(cdr_huawei, key_stability)
              {"sessionId", "\"other\""},
              {"appKey", "\"other\""},
              {"direction", "2"}}) {
-        ASSERT_EQ(parse(cdr_dialect::huawei,
+        ASSERT_EQ(parse(dialect::huawei,
                         huawei_push({with_field(demo_record, f, v)}), b),
                   cdr_status::ok);
         EXPECT_NE(key(a, 0), key(b, 0)) << f;
@@ -1152,14 +1132,13 @@ TEST(cdr_huawei, key_stability)
     std::string slash = with_field(
         with_field(demo_record, "sessionId", "\"a/b %2F\xe4\xb8\xad\""), "icid",
         "\"x\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({slash}), b),
-              cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({slash}), b), cdr_status::ok);
     EXPECT_EQ(key(b, 0), "huawei/V1Z96521zFr3vxe5N2A1UJ1sQ1WP/"
                          "a%2Fb%20%252F%E4%B8%AD/1/x");
     std::string escaped =
         with_field(with_field(demo_record, "sessionId", "\"a\\/b %2F\\u4e2d\""),
                    "icid", "\"x\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({escaped}), a),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({escaped}), a),
               cdr_status::ok);
     EXPECT_EQ(key(a, 0), key(b, 0));
     EXPECT_TRUE(same_digest(a[0], b[0]));
@@ -1177,7 +1156,7 @@ TEST(cdr_binding, huawei_record_of_another_app_is_foreign)
     bound.signer = "V1Z96521zFr3vxe5N2A1UJ1sQ1WP";
 
     cdr_push p;
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({mine, theirs}), p, bound),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({mine, theirs}), p, bound),
               cdr_status::ok);
     EXPECT_TRUE(p[0].valid) << p[0].reason;
     EXPECT_FALSE(p[1].valid);
@@ -1190,7 +1169,7 @@ TEST(cdr_binding, huawei_record_of_another_app_is_foreign)
     EXPECT_EQ(p.valid_count(), 1u);
 
     /* unbound (no signer): every app */
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({mine, theirs}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({mine, theirs}), p),
               cdr_status::ok);
     EXPECT_EQ(p.valid_count(), 2u);
 
@@ -1198,7 +1177,7 @@ TEST(cdr_binding, huawei_record_of_another_app_is_foreign)
     std::string escaped =
         with_field(huawei_record_n(3), "appKey",
                    "\"\\u0056\\u0031Z96521zFr3vxe5N2A1UJ1sQ1WP\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({escaped}), p, bound),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({escaped}), p, bound),
               cdr_status::ok);
     EXPECT_TRUE(p[0].valid) << p[0].reason;
 }
@@ -1219,8 +1198,8 @@ TEST(cdr_binding, aliyun_allow_list)
     bound.tenant_count = 2;
 
     cdr_push p;
-    ASSERT_EQ(parse(cdr_dialect::aliyun, aliyun_push({pool, partner, stranger}),
-                    p, bound),
+    ASSERT_EQ(parse(dialect::aliyun, aliyun_push({pool, partner, stranger}), p,
+                    bound),
               cdr_status::ok);
     EXPECT_TRUE(p[0].valid) << p[0].reason;
     EXPECT_TRUE(p[1].valid) << p[1].reason;
@@ -1231,13 +1210,13 @@ TEST(cdr_binding, aliyun_allow_list)
     /* the tenant is what is checked: pool_key wins over partner_key */
     std::string both = with_field(aliyun_record, "partner_key", "\"PK-OTHER\"");
     both = with_field(both, "pool_key", "\"FC-STRANGER\"");
-    ASSERT_EQ(parse(cdr_dialect::aliyun, aliyun_push({both}), p, bound),
+    ASSERT_EQ(parse(dialect::aliyun, aliyun_push({both}), p, bound),
               cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::foreign_tenant);
 
     /* an empty list allows nobody */
     bound.tenant_count = 0;
-    ASSERT_EQ(parse(cdr_dialect::aliyun, aliyun_push({pool}), p, bound),
+    ASSERT_EQ(parse(dialect::aliyun, aliyun_push({pool}), p, bound),
               cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::foreign_tenant);
 }
@@ -1253,9 +1232,9 @@ TEST(cdr_binding, scope_changes_the_digest_not_the_key)
     b.scope = "app-b";
     std::string body = huawei_push({demo_record});
 
-    ASSERT_EQ(parse(cdr_dialect::huawei, body, plain), cdr_status::ok);
-    ASSERT_EQ(parse(cdr_dialect::huawei, body, scoped, a), cdr_status::ok);
-    ASSERT_EQ(parse(cdr_dialect::huawei, body, other, b), cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, body, plain), cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, body, scoped, a), cdr_status::ok);
+    ASSERT_EQ(parse(dialect::huawei, body, other, b), cdr_status::ok);
 
     EXPECT_EQ(key(plain, 0), demo_key);
     EXPECT_EQ(key(scoped, 0), demo_key);
@@ -1274,7 +1253,7 @@ TEST(cdr_binding, scope_changes_the_digest_not_the_key)
     cdr_options shifted;
     shifted.scope = "app-ah";
     std::string rec = with_field(demo_record, "appKey", "\"uawei\"");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({rec}), other, shifted),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({rec}), other, shifted),
               cdr_status::ok);
     EXPECT_FALSE(same_digest(scoped[0], other[0]));
 }
@@ -1289,9 +1268,8 @@ TEST(cdr_aliyun, secret_report_push)
                               "call_id", "\"c-2\""),
                    "call_type", "1");
     cdr_push p;
-    ASSERT_EQ(
-        parse(cdr_dialect::aliyun, aliyun_push({aliyun_record, second}), p),
-        cdr_status::ok);
+    ASSERT_EQ(parse(dialect::aliyun, aliyun_push({aliyun_record, second}), p),
+              cdr_status::ok);
     ASSERT_EQ(p.size(), 2u);
     EXPECT_TRUE(p[0].valid) << p[0].reason;
     EXPECT_TRUE(p[1].valid) << p[1].reason;
@@ -1346,7 +1324,7 @@ TEST(cdr_aliyun, record_rules)
 
     cdr_push p;
     for (const bad_case &c : cases) {
-        ASSERT_EQ(parse(cdr_dialect::aliyun, aliyun_push({c.rec}), p),
+        ASSERT_EQ(parse(dialect::aliyun, aliyun_push({c.rec}), p),
                   cdr_status::ok)
             << c.rec;
         EXPECT_FALSE(p[0].valid) << c.rec;
@@ -1364,8 +1342,7 @@ TEST(cdr_aliyun, record_rules)
             "id", id);
         ok = with_field(ok, "Vendor", "\"x\"");
         ok = with_field(ok, "extension", "null");
-        ASSERT_EQ(parse(cdr_dialect::aliyun, aliyun_push({ok}), p),
-                  cdr_status::ok);
+        ASSERT_EQ(parse(dialect::aliyun, aliyun_push({ok}), p), cdr_status::ok);
         EXPECT_TRUE(p[0].valid) << id << ": " << p[0].reason;
     }
 }
@@ -1373,21 +1350,19 @@ TEST(cdr_aliyun, record_rules)
 TEST(cdr_aliyun, envelope)
 {
     cdr_push p;
-    EXPECT_EQ(parse(cdr_dialect::aliyun, "[]", p), cdr_status::no_records);
-    EXPECT_EQ(parse(cdr_dialect::aliyun, " [ ] ", p), cdr_status::no_records);
-    EXPECT_EQ(parse(cdr_dialect::aliyun, aliyun_record, p),
+    EXPECT_EQ(parse(dialect::aliyun, "[]", p), cdr_status::no_records);
+    EXPECT_EQ(parse(dialect::aliyun, " [ ] ", p), cdr_status::no_records);
+    EXPECT_EQ(parse(dialect::aliyun, aliyun_record, p),
               cdr_status::not_an_array);
-    EXPECT_EQ(parse(cdr_dialect::aliyun, "[" + aliyun_record + "] x", p),
+    EXPECT_EQ(parse(dialect::aliyun, "[" + aliyun_record + "] x", p),
               cdr_status::not_json);
-    EXPECT_EQ(parse(cdr_dialect::aliyun, "null", p), cdr_status::not_an_array);
-    EXPECT_EQ(parse(cdr_dialect::aliyun, "\"[]\"", p),
-              cdr_status::not_an_array);
+    EXPECT_EQ(parse(dialect::aliyun, "null", p), cdr_status::not_an_array);
+    EXPECT_EQ(parse(dialect::aliyun, "\"[]\"", p), cdr_status::not_an_array);
 
     /* no envelope object: a repeated key is always inside a record */
-    EXPECT_EQ(parse(cdr_dialect::aliyun, "[{\"a\":1,\"a\":1}]", p),
-              cdr_status::ok);
+    EXPECT_EQ(parse(dialect::aliyun, "[{\"a\":1,\"a\":1}]", p), cdr_status::ok);
     EXPECT_EQ(p[0].problem, cdr_problem::duplicate_key);
-    EXPECT_EQ(parse(cdr_dialect::aliyun, "{\"a\":1,\"a\":1}", p),
+    EXPECT_EQ(parse(dialect::aliyun, "{\"a\":1,\"a\":1}", p),
               cdr_status::duplicate_key);
 }
 
@@ -1402,7 +1377,7 @@ TEST(cdr_aliyun, thousand_records)
     many[0] = aliyun_record;
 
     cdr_push p;
-    ASSERT_EQ(parse(cdr_dialect::aliyun, aliyun_push(many), p), cdr_status::ok);
+    ASSERT_EQ(parse(dialect::aliyun, aliyun_push(many), p), cdr_status::ok);
     EXPECT_EQ(p.size(), cdr_aliyun_max_records);
     EXPECT_EQ(p.valid_count(), cdr_aliyun_max_records);
     EXPECT_EQ(p.duplicate_count(), 1u);
@@ -1417,7 +1392,7 @@ TEST(cdr_aliyun, thousand_records)
     }
 
     many.push_back(aliyun_record);
-    EXPECT_EQ(parse(cdr_dialect::aliyun, aliyun_push(many), p),
+    EXPECT_EQ(parse(dialect::aliyun, aliyun_push(many), p),
               cdr_status::too_many_records);
     EXPECT_STREQ(p.detail(), "1001 records, at most 1000 allowed");
 }
@@ -1427,7 +1402,7 @@ TEST(cdr_aliyun, fixture_file)
     std::string body = read_data("aliyun_push.json");
     ASSERT_FALSE(body.empty()) << "run from the repository root";
     cdr_push p;
-    ASSERT_EQ(parse(cdr_dialect::aliyun, body, p), cdr_status::ok);
+    ASSERT_EQ(parse(dialect::aliyun, body, p), cdr_status::ok);
     EXPECT_EQ(p.size(), 20u);
     EXPECT_EQ(p.valid_count(), 20u);
     EXPECT_EQ(p.duplicate_count(), 0u);
@@ -1443,7 +1418,7 @@ TEST(cdr_line, wrapper_format)
 {
     cdr_push p;
     std::string bad = with_field(demo_record, "recordFlag", "3");
-    ASSERT_EQ(parse(cdr_dialect::huawei, huawei_push({demo_record, bad}), p),
+    ASSERT_EQ(parse(dialect::huawei, huawei_push({demo_record, bad}), p),
               cdr_status::ok);
 
     EXPECT_EQ(line(p, 0, {"shop", "2026-11-28T12:00:00Z"}),
@@ -1499,7 +1474,7 @@ TEST(cdr_misc, body_digest_and_names)
     for (int s = 0; s <= static_cast<int>(cdr_status::no_memory); s++) {
         cdr_status st = static_cast<cdr_status>(s);
         names.insert(cdr_status_name(st));
-        for (cdr_dialect d2 : {cdr_dialect::huawei, cdr_dialect::aliyun}) {
+        for (dialect d2 : {dialect::huawei, dialect::aliyun}) {
             const char *m = cdr_status_message(st, d2);
             ASSERT_NE(m, nullptr);
             EXPECT_GT(std::strlen(m), 1u);
@@ -1512,16 +1487,16 @@ TEST(cdr_misc, body_digest_and_names)
     }
     EXPECT_EQ(problems.size(), 11u);
     EXPECT_STREQ(cdr_status_name(cdr_status::duplicate_key), "duplicate_key");
-    EXPECT_STREQ(cdr_dialect_name(cdr_dialect::aliyun), "aliyun");
+    EXPECT_STREQ(dialect_name(dialect::aliyun), "aliyun");
     EXPECT_STREQ(cdr_problem_message(cdr_problem::missing), "is missing");
-    EXPECT_EQ(cdr_max_records(cdr_dialect::huawei, cdr_options()), 50u);
-    EXPECT_EQ(cdr_max_records(cdr_dialect::aliyun, cdr_options()), 1000u);
+    EXPECT_EQ(cdr_max_records(dialect::huawei, cdr_options()), 50u);
+    EXPECT_EQ(cdr_max_records(dialect::aliyun, cdr_options()), 1000u);
 
     size_t n = 0;
-    const cdr_field_rule *rules = cdr_field_rules(cdr_dialect::huawei, &n);
+    const cdr_field_rule *rules = cdr_field_rules(dialect::huawei, &n);
     EXPECT_EQ(n, 41u);
     EXPECT_STREQ(rules[0].name, "appKey");
-    cdr_field_rules(cdr_dialect::aliyun, &n);
+    cdr_field_rules(dialect::aliyun, &n);
     EXPECT_EQ(n, 28u);
 }
 
@@ -1580,7 +1555,7 @@ TEST(cdr_push_memory, fixture_push_of_fifty)
 
     counting_pool pool;
     cdr_push p(cdr_allocator{counting_pool::alloc, &pool});
-    ASSERT_EQ(parse_push(test_parser(), cdr_dialect::huawei, body.data(),
+    ASSERT_EQ(parse_push(test_parser(), dialect::huawei, body.data(),
                          body.size(), cdr_options(), p),
               cdr_status::ok);
     EXPECT_EQ(p.size(), 50u);
@@ -1617,7 +1592,7 @@ TEST(cdr_push_memory, fixture_push_of_fifty)
     cdr_options in_place;
     in_place.padded = true;
     cdr_push q;
-    ASSERT_EQ(parse_push(test_parser(), cdr_dialect::huawei, padded.data(),
+    ASSERT_EQ(parse_push(test_parser(), dialect::huawei, padded.data(),
                          body.size(), in_place, q),
               cdr_status::ok);
     ASSERT_EQ(q.size(), 50u);
@@ -1631,8 +1606,8 @@ TEST(cdr_push_memory, fixture_push_of_fifty)
     size_t at = broken.find("\"spId\":\"linlingoo_omp\"");
     broken[at + 9] = '\xff';
     std::string broken_padded = broken + std::string(cdr_padding, '\0');
-    ASSERT_EQ(parse_push(test_parser(), cdr_dialect::huawei,
-                         broken_padded.data(), broken.size(), in_place, q),
+    ASSERT_EQ(parse_push(test_parser(), dialect::huawei, broken_padded.data(),
+                         broken.size(), in_place, q),
               cdr_status::ok);
     EXPECT_EQ(q[0].problem, cdr_problem::not_utf8);
     EXPECT_EQ(q.valid_count(), 49u);
@@ -1658,7 +1633,7 @@ TEST(cdr_push_memory, a_megabyte_aliyun_push_stays_within_twice_its_size)
 
     counting_pool pool;
     cdr_push p(cdr_allocator{counting_pool::alloc, &pool});
-    ASSERT_EQ(parse_push(test_parser(), cdr_dialect::aliyun, body.data(),
+    ASSERT_EQ(parse_push(test_parser(), dialect::aliyun, body.data(),
                          body.size(), cdr_options(), p),
               cdr_status::ok);
     EXPECT_EQ(p.size(), 1000u);
@@ -1681,7 +1656,7 @@ TEST(cdr_push_memory, a_megabyte_aliyun_push_stays_within_twice_its_size)
     objects += "]";
     counting_pool pool2;
     cdr_push q(cdr_allocator{counting_pool::alloc, &pool2});
-    EXPECT_EQ(parse_push(test_parser(), cdr_dialect::aliyun, objects.data(),
+    EXPECT_EQ(parse_push(test_parser(), dialect::aliyun, objects.data(),
                          objects.size(), cdr_options(), q),
               cdr_status::too_many_records);
     EXPECT_LE(pool2.bytes, 2 * 1000 * sizeof(cdr_record));
@@ -1694,12 +1669,12 @@ TEST(cdr_push_memory, a_megabyte_aliyun_push_stays_within_twice_its_size)
     keys += "}]";
     counting_pool pool3;
     cdr_push r(cdr_allocator{counting_pool::alloc, &pool3});
-    ASSERT_EQ(parse_push(test_parser(), cdr_dialect::aliyun, keys.data(),
+    ASSERT_EQ(parse_push(test_parser(), dialect::aliyun, keys.data(),
                          keys.size(), cdr_options(), r),
               cdr_status::ok);
     EXPECT_EQ(r[0].problem, cdr_problem::missing);
     EXPECT_LE(pool3.bytes, 64 * sizeof(cdr_record) + 8 * 4);
-    ASSERT_EQ(parse_push(test_parser(), cdr_dialect::aliyun, dup_keys.data(),
+    ASSERT_EQ(parse_push(test_parser(), dialect::aliyun, dup_keys.data(),
                          dup_keys.size(), cdr_options(), r),
               cdr_status::ok);
     EXPECT_EQ(r[0].problem, cdr_problem::duplicate_key);
@@ -1714,8 +1689,8 @@ TEST(cdr_push_memory, allocation_failures_are_no_memory)
     for (size_t left = 0; left < 2; left++) {
         failing_pool pool{left};
         cdr_push p(cdr_allocator{failing_pool::alloc, &pool});
-        cdr_status s = parse_push(test_parser(), cdr_dialect::huawei,
-                                  body.data(), body.size(), cdr_options(), p);
+        cdr_status s = parse_push(test_parser(), dialect::huawei, body.data(),
+                                  body.size(), cdr_options(), p);
         if (left == 0) {
             EXPECT_EQ(s, cdr_status::no_memory);
             EXPECT_EQ(p.size(), 0u);
@@ -1729,7 +1704,7 @@ TEST(cdr_push_memory, allocation_failures_are_no_memory)
     /* the decoded copy of an escaped tenant */
     failing_pool one{1};
     cdr_push p(cdr_allocator{failing_pool::alloc, &one});
-    EXPECT_EQ(parse_push(test_parser(), cdr_dialect::huawei, body2.data(),
+    EXPECT_EQ(parse_push(test_parser(), dialect::huawei, body2.data(),
                          body2.size(), cdr_options(), p),
               cdr_status::no_memory);
 
@@ -1737,7 +1712,7 @@ TEST(cdr_push_memory, allocation_failures_are_no_memory)
     cdr_parser empty;
     EXPECT_EQ(empty.capacity(), 0u);
     cdr_push q;
-    EXPECT_EQ(parse_push(empty, cdr_dialect::huawei, body.data(), body.size(),
+    EXPECT_EQ(parse_push(empty, dialect::huawei, body.data(), body.size(),
                          cdr_options(), q),
               cdr_status::ok);
     EXPECT_GE(empty.capacity(), body.size());
@@ -1749,7 +1724,7 @@ TEST(cdr_push_memory, reuse_and_clear)
     std::string body = huawei_push({demo_record, huawei_record_n(2)});
     cdr_push p;
     for (int i = 0; i < 100; i++) {
-        ASSERT_EQ(parse(cdr_dialect::huawei, body, p), cdr_status::ok);
+        ASSERT_EQ(parse(dialect::huawei, body, p), cdr_status::ok);
     }
     EXPECT_EQ(p.size(), 2u);
     p.clear();
@@ -1761,11 +1736,11 @@ TEST(cdr_push_memory, reuse_and_clear)
     ASSERT_TRUE(parser.reserve(10));
     EXPECT_GE(parser.capacity(), 10u);
     std::string big = read_data("huawei_push_50.json");
-    EXPECT_EQ(parse_push(parser, cdr_dialect::huawei, big.data(), big.size(),
+    EXPECT_EQ(parse_push(parser, dialect::huawei, big.data(), big.size(),
                          cdr_options(), p),
               cdr_status::ok);
     EXPECT_GE(parser.capacity(), big.size());
-    EXPECT_EQ(parse_push(parser, cdr_dialect::huawei, body.data(), body.size(),
+    EXPECT_EQ(parse_push(parser, dialect::huawei, body.data(), body.size(),
                          cdr_options(), p),
               cdr_status::ok);
     EXPECT_EQ(p.size(), 2u);

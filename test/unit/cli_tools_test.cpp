@@ -322,15 +322,13 @@ TEST(CliSample, GeneratedPushesAreValid)
     cdr_parser parser;
     cdr_options options;
     cdr_push push;
-    ASSERT_EQ(cdr_status::ok,
-              parse_push(parser, cdr_dialect::huawei, fee.data(), fee.size(),
-                         options, push));
+    ASSERT_EQ(cdr_status::ok, parse_push(parser, dialect::huawei, fee.data(),
+                                         fee.size(), options, push));
     EXPECT_EQ(50u, push.valid_count());
     EXPECT_EQ(0u, push.duplicate_count());
     cdr_push push2;
-    ASSERT_EQ(cdr_status::ok,
-              parse_push(parser, cdr_dialect::aliyun, report.data(),
-                         report.size(), options, push2));
+    ASSERT_EQ(cdr_status::ok, parse_push(parser, dialect::aliyun, report.data(),
+                                         report.size(), options, push2));
     EXPECT_EQ(50u, push2.valid_count());
     EXPECT_EQ(0u, push2.duplicate_count());
 }
