@@ -1,0 +1,14 @@
+/*
+ * The status endpoint (provision_x_status): counters, queues and zones as
+ * JSON or Prometheus text, behind API keys.
+ */
+
+#ifndef NGX_HTTP_PROVISION_X_STATUS_HPP
+#define NGX_HTTP_PROVISION_X_STATUS_HPP
+
+#include "ngx_http_provision_x.hpp"
+
+char *ngx_http_provision_x_status(ngx_conf_t *cf, ngx_command_t *cmd,
+                                  void *conf) noexcept;
+
+#endif /* NGX_HTTP_PROVISION_X_STATUS_HPP */
