@@ -22,21 +22,25 @@
 #include "core/signature.hpp"
 #include "core/xaksk.hpp"
 
-#include <jansson.h>
-
-#include <new>
 #include <string>
+#include <type_traits>
 
 using provision_x::dialect;
 using provision_x::reason;
 
 #define NGX_HTTP_PROVISION_X_MAX_PARAMS 64
 
-/* Per-worker scratch space, reused so that verification stops
- * allocating after the first requests. */
-static std::string ngx_http_provision_x_arena;
-static std::string ngx_http_provision_x_scratch;
-static provision_x::param_list *ngx_http_provision_x_params;
+/*
+ * Per-worker scratch space, created in init_process and reused, so that
+ * verification stops allocating after the first requests.
+ */
+struct ngx_http_provision_x_scratch_t {
+    provision_x::param_list params{NGX_HTTP_PROVISION_X_MAX_PARAMS};
+    std::string arena;  /* decoded parameters */
+    std::string string; /* the string to sign */
+};
+
+static ngx_http_provision_x_scratch_t *ngx_http_provision_x_scratch;
 
 struct ngx_http_provision_x_verdict_t {
     reason why;
@@ -69,17 +73,20 @@ ngx_http_provision_x_fail(ngx_http_provision_x_verdict_t *v, reason why,
     return why;
 }
 
+/* Room for n bytes of decoded parameters: reserved before parsing,
+ * because the parameters are views into it. */
 static bool
-ngx_http_provision_x_reserve(std::string &s, size_t n) noexcept
-{
-    try {
-        s.clear();
-        s.reserve(n);
-        return true;
+ngx_http_provision_x_reserve(ngx_http_request_t *r, size_t n) noexcept
+try {
+    ngx_http_provision_x_scratch->arena.clear();
+    ngx_http_provision_x_scratch->arena.reserve(n);
+    return true;
 
-    } catch (...) {
-        return false;
-    }
+} catch (const std::exception &e) {
+    ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                  "provision_x: no memory for %uz bytes of parameters: %s", n,
+                  e.what());
+    return false;
 }
 
 /*
@@ -393,55 +400,6 @@ ngx_http_provision_x_body_kind(ngx_http_request_t *r,
     return NGX_HTTP_PROVISION_X_BODY_NONE;
 }
 
-/* Members of a flat JSON object join the signed parameter list; the
- * platform types every X-mode parameter as String, so nothing else is
- * accepted. */
-static reason
-ngx_http_provision_x_json_params(std::string_view body, json_t **root,
-                                 ngx_http_provision_x_verdict_t *v) noexcept
-{
-    json_error_t error;
-
-    *root =
-        json_loadb(body.data(), body.size(), JSON_REJECT_DUPLICATES, &error);
-    if (*root == NULL) {
-        return ngx_http_provision_x_fail(v, reason::malformed_auth,
-                                         "body is not valid JSON");
-    }
-
-    if (!json_is_object(*root)) {
-        return ngx_http_provision_x_fail(v, reason::malformed_auth,
-                                         "JSON body is not an object");
-    }
-
-    const char *name;
-    json_t *value;
-
-    json_object_foreach(*root, name, value)
-    {
-        if (!json_is_string(value)) {
-            return ngx_http_provision_x_fail(v, reason::malformed_auth,
-                                             "JSON member is not a string");
-        }
-
-        std::string_view text(json_string_value(value),
-                              json_string_length(value));
-
-        provision_x::params_error rc =
-            ngx_http_provision_x_params->add(name, text);
-        if (rc != provision_x::params_error::ok) {
-            return ngx_http_provision_x_fail(
-                v,
-                rc == provision_x::params_error::no_memory
-                    ? reason::internal_error
-                    : reason::malformed_auth,
-                provision_x::describe(rc));
-        }
-    }
-
-    return reason::none;
-}
-
 /* The protocol's own parameters, found in one walk over the sorted list. */
 struct ngx_http_provision_x_aliyun_fields_t {
     const provision_x::param *format;
@@ -458,7 +416,7 @@ ngx_http_provision_x_aliyun_fields(
 {
     ngx_memzero(f, sizeof(ngx_http_provision_x_aliyun_fields_t));
 
-    for (const provision_x::param &p : *ngx_http_provision_x_params) {
+    for (const provision_x::param &p : ngx_http_provision_x_scratch->params) {
         if (p.name == "format") {
             f->format = &p;
         } else if (p.name == "signature") {
@@ -554,10 +512,10 @@ ngx_http_provision_x_verify_aliyun_params(
             static_cast<ngx_http_provision_x_secret_keys_t **>(app->keys.elts);
 
         for (ngx_uint_t k = 0; k < app->keys.nelts; k++) {
-            sig_error rc = xmode_verify(*ngx_http_provision_x_params,
-                                        opt.key_ampersand ? keys[k]->aliyun_amp
-                                                          : keys[k]->aliyun,
-                                        opt, ngx_http_provision_x_scratch);
+            sig_error rc = xmode_verify(
+                ngx_http_provision_x_scratch->params,
+                opt.key_ampersand ? keys[k]->aliyun_amp : keys[k]->aliyun, opt,
+                ngx_http_provision_x_scratch->string);
 
             if (NGX_HTTP_PROVISION_X_FAULT("hmac")) {
                 rc = sig_error::crypto_failure;
@@ -608,11 +566,6 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
 {
     using namespace provision_x;
 
-    if (ngx_http_provision_x_params == NULL) {
-        return ngx_http_provision_x_fail(v, reason::internal_error,
-                                         "no memory for parameters");
-    }
-
     std::string_view body;
     ngx_uint_t kind = ngx_http_provision_x_body_kind(r, plcf);
 
@@ -636,22 +589,28 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
 
     std::string_view args(reinterpret_cast<char *>(r->args.data), r->args.len);
 
-    ngx_http_provision_x_params->clear();
+    ngx_http_provision_x_scratch->params.clear();
 
     if (NGX_HTTP_PROVISION_X_FAULT("verify_alloc") ||
-        !ngx_http_provision_x_reserve(ngx_http_provision_x_arena,
-                                      args.size() + body.size())) {
+        !ngx_http_provision_x_reserve(r, args.size() + body.size())) {
         return ngx_http_provision_x_fail(v, reason::internal_error,
                                          "no memory for parameters");
     }
 
     size_t max = plcf->verify_body_max;
-    params_error perr = parse_urlencoded(
-        args, max, *ngx_http_provision_x_params, ngx_http_provision_x_arena);
+    params_error perr =
+        parse_urlencoded(args, max, ngx_http_provision_x_scratch->params,
+                         ngx_http_provision_x_scratch->arena);
 
     if (perr == params_error::ok && kind == NGX_HTTP_PROVISION_X_BODY_FORM) {
-        perr = parse_urlencoded(body, max, *ngx_http_provision_x_params,
-                                ngx_http_provision_x_arena);
+        perr = parse_urlencoded(body, max, ngx_http_provision_x_scratch->params,
+                                ngx_http_provision_x_scratch->arena);
+
+    } else if (perr == params_error::ok &&
+               kind == NGX_HTTP_PROVISION_X_BODY_JSON) {
+        perr =
+            parse_json_object(body, max, ngx_http_provision_x_scratch->params,
+                              ngx_http_provision_x_scratch->arena);
     }
 
     if (perr != params_error::ok) {
@@ -664,22 +623,7 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
             describe(perr));
     }
 
-    json_t *root = NULL;
-    reason why = reason::none;
-
-    if (kind == NGX_HTTP_PROVISION_X_BODY_JSON) {
-        why = ngx_http_provision_x_json_params(body, &root, v);
-    }
-
-    if (why == reason::none) {
-        why = ngx_http_provision_x_verify_aliyun_params(r, plcf, ctx, v);
-    }
-
-    if (root != NULL) {
-        json_decref(root);
-    }
-
-    return why;
+    return ngx_http_provision_x_verify_aliyun_params(r, plcf, ctx, v);
 }
 
 /* ---- the phase handler --------------------------------------------------- */
@@ -720,6 +664,11 @@ ngx_http_provision_x_get_ctx(ngx_http_request_t *r) noexcept
 static ngx_http_provision_x_ctx_t *
 ngx_http_provision_x_create_ctx(ngx_http_request_t *r) noexcept
 {
+    /* zeroed pool memory, never destroyed: plain data only */
+    static_assert(
+        std::is_trivially_destructible_v<ngx_http_provision_x_ctx_t> &&
+        std::is_standard_layout_v<ngx_http_provision_x_ctx_t>);
+
     ngx_pool_cleanup_t *cln =
         ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_provision_x_ctx_t));
     if (cln == NULL) {
@@ -913,28 +862,23 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
 
 ngx_int_t
 ngx_http_provision_x_access_init_process(ngx_cycle_t *cycle) noexcept
-{
-    try {
-        ngx_http_provision_x_params =
-            new provision_x::param_list(NGX_HTTP_PROVISION_X_MAX_PARAMS);
-        ngx_http_provision_x_arena.reserve(4096);
-        ngx_http_provision_x_scratch.reserve(4096);
-
-    } catch (...) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "provision_x: no memory for verification buffers");
-        return NGX_ERROR;
-    }
+try {
+    ngx_http_provision_x_scratch = new ngx_http_provision_x_scratch_t();
+    ngx_http_provision_x_scratch->arena.reserve(4096);
+    ngx_http_provision_x_scratch->string.reserve(4096);
 
     return NGX_OK;
+
+} catch (const std::exception &e) {
+    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                  "provision_x: no memory for verification buffers: %s",
+                  e.what());
+    return NGX_ERROR;
 }
 
 void
 ngx_http_provision_x_access_exit_process(ngx_cycle_t *cycle) noexcept
 {
-    delete ngx_http_provision_x_params;
-    ngx_http_provision_x_params = NULL;
-
-    ngx_http_provision_x_arena = std::string();
-    ngx_http_provision_x_scratch = std::string();
+    delete ngx_http_provision_x_scratch;
+    ngx_http_provision_x_scratch = NULL;
 }

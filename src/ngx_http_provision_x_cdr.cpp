@@ -654,7 +654,7 @@ ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept
 
 ngx_int_t
 ngx_http_provision_x_cdr_init_process(ngx_cycle_t *cycle) noexcept
-{
+try {
     auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
         ngx_http_cycle_get_module_main_conf(cycle,
                                             ngx_http_provision_x_module));
@@ -663,14 +663,7 @@ ngx_http_provision_x_cdr_init_process(ngx_cycle_t *cycle) noexcept
         return NGX_OK;
     }
 
-    try {
-        ngx_http_provision_x_cdr_parser = new provision_x::cdr_parser();
-
-    } catch (...) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "provision_x: no memory for the CDR parser");
-        return NGX_ERROR;
-    }
+    ngx_http_provision_x_cdr_parser = new provision_x::cdr_parser();
 
     if (!ngx_http_provision_x_cdr_parser->reserve(pmcf->cdr_max_body)) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
@@ -680,6 +673,11 @@ ngx_http_provision_x_cdr_init_process(ngx_cycle_t *cycle) noexcept
     }
 
     return NGX_OK;
+
+} catch (const std::exception &e) {
+    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                  "provision_x: no memory for the CDR parser: %s", e.what());
+    return NGX_ERROR;
 }
 
 void

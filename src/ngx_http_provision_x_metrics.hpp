@@ -11,6 +11,8 @@
 
 #include "core/reason.hpp"
 
+#include <type_traits>
+
 #define NGX_HTTP_PROVISION_X_METRICS_APPS 64
 
 /* How a call-control query was answered; $provision_x_call_control. */
@@ -65,6 +67,9 @@ struct ngx_http_provision_x_metrics_sh_t {
 };
 
 /* NULL until the zone is initialised (and in processes without http) */
+static_assert(std::is_standard_layout_v<ngx_http_provision_x_metrics_sh_t> &&
+              std::is_trivially_copyable_v<ngx_http_provision_x_metrics_sh_t>);
+
 extern ngx_http_provision_x_metrics_sh_t *ngx_http_provision_x_metrics;
 
 ngx_int_t ngx_http_provision_x_metrics_add_zone(

@@ -199,8 +199,9 @@ ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
 
 /* §4: a landline cannot call X; the platform would refuse it anyway. */
 static bool
-ngx_http_provision_x_cc_landline(ngx_http_request_t *r,
-                                 ngx_http_provision_x_outbound_loc_conf_t *olcf)
+ngx_http_provision_x_cc_landline(
+    ngx_http_request_t *r,
+    ngx_http_provision_x_outbound_loc_conf_t *olcf) noexcept
 try {
     std::string_view body;
 
@@ -240,7 +241,10 @@ try {
 
     return false;
 
-} catch (const std::exception &) {
+} catch (const std::exception &e) {
+    /* fail open: the binding service answers, the platform decides */
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "provision_x: landline check failed: %s", e.what());
     return false;
 }
 
@@ -348,7 +352,10 @@ try {
 
     return true;
 
-} catch (const std::exception &) {
+} catch (const std::exception &e) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "provision_x: no memory for the fallback body: %s",
+                       e.what());
     return false;
 }
 

@@ -373,7 +373,7 @@ ngx_int_t
 ngx_http_provision_x_sign_variable(ngx_http_request_t *r,
                                    ngx_http_variable_value_t *v,
                                    uintptr_t data) noexcept
-try {
+{
     ngx_http_provision_x_outbound_loc_conf_t *olcf =
         ngx_http_provision_x_outbound_loc_conf(r);
 
@@ -421,7 +421,4 @@ try {
     v->not_found = 0;
 
     return NGX_OK;
-
-} catch (...) {
-    return NGX_ERROR;
 }

@@ -2,40 +2,13 @@
 
 #include "core/call_control.hpp"
 
-#include <jansson.h>
+#include "core/json_doc.hpp"
 
 #include <new>
 
 namespace provision_x {
 
 namespace {
-
-// Owns one parsed document; jansson's own allocator (small bodies).
-struct json_doc {
-    json_t *root;
-
-    explicit json_doc(std::string_view body) noexcept
-        : root(json_loadb(body.data(), body.size(), JSON_REJECT_DUPLICATES,
-                          nullptr))
-    {
-    }
-
-    ~json_doc()
-    {
-        if (root != nullptr) {
-            json_decref(root);
-        }
-    }
-
-    json_doc(const json_doc &) = delete;
-    json_doc &operator=(const json_doc &) = delete;
-};
-
-std::string_view
-str_of(const json_t *v) noexcept
-{
-    return {json_string_value(v), json_string_length(v)};
-}
 
 bool
 all_digits(std::string_view s) noexcept
@@ -70,7 +43,7 @@ global_number(const json_t *v) noexcept
         return false;
     }
 
-    std::string_view s = str_of(v);
+    std::string_view s = json_text(v);
 
     return s.size() >= 4 && s.size() <= 31 && s[0] == '+' &&
            all_digits(s.substr(1));
@@ -81,14 +54,14 @@ validate_aliyun_model(const json_t *model) noexcept
 {
     const json_t *op = json_object_get(model, "controlOperate");
 
-    if (!json_is_string(op) || !aliyun_operate_allowed(str_of(op))) {
+    if (!json_is_string(op) || !aliyun_operate_allowed(json_text(op))) {
         return cc_verdict::bad_operation;
     }
 
     const json_t *subs = json_object_get(model, "subsId");
 
     if (subs != nullptr &&
-        !(json_is_string(subs) && all_digits(str_of(subs)))) {
+        !(json_is_string(subs) && all_digits(json_text(subs)))) {
         return cc_verdict::bad_field;
     }
 
@@ -129,7 +102,7 @@ validate_connect_info(const json_t *info) noexcept
 
     if (record != nullptr &&
         !(json_is_string(record) &&
-          (str_of(record) == "true" || str_of(record) == "false"))) {
+          (json_text(record) == "true" || json_text(record) == "false"))) {
         return cc_verdict::bad_field;
     }
 
@@ -212,7 +185,7 @@ validate_aliyun_answer(std::string_view body) noexcept
 
     const json_t *code = json_object_get(doc.root, "code");
 
-    if (!json_is_string(code) || str_of(code) != "OK") {
+    if (!json_is_string(code) || json_text(code) != "OK") {
         return cc_verdict::bad_code;
     }
 
@@ -231,7 +204,7 @@ validate_aliyun_answer(std::string_view body) noexcept
     }
 
     // `model` is typed String; a JSON-encoded object is accepted too.
-    json_doc inner(str_of(model));
+    json_doc inner(json_text(model));
 
     if (!json_is_object(inner.root)) {
         return cc_verdict::bad_model;
@@ -251,13 +224,13 @@ validate_huawei_answer(std::string_view body) noexcept
 
     const json_t *op = json_object_get(doc.root, "operation");
 
-    if (!json_is_string(op) || !huawei_operation_allowed(str_of(op))) {
+    if (!json_is_string(op) || !huawei_operation_allowed(json_text(op))) {
         return cc_verdict::bad_operation;
     }
 
     const json_t *connect = json_object_get(doc.root, "connectInfo");
 
-    if (str_of(op) == "connect") {
+    if (json_text(op) == "connect") {
         return validate_connect_info(connect);
     }
 
@@ -370,7 +343,7 @@ huawei_callin_caller(std::string_view body, std::string &scratch) noexcept
             return {};
         }
 
-        scratch.assign(str_of(caller));
+        scratch.assign(json_text(caller));
 
         return scratch;
 

@@ -291,6 +291,12 @@ hmac_sha256(byte_pieces key, byte_pieces msg, sha256_digest &out) noexcept
 }
 
 bool
+sha1(byte_pieces msg, sha1_digest &out) noexcept
+{
+    return digest_pieces(hmac_algorithm::sha1, {msg}, out.data(), out.size());
+}
+
+bool
 sha256(byte_pieces msg, sha256_digest &out) noexcept
 {
     return digest_pieces(hmac_algorithm::sha256, {msg}, out.data(), out.size());

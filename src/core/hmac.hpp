@@ -1,5 +1,6 @@
-// Thin OpenSSL 3.0 wrapper: HMAC-SHA1, HMAC-SHA256, SHA-256, constant-time
-// comparison and random bytes, through non-deprecated EVP APIs only.
+// Thin OpenSSL 3.0 wrapper: HMAC-SHA1, HMAC-SHA256, SHA-1, SHA-256,
+// constant-time comparison and random bytes, through non-deprecated EVP APIs
+// only.
 //
 // Keys and messages are lists of pieces that are hashed as if concatenated,
 // so "secret&" or "nonce + created + secret" never needs a temporary string.
@@ -23,6 +24,7 @@ using byte_pieces = std::initializer_list<std::string_view>;
 // All return false only when OpenSSL fails (no provider, out of memory).
 bool hmac_sha1(byte_pieces key, byte_pieces msg, sha1_digest &out) noexcept;
 bool hmac_sha256(byte_pieces key, byte_pieces msg, sha256_digest &out) noexcept;
+bool sha1(byte_pieces msg, sha1_digest &out) noexcept;
 bool sha256(byte_pieces msg, sha256_digest &out) noexcept;
 
 enum class hmac_algorithm : unsigned char { sha1, sha256 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/encoding.hpp"
+#include "core/json_doc.hpp"
 
 namespace provision_x {
 
@@ -120,6 +121,12 @@ describe(params_error e) noexcept
         return "parameter arena too small";
     case params_error::no_memory:
         return "out of memory";
+    case params_error::not_json:
+        return "body is not valid JSON";
+    case params_error::not_an_object:
+        return "JSON body is not an object";
+    case params_error::not_a_string:
+        return "JSON member is not a string";
     }
     return "unknown";
 }
@@ -306,6 +313,69 @@ parse_urlencoded(std::string_view raw, std::size_t max_bytes, param_list &list,
     }
 
     return done(params_error::ok);
+}
+
+namespace {
+
+/* A copy of `text` in the arena's reserved capacity; nullptr when full. */
+const char *
+arena_copy(std::string &arena, std::string_view text) noexcept
+{
+    if (arena.capacity() - arena.size() < text.size()) {
+        return nullptr;
+    }
+
+    size_t at = arena.size();
+    arena.append(text); /* within capacity: no reallocation, no throw */
+    return arena.data() + at;
+}
+
+} // namespace
+
+params_error
+parse_json_object(std::string_view raw, std::size_t max_bytes, param_list &list,
+                  std::string &arena) noexcept
+{
+    if (raw.size() > max_bytes) {
+        return params_error::too_large;
+    }
+
+    json_doc doc(raw);
+
+    if (doc.root == nullptr) {
+        return params_error::not_json;
+    }
+
+    if (!json_is_object(doc.root)) {
+        return params_error::not_an_object;
+    }
+
+    const char *key;
+    json_t *member;
+
+    json_object_foreach(doc.root, key, member)
+    {
+        if (!json_is_string(member)) {
+            return params_error::not_a_string;
+        }
+
+        std::string_view name_text(key);
+        std::string_view value_text = json_text(member);
+        const char *name = arena_copy(arena, name_text);
+        const char *value = arena_copy(arena, value_text);
+
+        if (name == nullptr || value == nullptr) {
+            return params_error::arena_too_small;
+        }
+
+        params_error rc =
+            list.add({name, name_text.size()}, {value, value_text.size()});
+        if (rc != params_error::ok) {
+            return rc;
+        }
+    }
+
+    return params_error::ok;
 }
 
 } // namespace provision_x

@@ -1,11 +1,12 @@
-// Request parameters of a signed callback: parsed from a query string or an
-// application/x-www-form-urlencoded body, or added one by one (the glue
-// feeds a flat JSON object's members through add()), into one list kept
-// sorted by name, because every signing dialect signs them in that order.
+// Request parameters of a signed callback: parsed from a query string, an
+// application/x-www-form-urlencoded body or a flat JSON object, or added
+// one by one, into one list kept sorted by name, because every signing
+// dialect signs them in that order.
 //
 // Memory contract.  The list stores string_views only; it owns no bytes.
 //  - Views passed to add() must outlive the list's use of them.
-//  - parse_urlencoded() writes decoded bytes into a caller-owned `arena`
+//  - parse_urlencoded() and parse_json_object() write decoded bytes into
+//    a caller-owned `arena`
 //    string and stores views into it.  It never grows the arena beyond its
 //    current capacity (decoded size <= raw size), so the caller must
 //    reserve capacity up front for every input it will parse into the same
@@ -43,6 +44,9 @@ enum class params_error : unsigned char {
     empty_name,      // "=value"
     arena_too_small, // caller did not reserve raw.size() spare capacity
     no_memory,
+    not_json,      // JSON body: not JSON (or a key repeated)
+    not_an_object, // JSON body: not an object
+    not_a_string,  // JSON body: a member is not a string
 };
 
 std::string_view describe(params_error e) noexcept;
@@ -109,6 +113,14 @@ private:
 // with the errors of one segment reported in add()'s order.
 params_error parse_urlencoded(std::string_view raw, std::size_t max_bytes,
                               param_list &list, std::string &arena) noexcept;
+
+// The members of a flat JSON object (an Aliyun callback sent as JSON).
+// The platform types every X-mode parameter as String, so anything but an
+// object of strings is refused.  Names and values are copied into
+// `arena` (the memory contract above; their decoded size is under
+// raw.size()); add()'s checks apply.
+params_error parse_json_object(std::string_view raw, std::size_t max_bytes,
+                               param_list &list, std::string &arena) noexcept;
 
 } // namespace provision_x
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include <openssl/evp.h>
+#include "core/hmac.hpp"
 
 namespace provision_x {
 
@@ -209,16 +209,15 @@ redis_sink_script() noexcept
 bool
 redis_sink_script_sha1(char out[redis_sha1_hex_size]) noexcept
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
+    sha1_digest md;
 
-    if (EVP_Digest(sink_script, sizeof(sink_script) - 1, md, &len, EVP_sha1(),
-                   nullptr) != 1 ||
-        len * 2 != redis_sha1_hex_size) {
+    static_assert(2 * std::tuple_size_v<sha1_digest> == redis_sha1_hex_size);
+
+    if (!sha1({redis_sink_script()}, md)) {
         return false;
     }
 
-    for (unsigned int i = 0; i < len; i++) {
+    for (size_t i = 0; i < md.size(); i++) {
         out[2 * i] = hex_digits[md[i] >> 4];
         out[2 * i + 1] = hex_digits[md[i] & 0xf];
     }

@@ -75,6 +75,11 @@ struct seen_header {
 };
 
 static_assert(sizeof(seen_slot) == 24, "a slot is 24 bytes");
+static_assert(std::is_standard_layout_v<seen_slot> &&
+                  std::is_trivially_copyable_v<seen_slot> &&
+                  std::is_standard_layout_v<seen_header> &&
+                  std::is_trivially_copyable_v<seen_header>,
+              "plain data: the table lives in shared memory");
 static_assert(std::is_standard_layout_v<seen_header> &&
                   std::is_trivially_copyable_v<seen_header>,
               "the header lives in shared memory");

@@ -322,3 +322,81 @@ TEST(Describe, ParamsErrors)
 {
     EXPECT_EQ("duplicate parameter", describe(params_error::duplicate));
 }
+
+namespace {
+
+struct parsed_json {
+    param_list list{64};
+    std::string arena;
+
+    params_error parse(std::string_view raw, std::size_t reserve)
+    {
+        list.clear();
+        arena.clear();
+        arena.reserve(reserve);
+        return parse_json_object(raw, 8192, list, arena);
+    }
+
+    params_error parse(std::string_view raw)
+    {
+        return parse(raw, raw.size());
+    }
+};
+
+} // namespace
+
+TEST(ParseJsonObject, MembersJoinTheSortedListDecoded)
+{
+    parsed_json p;
+    ASSERT_EQ(params_error::ok,
+              p.parse(R"({"b":"2","a":"x\u4e2dy","Signature":"s"})"));
+    ASSERT_EQ(3u, p.list.size());
+    EXPECT_EQ("Signature", p.list.begin()[0].name);
+    EXPECT_EQ("a", p.list.begin()[1].name);
+    EXPECT_EQ("x\xe4\xb8\xady", p.list.begin()[1].value);
+    EXPECT_EQ("2", p.list.find("b")->value);
+}
+
+TEST(ParseJsonObject, TheViewsOutliveTheDocument)
+{
+    parsed_json p;
+    ASSERT_EQ(params_error::ok, p.parse(R"({"callId":"abc","x":""})"));
+    /* the document is freed: the views point into the arena */
+    const char *lo = p.arena.data();
+    for (const param &q : p.list) {
+        EXPECT_GE(q.name.data(), lo);
+        EXPECT_LE(q.name.data() + q.name.size(), lo + p.arena.size());
+    }
+    EXPECT_EQ("abc", p.list.find("callId")->value);
+    EXPECT_EQ("", p.list.find("x")->value);
+}
+
+TEST(ParseJsonObject, OnlyAnObjectOfStrings)
+{
+    parsed_json p;
+    EXPECT_EQ(params_error::not_json, p.parse("{\"a\":"));
+    EXPECT_EQ(params_error::not_json, p.parse(R"({"a":"1","a":"2"})"));
+    EXPECT_EQ(params_error::not_an_object, p.parse(R"(["a"])"));
+    EXPECT_EQ(params_error::not_a_string, p.parse(R"({"a":1})"));
+    EXPECT_EQ(params_error::not_a_string, p.parse(R"({"a":{"b":"c"}})"));
+    EXPECT_EQ(params_error::empty_name, p.parse(R"({"":"1"})"));
+    EXPECT_EQ("JSON member is not a string",
+              describe(params_error::not_a_string));
+}
+
+TEST(ParseJsonObject, NeverGrowsTheArena)
+{
+    parsed_json p;
+    /* a std::string holds 15 bytes before it allocates */
+    EXPECT_EQ(params_error::arena_too_small,
+              p.parse(R"({"name_of_ten":"and_a_value"})", 4));
+}
+
+TEST(ParseJsonObject, RefusesWhatIsTooLarge)
+{
+    param_list list(64);
+    std::string arena;
+    arena.reserve(64);
+    EXPECT_EQ(params_error::too_large,
+              parse_json_object(R"({"a":"1"})", 4, list, arena));
+}
