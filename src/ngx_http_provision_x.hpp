@@ -158,6 +158,17 @@ struct ngx_http_provision_x_loc_conf_t {
 
 struct ngx_http_provision_x_cdr_parse_t;
 
+/* Where a CDR receiver hands its new records off. */
+enum ngx_http_provision_x_sink_e {
+    NGX_HTTP_PROVISION_X_SINK_QUEUE,
+    NGX_HTTP_PROVISION_X_SINK_FORWARD,
+    NGX_HTTP_PROVISION_X_SINK_REDIS,
+    NGX_HTTP_PROVISION_X_SINKS
+};
+
+extern const char
+    *const ngx_http_provision_x_sink_names[NGX_HTTP_PROVISION_X_SINKS];
+
 /* One CDR push on its way through the handler. */
 struct ngx_http_provision_x_cdr_t {
     ngx_http_provision_x_cdr_parse_t *parse;
@@ -170,7 +181,9 @@ struct ngx_http_provision_x_cdr_t {
     ngx_uint_t duplicates;
     ngx_uint_t invalid;
     u_char body_digest[NGX_HTTP_PROVISION_X_DIGEST_LEN];
-    ngx_int_t forward_status; /* of the sink's subrequest */
+    ngx_int_t forward_status;  /* of the sink's subrequest */
+    ngx_msec_t hand_off_start; /* ngx_current_msec, for the histogram */
+    ngx_uint_t sink;           /* ngx_http_provision_x_sink_e */
     unsigned retry : 1;
     unsigned forward_done : 1;
     unsigned redis_written : 1;  /* Redis confirmed: known is set */
@@ -294,8 +307,9 @@ void ngx_http_provision_x_metrics_cdr(ngx_uint_t dialect, ngx_uint_t records,
                                       ngx_uint_t invalid) noexcept;
 void ngx_http_provision_x_metrics_cdr_retry(ngx_uint_t dialect) noexcept;
 void ngx_http_provision_x_metrics_cdr_refused(ngx_uint_t dialect) noexcept;
-void ngx_http_provision_x_metrics_hand_off(ngx_uint_t dialect,
-                                           ngx_int_t status) noexcept;
+void ngx_http_provision_x_metrics_hand_off(ngx_uint_t dialect, ngx_uint_t sink,
+                                           ngx_int_t status,
+                                           ngx_msec_t elapsed) noexcept;
 
 /* How a call-control query was answered; $provision_x_call_control. */
 enum ngx_http_provision_x_cc_outcome_e {
@@ -312,6 +326,7 @@ extern const ngx_str_t
     ngx_http_provision_x_cc_outcome_names[NGX_HTTP_PROVISION_X_CC_OUTCOMES];
 
 void ngx_http_provision_x_metrics_call_control(
-    ngx_uint_t dialect, ngx_http_provision_x_cc_outcome_e outcome) noexcept;
+    ngx_uint_t dialect, ngx_http_provision_x_cc_outcome_e outcome,
+    ngx_msec_t elapsed) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_HPP */

@@ -267,6 +267,19 @@ ngx_http_provision_x_cdr_sink_status(ngx_http_request_t *sr,
     return NGX_HTTP_BAD_GATEWAY;
 }
 
+/* Counts a hand-off by the sink's answer and how long the sink took. */
+static void
+ngx_http_provision_x_cdr_handed_off(ngx_http_provision_x_ctx_t *ctx,
+                                    ngx_int_t status) noexcept
+{
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+    auto elapsed =
+        static_cast<ngx_msec_int_t>(ngx_current_msec - cdr->hand_off_start);
+
+    ngx_http_provision_x_metrics_hand_off(ctx->dialect, cdr->sink, status,
+                                          elapsed > 0 ? elapsed : 0);
+}
+
 /*
  * The end of a subrequest sink (forward=, redis=): acknowledge what it
  * confirmed, or make the platform retry.
@@ -277,7 +290,7 @@ ngx_http_provision_x_cdr_sink_finish(ngx_http_request_t *r,
                                      ngx_int_t status,
                                      const char *sink) noexcept
 {
-    ngx_http_provision_x_metrics_hand_off(ctx->dialect, status);
+    ngx_http_provision_x_cdr_handed_off(ctx, status);
 
     if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
         ngx_http_finalize_request(r, ngx_http_provision_x_cdr_commit(r, ctx));
@@ -351,14 +364,18 @@ ngx_http_provision_x_cdr_hand_off(ngx_http_request_t *r,
         return ngx_http_provision_x_cdr_commit(r, ctx);
     }
 
+    cdr->hand_off_start = ngx_current_msec;
+
     if (plcf->cdr_queue != NULL) {
+        cdr->sink = NGX_HTTP_PROVISION_X_SINK_QUEUE;
+
         switch (NGX_HTTP_PROVISION_X_FAULT("queue_push")
                     ? NGX_HTTP_PROVISION_X_QUEUE_ERROR
                     : ngx_http_provision_x_queue_push(plcf->cdr_queue,
                                                       cdr->lines, cdr->fresh,
                                                       r->connection->log)) {
         case NGX_HTTP_PROVISION_X_QUEUE_OK:
-            ngx_http_provision_x_metrics_hand_off(ctx->dialect, NGX_HTTP_OK);
+            ngx_http_provision_x_cdr_handed_off(ctx, NGX_HTTP_OK);
             return ngx_http_provision_x_cdr_commit(r, ctx);
 
         case NGX_HTTP_PROVISION_X_QUEUE_FULL:
@@ -366,7 +383,7 @@ ngx_http_provision_x_cdr_hand_off(ngx_http_request_t *r,
                           "provision_x: queue \"%V\" is full, %ui records "
                           "refused",
                           &plcf->cdr_queue->shm.name, cdr->fresh);
-            ngx_http_provision_x_metrics_hand_off(ctx->dialect, 503);
+            ngx_http_provision_x_cdr_handed_off(ctx, 503);
             return ngx_http_provision_x_cdr_answer(
                 r, NGX_HTTP_SERVICE_UNAVAILABLE, "queue full, retry later");
 
@@ -376,22 +393,34 @@ ngx_http_provision_x_cdr_hand_off(ngx_http_request_t *r,
                           "reload and this worker is retiring, %ui records "
                           "refused",
                           &plcf->cdr_queue->shm.name, cdr->fresh);
-            ngx_http_provision_x_metrics_hand_off(ctx->dialect, 503);
+            ngx_http_provision_x_cdr_handed_off(ctx, 503);
             return ngx_http_provision_x_cdr_answer(
                 r, NGX_HTTP_SERVICE_UNAVAILABLE, "queue resized, retry later");
 
         default:
-            ngx_http_provision_x_metrics_hand_off(ctx->dialect, 500);
+            ngx_http_provision_x_cdr_handed_off(ctx, 500);
             return ngx_http_provision_x_cdr_answer(
                 r, NGX_HTTP_INTERNAL_SERVER_ERROR, "enqueue failed");
         }
     }
 
+    ngx_int_t rc;
+
     if (plcf->cdr_redis.len != 0) {
-        return ngx_http_provision_x_redis(r, ctx);
+        cdr->sink = NGX_HTTP_PROVISION_X_SINK_REDIS;
+        rc = ngx_http_provision_x_redis(r, ctx);
+
+    } else {
+        cdr->sink = NGX_HTTP_PROVISION_X_SINK_FORWARD;
+        rc = ngx_http_provision_x_forward(r, ctx);
     }
 
-    return ngx_http_provision_x_forward(r, ctx);
+    if (rc != NGX_DONE) {
+        /* the subrequest could not even start: a 5xx all the same */
+        ngx_http_provision_x_cdr_handed_off(ctx, rc);
+    }
+
+    return rc;
 }
 
 /*

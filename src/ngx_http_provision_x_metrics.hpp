@@ -36,6 +36,23 @@ struct ngx_http_provision_x_cdr_counters_t {
     ngx_atomic_t hand_off[NGX_HTTP_PROVISION_X_HAND_OFF_CLASSES];
 };
 
+/*
+ * A latency histogram: fixed buckets around call control's 500 ms
+ * deadline, counted without a lock.  bucket[i] counts the observations of
+ * at most ngx_http_provision_x_latency_bounds[i] ms not counted by a lower
+ * bucket; the last one those above every bound (Prometheus' +Inf).
+ * The exposition makes them cumulative.
+ */
+#define NGX_HTTP_PROVISION_X_LATENCY_BOUNDS 10
+
+struct ngx_http_provision_x_latency_t {
+    ngx_atomic_t bucket[NGX_HTTP_PROVISION_X_LATENCY_BOUNDS + 1];
+    ngx_atomic_t sum_ms;
+};
+
+extern const ngx_msec_t
+    ngx_http_provision_x_latency_bounds[NGX_HTTP_PROVISION_X_LATENCY_BOUNDS];
+
 /* Slot 0 counts what no app could be named for (missing or bad auth). */
 struct ngx_http_provision_x_metrics_sh_t {
     ngx_http_provision_x_cdr_counters_t cdr[NGX_HTTP_PROVISION_X_DIALECTS];
@@ -47,6 +64,13 @@ struct ngx_http_provision_x_metrics_sh_t {
     size_t name_len[NGX_HTTP_PROVISION_X_METRICS_APPS + 1];
     ngx_http_provision_x_app_counters_t
         app[NGX_HTTP_PROVISION_X_METRICS_APPS + 1];
+    /* from the start of a hand-off to the sink's answer */
+    ngx_http_provision_x_latency_t
+        hand_off_latency[NGX_HTTP_PROVISION_X_DIALECTS]
+                        [NGX_HTTP_PROVISION_X_SINKS];
+    /* from the query's arrival to the answer, relayed or the gateway's */
+    ngx_http_provision_x_latency_t
+        call_control_latency[NGX_HTTP_PROVISION_X_DIALECTS];
 };
 
 /* NULL until the zone is initialised (and in processes without http) */
