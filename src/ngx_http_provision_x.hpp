@@ -293,6 +293,9 @@ void ngx_http_provision_x_redact_request_line(ngx_http_request_t *r) noexcept;
 
 char *ngx_http_provision_x_status(ngx_conf_t *cf, ngx_command_t *cmd,
                                   void *conf) noexcept;
+bool ngx_http_provision_x_status_wants_page(ngx_http_request_t *r) noexcept;
+ngx_int_t ngx_http_provision_x_status_page(ngx_http_request_t *r) noexcept;
+ngx_int_t ngx_http_provision_x_status_vary(ngx_http_request_t *r) noexcept;
 
 ngx_int_t ngx_http_provision_x_metrics_add_zone(
     ngx_conf_t *cf, ngx_http_provision_x_main_conf_t *pmcf) noexcept;

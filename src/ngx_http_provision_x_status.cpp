@@ -810,6 +810,11 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
         return NGX_HTTP_NOT_ALLOWED;
     }
 
+    /* the page holds no data; it asks for the key to poll with */
+    if (ngx_http_provision_x_status_wants_page(r)) {
+        return ngx_http_provision_x_status_page(r);
+    }
+
     if (ngx_http_provision_x_api_key_check(r) != NGX_OK) {
         return ngx_http_provision_x_send_envelope_error(
             r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
@@ -861,6 +866,10 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
     }
 
     r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    if (ngx_http_provision_x_status_vary(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ngx_int_t rc = ngx_http_send_header(r);
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {

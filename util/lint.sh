@@ -31,5 +31,8 @@ for f in src/*.cpp src/*.hpp src/core/*.cpp src/core/*.hpp; do
     fi
 done
 
+# the status page's embedded copy (and its CSP hashes) match the page
+util/embed-status-page.py --check || status=1
+
 [ $status = 0 ] && echo "lint: ok"
 exit $status
