@@ -312,7 +312,7 @@ names = {
     "aksk_verify": "Huawei `aksk_verify` (HMAC-SHA256, prepared key)",
     "aliyun_query_verify": "Aliyun query string parsed + verified "
                            "(`parse_urlencoded` + `xmode_verify`)",
-    "parse_push": "`parse_push` of the 50-record push (reused json_arena; "
+    "parse_push": "`parse_push` of the 50-record push (reused cdr_parser, the body padded in place; "
                   "includes keys + key digests)",
     "dedup_lines": "one record's NDJSON line (`cdr_write_line`), per record",
 }

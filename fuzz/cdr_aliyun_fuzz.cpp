@@ -1,10 +1,11 @@
 /*
- * libFuzzer harness: aliyun CDR push bodies through parse_push, both
- * allocators, and every NDJSON line (see cdr_fuzz_check.hpp).
+ * libFuzzer harness: aliyun CDR push bodies through parse_push, copied
+ * and in place, and every NDJSON line (see cdr_fuzz_check.hpp).
  *
  *   clang++-14 -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined \
  *       -Isrc -Ifuzz fuzz/cdr_aliyun_fuzz.cpp src/core/cdr.cpp \
- *       src/core/json_arena.cpp -ljansson -lcrypto -o cdr_aliyun_fuzz
+ *       src/core/encoding.cpp src/core/hmac.cpp \
+ *       -lsimdjson -ljansson -lcrypto -o cdr_aliyun_fuzz
  *   ./cdr_aliyun_fuzz -dict=fuzz/cdr.dict fuzz/corpus/cdr_aliyun
  */
 #include "cdr_fuzz_check.hpp"
@@ -20,6 +21,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    provision_x::fuzz::run(provision_x::cdr_dialect::aliyun, data, size);
+    provision_x::fuzz::run(provision_x::dialect::aliyun, data, size);
     return 0;
 }

@@ -17,15 +17,23 @@ extern "C" {
 extern ngx_module_t ngx_http_provision_x_module;
 }
 
+/*
+ * The oldest nginx with every API the module uses:
+ * ngx_ssl_client_session_cache() appeared in 1.15.2 (r->preserve_body, the
+ * next newest, in 1.13.4).  config refuses older trees as well.
+ */
+#if (nginx_version < 1015002)
+#error "ngx_http_provision_x_module needs nginx 1.15.2 or newer"
+#endif
+
 #include "core/cdr.hpp"
+#include "core/dialect.hpp"
 #include "core/hmac.hpp"
 #include "core/reason.hpp"
 
 #include <string_view>
 
 namespace provision_x {
-
-enum class dialect : ngx_uint_t { off, aliyun, huawei };
 
 inline std::string_view
 view(const ngx_str_t &s) noexcept
@@ -41,6 +49,22 @@ conf_message(const char *text) noexcept
 }
 
 } // namespace provision_x
+
+/* A dialect directive not given at this level: the merge inherits. */
+constexpr auto NGX_HTTP_PROVISION_X_DIALECT_UNSET =
+    static_cast<provision_x::dialect>(0xff);
+
+/*
+ * The dialect value[0] names, "off" only where allowed; the error is
+ * logged here.  NGX_CONF_OK or NGX_CONF_ERROR.
+ */
+char *ngx_http_provision_x_conf_dialect(ngx_conf_t *cf, ngx_str_t *value,
+                                        bool allow_off,
+                                        provision_x::dialect *d) noexcept;
+
+/* Inherits an unset dialect, "off" at the top. */
+void ngx_http_provision_x_merge_dialect(provision_x::dialect *conf,
+                                        provision_x::dialect prev) noexcept;
 
 #define NGX_HTTP_PROVISION_X_DIGEST_LEN 16
 
@@ -127,10 +151,11 @@ struct ngx_http_provision_x_main_conf_t {
     ngx_array_t zone_refs; /* of ngx_http_provision_x_zone_ref_t */
     ngx_array_t receivers; /* of ngx_http_provision_x_receiver_t */
     ngx_flag_t log_redact;
+    size_t cdr_max_body; /* the largest of the CDR receivers; 0: none */
 };
 
 struct ngx_http_provision_x_loc_conf_t {
-    ngx_uint_t verify; /* provision_x::dialect */
+    provision_x::dialect verify;
     ngx_array_t *apps; /* of ngx_http_provision_x_app_t *; NULL: any */
     ngx_uint_t mode;
     time_t clock_past;
@@ -145,18 +170,18 @@ struct ngx_http_provision_x_loc_conf_t {
     size_t verify_body_max;
     ngx_uint_t reject_log_level;
 
-    ngx_uint_t cdr; /* provision_x::dialect of the CDR receiver, or off */
+    provision_x::dialect cdr; /* of the CDR receiver, or off */
     ngx_str_t cdr_forward;
     ngx_str_t cdr_redis;
     ngx_shm_zone_t *cdr_queue;
     ngx_shm_zone_t *cdr_dedup;
+    std::string_view *cdr_tenants; /* aliyun tenants=; NULL: any */
+    ngx_uint_t cdr_ntenants;
     size_t cdr_max_body;
     ngx_uint_t cdr_max_records;
     ngx_uint_t cdr_invalid;
     ngx_open_file_t *cdr_dead_letter;
 };
-
-struct ngx_http_provision_x_cdr_parse_t;
 
 /* Where a CDR receiver hands its new records off. */
 enum ngx_http_provision_x_sink_e {
@@ -171,7 +196,7 @@ extern const char
 
 /* One CDR push on its way through the handler. */
 struct ngx_http_provision_x_cdr_t {
-    ngx_http_provision_x_cdr_parse_t *parse;
+    provision_x::cdr_push *push;
     provision_x::cdr_line_meta meta;
     ngx_str_t *lines; /* NDJSON lines of the new records */
     u_char (*keys)[NGX_HTTP_PROVISION_X_DIGEST_LEN];
@@ -192,7 +217,7 @@ struct ngx_http_provision_x_cdr_t {
 };
 
 struct ngx_http_provision_x_ctx_t {
-    ngx_uint_t dialect; /* what the access phase verified, or off */
+    provision_x::dialect dialect; /* what the access phase verified */
     ngx_http_provision_x_app_t *app;
     ngx_uint_t reason; /* provision_x::reason */
     ngx_int_t status;  /* the access verdict, for re-entry */
@@ -224,10 +249,6 @@ ngx_http_provision_x_app_find(ngx_http_provision_x_main_conf_t *pmcf,
                               std::string_view name) noexcept;
 char *ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
                                void *conf) noexcept;
-
-/* NGX_OK, NGX_DECLINED when over max, NGX_ERROR */
-ngx_int_t ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
-                                         std::string_view *body) noexcept;
 
 ngx_http_provision_x_ctx_t *
 ngx_http_provision_x_get_ctx(ngx_http_request_t *r) noexcept;
@@ -268,6 +289,8 @@ ngx_http_provision_x_add_variable_table(ngx_conf_t *cf,
                                         ngx_http_variable_t *table) noexcept;
 
 ngx_int_t ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept;
+ngx_int_t ngx_http_provision_x_cdr_init_process(ngx_cycle_t *cycle) noexcept;
+void ngx_http_provision_x_cdr_exit_process(ngx_cycle_t *cycle) noexcept;
 ngx_int_t ngx_http_provision_x_cdr_answer(ngx_http_request_t *r,
                                           ngx_uint_t status,
                                           const char *message) noexcept;
@@ -300,18 +323,20 @@ ngx_int_t ngx_http_provision_x_status_vary(ngx_http_request_t *r) noexcept;
 ngx_int_t ngx_http_provision_x_metrics_add_zone(
     ngx_conf_t *cf, ngx_http_provision_x_main_conf_t *pmcf) noexcept;
 void
-ngx_http_provision_x_metrics_verified(ngx_uint_t dialect,
+ngx_http_provision_x_metrics_verified(provision_x::dialect dialect,
                                       ngx_http_provision_x_app_t *app) noexcept;
-void ngx_http_provision_x_metrics_rejected(ngx_uint_t dialect,
+void ngx_http_provision_x_metrics_rejected(provision_x::dialect dialect,
                                            ngx_http_provision_x_app_t *app,
                                            provision_x::reason why) noexcept;
-void ngx_http_provision_x_metrics_cdr(ngx_uint_t dialect, ngx_uint_t records,
-                                      ngx_uint_t duplicates,
+void ngx_http_provision_x_metrics_cdr(provision_x::dialect dialect,
+                                      ngx_uint_t records, ngx_uint_t duplicates,
                                       ngx_uint_t invalid) noexcept;
-void ngx_http_provision_x_metrics_cdr_retry(ngx_uint_t dialect) noexcept;
-void ngx_http_provision_x_metrics_cdr_refused(ngx_uint_t dialect) noexcept;
-void ngx_http_provision_x_metrics_hand_off(ngx_uint_t dialect, ngx_uint_t sink,
-                                           ngx_int_t status,
+void
+ngx_http_provision_x_metrics_cdr_retry(provision_x::dialect dialect) noexcept;
+void
+ngx_http_provision_x_metrics_cdr_refused(provision_x::dialect dialect) noexcept;
+void ngx_http_provision_x_metrics_hand_off(provision_x::dialect dialect,
+                                           ngx_uint_t sink, ngx_int_t status,
                                            ngx_msec_t elapsed) noexcept;
 
 /* How a call-control query was answered; $provision_x_call_control. */
@@ -329,7 +354,7 @@ extern const ngx_str_t
     ngx_http_provision_x_cc_outcome_names[NGX_HTTP_PROVISION_X_CC_OUTCOMES];
 
 void ngx_http_provision_x_metrics_call_control(
-    ngx_uint_t dialect, ngx_http_provision_x_cc_outcome_e outcome,
+    provision_x::dialect dialect, ngx_http_provision_x_cc_outcome_e outcome,
     ngx_msec_t elapsed) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_HPP */

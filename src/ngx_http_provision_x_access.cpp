@@ -11,6 +11,7 @@
 #include "ngx_http_provision_x.hpp"
 #include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_seen.hpp"
+#include "ngx_http_provision_x_http.hpp"
 
 #include "core/clock.hpp"
 #include "core/hmac.hpp"
@@ -618,7 +619,7 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
         ngx_int_t rc = NGX_HTTP_PROVISION_X_FAULT("verify_body")
                            ? NGX_ERROR
                            : ngx_http_provision_x_body_view(
-                                 r, plcf->verify_body_max, &body);
+                                 r, plcf->verify_body_max, 0, &body, NULL);
         if (rc == NGX_DECLINED) {
             ngx_http_provision_x_detail(v, "body over %uz bytes",
                                         plcf->verify_body_max);
@@ -790,7 +791,7 @@ ngx_http_provision_x_decide(ngx_http_request_t *r,
     v.detail[0] = '\0';
     v.code = {};
 
-    reason why = (plcf->verify == static_cast<ngx_uint_t>(dialect::huawei))
+    reason why = (plcf->verify == dialect::huawei)
                      ? ngx_http_provision_x_verify_huawei(r, plcf, ctx, &v)
                      : ngx_http_provision_x_verify_aliyun(r, plcf, ctx, &v);
 
@@ -840,7 +841,7 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
         ngx_http_provision_x_redact_request_line(r);
     }
 
-    if (plcf->verify == static_cast<ngx_uint_t>(dialect::off)) {
+    if (plcf->verify == dialect::off) {
         return NGX_DECLINED;
     }
 
@@ -880,8 +881,7 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
 
     ctx->dialect = plcf->verify;
 
-    if (plcf->verify == static_cast<ngx_uint_t>(dialect::aliyun) &&
-        !ctx->body_read &&
+    if (plcf->verify == dialect::aliyun && !ctx->body_read &&
         ngx_http_provision_x_body_kind(r, plcf) !=
             NGX_HTTP_PROVISION_X_BODY_NONE) {
         if (r->headers_in.content_length_n >

@@ -16,6 +16,7 @@
  */
 
 #include "ngx_http_provision_x_outbound.hpp"
+#include "ngx_http_provision_x_http.hpp"
 
 #include "core/call_control.hpp"
 #include "core/params.hpp"
@@ -36,32 +37,9 @@ static void ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept;
 static ngx_int_t
 ngx_http_provision_x_cc_send(ngx_http_request_t *r, ngx_str_t *body) noexcept
 {
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = body->len;
-    ngx_str_set(&r->headers_out.content_type, "application/json;charset=UTF-8");
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
-    r->headers_out.content_type_lowcase = NULL;
-
-    ngx_int_t rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    auto *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    ngx_chain_t out = {b, NULL};
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_provision_x_send_bytes(
+        r, NGX_HTTP_OK, &ngx_http_provision_x_platform_json_type, body->data,
+        body->len);
 }
 
 /* Exactly once per query: the deadline, the subrequest and a client
@@ -209,9 +187,8 @@ ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
 
     std::string_view body = view(ctx->sub_body);
     provision_x::cc_verdict verdict =
-        olcf->cc == static_cast<ngx_uint_t>(dialect::aliyun)
-            ? provision_x::validate_aliyun_answer(body)
-            : provision_x::validate_huawei_answer(body);
+        olcf->cc == dialect::aliyun ? provision_x::validate_aliyun_answer(body)
+                                    : provision_x::validate_huawei_answer(body);
 
     if (verdict != provision_x::cc_verdict::ok) {
         ngx_http_provision_x_cc_fallback(
@@ -235,12 +212,12 @@ try {
     std::string_view body;
 
     if (r->request_body != NULL &&
-        ngx_http_provision_x_body_view(r, NGX_HTTP_PROVISION_X_CC_BODY_MAX,
-                                       &body) != NGX_OK) {
+        ngx_http_provision_x_body_view(r, NGX_HTTP_PROVISION_X_CC_BODY_MAX, 0,
+                                       &body, NULL) != NGX_OK) {
         body = {};
     }
 
-    if (olcf->cc == static_cast<ngx_uint_t>(dialect::huawei)) {
+    if (olcf->cc == dialect::huawei) {
         std::string scratch;
 
         return provision_x::huawei_is_landline(
@@ -355,12 +332,12 @@ ngx_http_provision_x_cc_handler(ngx_http_request_t *r) noexcept
 }
 
 static bool
-ngx_http_provision_x_cc_body(ngx_conf_t *cf, ngx_uint_t d,
+ngx_http_provision_x_cc_body(ngx_conf_t *cf, dialect d,
                              std::string_view operation,
                              std::string_view message, ngx_str_t *out) noexcept
 try {
     std::string body;
-    bool ok = d == static_cast<ngx_uint_t>(dialect::aliyun)
+    bool ok = d == dialect::aliyun
                   ? provision_x::aliyun_fallback_body(operation, message, body)
                   : provision_x::huawei_fallback_body(operation, body);
 
@@ -389,28 +366,18 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
     auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(conf);
     auto *value = static_cast<ngx_str_t *>(cf->args->elts);
 
-    if (olcf->cc != NGX_CONF_UNSET_UINT) {
+    if (olcf->cc != NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
         return provision_x::conf_message("is duplicate");
     }
 
-    std::string_view name = view(value[1]);
-    ngx_uint_t d;
+    dialect d;
 
-    if (name == "aliyun") {
-        d = static_cast<ngx_uint_t>(dialect::aliyun);
-
-    } else if (name == "huawei") {
-        d = static_cast<ngx_uint_t>(dialect::huawei);
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\", expected \"aliyun\" or "
-                           "\"huawei\"",
-                           &value[1]);
+    if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &d) !=
+        NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    bool aliyun = d == static_cast<ngx_uint_t>(dialect::aliyun);
+    bool aliyun = d == dialect::aliyun;
 
     /* fail open on Aliyun (the platform keeps its own bindings); close on
      * Huawei, where connect needs a callee only the service knows */

@@ -19,36 +19,28 @@
 #include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_queue.hpp"
 #include "ngx_http_provision_x_seen.hpp"
+#include "ngx_http_provision_x_http.hpp"
 
 #include "core/cdr.hpp"
 #include "core/clock.hpp"
 
 #include <new>
 
-using provision_x::cdr_dialect;
 using provision_x::cdr_push;
 using provision_x::cdr_status;
+using provision_x::dialect;
 
-struct ngx_http_provision_x_cdr_parse_t {
-    provision_x::json_arena arena;
-    cdr_push push;
+/*
+ * simdjson's buffers, sized once per worker for the largest max_body:
+ * parsing a push then allocates only its record table from the request
+ * pool (review F10: no arena that grows with a hostile body).
+ */
+static provision_x::cdr_parser *ngx_http_provision_x_cdr_parser;
 
-    explicit ngx_http_provision_x_cdr_parse_t(
-        provision_x::json_arena_backend backend) noexcept
-        : arena(backend, NULL, 0)
-    {
-    }
-};
-
-static ngx_str_t ngx_http_provision_x_cdr_json =
-    ngx_string("application/json;charset=UTF-8");
-
-static cdr_dialect
-ngx_http_provision_x_cdr_dialect(ngx_http_provision_x_loc_conf_t *plcf) noexcept
+static dialect
+ngx_http_provision_x_dialect(ngx_http_provision_x_loc_conf_t *plcf) noexcept
 {
-    return plcf->cdr == static_cast<ngx_uint_t>(provision_x::dialect::aliyun)
-               ? cdr_dialect::aliyun
-               : cdr_dialect::huawei;
+    return plcf->cdr == dialect::aliyun ? dialect::aliyun : dialect::huawei;
 }
 
 static ngx_int_t
@@ -56,52 +48,25 @@ ngx_http_provision_x_cdr_send(ngx_http_request_t *r, ngx_uint_t status,
                               const u_char *body, size_t len,
                               time_t retry_after) noexcept
 {
-    r->headers_out.status = status;
-    r->headers_out.content_type = ngx_http_provision_x_cdr_json;
-    r->headers_out.content_type_len = ngx_http_provision_x_cdr_json.len;
-    r->headers_out.content_length_n = len;
-
     if (retry_after) {
-        auto *h = static_cast<ngx_table_elt_t *>(
-            ngx_list_push(&r->headers_out.headers));
-        if (h == NULL) {
+        ngx_str_t value;
+
+        value.data =
+            static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
+        if (value.data == NULL) {
             return NGX_ERROR;
         }
 
-        u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
-        if (p == NULL) {
+        value.len = ngx_sprintf(value.data, "%T", retry_after) - value.data;
+
+        if (ngx_http_provision_x_push_header(r, ngx_string("Retry-After"),
+                                             value) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        h->value.data = p;
-        h->value.len = ngx_sprintf(p, "%T", retry_after) - p;
     }
 
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only || len == 0) {
-        return rc == NGX_OK && len == 0
-                   ? ngx_http_send_special(r, NGX_HTTP_LAST)
-                   : rc;
-    }
-
-    ngx_buf_t *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = const_cast<u_char *>(body);
-    b->last = b->pos + len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    ngx_chain_t out;
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_provision_x_send_bytes(
+        r, status, &ngx_http_provision_x_platform_json_type, body, len);
 }
 
 /*
@@ -114,7 +79,7 @@ ngx_http_provision_x_cdr_answer(ngx_http_request_t *r, ngx_uint_t status,
 {
     auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
-    bool aliyun = ngx_http_provision_x_cdr_dialect(plcf) == cdr_dialect::aliyun;
+    bool aliyun = ngx_http_provision_x_dialect(plcf) == dialect::aliyun;
     time_t retry_after = (status == NGX_HTTP_SERVICE_UNAVAILABLE) ? 60 : 0;
 
     if (status == NGX_HTTP_OK) {
@@ -154,47 +119,65 @@ ngx_http_provision_x_cdr_pool_alloc(void *ctx, size_t size) noexcept
 }
 
 static void
-ngx_http_provision_x_cdr_parse_cleanup(void *data) noexcept
+ngx_http_provision_x_cdr_push_cleanup(void *data) noexcept
 {
-    static_cast<ngx_http_provision_x_cdr_parse_t *>(data)
-        ->~ngx_http_provision_x_cdr_parse_t();
+    static_cast<cdr_push *>(data)->~cdr_push();
 }
 
 /*
- * jansson's nodes, the record table and the keys all come from the
- * request pool through the arena: no malloc per node, and everything goes
- * with the request.
+ * The push's tables come from the request pool and go with it.  A Huawei
+ * push that the location verified is bound to the app whose secret
+ * signed it (review F2): a record with another appKey is invalid.
  */
-static ngx_http_provision_x_cdr_parse_t *
+static cdr_push *
 ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
                                ngx_http_provision_x_loc_conf_t *plcf,
-                               std::string_view body) noexcept
+                               ngx_http_provision_x_ctx_t *ctx,
+                               std::string_view body, bool padded) noexcept
 {
+    if (ngx_http_provision_x_cdr_parser == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "provision_x: no CDR parser in this worker");
+        return NULL;
+    }
+
     ngx_pool_cleanup_t *cln =
         NGX_HTTP_PROVISION_X_FAULT("cdr_parse")
             ? NULL
-            : ngx_pool_cleanup_add(r->pool,
-                                   sizeof(ngx_http_provision_x_cdr_parse_t));
+            : ngx_pool_cleanup_add(r->pool, sizeof(cdr_push));
     if (cln == NULL) {
         return NULL;
     }
 
-    provision_x::json_arena_backend backend;
-    backend.alloc = ngx_http_provision_x_cdr_pool_alloc;
-    backend.release = nullptr;
-    backend.ctx = r->pool;
+    auto *push = new (cln->data) cdr_push(provision_x::cdr_allocator{
+        ngx_http_provision_x_cdr_pool_alloc, r->pool});
+    cln->handler = ngx_http_provision_x_cdr_push_cleanup;
 
-    auto *parse = new (cln->data) ngx_http_provision_x_cdr_parse_t(backend);
-    cln->handler = ngx_http_provision_x_cdr_parse_cleanup;
+    provision_x::cdr_options options;
+    options.max_body = plcf->cdr_max_body;
+    options.max_records = plcf->cdr_max_records;
+    options.padded = padded;
 
-    provision_x::cdr_limits limits;
-    limits.max_body = plcf->cdr_max_body;
-    limits.max_records = plcf->cdr_max_records;
+    /*
+     * A signature speaks for one app: its records must be that app's, and
+     * their dedup entries are bound to it, so no app can write or
+     * suppress another's CDRs.  An unsigned Aliyun receiver may list the
+     * tenants it takes.
+     */
+    if (ngx_http_provision_x_dialect(plcf) == dialect::huawei &&
+        plcf->verify == dialect::huawei && ctx->passed && ctx->app != NULL) {
+        options.signer = provision_x::view(ctx->app->name);
+        options.scope = options.signer;
+    }
 
-    provision_x::parse_push(ngx_http_provision_x_cdr_dialect(plcf), body.data(),
-                            body.size(), limits, parse->arena, parse->push);
+    options.tenants = plcf->cdr_tenants;
+    options.tenant_count = plcf->cdr_ntenants;
 
-    return parse;
+    provision_x::parse_push(*ngx_http_provision_x_cdr_parser,
+                            ngx_http_provision_x_dialect(plcf), body.data(),
+                            body.size(), options, *push);
+
+    return push;
 }
 
 /*
@@ -218,8 +201,7 @@ ngx_http_provision_x_cdr_dead_letter(
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "provision_x: dead-lettered %s CDR record %uz: %s",
-                      provision_x::cdr_dialect_name(push.dialect()), i,
-                      rec.reason);
+                      provision_x::dialect_name(push.dialect()), i, rec.reason);
 
         if (plcf->cdr_dead_letter == NULL) {
             continue;
@@ -432,7 +414,7 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
                                   ngx_http_provision_x_loc_conf_t *plcf,
                                   ngx_http_provision_x_cdr_t *cdr) noexcept
 {
-    const cdr_push &push = cdr->parse->push;
+    const cdr_push &push = *cdr->push;
     ngx_http_provision_x_seen_ctx_t *dedup = NULL;
 
     if (plcf->cdr_dedup != NULL) {
@@ -507,11 +489,13 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
                                  ngx_http_provision_x_ctx_t *ctx) noexcept
 {
     std::string_view body;
+    bool padded;
 
-    switch (
-        NGX_HTTP_PROVISION_X_FAULT("cdr_body")
-            ? NGX_ERROR
-            : ngx_http_provision_x_body_view(r, plcf->cdr_max_body, &body)) {
+    switch (NGX_HTTP_PROVISION_X_FAULT("cdr_body")
+                ? NGX_ERROR
+                : ngx_http_provision_x_body_view(r, plcf->cdr_max_body,
+                                                 provision_x::cdr_padding,
+                                                 &body, &padded)) {
     case NGX_OK:
         break;
 
@@ -551,17 +535,17 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
         return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_OK, "");
     }
 
-    cdr->parse = ngx_http_provision_x_cdr_parse(r, plcf, body);
-    if (cdr->parse == NULL) {
+    cdr->push = ngx_http_provision_x_cdr_parse(r, plcf, ctx, body, padded);
+    if (cdr->push == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    const cdr_push &push = cdr->parse->push;
+    const cdr_push &push = *cdr->push;
 
     if (push.status() != cdr_status::ok) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "provision_x: refused %s CDR push: %s%s%s",
-                      provision_x::cdr_dialect_name(push.dialect()),
+                      provision_x::dialect_name(push.dialect()),
                       provision_x::cdr_status_name(push.status()),
                       push.detail()[0] ? ", " : "", push.detail());
 
@@ -608,7 +592,7 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                               "provision_x: refused %s CDR push: invalid "
                               "record: %s",
-                              provision_x::cdr_dialect_name(push.dialect()),
+                              provision_x::dialect_name(push.dialect()),
                               rec.reason);
                 break;
             }
@@ -658,15 +642,10 @@ ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
 
     if (r->method != NGX_HTTP_POST) {
-        auto *h = static_cast<ngx_table_elt_t *>(
-            ngx_list_push(&r->headers_out.headers));
-        if (h == NULL) {
+        if (ngx_http_provision_x_push_header(r, ngx_string("Allow"),
+                                             ngx_string("POST")) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
 
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -693,4 +672,41 @@ ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept
     }
 
     return NGX_DONE;
+}
+
+ngx_int_t
+ngx_http_provision_x_cdr_init_process(ngx_cycle_t *cycle) noexcept
+{
+    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
+        ngx_http_cycle_get_module_main_conf(cycle,
+                                            ngx_http_provision_x_module));
+
+    if (pmcf == NULL || pmcf->cdr_max_body == 0) {
+        return NGX_OK;
+    }
+
+    try {
+        ngx_http_provision_x_cdr_parser = new provision_x::cdr_parser();
+
+    } catch (...) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "provision_x: no memory for the CDR parser");
+        return NGX_ERROR;
+    }
+
+    if (!ngx_http_provision_x_cdr_parser->reserve(pmcf->cdr_max_body)) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "provision_x: no memory for a CDR parser of %uz bytes",
+                      pmcf->cdr_max_body);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+void
+ngx_http_provision_x_cdr_exit_process(ngx_cycle_t *cycle) noexcept
+{
+    delete ngx_http_provision_x_cdr_parser;
+    ngx_http_provision_x_cdr_parser = NULL;
 }

@@ -101,19 +101,20 @@ ngx_http_provision_x_metrics_app(ngx_http_provision_x_app_t *app) noexcept
 }
 
 void
-ngx_http_provision_x_metrics_verified(ngx_uint_t dialect,
+ngx_http_provision_x_metrics_verified(provision_x::dialect dialect,
                                       ngx_http_provision_x_app_t *app) noexcept
 {
     if (ngx_http_provision_x_metrics == NULL) {
         return;
     }
 
-    (void) ngx_atomic_fetch_add(
-        &ngx_http_provision_x_metrics_app(app)->verified[dialect], 1);
+    (void) ngx_atomic_fetch_add(&ngx_http_provision_x_metrics_app(app)
+                                     ->verified[static_cast<size_t>(dialect)],
+                                1);
 }
 
 void
-ngx_http_provision_x_metrics_rejected(ngx_uint_t dialect,
+ngx_http_provision_x_metrics_rejected(provision_x::dialect dialect,
                                       ngx_http_provision_x_app_t *app,
                                       provision_x::reason why) noexcept
 {
@@ -122,25 +123,25 @@ ngx_http_provision_x_metrics_rejected(ngx_uint_t dialect,
     }
 
     (void) ngx_atomic_fetch_add(
-        &ngx_http_provision_x_metrics_app(app)
-             ->rejected[dialect][static_cast<ngx_uint_t>(why)],
+        &ngx_http_provision_x_metrics_app(app)->rejected[static_cast<size_t>(
+            dialect)][static_cast<ngx_uint_t>(why)],
         1);
 }
 
 static ngx_http_provision_x_cdr_counters_t *
-ngx_http_provision_x_metrics_cdr_of(ngx_uint_t dialect) noexcept
+ngx_http_provision_x_metrics_cdr_of(provision_x::dialect dialect) noexcept
 {
     if (ngx_http_provision_x_metrics == NULL ||
-        dialect >= NGX_HTTP_PROVISION_X_DIALECTS) {
+        static_cast<size_t>(dialect) >= provision_x::dialect_count) {
         return NULL;
     }
 
-    return &ngx_http_provision_x_metrics->cdr[dialect];
+    return &ngx_http_provision_x_metrics->cdr[static_cast<size_t>(dialect)];
 }
 
 void
-ngx_http_provision_x_metrics_cdr(ngx_uint_t dialect, ngx_uint_t records,
-                                 ngx_uint_t duplicates,
+ngx_http_provision_x_metrics_cdr(provision_x::dialect dialect,
+                                 ngx_uint_t records, ngx_uint_t duplicates,
                                  ngx_uint_t invalid) noexcept
 {
     ngx_http_provision_x_cdr_counters_t *c =
@@ -157,7 +158,7 @@ ngx_http_provision_x_metrics_cdr(ngx_uint_t dialect, ngx_uint_t records,
 }
 
 void
-ngx_http_provision_x_metrics_cdr_retry(ngx_uint_t dialect) noexcept
+ngx_http_provision_x_metrics_cdr_retry(provision_x::dialect dialect) noexcept
 {
     ngx_http_provision_x_cdr_counters_t *c =
         ngx_http_provision_x_metrics_cdr_of(dialect);
@@ -168,7 +169,7 @@ ngx_http_provision_x_metrics_cdr_retry(ngx_uint_t dialect) noexcept
 }
 
 void
-ngx_http_provision_x_metrics_cdr_refused(ngx_uint_t dialect) noexcept
+ngx_http_provision_x_metrics_cdr_refused(provision_x::dialect dialect) noexcept
 {
     ngx_http_provision_x_cdr_counters_t *c =
         ngx_http_provision_x_metrics_cdr_of(dialect);
@@ -202,8 +203,8 @@ ngx_http_provision_x_metrics_observe(ngx_http_provision_x_latency_t *h,
 }
 
 void
-ngx_http_provision_x_metrics_hand_off(ngx_uint_t dialect, ngx_uint_t sink,
-                                      ngx_int_t status,
+ngx_http_provision_x_metrics_hand_off(provision_x::dialect dialect,
+                                      ngx_uint_t sink, ngx_int_t status,
                                       ngx_msec_t elapsed) noexcept
 {
     ngx_http_provision_x_cdr_counters_t *c =
@@ -214,7 +215,8 @@ ngx_http_provision_x_metrics_hand_off(ngx_uint_t dialect, ngx_uint_t sink,
     }
 
     ngx_http_provision_x_metrics_observe(
-        &ngx_http_provision_x_metrics->hand_off_latency[dialect][sink],
+        &ngx_http_provision_x_metrics
+             ->hand_off_latency[static_cast<size_t>(dialect)][sink],
         elapsed);
 
     ngx_int_t cls = status / 100 - 2;
@@ -235,16 +237,20 @@ const ngx_str_t
 
 void
 ngx_http_provision_x_metrics_call_control(
-    ngx_uint_t dialect, ngx_http_provision_x_cc_outcome_e outcome,
+    provision_x::dialect dialect, ngx_http_provision_x_cc_outcome_e outcome,
     ngx_msec_t elapsed) noexcept
 {
     if (ngx_http_provision_x_metrics == NULL ||
-        dialect >= NGX_HTTP_PROVISION_X_DIALECTS) {
+        static_cast<size_t>(dialect) >= provision_x::dialect_count) {
         return;
     }
 
     (void) ngx_atomic_fetch_add(
-        &ngx_http_provision_x_metrics->call_control[dialect][outcome], 1);
+        &ngx_http_provision_x_metrics
+             ->call_control[static_cast<size_t>(dialect)][outcome],
+        1);
     ngx_http_provision_x_metrics_observe(
-        &ngx_http_provision_x_metrics->call_control_latency[dialect], elapsed);
+        &ngx_http_provision_x_metrics
+             ->call_control_latency[static_cast<size_t>(dialect)],
+        elapsed);
 }

@@ -10,11 +10,10 @@
 #include "ngx_http_provision_x.hpp"
 
 #define NGX_HTTP_PROVISION_X_METRICS_APPS 64
-#define NGX_HTTP_PROVISION_X_DIALECTS 3
 
 struct ngx_http_provision_x_app_counters_t {
-    ngx_atomic_t verified[NGX_HTTP_PROVISION_X_DIALECTS];
-    ngx_atomic_t rejected[NGX_HTTP_PROVISION_X_DIALECTS]
+    ngx_atomic_t verified[provision_x::dialect_count];
+    ngx_atomic_t rejected[provision_x::dialect_count]
                          [provision_x::reason_count];
 };
 
@@ -55,8 +54,8 @@ extern const ngx_msec_t
 
 /* Slot 0 counts what no app could be named for (missing or bad auth). */
 struct ngx_http_provision_x_metrics_sh_t {
-    ngx_http_provision_x_cdr_counters_t cdr[NGX_HTTP_PROVISION_X_DIALECTS];
-    ngx_atomic_t call_control[NGX_HTTP_PROVISION_X_DIALECTS]
+    ngx_http_provision_x_cdr_counters_t cdr[provision_x::dialect_count];
+    ngx_atomic_t call_control[provision_x::dialect_count]
                              [NGX_HTTP_PROVISION_X_CC_OUTCOMES];
     ngx_uint_t apps;
     u_char name[NGX_HTTP_PROVISION_X_METRICS_APPS + 1]
@@ -65,12 +64,11 @@ struct ngx_http_provision_x_metrics_sh_t {
     ngx_http_provision_x_app_counters_t
         app[NGX_HTTP_PROVISION_X_METRICS_APPS + 1];
     /* from the start of a hand-off to the sink's answer */
-    ngx_http_provision_x_latency_t
-        hand_off_latency[NGX_HTTP_PROVISION_X_DIALECTS]
-                        [NGX_HTTP_PROVISION_X_SINKS];
+    ngx_http_provision_x_latency_t hand_off_latency[provision_x::dialect_count]
+                                                   [NGX_HTTP_PROVISION_X_SINKS];
     /* from the query's arrival to the answer, relayed or the gateway's */
     ngx_http_provision_x_latency_t
-        call_control_latency[NGX_HTTP_PROVISION_X_DIALECTS];
+        call_control_latency[provision_x::dialect_count];
 };
 
 /* NULL until the zone is initialised (and in processes without http) */

@@ -222,6 +222,35 @@ static ngx_http_module_t ngx_http_provision_x_module_ctx = {
 };
 // clang-format on
 
+char *
+ngx_http_provision_x_conf_dialect(ngx_conf_t *cf, ngx_str_t *value,
+                                  bool allow_off,
+                                  provision_x::dialect *d) noexcept
+{
+    if (provision_x::dialect_from_name(provision_x::view(*value), d) &&
+        (allow_off || *d != dialect::off)) {
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       allow_off ? "invalid value \"%V\", expected \"off\", "
+                                   "\"aliyun\" or \"huawei\""
+                                 : "invalid value \"%V\", expected "
+                                   "\"aliyun\" or \"huawei\"",
+                       value);
+    return static_cast<char *>(NGX_CONF_ERROR);
+}
+
+void
+ngx_http_provision_x_merge_dialect(provision_x::dialect *conf,
+                                   provision_x::dialect prev) noexcept
+{
+    if (*conf == NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
+        *conf =
+            prev == NGX_HTTP_PROVISION_X_DIALECT_UNSET ? dialect::off : prev;
+    }
+}
+
 static char *
 ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
                             void *conf) noexcept
@@ -229,30 +258,16 @@ ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
     auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(conf);
     auto *value = static_cast<ngx_str_t *>(cf->args->elts);
 
-    if (plcf->verify != NGX_CONF_UNSET_UINT) {
+    if (plcf->verify != NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
         return provision_x::conf_message("is duplicate");
     }
 
-    std::string_view name = provision_x::view(value[1]);
-
-    if (name == "off") {
-        plcf->verify = static_cast<ngx_uint_t>(dialect::off);
-
-    } else if (name == "aliyun") {
-        plcf->verify = static_cast<ngx_uint_t>(dialect::aliyun);
-
-    } else if (name == "huawei") {
-        plcf->verify = static_cast<ngx_uint_t>(dialect::huawei);
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\", expected \"off\", "
-                           "\"aliyun\" or \"huawei\"",
-                           &value[1]);
+    if (ngx_http_provision_x_conf_dialect(cf, &value[1], true, &plcf->verify) !=
+        NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    if (cf->args->nelts > 2 && name == "off") {
+    if (cf->args->nelts > 2 && plcf->verify == dialect::off) {
         return provision_x::conf_message("takes no apps with \"off\"");
     }
 
@@ -498,6 +513,49 @@ ngx_http_provision_x_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 /*
+ * tenants=A,B,...: the pool_key/partner_key values an (unsigned) Aliyun
+ * receiver takes records of; the others are dead-lettered.
+ */
+static ngx_int_t
+ngx_http_provision_x_cdr_tenants(ngx_conf_t *cf,
+                                 ngx_http_provision_x_loc_conf_t *plcf,
+                                 ngx_str_t *list) noexcept
+{
+    std::string_view all = provision_x::view(*list);
+    ngx_uint_t n = 1;
+
+    for (char c : all) {
+        n += (c == ',');
+    }
+
+    plcf->cdr_tenants = static_cast<std::string_view *>(
+        ngx_palloc(cf->pool, n * sizeof(std::string_view)));
+    if (plcf->cdr_tenants == NULL) {
+        return NGX_ERROR;
+    }
+
+    plcf->cdr_ntenants = 0;
+
+    for (size_t at = 0; at <= all.size();) {
+        size_t comma = all.find(',', at);
+        size_t end = (comma == std::string_view::npos) ? all.size() : comma;
+
+        if (end == at) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"tenants=%V\": an empty "
+                               "tenant",
+                               list);
+            return NGX_ERROR;
+        }
+
+        plcf->cdr_tenants[plcf->cdr_ntenants++] = all.substr(at, end - at);
+        at = end + 1;
+    }
+
+    return NGX_OK;
+}
+
+/*
  * provision_x_cdr huawei|aliyun forward=URI|queue=NAME|redis=URI [dedup=NAME]
  *                 [max_records=N] [max_body=SIZE]
  *                 [invalid=dead_letter|reject];
@@ -511,23 +569,12 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
     auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
         ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
 
-    if (plcf->cdr != NGX_CONF_UNSET_UINT) {
+    if (plcf->cdr != NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
         return provision_x::conf_message("is duplicate");
     }
 
-    std::string_view name = provision_x::view(value[1]);
-
-    if (name == "huawei") {
-        plcf->cdr = static_cast<ngx_uint_t>(dialect::huawei);
-
-    } else if (name == "aliyun") {
-        plcf->cdr = static_cast<ngx_uint_t>(dialect::aliyun);
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\", expected \"huawei\" or "
-                           "\"aliyun\"",
-                           &value[1]);
+    if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &plcf->cdr) !=
+        NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
@@ -596,6 +643,11 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
 
             plcf->cdr_max_body = n;
 
+        } else if (key == "tenants") {
+            if (ngx_http_provision_x_cdr_tenants(cf, plcf, &v) != NGX_OK) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
         } else if (key == "invalid") {
             std::string_view how = provision_x::view(v);
 
@@ -621,6 +673,12 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
+    if (plcf->cdr_tenants != NULL && plcf->cdr != dialect::aliyun) {
+        return provision_x::conf_message(
+            "takes tenants= for Aliyun only: Huawei records are bound to the "
+            "app that signed the push");
+    }
+
     if ((plcf->cdr_forward.len != 0) + (plcf->cdr_queue != NULL) +
             (plcf->cdr_redis.len != 0) !=
         1) {
@@ -639,6 +697,9 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
         ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module));
     receiver->file = cf->conf_file->file.name;
     receiver->line = cf->conf_file->line;
+
+    /* each worker's CDR parser is sized once, for the largest body */
+    pmcf->cdr_max_body = ngx_max(pmcf->cdr_max_body, plcf->cdr_max_body);
 
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
@@ -745,15 +806,13 @@ ngx_http_provision_x_warn_shared_zones(
     auto *rcv =
         static_cast<ngx_http_provision_x_receiver_t *>(pmcf->receivers.elts);
     ngx_uint_t n = pmcf->receivers.nelts;
-    auto off = static_cast<ngx_uint_t>(dialect::off);
-
     for (ngx_uint_t i = 0; i < n; i++) {
-        if (rcv[i].plcf->verify != off) {
+        if (rcv[i].plcf->verify != dialect::off) {
             continue;
         }
 
         for (ngx_uint_t j = 0; j < n; j++) {
-            if (rcv[j].plcf->verify == off) {
+            if (rcv[j].plcf->verify == dialect::off) {
                 continue;
             }
 
@@ -899,9 +958,6 @@ ngx_http_provision_x_dead_letter(ngx_conf_t *cf, ngx_command_t *cmd,
                                  : static_cast<char *>(NGX_CONF_ERROR);
 }
 
-static const char *ngx_http_provision_x_dialect_names[] = {"off", "aliyun",
-                                                           "huawei"};
-
 static void
 ngx_http_provision_x_set_variable(ngx_http_variable_value_t *v,
                                   const u_char *data, size_t len) noexcept
@@ -949,7 +1005,7 @@ ngx_http_provision_x_variable(ngx_http_request_t *r,
 
     switch (data) {
     case NGX_HTTP_PROVISION_X_VAR_DIALECT: {
-        const char *name = ngx_http_provision_x_dialect_names[ctx->dialect];
+        const char *name = provision_x::dialect_name(ctx->dialect);
         ngx_http_provision_x_set_variable(
             v, reinterpret_cast<const u_char *>(name), ngx_strlen(name));
         break;
@@ -1125,7 +1181,7 @@ ngx_http_provision_x_create_loc_conf(ngx_conf_t *cf) noexcept
      *     conf->cdr_dedup = NULL;
      */
 
-    conf->verify = NGX_CONF_UNSET_UINT;
+    conf->verify = NGX_HTTP_PROVISION_X_DIALECT_UNSET;
     conf->mode = NGX_CONF_UNSET_UINT;
     conf->clock_past = NGX_CONF_UNSET;
     conf->clock_future = NGX_CONF_UNSET;
@@ -1138,7 +1194,7 @@ ngx_http_provision_x_create_loc_conf(ngx_conf_t *cf) noexcept
     conf->huawei_beijing_time = NGX_CONF_UNSET;
     conf->verify_body_max = NGX_CONF_UNSET_SIZE;
     conf->reject_log_level = NGX_CONF_UNSET_UINT;
-    conf->cdr = NGX_CONF_UNSET_UINT;
+    conf->cdr = NGX_HTTP_PROVISION_X_DIALECT_UNSET;
     conf->cdr_max_body = provision_x::cdr_default_max_body;
     conf->cdr_max_records = 0;
     conf->cdr_invalid = NGX_HTTP_PROVISION_X_INVALID_DEAD_LETTER;
@@ -1154,13 +1210,11 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
     auto *prev = static_cast<ngx_http_provision_x_loc_conf_t *>(parent);
     auto *conf = static_cast<ngx_http_provision_x_loc_conf_t *>(child);
 
-    if (conf->verify == NGX_CONF_UNSET_UINT) {
-        conf->verify = prev->verify;
+    if (conf->verify == NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
         conf->apps = prev->apps;
     }
 
-    ngx_conf_merge_uint_value(conf->verify, prev->verify,
-                              static_cast<ngx_uint_t>(dialect::off));
+    ngx_http_provision_x_merge_dialect(&conf->verify, prev->verify);
     ngx_conf_merge_uint_value(
         conf->mode, prev->mode,
         static_cast<ngx_uint_t>(NGX_HTTP_PROVISION_X_MODE_LIVE));
@@ -1204,8 +1258,8 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     /* the CDR receiver belongs to its location alone: no inheritance */
-    if (conf->cdr == NGX_CONF_UNSET_UINT) {
-        conf->cdr = static_cast<ngx_uint_t>(dialect::off);
+    if (conf->cdr == NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
+        conf->cdr = dialect::off;
     }
 
     if (conf->cdr_dead_letter == NGX_CONF_UNSET_PTR) {
@@ -1216,7 +1270,7 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
      * The default file is opened only for a location that receives CDRs:
      * loading the module must not open files nobody asked for.
      */
-    if (conf->cdr != static_cast<ngx_uint_t>(dialect::off) &&
+    if (conf->cdr != dialect::off &&
         conf->cdr_dead_letter == NGX_CONF_UNSET_PTR) {
         ngx_str_t path;
 
@@ -1232,7 +1286,7 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     /* verification without replay protection must be asked for by name */
-    if (conf->verify != static_cast<ngx_uint_t>(dialect::off) &&
+    if (conf->verify != dialect::off &&
         conf->nonce_zone == NGX_CONF_UNSET_PTR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"provision_x_verify\" needs "
@@ -1290,6 +1344,22 @@ ngx_http_provision_x_init_module(ngx_cycle_t *cycle) noexcept
     /* called once the new cycle is certain to run */
     ngx_http_provision_x_seen_commit(cycle);
 
+    /*
+     * Once per start or reload, in the master: which build serves.  The
+     * running nginx's version is that of its core module; load_module
+     * refuses any other, but a log read after an upgrade should not make
+     * anyone guess.  "nginx -t" and "nginx -s" stay quiet.
+     */
+    if (!ngx_test_config && ngx_process != NGX_PROCESS_SIGNALLER) {
+        ngx_uint_t running = ngx_core_module.version;
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "provision_x %s (built with nginx %s, running nginx "
+                      "%ui.%ui.%ui)",
+                      NGX_HTTP_PROVISION_X_VERSION, NGINX_VERSION,
+                      running / 1000000, running / 1000 % 1000, running % 1000);
+    }
+
     if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
         return NGX_OK;
     }
@@ -1311,12 +1381,17 @@ ngx_http_provision_x_init_module(ngx_cycle_t *cycle) noexcept
 static ngx_int_t
 ngx_http_provision_x_init_process(ngx_cycle_t *cycle) noexcept
 {
-    return ngx_http_provision_x_access_init_process(cycle);
+    if (ngx_http_provision_x_access_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_provision_x_cdr_init_process(cycle);
 }
 
 static void
 ngx_http_provision_x_exit_process(ngx_cycle_t *cycle) noexcept
 {
+    ngx_http_provision_x_cdr_exit_process(cycle);
     ngx_http_provision_x_access_exit_process(cycle);
 }
 

@@ -39,7 +39,7 @@ struct ngx_http_provision_x_outbound_loc_conf_t {
     ngx_http_complex_value_t *pop_timestamp;
 
     /* provision_x_call_control */
-    ngx_uint_t cc; /* provision_x::dialect, off: no call control */
+    provision_x::dialect cc; /* off: no call control */
     ngx_str_t cc_pass;
     ngx_msec_t cc_timeout;
     ngx_str_t cc_fallback; /* the gateway's own answer, whole body */

@@ -135,7 +135,7 @@ ngx_http_provision_x_outbound_create_loc_conf(ngx_conf_t *cf) noexcept
      *     conf->cc_landline = { 0, NULL };
      */
 
-    conf->cc = NGX_CONF_UNSET_UINT;
+    conf->cc = NGX_HTTP_PROVISION_X_DIALECT_UNSET;
     conf->cc_timeout = NGX_CONF_UNSET_MSEC;
 
     return conf;
@@ -165,8 +165,9 @@ ngx_http_provision_x_outbound_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     /* call control is a content handler: never inherited */
-    ngx_conf_init_uint_value(
-        conf->cc, static_cast<ngx_uint_t>(provision_x::dialect::off));
+    if (conf->cc == NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
+        conf->cc = provision_x::dialect::off;
+    }
     ngx_conf_init_msec_value(conf->cc_timeout, NGX_HTTP_PROVISION_X_CC_TIMEOUT);
 
     return NGX_CONF_OK;

@@ -66,16 +66,6 @@ void ngx_http_provision_x_queue_stats(
 ngx_int_t ngx_http_provision_x_api_key_check(ngx_http_request_t *r) noexcept;
 
 /*
- * The consumer API's error envelope:
- * {"status_code":N,"message":...,"data":null,"error":{"code":...,
- *  "message":...}}.  Sends it and returns what the caller returns to nginx.
- */
-ngx_int_t
-ngx_http_provision_x_send_envelope_error(ngx_http_request_t *r,
-                                         ngx_uint_t status, const char *code,
-                                         const char *message) noexcept;
-
-/*
  * Reads a secret (an app secret, an API key) from a file at configuration
  * time: a missing, unreadable, empty or non-regular file is an emerg, a
  * file readable by everyone a warning; a final newline is dropped.  The

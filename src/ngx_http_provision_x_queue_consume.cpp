@@ -17,6 +17,7 @@
  */
 
 #include "ngx_http_provision_x_queue_zone.hpp"
+#include "ngx_http_provision_x_http.hpp"
 
 #define NGX_HTTP_PROVISION_X_QUEUE_POLL 100
 
@@ -28,29 +29,14 @@ struct ngx_http_provision_x_queue_wait_t {
     uint64_t *found; /* the lease's scratch, reused by every attempt */
 };
 
-static ngx_str_t ngx_http_provision_x_queue_json_type =
-    ngx_string("application/json");
-
-static ngx_str_t ngx_http_provision_x_queue_ndjson_type =
-    ngx_string("application/x-ndjson");
-
 static ngx_int_t
 ngx_http_provision_x_queue_header(ngx_http_request_t *r, const char *key,
                                   u_char *value, size_t len) noexcept
 {
-    auto *h =
-        static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_str_t name = {ngx_strlen(key),
+                      reinterpret_cast<u_char *>(const_cast<char *>(key))};
 
-    h->hash = 1;
-    h->key.data = reinterpret_cast<u_char *>(const_cast<char *>(key));
-    h->key.len = ngx_strlen(key);
-    h->value.data = value;
-    h->value.len = len;
-
-    return NGX_OK;
+    return ngx_http_provision_x_push_header(r, name, {len, value});
 }
 
 static ngx_int_t
@@ -62,143 +48,25 @@ ngx_http_provision_x_queue_header_str(ngx_http_request_t *r, const char *key,
         ngx_strlen(value));
 }
 
-/* personal data: no cache on the way keeps a copy */
-static ngx_int_t
-ngx_http_provision_x_queue_no_store(ngx_http_request_t *r) noexcept
-{
-    return ngx_http_provision_x_queue_header_str(r, "Cache-Control",
-                                                 "no-store");
-}
-
-static ngx_int_t
-ngx_http_provision_x_queue_send_json(ngx_http_request_t *r, ngx_uint_t status,
-                                     ngx_buf_t *b) noexcept
-{
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_type = ngx_http_provision_x_queue_json_type;
-    r->headers_out.content_type_len = ngx_http_provision_x_queue_json_type.len;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    if (ngx_http_provision_x_queue_no_store(r) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    ngx_chain_t out;
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-static const char *
-ngx_http_provision_x_queue_status_text(ngx_uint_t status) noexcept
-{
-    switch (status) {
-    case NGX_HTTP_BAD_REQUEST:
-        return "bad request";
-    case NGX_HTTP_UNAUTHORIZED:
-        return "unauthorized";
-    case NGX_HTTP_FORBIDDEN:
-        return "forbidden";
-    case NGX_HTTP_NOT_FOUND:
-        return "not found";
-    case NGX_HTTP_NOT_ALLOWED:
-        return "method not allowed";
-    case NGX_HTTP_CONFLICT:
-        return "conflict";
-    case NGX_HTTP_SERVICE_UNAVAILABLE:
-        return "service unavailable";
-    default:
-        return status >= 500 ? "internal server error" : "error";
-    }
-}
-
-/*
- * A 401 names the scheme it wants (RFC 6750), a 503 says when to come
- * back: both headers are added here, so every caller gets them right.
- */
-ngx_int_t
-ngx_http_provision_x_send_envelope_error(ngx_http_request_t *r,
-                                         ngx_uint_t status, const char *code,
-                                         const char *message) noexcept
-{
-    const char *text = ngx_http_provision_x_queue_status_text(status);
-    size_t code_len = ngx_strlen(code);
-    size_t message_len = ngx_strlen(message);
-
-    /* worst case: every byte escaped as \u00XX */
-    size_t len = sizeof("{\"status_code\":,\"message\":\"\",\"data\":null,"
-                        "\"error\":{\"code\":\"\",\"message\":\"\"}}\n") +
-                 NGX_INT_T_LEN + ngx_strlen(text) +
-                 6 * (code_len + message_len);
-
-    ngx_buf_t *b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_sprintf(b->last,
-                          "{\"status_code\":%ui,\"message\":\"%s\","
-                          "\"data\":null,\"error\":{\"code\":\"",
-                          status, text);
-    b->last = reinterpret_cast<u_char *>(ngx_escape_json(
-        b->last, reinterpret_cast<u_char *>(const_cast<char *>(code)),
-        code_len));
-    b->last = ngx_cpymem(b->last, "\",\"message\":\"", 13);
-    b->last = reinterpret_cast<u_char *>(ngx_escape_json(
-        b->last, reinterpret_cast<u_char *>(const_cast<char *>(message)),
-        message_len));
-    b->last = ngx_cpymem(b->last, "\"}}\n", 4);
-
-    if (status == NGX_HTTP_UNAUTHORIZED &&
-        ngx_http_provision_x_queue_header_str(
-            r, "WWW-Authenticate", "Bearer realm=\"provision_x\"") != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE &&
-        ngx_http_provision_x_queue_header_str(r, "Retry-After", "1") !=
-            NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_provision_x_queue_send_json(r, status, b);
-}
-
 static ngx_int_t
 ngx_http_provision_x_queue_send_acked(ngx_http_request_t *r, ngx_str_t *id,
                                       ngx_uint_t count) noexcept
 {
-    size_t len = sizeof("{\"status_code\":200,\"message\":\"ok\",\"data\":"
-                        "{\"lease\":\"\",\"acknowledged\":},"
-                        "\"error\":null}\n") +
-                 id->len + NGX_INT_T_LEN;
+    size_t len =
+        sizeof("{\"lease\":\"\",\"acknowledged\":}") + id->len + NGX_INT_T_LEN;
 
-    ngx_buf_t *b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
+    auto *data = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
+    if (data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* the id was checked to be hex digits: nothing to escape */
-    b->last = ngx_sprintf(b->last,
-                          "{\"status_code\":200,\"message\":\"ok\",\"data\":"
-                          "{\"lease\":\"%V\",\"acknowledged\":%ui},"
-                          "\"error\":null}\n",
-                          id, count);
+    u_char *last =
+        ngx_sprintf(data, "{\"lease\":\"%V\",\"acknowledged\":%ui}", id, count);
 
-    return ngx_http_provision_x_queue_send_json(r, NGX_HTTP_OK, b);
+    return ngx_http_provision_x_send_envelope(
+        r, NGX_HTTP_OK,
+        std::string_view(reinterpret_cast<char *>(data), last - data));
 }
 
 static ngx_int_t
@@ -231,51 +99,25 @@ ngx_http_provision_x_queue_send_lease(ngx_http_request_t *r,
                                           count_end - count) != NGX_OK ||
         ngx_http_provision_x_queue_header(r, "X-Lease-Redelivered", again,
                                           again_end - again) != NGX_OK ||
-        ngx_http_provision_x_queue_no_store(r) != NGX_OK) {
+        ngx_http_provision_x_no_store(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    auto *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = lease->body.data;
-    b->last = lease->body.data + lease->body.len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_type = ngx_http_provision_x_queue_ndjson_type;
-    r->headers_out.content_type_len =
-        ngx_http_provision_x_queue_ndjson_type.len;
-    r->headers_out.content_length_n = lease->body.len;
-
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    ngx_chain_t out;
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_provision_x_send_bytes(r, NGX_HTTP_OK,
+                                           &ngx_http_provision_x_ndjson_type,
+                                           lease->body.data, lease->body.len);
 }
 
 static ngx_int_t
 ngx_http_provision_x_queue_send_empty(ngx_http_request_t *r) noexcept
 {
-    if (ngx_http_provision_x_queue_no_store(r) != NGX_OK) {
+    if (ngx_http_provision_x_no_store(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = NGX_HTTP_NO_CONTENT;
-    r->headers_out.content_length_n = 0;
     r->header_only = 1;
 
-    return ngx_http_send_header(r);
+    return ngx_http_provision_x_send(r, NGX_HTTP_NO_CONTENT, NULL, NULL);
 }
 
 /*

@@ -466,24 +466,31 @@ ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
         return NGX_ERROR;
     }
 
+    const provision_x::cdr_push &push = *cdr->push;
+
     for (ngx_uint_t i = 0; i < cdr->fresh; i++) {
         const provision_x::cdr_record *rec = cdr->records[i];
 
+        /* the push keeps key components; the printable key is made here */
+        u_char *key = static_cast<u_char *>(ngx_pnalloc(r->pool, rec->key_len));
+        if (key == NULL) {
+            return NGX_ERROR;
+        }
+
+        size_t n = provision_x::cdr_write_key(push, rec - push.begin(),
+                                              reinterpret_cast<char *>(key),
+                                              rec->key_len);
+
         records[i].line = provision_x::view(cdr->lines[i]);
-        records[i].key = rec->key_view();
-        records[i].app = cdr->meta.app.empty()
-                             ? std::string_view(rec->tenant, rec->tenant_len)
-                             : cdr->meta.app;
+        records[i].key = std::string_view(reinterpret_cast<char *>(key), n);
+        records[i].app = cdr->meta.app.empty() ? rec->tenant : cdr->meta.app;
         records[i].digest = cdr->keys[i];
     }
 
     provision_x::redis_sink_params params;
     params.stream = provision_x::view(rlcf->stream);
     params.prefix = provision_x::view(rlcf->prefix);
-    params.dialect =
-        ctx->dialect == static_cast<ngx_uint_t>(provision_x::dialect::aliyun)
-            ? "aliyun"
-            : "huawei";
+    params.dialect = provision_x::dialect_name(ctx->dialect);
     params.ttl = rlcf->ttl;
     params.maxlen = rlcf->maxlen;
     params.eval = cdr->redis_eval;

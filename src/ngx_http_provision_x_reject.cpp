@@ -8,15 +8,13 @@
 
 #include "ngx_http_provision_x.hpp"
 #include "ngx_http_provision_x_faults.hpp"
+#include "ngx_http_provision_x_http.hpp"
 
 using provision_x::describe;
 using provision_x::dialect;
 using provision_x::reason;
 
 static ngx_http_output_header_filter_pt ngx_http_next_header_filter;
-
-static ngx_str_t ngx_http_provision_x_json_type =
-    ngx_string("application/json;charset=UTF-8");
 
 static ngx_str_t ngx_http_provision_x_would_reject =
     ngx_string("X-Provision-X-Would-Reject");
@@ -65,36 +63,16 @@ ngx_http_provision_x_send_rejection(
                               &code, &message);
     }
 
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = info.status;
-    r->headers_out.content_type = ngx_http_provision_x_json_type;
-    r->headers_out.content_type_len = ngx_http_provision_x_json_type.len;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    if (refusal->why == reason::nonce_store_full) {
-        ngx_table_elt_t *h = static_cast<ngx_table_elt_t *>(
-            ngx_list_push(&r->headers_out.headers));
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        ngx_str_set(&h->value, "1");
+    if (refusal->why == reason::nonce_store_full &&
+        ngx_http_provision_x_push_header(r, ngx_string("Retry-After"),
+                                         ngx_string("1")) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
+    ngx_chain_t out = {b, NULL};
 
-    ngx_chain_t out;
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_provision_x_send(
+        r, info.status, &ngx_http_provision_x_platform_json_type, &out);
 }
 
 static const char *
@@ -117,7 +95,7 @@ ngx_http_provision_x_reject(
 {
     auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
         ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
-    auto d = static_cast<dialect>(ctx->dialect);
+    dialect d = ctx->dialect;
     ngx_str_t app = ngx_null_string;
     const char *detail = refusal->detail;
 
@@ -133,7 +111,7 @@ ngx_http_provision_x_reject(
                   "provision_x: %s %s callback: %s (app \"%V\")%s%s%s",
                   plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG ? "would reject"
                                                                 : "rejected",
-                  d == dialect::huawei ? "huawei" : "aliyun",
+                  provision_x::dialect_name(d),
                   describe(refusal->why).name.data(), &app, detail ? ", " : "",
                   detail ? detail : "", ngx_http_provision_x_created_name(ctx));
 
@@ -170,18 +148,13 @@ ngx_http_provision_x_header_filter(ngx_http_request_t *r) noexcept
         return ngx_http_next_header_filter(r);
     }
 
-    ngx_table_elt_t *h =
-        static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
-    if (h == NULL) {
+    std::string_view name = describe(static_cast<reason>(ctx->reason)).name;
+    ngx_str_t value = {name.size(), (u_char *) name.data()};
+
+    if (ngx_http_provision_x_push_header(r, ngx_http_provision_x_would_reject,
+                                         value) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    std::string_view name = describe(static_cast<reason>(ctx->reason)).name;
-
-    h->hash = 1;
-    h->key = ngx_http_provision_x_would_reject;
-    h->value.data = (u_char *) name.data();
-    h->value.len = name.size();
 
     return ngx_http_next_header_filter(r);
 }

@@ -10,14 +10,13 @@
 #include "ngx_http_provision_x_metrics.hpp"
 #include "ngx_http_provision_x_queue.hpp"
 #include "ngx_http_provision_x_seen.hpp"
+#include "ngx_http_provision_x_http.hpp"
 
 #include <cstdarg>
 
 #define NGX_HTTP_PROVISION_X_STATUS_BUF 8192
 #define NGX_HTTP_PROVISION_X_STATUS_LINE 1024
 
-static const char *ngx_http_provision_x_status_dialects[] = {"off", "aliyun",
-                                                             "huawei"};
 static const char *ngx_http_provision_x_status_classes[] = {"2xx", "3xx", "4xx",
                                                             "5xx"};
 
@@ -25,7 +24,6 @@ struct ngx_http_provision_x_out_t {
     ngx_http_request_t *r;
     ngx_chain_t *first;
     ngx_chain_t *last;
-    size_t size;
     bool failed;
     bool prometheus;
     bool first_item; /* JSON: no comma before the next element */
@@ -66,7 +64,6 @@ ngx_http_provision_x_out(ngx_http_provision_x_out_t *out, const char *fmt,
     u_char *p = ngx_vslprintf(b->last, b->end, fmt, args);
     va_end(args);
 
-    out->size += p - b->last;
     b->last = p;
 }
 
@@ -127,6 +124,25 @@ ngx_http_provision_x_item(ngx_http_provision_x_out_t *out) noexcept
 }
 
 static void
+ngx_http_provision_x_status_build(ngx_http_provision_x_out_t *out) noexcept
+{
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, "build_info", "gauge",
+                                  "The module's version and the nginx it was "
+                                  "built for; always 1.");
+        ngx_http_provision_x_out(out,
+                                 "provision_x_build_info{version=\"%s\","
+                                 "nginx=\"%s\"} 1\n",
+                                 NGX_HTTP_PROVISION_X_VERSION, NGINX_VERSION);
+        return;
+    }
+
+    ngx_http_provision_x_out(out,
+                             "\"version\":\"%s\",\"nginx_version\":\"%s\",",
+                             NGX_HTTP_PROVISION_X_VERSION, NGINX_VERSION);
+}
+
+static void
 ngx_http_provision_x_status_verify(
     ngx_http_provision_x_out_t *out,
     ngx_http_provision_x_metrics_sh_t *m) noexcept
@@ -144,7 +160,7 @@ ngx_http_provision_x_status_verify(
         ngx_str_t app =
             ngx_http_provision_x_escaped(out, m->name[a], m->name_len[a]);
 
-        for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+        for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
             ngx_atomic_uint_t n = m->app[a].verified[d];
 
             if (n == 0) {
@@ -156,12 +172,16 @@ ngx_http_provision_x_status_verify(
                     out,
                     "provision_x_verified_total{dialect=\"%s\",app=\"%V\"} "
                     "%uA\n",
-                    ngx_http_provision_x_status_dialects[d], &app, n);
+                    provision_x::dialect_name(
+                        static_cast<provision_x::dialect>(d)),
+                    &app, n);
             } else {
                 ngx_http_provision_x_item(out);
                 ngx_http_provision_x_out(
                     out, "{\"dialect\":\"%s\",\"app\":\"%V\",\"count\":%uA}",
-                    ngx_http_provision_x_status_dialects[d], &app, n);
+                    provision_x::dialect_name(
+                        static_cast<provision_x::dialect>(d)),
+                    &app, n);
             }
         }
     }
@@ -179,7 +199,7 @@ ngx_http_provision_x_status_verify(
         ngx_str_t app =
             ngx_http_provision_x_escaped(out, m->name[a], m->name_len[a]);
 
-        for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+        for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
             for (ngx_uint_t k = 1; k < provision_x::reason_count; k++) {
                 ngx_atomic_uint_t n = m->app[a].rejected[d][k];
                 const char *why = provision_x::reason_table[k].name.data();
@@ -193,14 +213,18 @@ ngx_http_provision_x_status_verify(
                         out,
                         "provision_x_rejected_total{dialect=\"%s\","
                         "app=\"%V\",reason=\"%s\"} %uA\n",
-                        ngx_http_provision_x_status_dialects[d], &app, why, n);
+                        provision_x::dialect_name(
+                            static_cast<provision_x::dialect>(d)),
+                        &app, why, n);
                 } else {
                     ngx_http_provision_x_item(out);
                     ngx_http_provision_x_out(
                         out,
                         "{\"dialect\":\"%s\",\"app\":\"%V\",\"reason\":\"%s\","
                         "\"count\":%uA}",
-                        ngx_http_provision_x_status_dialects[d], &app, why, n);
+                        provision_x::dialect_name(
+                            static_cast<provision_x::dialect>(d)),
+                        &app, why, n);
                 }
             }
         }
@@ -249,7 +273,7 @@ ngx_http_provision_x_status_cdr(ngx_http_provision_x_out_t *out,
             ngx_http_provision_x_help(out, name, "counter", metric.help);
         }
 
-        for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+        for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
             auto *c = reinterpret_cast<u_char *>(&m->cdr[d]);
             ngx_atomic_uint_t n =
                 *reinterpret_cast<ngx_atomic_t *>(c + metric.offset);
@@ -257,7 +281,10 @@ ngx_http_provision_x_status_cdr(ngx_http_provision_x_out_t *out,
             if (out->prometheus) {
                 ngx_http_provision_x_out(
                     out, "provision_x_cdr_%s_total{dialect=\"%s\"} %uA\n",
-                    metric.name, ngx_http_provision_x_status_dialects[d], n);
+                    metric.name,
+                    provision_x::dialect_name(
+                        static_cast<provision_x::dialect>(d)),
+                    n);
             }
         }
     }
@@ -268,7 +295,7 @@ ngx_http_provision_x_status_cdr(ngx_http_provision_x_out_t *out,
                                   "of its answer.");
     }
 
-    for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
+    for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
         ngx_http_provision_x_cdr_counters_t *c = &m->cdr[d];
 
         if (out->prometheus) {
@@ -278,15 +305,17 @@ ngx_http_provision_x_status_cdr(ngx_http_provision_x_out_t *out,
                     out,
                     "provision_x_cdr_hand_off_total{dialect=\"%s\","
                     "class=\"%s\"} %uA\n",
-                    ngx_http_provision_x_status_dialects[d],
+                    provision_x::dialect_name(
+                        static_cast<provision_x::dialect>(d)),
                     ngx_http_provision_x_status_classes[k], c->hand_off[k]);
             }
 
             continue;
         }
 
-        ngx_http_provision_x_out(out, "%s\"%s\":{", d > 1 ? "," : "",
-                                 ngx_http_provision_x_status_dialects[d]);
+        ngx_http_provision_x_out(
+            out, "%s\"%s\":{", d > 1 ? "," : "",
+            provision_x::dialect_name(static_cast<provision_x::dialect>(d)));
 
         for (const auto &metric : ngx_http_provision_x_cdr_metrics) {
             auto *p = reinterpret_cast<u_char *>(c);
@@ -320,8 +349,9 @@ ngx_http_provision_x_status_call_control(
         ngx_http_provision_x_out(out, ",\"call_control\":{");
     }
 
-    for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
-        const char *dialect = ngx_http_provision_x_status_dialects[d];
+    for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
+        const char *dialect =
+            provision_x::dialect_name(static_cast<provision_x::dialect>(d));
 
         if (!out->prometheus) {
             ngx_http_provision_x_out(out, "%s\"%s\":{", d > 1 ? "," : "",
@@ -453,8 +483,9 @@ ngx_http_provision_x_status_latency(
         ngx_http_provision_x_out(out, "],\"hand_off\":{");
     }
 
-    for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
-        const char *dialect = ngx_http_provision_x_status_dialects[d];
+    for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
+        const char *dialect =
+            provision_x::dialect_name(static_cast<provision_x::dialect>(d));
 
         if (!out->prometheus) {
             ngx_http_provision_x_out(out, "%s\"%s\":{", d > 1 ? "," : "",
@@ -489,8 +520,9 @@ ngx_http_provision_x_status_latency(
         ngx_http_provision_x_out(out, "},\"call_control\":{");
     }
 
-    for (ngx_uint_t d = 1; d < NGX_HTTP_PROVISION_X_DIALECTS; d++) {
-        const char *dialect = ngx_http_provision_x_status_dialects[d];
+    for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
+        const char *dialect =
+            provision_x::dialect_name(static_cast<provision_x::dialect>(d));
 
         if (out->prometheus) {
             ngx_sprintf(reinterpret_cast<u_char *>(labels), "dialect=\"%s\"%Z",
@@ -840,6 +872,7 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
         ngx_http_provision_x_out(&out, "{");
     }
 
+    ngx_http_provision_x_status_build(&out);
     ngx_http_provision_x_status_verify(&out, m);
     ngx_http_provision_x_status_cdr(&out, m);
     ngx_http_provision_x_status_call_control(&out, m);
@@ -855,30 +888,17 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = out.size;
-
-    if (out.prometheus) {
-        ngx_str_set(&r->headers_out.content_type,
-                    "text/plain; version=0.0.4; charset=utf-8");
-    } else {
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-    }
-
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    static const ngx_str_t prometheus_type =
+        ngx_string("text/plain; version=0.0.4; charset=utf-8");
 
     if (ngx_http_provision_x_status_vary(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.last->buf->last_buf = 1;
-
-    return ngx_http_output_filter(r, out.first);
+    return ngx_http_provision_x_send(
+        r, NGX_HTTP_OK,
+        out.prometheus ? &prometheus_type : &ngx_http_provision_x_json_type,
+        out.first);
 }
 
 char *

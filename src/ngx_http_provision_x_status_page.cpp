@@ -14,39 +14,17 @@
  * framing or form submission.
  */
 
-#include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_http.hpp"
 #include "ngx_http_provision_x_status_page.hpp"
 
 #include "core/accept.hpp"
-
-static ngx_int_t
-ngx_http_provision_x_status_header(ngx_http_request_t *r, const char *key,
-                                   const char *value) noexcept
-{
-    auto *h =
-        static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = reinterpret_cast<u_char *>(const_cast<char *>(key));
-    h->key.len = ngx_strlen(key);
-    h->value.data = reinterpret_cast<u_char *>(const_cast<char *>(value));
-    h->value.len = ngx_strlen(value);
-    h->lowcase_key = NULL;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
-}
 
 /* One representation per Accept: caches must not hand JSON to a browser. */
 ngx_int_t
 ngx_http_provision_x_status_vary(ngx_http_request_t *r) noexcept
 {
-    return ngx_http_provision_x_status_header(r, "Vary", "Accept");
+    return ngx_http_provision_x_push_header(r, ngx_string("Vary"),
+                                            ngx_string("Accept"));
 }
 
 bool
@@ -75,15 +53,17 @@ ngx_http_provision_x_status_wants_page(ngx_http_request_t *r) noexcept
 ngx_int_t
 ngx_http_provision_x_status_page(ngx_http_request_t *r) noexcept
 {
+    static const ngx_str_t html = ngx_string("text/html; charset=utf-8");
     static const struct {
-        const char *key;
-        const char *value;
+        ngx_str_t key;
+        ngx_str_t value;
     } headers[] = {
-        {"Content-Security-Policy", ngx_http_provision_x_status_page_csp},
-        {"X-Content-Type-Options", "nosniff"},
-        {"Referrer-Policy", "no-referrer"},
-        {"Cache-Control", "no-store"},
-        {"Vary", "Accept"},
+        {ngx_string("Content-Security-Policy"),
+         ngx_string(ngx_http_provision_x_status_page_csp)},
+        {ngx_string("X-Content-Type-Options"), ngx_string("nosniff")},
+        {ngx_string("Referrer-Policy"), ngx_string("no-referrer")},
+        {ngx_string("Cache-Control"), ngx_string("no-store")},
+        {ngx_string("Vary"), ngx_string("Accept")},
     };
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -91,37 +71,13 @@ ngx_http_provision_x_status_page(ngx_http_request_t *r) noexcept
     }
 
     for (const auto &h : headers) {
-        if (ngx_http_provision_x_status_header(r, h.key, h.value) != NGX_OK) {
+        if (ngx_http_provision_x_push_header(r, h.key, h.value) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    size_t len = sizeof(ngx_http_provision_x_status_page_html) - 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
-    r->headers_out.content_type_len = sizeof("text/html") - 1;
-    r->headers_out.content_type_lowcase = NULL;
-
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    auto *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = reinterpret_cast<u_char *>(
-        const_cast<char *>(ngx_http_provision_x_status_page_html));
-    b->last = b->pos + len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    ngx_chain_t out = {b, NULL};
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_provision_x_send_bytes(
+        r, NGX_HTTP_OK, &html,
+        reinterpret_cast<const u_char *>(ngx_http_provision_x_status_page_html),
+        sizeof(ngx_http_provision_x_status_page_html) - 1);
 }

@@ -11,6 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/helper";
 
+use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use Test::More;
 
@@ -20,9 +21,18 @@ my $stock = '/etc/nginx/nginx.conf';
 plan skip_all => "no $stock (Debian's nginx package)" unless -f $stock;
 
 my $binary = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
+plan skip_all => "$stock belongs to Debian's nginx, not $binary"
+    unless abs_path($binary) eq '/usr/sbin/nginx';
 my $module = $ENV{TEST_NGINX_LOAD_MODULES}
     // "$FindBin::Bin/../build/ngx_http_provision_x_module.so";
 my $dir = tempdir(CLEANUP => 1);
+
+# t/080 installs the module's package for a moment, which enables it in
+# /etc/nginx/modules-enabled: not while this test loads it from build/.
+use Fcntl qw(:flock);
+my $lock_dir = -d '/run/lock' ? '/run/lock' : '/tmp';
+open my $lock, '>>', "$lock_dir/provision-x-package-test.lock" or die $!;
+flock $lock, LOCK_SH or die "flock: $!";
 
 sub slurp { local (@ARGV, $/) = @_; return <> // '' }
 

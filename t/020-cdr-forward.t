@@ -421,3 +421,129 @@ $c
 {}
 --- error_log
 a client request body is buffered to a temporary file
+
+
+
+=== TEST 22: a \u0000 costs its record only: dead-lettered, the others forwarded
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+my @r = map { PXSign::fee_record('nul', $_) } 1 .. 3;
+$r[1] = PXSign::fee_record('nul', 2, userData => 'a\u0000b');
+["POST /cdr\n" . PXSign::fee_push(records => \@r), "GET /received",
+ "GET /dead-letters", "GET /counts"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+[qr/^\{\}$/,
+ qr/\A[^\n]*"icid":"icid-nul-1"[^\n]*\n[^\n]*"icid":"icid-nul-3"[^\n]*\n\n\z/,
+ qr/\A\{"dialect":"huawei","app":"appKeyA","key":"huawei\/appKeyA\/1200_nul_2\@callenabler.example\/0\/icid-nul-2","received":"[^"]+","error":"record contains \\\\u0000","record":\{[^\n]*"userData":"a\\u0000b"\}\}\n\z/,
+ qr/^records=2 duplicates=0 invalid=1$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: a byte that is not UTF-8 costs its record: Base64 in the dead letter
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+my @r = map { PXSign::fee_record('u8', $_) } 1 .. 3;
+$r[1] = PXSign::fee_record('u8', 2, userData => "ab\xffcd");
+$::BadRecord = $r[1];
+["POST /cdr\n" . PXSign::fee_push(records => \@r), "GET /received",
+ "GET /dead-letters", "GET /counts"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+use MIME::Base64 ();
+my $b64 = MIME::Base64::encode_base64($::BadRecord, '');
+[qr/^\{\}$/,
+ qr/\A[^\n]*"icid":"icid-u8-1"[^\n]*\n[^\n]*"icid":"icid-u8-3"[^\n]*\n\n\z/,
+ qr/\A\{"dialect":"huawei","app":"","key":"","received":"[^"]+","error":"record is not valid UTF-8","record_base64":"\Q$b64\E"\}\n\z/,
+ qr/^records=2 duplicates=0 invalid=1$/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: 2^70 and 1e400 are JSON: kept byte for byte, or the record's problem
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+my @r = map { PXSign::fee_record('big', $_) } 1 .. 3;
+$r[0] =~ s/^\{/{"vendorBig":1180591620717411303424,"vendorInf":1e400,/;
+$r[1] = PXSign::fee_record('big', 2, ulFailReason => '1180591620717411303424');
+$r[2] =~ s/^\{/{"ulFailReason":1e400,/;
+["POST /cdr\n" . PXSign::fee_push(records => \@r), "GET /received",
+ "GET /dead-letters"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{\}$/,
+ qr/\A[^\n]*"record":\{"vendorBig":1180591620717411303424,"vendorInf":1e400,[^\n]*"icid":"icid-big-1"[^\n]*\n\n\z/,
+ qr/\A[^\n]*"error":"field \\"ulFailReason\\" does not fit 64 bits"[^\n]*\n[^\n]*"error":"field \\"ulFailReason\\" must be an integer"[^\n]*\n\z/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 25: a key repeated inside a record costs that record, not the push
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+my @r = map { PXSign::fee_record('dk', $_) } 1 .. 2;
+$r[0] =~ s/^\{/{"ext":{"a":1,"a":2},/;
+["POST /cdr\n" . PXSign::fee_push(records => \@r), "GET /received",
+ "GET /dead-letters"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{\}$/,
+ qr/\A[^\n]*"icid":"icid-dk-2"[^\n]*\n\n\z/,
+ qr/\A[^\n]*"error":"record repeats a key within one object","record":\{"ext":\{"a":1,"a":2\},[^\n]*\n\z/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 26: a signed push is bound to its app: another app's record is dead-lettered
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+my @r = (PXSign::fee_record('bd', 1),
+         PXSign::fee_record('bd', 2, appKey => 'appKeyB'));
+["POST /cdr-signed\n" . PXSign::fee_push(records => \@r), "GET /received",
+ "GET /dead-letters"]
+--- more_headers eval
+PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA')
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[qr/^\{\}$/,
+ qr/\A[^\n]*"icid":"icid-bd-1"[^\n]*\n\n\z/,
+ qr/\A\{"dialect":"huawei","app":"appKeyA","key":"huawei\/appKeyB\/[^"]+","received":"[^"]+","error":"field \\"appKey\\" is not the app that signed the push","record":\{[^\n]*"icid":"icid-bd-2"[^\n]*\}\}\n\z/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 27: the log names why each record was dead-lettered
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+"POST /cdr-signed\n" . PXSign::fee_push(records => [
+    PXSign::fee_record('lw', 1),
+    PXSign::fee_record('lw', 2, userData => 'a\u0000b'),
+    PXSign::fee_record('lw', 3, userData => "\xff"),
+    PXSign::fee_record('lw', 4, appKey => 'appKeyB')])
+--- more_headers eval
+PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA')
+--- response_body chomp
+{}
+--- error_log
+dead-lettered huawei CDR record 1: record contains \u0000
+dead-lettered huawei CDR record 2: record is not valid UTF-8
+dead-lettered huawei CDR record 3: field "appKey" is not the app that signed the push
+--- no_error_log
+[error]

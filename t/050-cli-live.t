@@ -25,12 +25,12 @@ my $secrets = "$FindBin::Bin/secrets";
 chmod 0600, glob "$secrets/*.key";
 
 # Pipes what `sign` printed into sh, as an operator would; returns the
-# output of the curl it ran.
+# output of the curl it ran (and, in list context, sh's exit code).
 sub pipe_sh {
     my ($cmd) = @_;
     my ($out, $err) = ('', '');
     run3(['sh'], \$cmd, \$out, \$err);
-    return $out . $err;
+    return wantarray ? ($out . $err, $? >> 8) : $out . $err;
 }
 
 sub run {
@@ -90,13 +90,16 @@ my ($rc, $out) = run('sign', '--dialect', 'huawei', '--app', 'appKeyA',
                      '--secret-file', "$secrets/huawei-a.key",
                      '--url', "$base/hw", '--body', '{"eventType":"callin"}');
 is $rc, 0, 'huawei sign';
-my $got = pipe_sh($out);
+my ($got, $sh) = pipe_sh($out);
 like $got, qr{^HTTP/1\.1 200}m, 'huawei: sign | sh is accepted';
 like $got, qr/verified appKeyA/, '... as appKeyA';
+is $sh, 0, '... and the pipeline succeeds';
 
 # The same command twice: the nonce is replayed.
-$got = pipe_sh($out);
+($got, $sh) = pipe_sh($out);
 like $got, qr{^HTTP/1\.1 403}m, 'running it again is a replay (403)';
+is $sh, 22, '... and the pipeline fails (curl --fail-with-body)';
+like $got, qr/replayed_nonce|nonce/i, '... showing the refusal';
 
 for my $carrier (qw(query form)) {
     ($rc, $out) = run('sign', '--dialect', 'aliyun',
@@ -114,8 +117,9 @@ for my $carrier (qw(query form)) {
 ($rc, $out) = run('sign', '--dialect', 'huawei', '--app', 'appKeyA',
                   '--secret-file', "$secrets/other.key",
                   '--url', "$base/hw", '--body', '{}');
-$got = pipe_sh($out);
+($got, $sh) = pipe_sh($out);
 like $got, qr{^HTTP/1\.1 403}m, 'signed with another secret: refused';
+isnt $sh, 0, '... and the pipeline fails';
 
 # ---- the README demo: one signed CDR, read back from the queue ----
 

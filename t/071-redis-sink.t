@@ -48,6 +48,8 @@ my $server = <<'_EOC_';
             provision_x_cdr huawei redis=/_redis dedup=dedup;
         }
         location = /cdr-shared {
+            provision_x_verify huawei;
+            provision_x_nonce nonces;
             provision_x_cdr huawei redis=/_redis;
             access_log logs/counts.log counts;
         }
@@ -149,7 +151,7 @@ ok cmdstat('evalsha') >= 2, 'EVALSHA calls counted';
 # --- Redis decides when the local zone cannot --------------------------------
 
 $res = push_to('/cdr-shared', fee_push(
-    records => [map { fee_record('m', $_) } 41 .. 60]));
+    records => [map { fee_record('m', $_) } 41 .. 60]), signed => 1);
 is $res->code, 200, 'an overlapping push without a local dedup zone';
 @e = stream();
 is scalar(@e), 63, 'only its 10 new records were written';
@@ -179,7 +181,7 @@ sub connections {
 
 my $conns = connections();
 for my $i (1 .. 10) {
-    push_to('/cdr-shared', fee_push(n => 1, tag => "ka$i"));
+    push_to('/cdr-shared', fee_push(n => 1, tag => "ka$i"), signed => 1);
 }
 # one for the INFO call itself, at most one more for nginx
 cmp_ok connections() - $conns, '<=', 2,

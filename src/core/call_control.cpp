@@ -1,6 +1,6 @@
 // Call-control answers, fallbacks and the landline rule; see the header.
 
-#include "call_control.hpp"
+#include "core/call_control.hpp"
 
 #include <jansson.h>
 

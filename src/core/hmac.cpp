@@ -1,4 +1,4 @@
-#include "hmac.hpp"
+#include "core/hmac.hpp"
 
 #include <cstring>
 #include <memory>

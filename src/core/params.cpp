@@ -1,8 +1,8 @@
-#include "params.hpp"
+#include "core/params.hpp"
 
 #include <algorithm>
 
-#include "encoding.hpp"
+#include "core/encoding.hpp"
 
 namespace provision_x {
 

@@ -1,10 +1,10 @@
-#include "signature.hpp"
+#include "core/signature.hpp"
 
 #include <cstring>
 
-#include "clock.hpp"
-#include "hmac.hpp"
-#include "xaksk.hpp"
+#include "core/clock.hpp"
+#include "core/hmac.hpp"
+#include "core/xaksk.hpp"
 
 namespace provision_x {
 

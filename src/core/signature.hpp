@@ -18,9 +18,9 @@
 #include <string>
 #include <string_view>
 
-#include "encoding.hpp"
-#include "hmac.hpp"
-#include "params.hpp"
+#include "core/encoding.hpp"
+#include "core/hmac.hpp"
+#include "core/params.hpp"
 
 namespace provision_x {
 

@@ -1,6 +1,6 @@
-#include "xaksk.hpp"
+#include "core/xaksk.hpp"
 
-#include "clock.hpp"
+#include "core/clock.hpp"
 
 namespace provision_x {
 

@@ -23,7 +23,9 @@ my $scratch = tempdir(CLEANUP => 1);
 sub run_perl {
     my ($script, %env) = @_;
     local %ENV = %ENV;
-    delete $ENV{$_} for grep { /^TEST_NGINX_/ } keys %ENV;
+    # the binary and its module stay the run's (make compat: nginx 1.30.4)
+    delete $ENV{$_}
+        for grep { /^TEST_NGINX_/ && $_ ne 'TEST_NGINX_LOAD_MODULES' } keys %ENV;
     %ENV = (%ENV, TEST_NGINX_BINARY => $nginx, %env);
     # under make test-asan: the worker this test crashes on purpose dies
     # of the signal itself, and no report of it joins the suite's

@@ -2,21 +2,20 @@
 // shell quoting, raw-request parsing, URL parsing, the retry schedule,
 // percentiles, and sign -> check round trips in-process.
 //
-// The tools' sources are compiled into this test (a unity build), so the
-// unit target needs no extra objects; they have no main() but main.cpp's,
-// which is not included.
+// The tools are linked as a library (everything but main.cpp).
 
 #include <gtest/gtest.h>
 
 #include "core/cdr.hpp"
+#include "core/signature.hpp"
 
-#include "../../tools/provision-x/args.cpp"
-#include "../../tools/provision-x/check.cpp"
-#include "../../tools/provision-x/http_client.cpp"
-#include "../../tools/provision-x/io.cpp"
-#include "../../tools/provision-x/sample.cpp"
-#include "../../tools/provision-x/sign.cpp"
-#include "../../tools/provision-x/simulate.cpp"
+#include "provision-x/args.hpp"
+#include "provision-x/check.hpp"
+#include "provision-x/http_client.hpp"
+#include "provision-x/io.hpp"
+#include "provision-x/sample.hpp"
+#include "provision-x/sign.hpp"
+#include "provision-x/simulate.hpp"
 
 using namespace provision_x;
 using namespace provision_x::cli;
@@ -42,6 +41,17 @@ TEST(CliArgs, ValuesFlagsAndRepeats)
     EXPECT_EQ((std::vector<std::string>{"word", "--not-an-option"}),
               o.positional());
     EXPECT_EQ("x", o.get("n", "x"));
+}
+
+TEST(CliArgs, DashHIsHelp)
+{
+    EXPECT_TRUE(parse({"-h"}).has("help"));
+    EXPECT_EQ((std::vector<std::string>{"-h"}),
+              parse({"--", "-h"}).positional());
+    // a command without --help keeps -h as a word
+    std::vector<const char *> argv{"-h"};
+    options o(1, const_cast<char **>(argv.data()), {"n"}, {});
+    EXPECT_EQ((std::vector<std::string>{"-h"}), o.positional());
 }
 
 TEST(CliArgs, Errors)
@@ -106,9 +116,18 @@ TEST(CliHttp, ParseUrl)
     u = parse_http_url("http://[::1]/");
     EXPECT_EQ("::1", u.host);
     EXPECT_EQ("80", u.port);
+    EXPECT_FALSE(u.tls);
     u = parse_http_url("http://localhost");
     EXPECT_EQ("/", u.target);
-    EXPECT_THROW(parse_http_url("https://x/"), usage_error);
+    u = parse_http_url("https://gw.example:8443/px?a=1");
+    EXPECT_TRUE(u.tls);
+    EXPECT_EQ("gw.example", u.host);
+    EXPECT_EQ("8443", u.port);
+    EXPECT_EQ("/px?a=1", u.target);
+    EXPECT_EQ("https://gw.example:8443/px?a=1", u.url);
+    EXPECT_EQ("443", parse_http_url("https://[::1]/").port);
+    EXPECT_THROW(parse_http_url("ftp://x/"), usage_error);
+    EXPECT_THROW(parse_http_url("HTTPS//x/"), usage_error);
     EXPECT_THROW(parse_http_url("http://:80/"), usage_error);
     EXPECT_THROW(parse_http_url("http://x:8a/"), usage_error);
 }
@@ -210,7 +229,7 @@ TEST(CliRoundTrip, Huawei)
 
 TEST(CliRoundTrip, HuaweiFixedVector)
 {
-    // The same inputs as PXSign::huawei_headers in t/050-cli-sign-check.t.
+    // The same inputs as PXSign::huawei_headers in t/051-cli-sign-check.t.
     sign_input in = huawei_input();
     in.nonce = "abc123";
     in.timestamp = "2026-11-28T09:00:00Z";
@@ -279,7 +298,8 @@ TEST(CliSign, CurlCommandIsQuoted)
     s.headers = {{"X-A", "it's"}};
     s.body = "$(rm -rf /)";
     s.has_body = true;
-    EXPECT_EQ("curl -sS -i -X 'POST' 'http://h/x?a=1&b=2' \\\n"
+    EXPECT_EQ("curl -sS -i --fail-with-body -X 'POST' 'http://h/x?a=1&b=2' "
+              "\\\n"
               "    -H 'X-A: it'\\''s' \\\n"
               "    --data-binary '$(rm -rf /)'\n",
               format_curl(s));
@@ -299,15 +319,16 @@ TEST(CliSample, GeneratedPushesAreValid)
     fee += "]}";
     report += "]";
 
-    cdr_limits limits;
+    cdr_parser parser;
+    cdr_options options;
     cdr_push push;
-    ASSERT_EQ(cdr_status::ok, parse_push(cdr_dialect::huawei, fee.data(),
-                                         fee.size(), limits, push));
+    ASSERT_EQ(cdr_status::ok, parse_push(parser, dialect::huawei, fee.data(),
+                                         fee.size(), options, push));
     EXPECT_EQ(50u, push.valid_count());
     EXPECT_EQ(0u, push.duplicate_count());
     cdr_push push2;
-    ASSERT_EQ(cdr_status::ok, parse_push(cdr_dialect::aliyun, report.data(),
-                                         report.size(), limits, push2));
+    ASSERT_EQ(cdr_status::ok, parse_push(parser, dialect::aliyun, report.data(),
+                                         report.size(), options, push2));
     EXPECT_EQ(50u, push2.valid_count());
     EXPECT_EQ(0u, push2.duplicate_count());
 }

@@ -23,6 +23,10 @@ options::options(int argc, char **argv,
     for (int i = 0; i < argc; i++) {
         std::string a = argv[i];
 
+        if (a == "-h" && !only_positional && listed(flags, "help")) {
+            a = "--help";
+        }
+
         if (only_positional || a.size() < 3 || a.compare(0, 2, "--") != 0) {
             if (a == "--") {
                 only_positional = true;

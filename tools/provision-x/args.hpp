@@ -30,7 +30,8 @@ class options {
 public:
     // `valued` names the options that take a value, `flags` those that do
     // not (both without the leading "--").  Anything else starting with
-    // "--" is a usage_error; other words are positional.
+    // "--" is a usage_error; other words are positional.  "-h" is
+    // "--help" wherever "help" is a flag.
     options(int argc, char **argv, std::initializer_list<const char *> valued,
             std::initializer_list<const char *> flags);
 

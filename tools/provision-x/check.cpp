@@ -42,6 +42,7 @@ const char check_help[] =
     "  --past S, --future S  clock window in seconds (default 900)\n"
     "  --now T               check as of T (yyyy-MM-ddTHH:mm:ssZ)\n"
     "  --show-digest         print the expected digest / signature\n"
+    "  -h, --help            this text\n"
     "\n"
     "Exit: 0 verifies, 1 does not verify, 2 usage error, 3 I/O error.\n";
 

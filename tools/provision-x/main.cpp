@@ -6,6 +6,10 @@
 #include "sign.hpp"
 #include "simulate.hpp"
 
+#include "http_client.hpp"
+
+#include <curl/curl.h>
+
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -13,7 +17,8 @@
 namespace {
 
 const char main_help[] =
-    "usage: provision-x COMMAND [options]     (COMMAND --help for more)\n"
+    "usage: provision-x COMMAND [options]     (COMMAND -h for more)\n"
+    "       provision-x --version\n"
     "\n"
     "  sign      print a signed request (curl command, headers, query or\n"
     "            raw HTTP) as Huawei, Aliyun or Aliyun POP signs it\n"
@@ -23,7 +28,21 @@ const char main_help[] =
     "            retrying on the vendor's schedule, and report\n"
     "\n"
     "Exit codes: 0 ok / verifies / all acknowledged, 1 does not verify /\n"
-    "records not acknowledged, 2 usage error or bad input, 3 I/O error.\n";
+    "records not acknowledged, 2 usage error or bad input, 3 I/O error.\n"
+    "\n"
+    "man provision-x has the whole manual.\n";
+
+// libcurl's global state, for the life of the process.
+struct curl_global {
+    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    ~curl_global()
+    {
+        if (rc == CURLE_OK) {
+            curl_global_cleanup();
+        }
+    }
+};
 
 } // namespace
 
@@ -41,6 +60,19 @@ main(int argc, char **argv)
         std::strcmp(cmd, "help") == 0) {
         std::cout << main_help;
         return exit_ok;
+    }
+
+    if (std::strcmp(cmd, "--version") == 0 || std::strcmp(cmd, "-V") == 0) {
+        std::cout << "provision-x " << PROVISION_X_VERSION << " ("
+                  << http_client_version() << ")\n";
+        return exit_ok;
+    }
+
+    curl_global curl;
+    if (curl.rc != CURLE_OK) {
+        std::cerr << "provision-x: libcurl could not start: "
+                  << curl_easy_strerror(curl.rc) << "\n";
+        return exit_io;
     }
 
     try {

@@ -17,7 +17,8 @@ const char sign_help[] =
     "                        --secret-file FILE [options]\n"
     "\n"
     "Prints a signed request: by default a curl command, so that\n"
-    "`provision-x sign ... | sh` sends it.\n"
+    "`provision-x sign ... | sh` sends it (and fails, curl's exit 22, when\n"
+    "the gateway answers 4xx or 5xx).\n"
     "\n"
     "  --dialect D         huawei (X-AKSK headers), aliyun (X-mode\n"
     "                      callback), aliyun-pop (customer -> Dyplsapi)\n"
@@ -43,6 +44,7 @@ const char sign_help[] =
     "  --offset SECONDS    shift the signing time (negative: past)\n"
     "  --format F          curl (default), headers, query or http\n"
     "                      (a raw request for `provision-x check`)\n"
+    "  -h, --help          this text\n"
     "\n"
     "Exit: 0 printed, 2 usage error, 3 I/O error.\n";
 
@@ -251,8 +253,8 @@ sign_request(const sign_input &in)
 std::string
 format_curl(const signed_request &r)
 {
-    std::string s =
-        "curl -sS -i -X " + shell_quote(r.method) + " " + shell_quote(r.url);
+    std::string s = "curl -sS -i --fail-with-body -X " + shell_quote(r.method) +
+                    " " + shell_quote(r.url);
     for (const auto &h : r.headers) {
         s += " \\\n    -H " + shell_quote(h.first + ": " + h.second);
     }

@@ -32,8 +32,11 @@ const char simulate_help[] =
     "(huawei 1, 4, 9, 106, 203, 300 min; aliyun 1, 5, 10 min after the\n"
     "first failure), compressed by --time-scale.  Prints a summary.\n"
     "\n"
-    "  --url URL           http://host:port/path of the gateway\n"
-    "                      (loopback only unless --allow-remote)\n"
+    "  --url URL           http://host:port/path or https://... of the\n"
+    "                      gateway (loopback only unless --allow-remote)\n"
+    "  --cacert FILE       https: trust the CA certificates in FILE (PEM)\n"
+    "                      instead of the system's\n"
+    "  --insecure          https: do not verify the gateway's certificate\n"
     "  --app NAME          huawei: app key (Username, appKey);\n"
     "                      aliyun: pool_key (default demo-huawei /\n"
     "                      demo-aliyun)\n"
@@ -52,6 +55,7 @@ const char simulate_help[] =
     "  --seed N            generator seed (default: the time)\n"
     "  --allow-remote      allow a non-loopback target\n"
     "  --verbose           one line per attempt\n"
+    "  -h, --help          this text\n"
     "\n"
     "Exit: 0 every record acknowledged, 1 records given up or pending,\n"
     "2 usage error, 3 I/O error.\n";
@@ -151,8 +155,9 @@ run_simulate(int argc, char **argv)
 {
     options o(argc, argv,
               {"dialect", "url", "app", "secret-file", "records", "batch",
-               "time-scale", "schedule", "max-seconds", "timeout", "seed"},
-              {"help", "allow-remote", "verbose"});
+               "time-scale", "schedule", "max-seconds", "timeout", "seed",
+               "cacert"},
+              {"help", "allow-remote", "verbose", "insecure"});
     if (o.has("help")) {
         std::cout << simulate_help;
         return exit_ok;
@@ -183,6 +188,14 @@ run_simulate(int argc, char **argv)
     http_client_options copt;
     copt.timeout = o.real("timeout", 5, 0.01, 600);
     copt.allow_remote = o.has("allow-remote");
+    copt.insecure = o.has("insecure");
+    copt.cacert = o.get("cacert", "");
+    if ((copt.insecure || !copt.cacert.empty()) && !url.tls) {
+        throw usage_error("--insecure and --cacert are for https:// URLs");
+    }
+    if (copt.insecure && !copt.cacert.empty()) {
+        throw usage_error("--insecure and --cacert exclude each other");
+    }
     std::uint64_t seed = static_cast<std::uint64_t>(
         o.number("seed", static_cast<long long>(now_epoch()), 0, (1LL << 62)));
     bool verbose = o.has("verbose");

@@ -7,7 +7,7 @@
 # entries expire again and again during the run; then every record the
 # gateway acknowledged must have been consumed, none twice unless a kill
 # explains it, and the error log must hold no alert but the kills' own.
-# usage: bench/soak.pl NGINX_BINARY ABS_MODULE ABS_PREFIX ABS_PROVISION_X
+# usage: scripts/soak.pl NGINX_BINARY ABS_MODULE ABS_PREFIX ABS_PROVISION_X
 #
 # Environment (defaults in brackets): SOAK_RECORDS [8000] new records in
 # runs of SOAK_RUN [800]; SOAK_SPREAD [150] seconds over which the runs start;

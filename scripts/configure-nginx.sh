@@ -1,6 +1,7 @@
 #!/bin/bash
 # Configures a private copy of an nginx source tree with this module as a
-# dynamic addon.  usage: util/configure-nginx.sh NGINX_SRC BUILD_DIR MODULE_DIR
+# dynamic addon.
+# usage: scripts/configure-nginx.sh NGINX_SRC BUILD_DIR MODULE_DIR
 #
 # A copy, because Debian's /usr/share/nginx/src has no objs/ and configure
 # writes a Makefile into the tree it runs in.  Debian's own configure flags

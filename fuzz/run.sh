@@ -4,7 +4,7 @@
 # (fuzz/corpus/NAME) with its dictionary (fuzz/NAME.dict, or the one of
 # its family, fuzz/cdr.dict for cdr_*).  Any crash fails the run and
 # leaves the input in build/fuzz/NAME/crash-*: turn it into a unit test.
-# usage: util/fuzz.sh SECONDS_PER_HARNESS [NAME...]
+# usage: fuzz/run.sh SECONDS_PER_HARNESS [NAME...]
 set -eu
 
 seconds=${1:-30}
@@ -31,10 +31,19 @@ for name in $names; do
     mkdir -p "$dir/corpus"
     cp "$top/fuzz/corpus/$name"/* "$dir/corpus/" 2>/dev/null || true
 
+    # the differential harness starts from every CDR seed of both dialects
+    if [ "$name" = cdr_diff ]; then
+        for seeds in "$top"/fuzz/corpus/cdr_*; do
+            for f in "$seeds"/*; do
+                cp "$f" "$dir/corpus/$(basename "$seeds")_$(basename "$f")"
+            done
+        done
+    fi
+
     # shellcheck disable=SC2086
     $cxx $flags -I"$top/src" -I"$top/fuzz" \
         "$top/fuzz/${name}_fuzz.cpp" "$top"/src/core/*.cpp \
-        -ljansson -lcrypto -o "$dir/fuzzer"
+        -lsimdjson -ljansson -lcrypto -o "$dir/fuzzer"
 
     dict=$top/fuzz/$name.dict
     [ -f "$dict" ] || dict=$top/fuzz/${name%%_*}.dict

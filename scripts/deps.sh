@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages a target needs, and nothing already there.
-# usage: util/deps.sh PACKAGE...
+# usage: scripts/deps.sh PACKAGE...
 # As root it runs apt-get; otherwise it prints the exact command and fails,
 # because a build that silently lacks a dependency helps nobody.
 set -eu

@@ -5,7 +5,7 @@ set -eu
 
 status=0
 
-cxx_files=$(find src test/unit fuzz tools -name '*.cpp' -o -name '*.hpp' \
+cxx_files=$(find src test fuzz tools bench -name '*.cpp' -o -name '*.hpp' \
             2>/dev/null | sort)
 
 if [ -n "$cxx_files" ]; then
@@ -18,7 +18,7 @@ if ! awk 'length($0) > 80 { printf "%s:%d: longer than 80 columns\n",
                                    FILENAME, FNR; bad = 1 }
           /\t/             { printf "%s:%d: tab\n", FILENAME, FNR; bad = 1 }
           END              { exit bad }' \
-        $cxx_files config config.make util/*.sh
+        $cxx_files config config.make scripts/*.sh
 then
     status=1
 fi
@@ -31,8 +31,30 @@ for f in src/*.cpp src/*.hpp src/core/*.cpp src/core/*.hpp; do
     fi
 done
 
+# nginx >= 1.23 reads ngx_table_elt_t.next: response headers are pushed only
+# by ngx_http_provision_x_push_header(), which sets every field.
+if grep -n 'ngx_list_push(&r->headers_out.headers)' src/*.cpp \
+    | grep -v '^src/ngx_http_provision_x_http.cpp:'; then
+    echo "push response headers with ngx_http_provision_x_push_header()" >&2
+    status=1
+fi
+
+# One way to answer: ngx_http_provision_x_send() and its wrappers.
+if grep -n 'ngx_http_send_header(' src/*.cpp \
+    | grep -v '^src/ngx_http_provision_x_http.cpp:'; then
+    echo "send responses with ngx_http_provision_x_send()" >&2
+    status=1
+fi
+
+# The man page renders without a warning.
+if ! out=$(groff -man -Tutf8 -ww -z docs/provision-x.1 2>&1) || [ -n "$out" ]
+then
+    echo "docs/provision-x.1: $out" >&2
+    status=1
+fi
+
 # the status page's embedded copy (and its CSP hashes) match the page
-util/embed-status-page.py --check || status=1
+scripts/embed-status-page.py --check || status=1
 
 [ $status = 0 ] && echo "lint: ok"
 exit $status

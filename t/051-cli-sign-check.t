@@ -79,8 +79,8 @@ is $rc, 2, 'a nonce the receiver would refuse: 2';
                   '--secret-file', $hw_key, '--url', 'http://127.0.0.1/fee',
                   '--body', q({"eventType":"fee","x":"it's"}));
 is $rc, 0, 'huawei sign';
-like $out, qr/^curl -sS -i -X 'POST' 'http:\/\/127.0.0.1\/fee'/,
-    'a curl command';
+like $out, qr/^curl -sS -i --fail-with-body -X 'POST' 'http:\/\/127.0.0.1\/fee'/,
+    'a curl command that fails on a refusal';
 like $out, qr/X-AKSK: UsernameToken Username="appKeyA",PasswordDigest="/,
     'with the X-AKSK header';
 like $out, qr/--data-binary '\{"eventType":"fee","x":"it'\\''s"\}'/,
@@ -263,7 +263,7 @@ like $out, qr/^AccessKeyId=testid&Action=QueryRecordFileDownloadUrl&CallId=abc&F
     'the canonical query with the Signature last';
 ($rc, $out) = run('sign', '--dialect', 'aliyun-pop', '--app', 'testid',
                   '--secret-file', $ali_key, '--param', 'Action=X');
-like $out, qr{^curl -sS -i -X 'GET' 'https://dyplsapi\.aliyuncs\.com/\?},
+like $out, qr{^curl -sS -i --fail-with-body -X 'GET' 'https://dyplsapi\.aliyuncs\.com/\?},
     'curl against the Dyplsapi endpoint by default';
 
 done_testing();

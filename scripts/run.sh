@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the demo gateway in the foreground under a private prefix, so
 # nothing is written to /etc or /var.  Ctrl-C stops it (fast shutdown).
-# usage: util/run.sh NGINX_BINARY ABSOLUTE_MODULE_PATH PREFIX
+# usage: scripts/run.sh NGINX_BINARY ABSOLUTE_MODULE_PATH PREFIX
 set -eu
 
 nginx=$1

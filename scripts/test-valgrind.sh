@@ -1,6 +1,6 @@
 #!/bin/bash
 # make test-valgrind: Test::Nginx-format files under valgrind memcheck.
-# usage: bench/test-valgrind.sh NGINX_BINARY ABS_MODULE subset|all
+# usage: scripts/test-valgrind.sh NGINX_BINARY ABS_MODULE subset|all
 #
 # TEST_NGINX_USE_VALGRIND=1: the runner (t/lib) starts nginx as
 # "valgrind --num-callers=100 -q --tool=memcheck --leak-check=full
@@ -45,31 +45,43 @@ export TEST_NGINX_USE_VALGRIND=1
 export TEST_NGINX_SLEEP=${TEST_NGINX_SLEEP:-0.1}
 export TEST_NGINX_TIMEOUT=${TEST_NGINX_TIMEOUT:-10}
 
+report='^==[0-9]+== (Invalid|Conditional|Jump|Syscall|Mismatched'
+report="$report|Source and destination|Use of uninit|Process terminating)"
+report="$report|^==[0-9]+== .* (definitely|indirectly) lost in loss record"
+
 fail=0
 for f in $files; do
     name=$(basename "$f" .t)
     start=$(date +%s)
-    timeout "$per_file" prove -I"$top/t/lib" "$f" >"$out/$name.out" 2>"$out/$name.err"
+    timeout "$per_file" prove -I"$top/t/lib" "$f" \
+        >"$out/$name.out" 2>"$out/$name.err"
     rc=$?
-    errors=$(grep -cE '^==[0-9]+== (Invalid|Conditional|Jump|Syscall|Mismatched|Source and destination|Use of uninit|Process terminating)|^==[0-9]+== .* (definitely|indirectly) lost in loss record' "$out/$name.err")
-    ours=$(awk '/^==[0-9]+== [A-Z]/ {blk = $0; next} /provision_x/ && blk != "" {print blk; blk = ""}' "$out/$name.err" | wc -l)
-    printf '%-28s prove=%s  %3ss  valgrind reports=%s (naming provision_x: %s)\n' \
-        "$f" "$rc" "$(( $(date +%s) - start ))" "$errors" "$ours"
+    errors=$(grep -cE "$report" "$out/$name.err")
+    ours=$(awk '/^==[0-9]+== [A-Z]/ { blk = $0; next }
+                /provision_x/ && blk != "" { print blk; blk = "" }' \
+               "$out/$name.err" | wc -l)
+    printf '%-28s prove=%s  %3ss  valgrind reports=%s %s\n' \
+        "$f" "$rc" "$(( $(date +%s) - start ))" "$errors" \
+        "(naming provision_x: $ours)"
     if [ "$errors" != 0 ]; then
         fail=1
     fi
     if [ "$rc" != 0 ]; then
         # not a finding by itself: valgrind's timing, or a file that needs
         # nginx to survive between blocks (see above); read $out/$name.out
-        echo "  warning: $f fails under valgrind (prove exit $rc), see $out/$name.out" >&2
+        echo "  warning: $f fails under valgrind (prove exit $rc)," \
+             "see $out/$name.out" >&2
     fi
 done
 
 if [ "$fail" != 0 ]; then
     echo "test-valgrind: findings (full reports in $out/*.err):" >&2
-    cat "$out"/*.err | awk '
-        /^==[0-9]+== (Invalid|Conditional|Jump|Syscall|Mismatched|Process terminating)|(definitely|indirectly) lost in loss record/ {
-            key = $0; sub(/^==[0-9]+== /, "", key); sub(/ in loss record.*/, "", key)
+    finding='(Invalid|Conditional|Jump|Syscall|Mismatched|Process terminating)'
+    lost='(definitely|indirectly) lost in loss record'
+    cat "$out"/*.err | awk -v finding="^==[0-9]+== $finding" -v lost="$lost" '
+        $0 ~ finding || $0 ~ lost {
+            key = $0; sub(/^==[0-9]+== /, "", key)
+            sub(/ in loss record.*/, "", key)
             sub(/0x[0-9A-Fa-f]+/, "ADDR", key)
             if (!(key in seen)) { seen[key] = 1; show = 14; print "" }
         }

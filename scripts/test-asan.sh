@@ -1,7 +1,7 @@
 #!/bin/bash
 # make test-asan: the whole Test::Nginx suite against Debian's nginx with the
 # module built with -fsanitize=address,undefined (build/asan).
-# usage: bench/test-asan.sh NGINX_BINARY ABS_ASAN_MODULE
+# usage: scripts/test-asan.sh NGINX_BINARY ABS_ASAN_MODULE
 #
 # nginx itself is not instrumented, so the ASan runtime must be loaded first:
 # TEST_NGINX_BINARY points at a wrapper that execs nginx with LD_PRELOAD of
@@ -43,8 +43,11 @@ export TEST_NGINX_PORT=${TEST_NGINX_PORT:-4984}
 export TEST_NGINX_SERVROOT=${TEST_NGINX_SERVROOT:-t/servroot-asan}
 export TEST_NGINX_BINARY=$wrapper
 export TEST_NGINX_LOAD_MODULES=$module
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=0:log_path=$reports/asan:print_stacktrace=1:detect_stack_use_after_return=0"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0:log_path=$reports/ubsan"
+ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=0"
+ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports/asan:print_stacktrace=1"
+export ASAN_OPTIONS="$ASAN_OPTIONS:detect_stack_use_after_return=0"
+UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0"
+export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports/ubsan"
 
 cd "$top"
 "$wrapper" -V 2>&1 | head -1
@@ -53,14 +56,16 @@ prove_rc=${PIPESTATUS[0]}
 
 # sanitizer reports: the log_path files, plus anything that reached a
 # servroot's error log or stderr (e.g. a report printed before log_path)
-found=$(grep -l -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" \
+sanitizer="ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer"
+found=$(grep -l -E "$sanitizer" \
     "$reports"/asan* "$reports"/ubsan* "$reports/prove.log" \
     t/servroot*/logs/*.log 2>/dev/null | sort -u)
 if [ -n "$found" ]; then
     echo "test-asan: sanitizer reports in:" >&2
     for f in $found; do
         echo "--- $f" >&2
-        grep -A40 -E "ERROR: AddressSanitizer|runtime error:" "$f" | head -80 >&2
+        grep -A40 -E "ERROR: AddressSanitizer|runtime error:" "$f" \
+            | head -80 >&2
     done
     exit 1
 fi

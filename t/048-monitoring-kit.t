@@ -161,10 +161,10 @@ my @areas = qw(provision_x_rejected_total provision_x_cdr_pushes_total
     provision_x_queue_depth provision_x_queue_oldest_age_seconds
     provision_x_zone_fill_ratio provision_x_zone_refused_full_total
     provision_x_call_control_total
-    provision_x_call_control_duration_seconds_bucket);
+    provision_x_call_control_duration_seconds_bucket provision_x_build_info);
 is_deeply [grep { !$used{$_} } @areas], [],
     'it covers refusals, pushes, records, hand-offs, queues, zones, call '
-    . 'control and both latencies';
+    . 'control, both latencies and the build';
 
 # --- the scrape config, and a real Prometheus run from it ------------------
 
