@@ -8,10 +8,13 @@
  * recorded last, so nothing unauthenticated ever takes space in the store.
  */
 
-#include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_access.hpp"
+#include "ngx_http_provision_x_apps.hpp"
 #include "ngx_http_provision_x_faults.hpp"
-#include "ngx_http_provision_x_seen.hpp"
 #include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_metrics.hpp"
+#include "ngx_http_provision_x_redact.hpp"
+#include "ngx_http_provision_x_seen.hpp"
 
 #include "core/clock.hpp"
 #include "core/hmac.hpp"
@@ -246,8 +249,7 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
 {
     using namespace provision_x;
 
-    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-        ngx_http_get_module_main_conf(r, ngx_http_provision_x_module));
+    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(r);
 
     bool duplicate = false;
     ngx_table_elt_t *authorization =
@@ -535,8 +537,7 @@ ngx_http_provision_x_verify_aliyun_params(
     opt.flavour = static_cast<url_flavour>(plcf->aliyun_encoder);
     opt.key_ampersand = plcf->aliyun_key;
 
-    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-        ngx_http_get_module_main_conf(r, ngx_http_provision_x_module));
+    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(r);
 
     ngx_array_t *candidates = plcf->apps;
     ngx_uint_t n = candidates ? candidates->nelts : pmcf->apps.nelts;
@@ -826,16 +827,14 @@ ngx_http_provision_x_body_handler(ngx_http_request_t *r) noexcept
 ngx_int_t
 ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
 {
-    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+    ngx_http_provision_x_loc_conf_t *plcf = ngx_http_provision_x_loc_conf(r);
 
     /* subrequests are the gateway's own, made after the verdict */
     if (r != r->main) {
         return NGX_DECLINED;
     }
 
-    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-        ngx_http_get_module_main_conf(r, ngx_http_provision_x_module));
+    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(r);
 
     if (pmcf->log_redact) {
         ngx_http_provision_x_redact_request_line(r);

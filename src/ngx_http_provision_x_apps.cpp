@@ -9,8 +9,7 @@
  * configuration that read them is released.
  */
 
-#include "ngx_http_provision_x.hpp"
-#include "ngx_http_provision_x_queue.hpp"
+#include "ngx_http_provision_x_apps.hpp"
 
 #include <openssl/crypto.h>
 
@@ -216,7 +215,7 @@ ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
     auto *app =
         static_cast<ngx_http_provision_x_app_t *>(ngx_array_push(&pmcf->apps));
     if (app == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     app->name = value[1];
@@ -226,7 +225,7 @@ ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
         ngx_array_init(&app->keys, cf->pool, cf->args->nelts - 2,
                        sizeof(ngx_http_provision_x_secret_keys_t *)) !=
             NGX_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
@@ -236,7 +235,7 @@ ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
                                "invalid parameter \"%V\", expected "
                                "\"secret=file\"",
                                &value[i]);
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         ngx_str_t path;
@@ -245,12 +244,12 @@ ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
 
         auto *secret = static_cast<ngx_str_t *>(ngx_array_push(&app->secrets));
         if (secret == NULL) {
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         if (ngx_http_provision_x_read_secret(cf, &path, secret) != NGX_OK ||
             ngx_http_provision_x_prepare_keys(cf, app, secret) != NGX_OK) {
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
     }
 

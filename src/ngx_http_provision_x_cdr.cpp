@@ -15,13 +15,13 @@
  *      hand-off failed is accepted in full when the platform retries it.
  */
 
-#include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_access.hpp"
+#include "ngx_http_provision_x_cdr.hpp"
 #include "ngx_http_provision_x_faults.hpp"
-#include "ngx_http_provision_x_queue.hpp"
-#include "ngx_http_provision_x_seen.hpp"
 #include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_metrics.hpp"
+#include "ngx_http_provision_x_seen.hpp"
 
-#include "core/cdr.hpp"
 #include "core/clock.hpp"
 
 #include <new>
@@ -36,12 +36,6 @@ using provision_x::dialect;
  * pool (review F10: no arena that grows with a hostile body).
  */
 static provision_x::cdr_parser *ngx_http_provision_x_cdr_parser;
-
-static dialect
-ngx_http_provision_x_dialect(ngx_http_provision_x_loc_conf_t *plcf) noexcept
-{
-    return plcf->cdr == dialect::aliyun ? dialect::aliyun : dialect::huawei;
-}
 
 static ngx_int_t
 ngx_http_provision_x_cdr_send(ngx_http_request_t *r, ngx_uint_t status,
@@ -77,9 +71,8 @@ ngx_int_t
 ngx_http_provision_x_cdr_answer(ngx_http_request_t *r, ngx_uint_t status,
                                 const char *message) noexcept
 {
-    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
-    bool aliyun = ngx_http_provision_x_dialect(plcf) == dialect::aliyun;
+    ngx_http_provision_x_loc_conf_t *plcf = ngx_http_provision_x_loc_conf(r);
+    bool aliyun = plcf->cdr == dialect::aliyun;
     time_t retry_after = (status == NGX_HTTP_SERVICE_UNAVAILABLE) ? 60 : 0;
 
     if (status == NGX_HTTP_OK) {
@@ -164,8 +157,8 @@ ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
      * suppress another's CDRs.  An unsigned Aliyun receiver may list the
      * tenants it takes.
      */
-    if (ngx_http_provision_x_dialect(plcf) == dialect::huawei &&
-        plcf->verify == dialect::huawei && ctx->passed && ctx->app != NULL) {
+    if (plcf->cdr == dialect::huawei && plcf->verify == dialect::huawei &&
+        ctx->passed && ctx->app != NULL) {
         options.signer = provision_x::view(ctx->app->name);
         options.scope = options.signer;
     }
@@ -173,9 +166,8 @@ ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
     options.tenants = plcf->cdr_tenants;
     options.tenant_count = plcf->cdr_ntenants;
 
-    provision_x::parse_push(*ngx_http_provision_x_cdr_parser,
-                            ngx_http_provision_x_dialect(plcf), body.data(),
-                            body.size(), options, *push);
+    provision_x::parse_push(*ngx_http_provision_x_cdr_parser, plcf->cdr,
+                            body.data(), body.size(), options, *push);
 
     return push;
 }
@@ -232,47 +224,114 @@ ngx_http_provision_x_cdr_dead_letter(
     return NGX_OK;
 }
 
-/* What a sink's subrequest answered, when it ended. */
-ngx_int_t
-ngx_http_provision_x_cdr_sink_status(ngx_http_request_t *sr,
-                                     ngx_int_t rc) noexcept
+const ngx_http_provision_x_cdr_sink_t *
+ngx_http_provision_x_cdr_sink_named(std::string_view name) noexcept
 {
-    if (sr->headers_out.status != 0) {
-        return sr->headers_out.status;
+    static const ngx_http_provision_x_cdr_sink_t *sinks[] = {
+        &ngx_http_provision_x_cdr_queue, &ngx_http_provision_x_cdr_forward,
+        &ngx_http_provision_x_cdr_redis};
+
+    for (const ngx_http_provision_x_cdr_sink_t *sink : sinks) {
+        if (name == sink->name) {
+            return sink;
+        }
     }
 
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    /* no response at all: an error before any upstream answer */
-    return NGX_HTTP_BAD_GATEWAY;
+    return NULL;
 }
 
-/* Counts a hand-off by the sink's answer and how long the sink took. */
+/* What a sink's subrequest answered, when it ended. */
+static ngx_int_t
+ngx_http_provision_x_cdr_sink_done(ngx_http_request_t *sr, void *data,
+                                   ngx_int_t rc) noexcept
+{
+    auto *cdr = static_cast<ngx_http_provision_x_cdr_t *>(data);
+
+    cdr->sink_done = 1;
+
+    if (sr->headers_out.status != 0) {
+        cdr->sink_status = sr->headers_out.status;
+
+    } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        cdr->sink_status = rc;
+
+    } else {
+        /* no response at all: an error before any upstream answer */
+        cdr->sink_status = NGX_HTTP_BAD_GATEWAY;
+    }
+
+    return rc;
+}
+
+/* The parent runs again once the subrequest ended: the sink finishes. */
 static void
-ngx_http_provision_x_cdr_handed_off(ngx_http_provision_x_ctx_t *ctx,
+ngx_http_provision_x_cdr_sink_resume(ngx_http_request_t *r) noexcept
+{
+    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_get_ctx(r);
+
+    if (ctx == NULL || ctx->cdr == NULL || !ctx->cdr->sink_done) {
+        return;
+    }
+
+    ngx_http_provision_x_loc_conf(r)->cdr_sink->finish(r, ctx,
+                                                       ctx->cdr->sink_status);
+}
+
+ngx_int_t
+ngx_http_provision_x_cdr_subrequest(ngx_http_request_t *r,
+                                    ngx_http_provision_x_ctx_t *ctx,
+                                    ngx_http_request_t **sr,
+                                    ngx_module_t *module,
+                                    void *module_ctx) noexcept
+{
+    ngx_http_provision_x_loc_conf_t *plcf = ngx_http_provision_x_loc_conf(r);
+
+    auto *ps = static_cast<ngx_http_post_subrequest_t *>(
+        ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t)));
+    if (ps == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ps->handler = ngx_http_provision_x_cdr_sink_done;
+    ps->data = ctx->cdr;
+
+    if (ngx_http_subrequest(r, &plcf->cdr_sink_uri, NULL, sr, ps,
+                            NGX_HTTP_SUBREQUEST_WAITED) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (module != NULL) {
+        (*sr)->ctx[module->ctx_index] = module_ctx;
+    }
+
+    /* only the status matters; the sink's body is not for the platform */
+    (*sr)->header_only = 1;
+
+    ctx->cdr->sink_done = 0;
+    r->write_event_handler = ngx_http_provision_x_cdr_sink_resume;
+
+    return NGX_DONE;
+}
+
+void
+ngx_http_provision_x_cdr_handed_off(ngx_http_request_t *r,
+                                    ngx_http_provision_x_ctx_t *ctx,
                                     ngx_int_t status) noexcept
 {
-    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
-    auto elapsed =
-        static_cast<ngx_msec_int_t>(ngx_current_msec - cdr->hand_off_start);
+    auto elapsed = static_cast<ngx_msec_int_t>(ngx_current_msec -
+                                               ctx->cdr->hand_off_start);
 
-    ngx_http_provision_x_metrics_hand_off(ctx->dialect, cdr->sink, status,
-                                          elapsed > 0 ? elapsed : 0);
+    ngx_http_provision_x_metrics_hand_off(
+        ctx->dialect, ngx_http_provision_x_loc_conf(r)->cdr_sink->metric,
+        status, elapsed > 0 ? elapsed : 0);
 }
 
-/*
- * The end of a subrequest sink (forward=, redis=): acknowledge what it
- * confirmed, or make the platform retry.
- */
 void
 ngx_http_provision_x_cdr_sink_finish(ngx_http_request_t *r,
                                      ngx_http_provision_x_ctx_t *ctx,
-                                     ngx_int_t status,
-                                     const char *sink) noexcept
+                                     ngx_int_t status) noexcept
 {
-    ngx_http_provision_x_cdr_handed_off(ctx, status);
+    ngx_http_provision_x_cdr_handed_off(r, ctx, status);
 
     if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
         ngx_http_finalize_request(r, ngx_http_provision_x_cdr_commit(r, ctx));
@@ -282,7 +341,8 @@ ngx_http_provision_x_cdr_sink_finish(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "provision_x: CDR %s answered %i, %ui records not "
                   "acknowledged",
-                  sink, status, ctx->cdr->fresh);
+                  ngx_http_provision_x_loc_conf(r)->cdr_sink->name, status,
+                  ctx->cdr->fresh);
 
     /* the platform retries on any 5xx; 503 tells it the sink is busy */
     ngx_uint_t answer = (status == NGX_HTTP_SERVICE_UNAVAILABLE ||
@@ -302,8 +362,7 @@ ngx_int_t
 ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
                                 ngx_http_provision_x_ctx_t *ctx) noexcept
 {
-    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+    ngx_http_provision_x_loc_conf_t *plcf = ngx_http_provision_x_loc_conf(r);
     ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
 
     if (plcf->cdr_dedup != NULL) {
@@ -333,76 +392,6 @@ ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
                                      cdr->invalid);
 
     return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_OK, "");
-}
-
-static ngx_int_t
-ngx_http_provision_x_cdr_hand_off(ngx_http_request_t *r,
-                                  ngx_http_provision_x_loc_conf_t *plcf,
-                                  ngx_http_provision_x_ctx_t *ctx) noexcept
-{
-    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
-
-    if (cdr->fresh == 0) {
-        return ngx_http_provision_x_cdr_commit(r, ctx);
-    }
-
-    cdr->hand_off_start = ngx_current_msec;
-
-    if (plcf->cdr_queue != NULL) {
-        cdr->sink = NGX_HTTP_PROVISION_X_SINK_QUEUE;
-
-        switch (NGX_HTTP_PROVISION_X_FAULT("queue_push")
-                    ? NGX_HTTP_PROVISION_X_QUEUE_ERROR
-                    : ngx_http_provision_x_queue_push(plcf->cdr_queue,
-                                                      cdr->lines, cdr->fresh,
-                                                      r->connection->log)) {
-        case NGX_HTTP_PROVISION_X_QUEUE_OK:
-            ngx_http_provision_x_cdr_handed_off(ctx, NGX_HTTP_OK);
-            return ngx_http_provision_x_cdr_commit(r, ctx);
-
-        case NGX_HTTP_PROVISION_X_QUEUE_FULL:
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "provision_x: queue \"%V\" is full, %ui records "
-                          "refused",
-                          &plcf->cdr_queue->shm.name, cdr->fresh);
-            ngx_http_provision_x_cdr_handed_off(ctx, 503);
-            return ngx_http_provision_x_cdr_answer(
-                r, NGX_HTTP_SERVICE_UNAVAILABLE, "queue full, retry later");
-
-        case NGX_HTTP_PROVISION_X_QUEUE_MOVED:
-            ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                          "provision_x: queue \"%V\" was resized by a "
-                          "reload and this worker is retiring, %ui records "
-                          "refused",
-                          &plcf->cdr_queue->shm.name, cdr->fresh);
-            ngx_http_provision_x_cdr_handed_off(ctx, 503);
-            return ngx_http_provision_x_cdr_answer(
-                r, NGX_HTTP_SERVICE_UNAVAILABLE, "queue resized, retry later");
-
-        default:
-            ngx_http_provision_x_cdr_handed_off(ctx, 500);
-            return ngx_http_provision_x_cdr_answer(
-                r, NGX_HTTP_INTERNAL_SERVER_ERROR, "enqueue failed");
-        }
-    }
-
-    ngx_int_t rc;
-
-    if (plcf->cdr_redis.len != 0) {
-        cdr->sink = NGX_HTTP_PROVISION_X_SINK_REDIS;
-        rc = ngx_http_provision_x_redis(r, ctx);
-
-    } else {
-        cdr->sink = NGX_HTTP_PROVISION_X_SINK_FORWARD;
-        rc = ngx_http_provision_x_forward(r, ctx);
-    }
-
-    if (rc != NGX_DONE) {
-        /* the subrequest could not even start: a 5xx all the same */
-        ngx_http_provision_x_cdr_handed_off(ctx, rc);
-    }
-
-    return rc;
 }
 
 /*
@@ -610,14 +599,26 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
                                                "dead letter not written");
     }
 
-    return ngx_http_provision_x_cdr_hand_off(r, plcf, ctx);
+    if (cdr->fresh == 0) {
+        return ngx_http_provision_x_cdr_commit(r, ctx);
+    }
+
+    cdr->hand_off_start = ngx_current_msec;
+
+    ngx_int_t rc = plcf->cdr_sink->hand_off(r, ctx);
+
+    if (rc != NGX_DONE && plcf->cdr_sink->finish != NULL) {
+        /* a subrequest sink that could not even start: a 5xx all the same */
+        ngx_http_provision_x_cdr_handed_off(r, ctx, rc);
+    }
+
+    return rc;
 }
 
 static void
 ngx_http_provision_x_cdr_body_handler(ngx_http_request_t *r) noexcept
 {
-    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+    ngx_http_provision_x_loc_conf_t *plcf = ngx_http_provision_x_loc_conf(r);
 
     ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_ensure_ctx(r);
     if (ctx == NULL) {
@@ -638,8 +639,7 @@ ngx_http_provision_x_cdr_body_handler(ngx_http_request_t *r) noexcept
 ngx_int_t
 ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept
 {
-    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+    ngx_http_provision_x_loc_conf_t *plcf = ngx_http_provision_x_loc_conf(r);
 
     if (r->method != NGX_HTTP_POST) {
         if (ngx_http_provision_x_push_header(r, ngx_string("Allow"),

@@ -6,8 +6,6 @@
  * each app's history.
  */
 
-#include "ngx_http_provision_x.hpp"
-
 #include "ngx_http_provision_x_metrics.hpp"
 
 static ngx_str_t ngx_http_provision_x_metrics_name =

@@ -1,15 +1,31 @@
 /*
- * The layout of the counters zone, shared by the code that counts
- * (metrics.cpp) and the status endpoint that reports (status.cpp).
- * Plain data only: it lives in shared memory.
+ * The counters zone: its layout, shared by the code that counts
+ * (metrics.cpp) and the status endpoint that reports (status.cpp), and
+ * the calls that count.  Plain data only: it lives in shared memory.
  */
 
 #ifndef NGX_HTTP_PROVISION_X_METRICS_HPP
 #define NGX_HTTP_PROVISION_X_METRICS_HPP
 
-#include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_apps.hpp"
+
+#include "core/reason.hpp"
 
 #define NGX_HTTP_PROVISION_X_METRICS_APPS 64
+
+/* How a call-control query was answered; $provision_x_call_control. */
+enum ngx_http_provision_x_cc_outcome_e {
+    NGX_HTTP_PROVISION_X_CC_RELAYED,
+    NGX_HTTP_PROVISION_X_CC_LANDLINE,
+    NGX_HTTP_PROVISION_X_CC_FALLBACK_STATUS,
+    NGX_HTTP_PROVISION_X_CC_FALLBACK_INVALID,
+    NGX_HTTP_PROVISION_X_CC_FALLBACK_TIMEOUT,
+    NGX_HTTP_PROVISION_X_CC_FALLBACK_ERROR,
+    NGX_HTTP_PROVISION_X_CC_OUTCOMES
+};
+
+extern const ngx_str_t
+    ngx_http_provision_x_cc_outcome_names[NGX_HTTP_PROVISION_X_CC_OUTCOMES];
 
 struct ngx_http_provision_x_app_counters_t {
     ngx_atomic_t verified[provision_x::dialect_count];
@@ -52,6 +68,17 @@ struct ngx_http_provision_x_latency_t {
 extern const ngx_msec_t
     ngx_http_provision_x_latency_bounds[NGX_HTTP_PROVISION_X_LATENCY_BOUNDS];
 
+/* The hand-off histograms' sink label: one per kind of CDR sink. */
+enum ngx_http_provision_x_sink_e {
+    NGX_HTTP_PROVISION_X_SINK_QUEUE,
+    NGX_HTTP_PROVISION_X_SINK_FORWARD,
+    NGX_HTTP_PROVISION_X_SINK_REDIS,
+    NGX_HTTP_PROVISION_X_SINKS
+};
+
+extern const char
+    *const ngx_http_provision_x_sink_names[NGX_HTTP_PROVISION_X_SINKS];
+
 /* Slot 0 counts what no app could be named for (missing or bad auth). */
 struct ngx_http_provision_x_metrics_sh_t {
     ngx_http_provision_x_cdr_counters_t cdr[provision_x::dialect_count];
@@ -73,5 +100,30 @@ struct ngx_http_provision_x_metrics_sh_t {
 
 /* NULL until the zone is initialised (and in processes without http) */
 extern ngx_http_provision_x_metrics_sh_t *ngx_http_provision_x_metrics;
+
+ngx_int_t ngx_http_provision_x_metrics_add_zone(
+    ngx_conf_t *cf, ngx_http_provision_x_main_conf_t *pmcf) noexcept;
+
+void
+ngx_http_provision_x_metrics_verified(provision_x::dialect dialect,
+                                      ngx_http_provision_x_app_t *app) noexcept;
+void ngx_http_provision_x_metrics_rejected(provision_x::dialect dialect,
+                                           ngx_http_provision_x_app_t *app,
+                                           provision_x::reason why) noexcept;
+void ngx_http_provision_x_metrics_cdr(provision_x::dialect dialect,
+                                      ngx_uint_t records, ngx_uint_t duplicates,
+                                      ngx_uint_t invalid) noexcept;
+void
+ngx_http_provision_x_metrics_cdr_retry(provision_x::dialect dialect) noexcept;
+void
+ngx_http_provision_x_metrics_cdr_refused(provision_x::dialect dialect) noexcept;
+/* A hand-off the sink answered (or could not), and how long it took. */
+void ngx_http_provision_x_metrics_hand_off(provision_x::dialect dialect,
+                                           ngx_uint_t sink, ngx_int_t status,
+                                           ngx_msec_t elapsed) noexcept;
+/* A call-control answer, and how long the platform waited for it. */
+void ngx_http_provision_x_metrics_call_control(
+    provision_x::dialect dialect, ngx_http_provision_x_cc_outcome_e outcome,
+    ngx_msec_t elapsed) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_METRICS_HPP */

@@ -3,15 +3,30 @@
  * variable registration.
  */
 
-#include "ngx_http_provision_x.hpp"
-
+#include "ngx_http_provision_x_access.hpp"
+#include "ngx_http_provision_x_apps.hpp"
+#include "ngx_http_provision_x_cdr.hpp"
+#include "ngx_http_provision_x_metrics.hpp"
 #include "ngx_http_provision_x_queue.hpp"
+#include "ngx_http_provision_x_redact.hpp"
 #include "ngx_http_provision_x_seen.hpp"
+#include "ngx_http_provision_x_status.hpp"
 
 #include "core/encoding.hpp"
 
 using provision_x::dialect;
 using provision_x::reason;
+
+enum ngx_http_provision_x_variable_e {
+    NGX_HTTP_PROVISION_X_VAR_DIALECT,
+    NGX_HTTP_PROVISION_X_VAR_APP,
+    NGX_HTTP_PROVISION_X_VAR_REJECT_REASON,
+    NGX_HTTP_PROVISION_X_VAR_CDR_RECORDS,
+    NGX_HTTP_PROVISION_X_VAR_CDR_DUPLICATES,
+    NGX_HTTP_PROVISION_X_VAR_CDR_INVALID,
+    NGX_HTTP_PROVISION_X_VAR_QUEUE_DEPTH,
+    NGX_HTTP_PROVISION_X_VAR_CREATED,
+};
 
 static ngx_int_t ngx_http_provision_x_init(ngx_conf_t *cf) noexcept;
 static ngx_int_t ngx_http_provision_x_add_variables(ngx_conf_t *cf) noexcept;
@@ -222,35 +237,6 @@ static ngx_http_module_t ngx_http_provision_x_module_ctx = {
 };
 // clang-format on
 
-char *
-ngx_http_provision_x_conf_dialect(ngx_conf_t *cf, ngx_str_t *value,
-                                  bool allow_off,
-                                  provision_x::dialect *d) noexcept
-{
-    if (provision_x::dialect_from_name(provision_x::view(*value), d) &&
-        (allow_off || *d != dialect::off)) {
-        return NGX_CONF_OK;
-    }
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       allow_off ? "invalid value \"%V\", expected \"off\", "
-                                   "\"aliyun\" or \"huawei\""
-                                 : "invalid value \"%V\", expected "
-                                   "\"aliyun\" or \"huawei\"",
-                       value);
-    return static_cast<char *>(NGX_CONF_ERROR);
-}
-
-void
-ngx_http_provision_x_merge_dialect(provision_x::dialect *conf,
-                                   provision_x::dialect prev) noexcept
-{
-    if (*conf == NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
-        *conf =
-            prev == NGX_HTTP_PROVISION_X_DIALECT_UNSET ? dialect::off : prev;
-    }
-}
-
 static char *
 ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
                             void *conf) noexcept
@@ -264,7 +250,7 @@ ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (ngx_http_provision_x_conf_dialect(cf, &value[1], true, &plcf->verify) !=
         NGX_CONF_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     if (cf->args->nelts > 2 && plcf->verify == dialect::off) {
@@ -275,13 +261,12 @@ ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_OK;
     }
 
-    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(cf);
 
     plcf->apps = ngx_array_create(cf->pool, cf->args->nelts - 2,
                                   sizeof(ngx_http_provision_x_app_t *));
     if (plcf->apps == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
@@ -290,7 +275,7 @@ ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
                                "invalid parameter \"%V\", expected "
                                "\"app=name\"",
                                &value[i]);
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         std::string_view app_name(reinterpret_cast<char *>(value[i].data) + 4,
@@ -303,13 +288,13 @@ ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
                                "unknown app \"%*s\": define it with "
                                "provision_x_app first",
                                app_name.size(), app_name.data());
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         auto **slot = static_cast<ngx_http_provision_x_app_t **>(
             ngx_array_push(plcf->apps));
         if (slot == NULL) {
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         *slot = app;
@@ -348,14 +333,14 @@ ngx_http_provision_x_clock(ngx_conf_t *cf, ngx_command_t *cmd,
                                "invalid parameter \"%V\", expected "
                                "\"past=time\" or \"future=time\"",
                                &value[i]);
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         time_t t = ngx_parse_time(&s, 1);
         if (t == static_cast<time_t>(NGX_ERROR) || *limit != NGX_CONF_UNSET) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
                                &value[i]);
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         *limit = t;
@@ -380,105 +365,6 @@ ngx_http_provision_x_nonce_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     return ngx_http_provision_x_seen_zone(cf, NGX_HTTP_PROVISION_X_ZONE_NONCE);
 }
 
-/* "zone=NAME:SIZE" of the zone directives of the .so's modules */
-ngx_int_t
-ngx_http_provision_x_zone_arg(ngx_conf_t *cf, ngx_str_t *arg, ngx_str_t *name,
-                              ssize_t *size) noexcept
-{
-    name->data = arg->data + 5;
-
-    u_char *p = ngx_strlchr(name->data, arg->data + arg->len, ':');
-    if (p == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone size \"%V\"",
-                           arg);
-        return NGX_ERROR;
-    }
-
-    name->len = p - name->data;
-
-    ngx_str_t s;
-    s.data = p + 1;
-    s.len = arg->data + arg->len - s.data;
-
-    *size = ngx_parse_size(&s);
-    if (*size == NGX_ERROR || name->len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid zone \"%V\"", arg);
-        return NGX_ERROR;
-    }
-
-    if (*size < static_cast<ssize_t>(8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small, the minimum is %uzk", arg,
-                           8 * ngx_pagesize / 1024);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-/*
- * A zone named by a directive may be defined further down the http block,
- * so its existence and kind are checked once the whole block has been
- * read (init_main_conf), with the naming line in each message.
- */
-ngx_shm_zone_t *
-ngx_http_provision_x_zone_refer(ngx_conf_t *cf, ngx_array_t *refs,
-                                ngx_str_t *name, ngx_uint_t kind,
-                                void *tag) noexcept
-{
-    ngx_shm_zone_t *shm_zone = ngx_shared_memory_add(cf, name, 0, tag);
-    if (shm_zone == NULL) {
-        return NULL;
-    }
-
-    auto *ref =
-        static_cast<ngx_http_provision_x_zone_ref_t *>(ngx_array_push(refs));
-    if (ref == NULL) {
-        return NULL;
-    }
-
-    ref->shm_zone = shm_zone;
-    ref->kind = kind;
-    ref->directive = static_cast<ngx_str_t *>(cf->args->elts)[0];
-    ref->file = cf->conf_file->file.name;
-    ref->line = cf->conf_file->line;
-
-    return shm_zone;
-}
-
-char *
-ngx_http_provision_x_zone_refs_check(ngx_conf_t *cf, ngx_array_t *refs) noexcept
-{
-    static const char *kinds[] = {"", "nonce", "dedup", "queue"};
-    auto *ref = static_cast<ngx_http_provision_x_zone_ref_t *>(refs->elts);
-
-    for (ngx_uint_t i = 0; i < refs->nelts; i++) {
-        auto *kind = static_cast<ngx_uint_t *>(ref[i].shm_zone->data);
-        ngx_str_t *name = &ref[i].shm_zone->shm.name;
-
-        if (kind == NULL) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"%V\" names %s zone \"%V\", which is not "
-                          "defined: add \"provision_x_%s_zone zone=%V:size\" "
-                          "in %V:%ui",
-                          &ref[i].directive, kinds[ref[i].kind], name,
-                          kinds[ref[i].kind], name, &ref[i].file, ref[i].line);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-
-        if (*kind != ref[i].kind) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"%V\" names zone \"%V\", which is a %s zone, "
-                          "not a %s zone, in %V:%ui",
-                          &ref[i].directive, name, kinds[*kind],
-                          kinds[ref[i].kind], &ref[i].file, ref[i].line);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-    }
-
-    return NGX_CONF_OK;
-}
-
 static char *
 ngx_http_provision_x_nonce(ngx_conf_t *cf, ngx_command_t *cmd,
                            void *conf) noexcept
@@ -495,14 +381,13 @@ ngx_http_provision_x_nonce(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_OK;
     }
 
-    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(cf);
 
     plcf->nonce_zone = ngx_http_provision_x_zone_refer(
         cf, &pmcf->zone_refs, &value[1], NGX_HTTP_PROVISION_X_ZONE_NONCE,
         &ngx_http_provision_x_module);
 
-    return plcf->nonce_zone ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);
+    return plcf->nonce_zone ? NGX_CONF_OK : NGX_HTTP_PROVISION_X_CONF_ERROR;
 }
 
 static char *
@@ -566,8 +451,7 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(conf);
     auto *value = static_cast<ngx_str_t *>(cf->args->elts);
-    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(cf);
 
     if (plcf->cdr != NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
         return provision_x::conf_message("is duplicate");
@@ -575,7 +459,7 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &plcf->cdr) !=
         NGX_CONF_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
@@ -586,33 +470,40 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
         if (eq == std::string_view::npos || eq + 1 == arg.size()) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
                                &value[i]);
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         std::string_view key = arg.substr(0, eq);
         v.data = value[i].data + eq + 1;
         v.len = value[i].len - eq - 1;
 
-        if (key == "forward") {
-            if (v.data[0] != '/') {
+        const ngx_http_provision_x_cdr_sink_t *sink =
+            ngx_http_provision_x_cdr_sink_named(key);
+
+        if (sink != NULL) {
+            if (plcf->cdr_sink != NULL) {
                 return provision_x::conf_message(
-                    "needs forward=/uri of a location in this server");
+                    "needs exactly one sink: forward=/uri, queue=name or "
+                    "redis=/uri");
             }
 
-            plcf->cdr_forward = v;
+            plcf->cdr_sink = sink;
 
-        } else if (key == "redis") {
-            if (v.data[0] != '/') {
-                return provision_x::conf_message(
-                    "needs redis=/uri of a location in this server");
-            }
+            if (sink == &ngx_http_provision_x_cdr_queue) {
+                plcf->cdr_queue = ngx_http_provision_x_queue_ref(cf, &v);
+                if (plcf->cdr_queue == NULL) {
+                    return NGX_HTTP_PROVISION_X_CONF_ERROR;
+                }
 
-            plcf->cdr_redis = v;
+            } else if (v.data[0] == '/') {
+                plcf->cdr_sink_uri = v;
 
-        } else if (key == "queue") {
-            plcf->cdr_queue = ngx_http_provision_x_queue_ref(cf, &v);
-            if (plcf->cdr_queue == NULL) {
-                return static_cast<char *>(NGX_CONF_ERROR);
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\" needs %s=/uri of a location in "
+                                   "this server",
+                                   &value[0], sink->name);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else if (key == "dedup") {
@@ -620,7 +511,7 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
                 cf, &pmcf->zone_refs, &v, NGX_HTTP_PROVISION_X_ZONE_DEDUP,
                 &ngx_http_provision_x_module);
             if (plcf->cdr_dedup == NULL) {
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else if (key == "max_records") {
@@ -628,7 +519,7 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
             if (n == NGX_ERROR || n == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid parameter \"%V\"", &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
             plcf->cdr_max_records = n;
@@ -638,14 +529,14 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
             if (n == NGX_ERROR || n == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid parameter \"%V\"", &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
             plcf->cdr_max_body = n;
 
         } else if (key == "tenants") {
             if (ngx_http_provision_x_cdr_tenants(cf, plcf, &v) != NGX_OK) {
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else if (key == "invalid") {
@@ -663,13 +554,13 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
                                    "\"invalid=dead_letter\" or "
                                    "\"invalid=reject\"",
                                    &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
                                &value[i]);
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
     }
 
@@ -679,9 +570,7 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
             "app that signed the push");
     }
 
-    if ((plcf->cdr_forward.len != 0) + (plcf->cdr_queue != NULL) +
-            (plcf->cdr_redis.len != 0) !=
-        1) {
+    if (plcf->cdr_sink == NULL) {
         return provision_x::conf_message(
             "needs exactly one sink: forward=/uri, queue=name or redis=/uri");
     }
@@ -689,7 +578,7 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
     auto *receiver = static_cast<ngx_http_provision_x_receiver_t *>(
         ngx_array_push(&pmcf->receivers));
     if (receiver == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     receiver->plcf = plcf;
@@ -773,9 +662,7 @@ ngx_http_provision_x_check_sinks(
 
     for (ngx_uint_t i = 0; i < pmcf->receivers.nelts; i++) {
         ngx_http_provision_x_loc_conf_t *plcf = rcv[i].plcf;
-        const char *sink = plcf->cdr_forward.len ? "forward" : "redis";
-        ngx_str_t *uri =
-            plcf->cdr_forward.len ? &plcf->cdr_forward : &plcf->cdr_redis;
+        ngx_str_t *uri = &plcf->cdr_sink_uri;
 
         if (uri->len == 0 ||
             ngx_http_provision_x_location_found(rcv[i].cscf, uri)) {
@@ -786,7 +673,8 @@ ngx_http_provision_x_check_sinks(
                       "\"provision_x_cdr\" %s=%V names no location of its "
                       "server: add \"location = %V { internal; ... }\" in "
                       "%V:%ui",
-                      sink, uri, uri, &rcv[i].file, rcv[i].line);
+                      plcf->cdr_sink->name, uri, uri, &rcv[i].file,
+                      rcv[i].line);
         return NGX_ERROR;
     }
 
@@ -955,7 +843,7 @@ ngx_http_provision_x_dead_letter(ngx_conf_t *cf, ngx_command_t *cmd,
         ngx_http_provision_x_dead_letter_open(cf, &value[1]);
 
     return plcf->cdr_dead_letter ? NGX_CONF_OK
-                                 : static_cast<char *>(NGX_CONF_ERROR);
+                                 : NGX_HTTP_PROVISION_X_CONF_ERROR;
 }
 
 static void
@@ -979,8 +867,8 @@ ngx_http_provision_x_variable(ngx_http_request_t *r,
     v->not_found = 1;
 
     if (data == NGX_HTTP_PROVISION_X_VAR_QUEUE_DEPTH) {
-        auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
-            ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+        ngx_http_provision_x_loc_conf_t *plcf =
+            ngx_http_provision_x_loc_conf(r);
 
         if (plcf->cdr_queue == NULL) {
             return NGX_OK;
@@ -1103,25 +991,6 @@ static ngx_http_variable_t ngx_http_provision_x_vars[] = {
 };
 // clang-format on
 
-/* Each of the .so's modules registers its own table of variables. */
-ngx_int_t
-ngx_http_provision_x_add_variable_table(ngx_conf_t *cf,
-                                        ngx_http_variable_t *table) noexcept
-{
-    for (ngx_http_variable_t *v = table; v->name.len; v++) {
-        ngx_http_variable_t *var =
-            ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
-}
-
 static ngx_int_t
 ngx_http_provision_x_add_variables(ngx_conf_t *cf) noexcept
 {
@@ -1175,8 +1044,8 @@ ngx_http_provision_x_create_loc_conf(ngx_conf_t *cf) noexcept
      * set by ngx_pcalloc():
      *
      *     conf->apps = NULL;
-     *     conf->cdr_forward = { 0, NULL };
-     *     conf->cdr_redis = { 0, NULL };
+     *     conf->cdr_sink = NULL;
+     *     conf->cdr_sink_uri = { 0, NULL };
      *     conf->cdr_queue = NULL;
      *     conf->cdr_dedup = NULL;
      */
@@ -1249,12 +1118,11 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
 
-    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(cf);
 
     if (pmcf->log_redact &&
         ngx_http_provision_x_redact_log(cf->pool, clcf->error_log) != NGX_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     /* the CDR receiver belongs to its location alone: no inheritance */
@@ -1275,13 +1143,13 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
         ngx_str_t path;
 
         if (ngx_http_provision_x_dead_letter_default(cf, &path) != NGX_OK) {
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         conf->cdr_dead_letter =
             ngx_http_provision_x_dead_letter_open(cf, &path);
         if (conf->cdr_dead_letter == NULL) {
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
     }
 
@@ -1291,7 +1159,7 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"provision_x_verify\" needs "
                            "\"provision_x_nonce\": a nonce zone, or \"off\"");
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -1302,8 +1170,7 @@ ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
 {
     auto *cmcf = static_cast<ngx_http_core_main_conf_t *>(
         ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
-    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(cf);
 
     /*
      * The verdict is reached in the rewrite phase, ahead of the location's

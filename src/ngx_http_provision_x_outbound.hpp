@@ -9,7 +9,8 @@
 #ifndef NGX_HTTP_PROVISION_X_OUTBOUND_HPP
 #define NGX_HTTP_PROVISION_X_OUTBOUND_HPP
 
-#include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_apps.hpp"
+#include "ngx_http_provision_x_metrics.hpp"
 
 extern "C" {
 extern ngx_module_t ngx_http_provision_x_outbound_module;
@@ -59,6 +60,13 @@ struct ngx_http_provision_x_outbound_ctx_t {
     unsigned sub_done : 1;
     unsigned answered : 1; /* outcome is set */
 };
+
+inline ngx_http_provision_x_outbound_loc_conf_t *
+ngx_http_provision_x_outbound_loc_conf(ngx_http_request_t *r) noexcept
+{
+    return static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_outbound_module));
+}
 
 ngx_http_provision_x_outbound_ctx_t *
 ngx_http_provision_x_outbound_ctx(ngx_http_request_t *r) noexcept;

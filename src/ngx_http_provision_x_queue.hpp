@@ -39,9 +39,6 @@ struct ngx_http_provision_x_queue_stats_t {
  * defined further down the http block; a name that is never defined
  * stops nginx.  Returns the zone, or NULL on error (already logged).
  */
-/* This location's directive (cf->args[0]) runs only with API keys. */
-void ngx_http_provision_x_api_keys_needed(ngx_conf_t *cf) noexcept;
-
 ngx_shm_zone_t *ngx_http_provision_x_queue_ref(ngx_conf_t *cf,
                                                ngx_str_t *name) noexcept;
 
@@ -55,26 +52,5 @@ ngx_http_provision_x_queue_push(ngx_shm_zone_t *zone, const ngx_str_t *records,
 
 void ngx_http_provision_x_queue_stats(
     ngx_shm_zone_t *zone, ngx_http_provision_x_queue_stats_t *st) noexcept;
-
-/*
- * Bearer API keys ("provision_x_api_key file ...", a queue-module
- * directive usable in any location): NGX_OK when the request carries one
- * of the keys configured for its location, else NGX_DECLINED.  A location
- * without keys never passes: the consumer API and the status endpoint
- * expose personal data and fail closed.
- */
-ngx_int_t ngx_http_provision_x_api_key_check(ngx_http_request_t *r) noexcept;
-
-/*
- * Reads a secret (an app secret, an API key) from a file at configuration
- * time: a missing, unreadable, empty or non-regular file is an emerg, a
- * file readable by everyone a warning; a final newline is dropped.  The
- * bytes live in cf->pool and are wiped when it is released, through a
- * cleanup that keeps the `secret` pointer: it must live as long as
- * cf->pool (an array element or a pool allocation, never a local).
- * Defined in ngx_http_provision_x_apps.cpp.
- */
-ngx_int_t ngx_http_provision_x_read_secret(ngx_conf_t *cf, ngx_str_t *path,
-                                           ngx_str_t *secret) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_QUEUE_HPP */

@@ -16,6 +16,7 @@
  * over, the client goes away or the worker shuts down.
  */
 
+#include "ngx_http_provision_x_api_key.hpp"
 #include "ngx_http_provision_x_queue_zone.hpp"
 #include "ngx_http_provision_x_http.hpp"
 
@@ -128,8 +129,8 @@ static ngx_int_t
 ngx_http_provision_x_queue_try(ngx_http_request_t *r, ngx_uint_t max,
                                uint64_t *found) noexcept
 {
-    auto *qlcf = static_cast<ngx_http_provision_x_queue_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_queue_module));
+    ngx_http_provision_x_queue_loc_conf_t *qlcf =
+        ngx_http_provision_x_queue_loc_conf(r);
     auto *ctx =
         static_cast<ngx_http_provision_x_queue_ctx_t *>(qlcf->zone->data);
     ngx_http_provision_x_queue_lease_t lease;
@@ -244,8 +245,8 @@ ngx_http_provision_x_queue_wait(ngx_http_request_t *r, ngx_uint_t max,
 static ngx_int_t
 ngx_http_provision_x_queue_get(ngx_http_request_t *r) noexcept
 {
-    auto *qlcf = static_cast<ngx_http_provision_x_queue_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_queue_module));
+    ngx_http_provision_x_queue_loc_conf_t *qlcf =
+        ngx_http_provision_x_queue_loc_conf(r);
     ngx_uint_t max = qlcf->max;
     time_t seconds = qlcf->wait;
     ngx_str_t arg;
@@ -300,8 +301,8 @@ ngx_http_provision_x_queue_get(ngx_http_request_t *r) noexcept
 static ngx_int_t
 ngx_http_provision_x_queue_ack_request(ngx_http_request_t *r) noexcept
 {
-    auto *qlcf = static_cast<ngx_http_provision_x_queue_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_queue_module));
+    ngx_http_provision_x_queue_loc_conf_t *qlcf =
+        ngx_http_provision_x_queue_loc_conf(r);
     auto *ctx =
         static_cast<ngx_http_provision_x_queue_ctx_t *>(qlcf->zone->data);
     u_char id[NGX_HTTP_PROVISION_X_QUEUE_LEASE_ID_LEN];

@@ -14,6 +14,7 @@
  *     has exited (exit_master).
  */
 
+#include "ngx_http_provision_x_api_key.hpp"
 #include "ngx_http_provision_x_queue_zone.hpp"
 
 #include <sys/stat.h>
@@ -225,7 +226,7 @@ ngx_http_provision_x_queue_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         if (value[i].len > 5 && ngx_strncmp(value[i].data, "zone=", 5) == 0) {
             if (ngx_http_provision_x_zone_arg(cf, &value[i], &name, &size) !=
                 NGX_OK) {
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
             continue;
@@ -242,41 +243,41 @@ ngx_http_provision_x_queue_zone(ngx_conf_t *cf, ngx_command_t *cmd,
                            "invalid parameter \"%V\", expected "
                            "\"zone=name:size\" or \"snapshot=file\"",
                            &value[i]);
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     if (name.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" must have \"zone\" parameter", &value[0]);
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     if (snapshot.len && ngx_http_provision_x_queue_snapshot_path(
                             cf, &snapshot, qmcf) != NGX_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     auto *ctx = static_cast<ngx_http_provision_x_queue_ctx_t *>(
         ngx_pcalloc(cf->pool, sizeof(ngx_http_provision_x_queue_ctx_t)));
     if (ctx == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     ngx_shm_zone_t *shm_zone = ngx_shared_memory_add(
         cf, &name, size, &ngx_http_provision_x_queue_module);
     if (shm_zone == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     if (shm_zone->data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "duplicate zone \"%V\"",
                            &name);
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     cln->handler = ngx_http_provision_x_queue_unretire;
@@ -285,7 +286,7 @@ ngx_http_provision_x_queue_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     auto **slot = static_cast<ngx_http_provision_x_queue_ctx_t **>(
         ngx_array_push(&qmcf->zones));
     if (slot == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     *slot = ctx;
@@ -374,7 +375,7 @@ ngx_http_provision_x_queue_consume(ngx_conf_t *cf, ngx_command_t *cmd,
                                    "invalid lease \"%V\", expected at "
                                    "least 1s",
                                    &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else if (ngx_http_provision_x_queue_param(cf, &value[i],
@@ -385,7 +386,7 @@ ngx_http_provision_x_queue_consume(ngx_conf_t *cf, ngx_command_t *cmd,
                                    "invalid max \"%V\", expected 1 to %d",
                                    &value[i],
                                    NGX_HTTP_PROVISION_X_QUEUE_MAX_LIMIT);
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else if (ngx_http_provision_x_queue_param(cf, &value[i],
@@ -394,7 +395,7 @@ ngx_http_provision_x_queue_consume(ngx_conf_t *cf, ngx_command_t *cmd,
             if (wait == static_cast<time_t>(NGX_ERROR)) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid wait \"%V\"",
                                    &value[i]);
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else {
@@ -403,13 +404,13 @@ ngx_http_provision_x_queue_consume(ngx_conf_t *cf, ngx_command_t *cmd,
                                "\"lease=time\", \"max=number\" or "
                                "\"wait=time\"",
                                &value[i]);
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
     }
 
     qlcf->zone = ngx_http_provision_x_queue_ref(cf, &value[1]);
     if (qlcf->zone == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     qlcf->lease = lease;
@@ -492,7 +493,7 @@ ngx_http_provision_x_queue_merge_loc_conf(ngx_conf_t *cf, void *parent,
                       "\"%V\" needs \"provision_x_api_key\" in its location "
                       "or above, in %V:%ui",
                       &conf->keys_for, &conf->keys_file, conf->keys_line);
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

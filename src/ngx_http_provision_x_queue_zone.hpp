@@ -37,6 +37,7 @@
 #ifndef NGX_HTTP_PROVISION_X_QUEUE_ZONE_HPP
 #define NGX_HTTP_PROVISION_X_QUEUE_ZONE_HPP
 
+#include "ngx_http_provision_x_conf.hpp"
 #include "ngx_http_provision_x_queue.hpp"
 
 #include <cstdint>
@@ -237,6 +238,13 @@ struct ngx_http_provision_x_queue_loc_conf_t {
     ngx_str_t keys_file;   /* ... and where it is */
     ngx_uint_t keys_line;
 };
+
+inline ngx_http_provision_x_queue_loc_conf_t *
+ngx_http_provision_x_queue_loc_conf(ngx_http_request_t *r) noexcept
+{
+    return static_cast<ngx_http_provision_x_queue_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_queue_module));
+}
 
 struct ngx_http_provision_x_queue_main_conf_t {
     ngx_array_t zones;     /* of ngx_http_provision_x_queue_ctx_t * */

@@ -18,6 +18,7 @@
  */
 
 #include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_redact.hpp"
 
 #include "core/redact.hpp"
 

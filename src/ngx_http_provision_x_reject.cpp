@@ -6,9 +6,10 @@
  * onboarding and switch it to live once nothing would fail.
  */
 
-#include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_access.hpp"
 #include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_metrics.hpp"
 
 using provision_x::describe;
 using provision_x::dialect;
@@ -93,8 +94,7 @@ ngx_http_provision_x_reject(
     ngx_http_request_t *r, ngx_http_provision_x_ctx_t *ctx,
     const ngx_http_provision_x_refusal_t *refusal) noexcept
 {
-    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+    ngx_http_provision_x_loc_conf_t *plcf = ngx_http_provision_x_loc_conf(r);
     dialect d = ctx->dialect;
     ngx_str_t app = ngx_null_string;
     const char *detail = refusal->detail;
@@ -141,8 +141,7 @@ ngx_http_provision_x_header_filter(ngx_http_request_t *r) noexcept
         return ngx_http_next_header_filter(r);
     }
 
-    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
+    ngx_http_provision_x_loc_conf_t *plcf = ngx_http_provision_x_loc_conf(r);
 
     if (plcf->mode != NGX_HTTP_PROVISION_X_MODE_DEBUG) {
         return ngx_http_next_header_filter(r);

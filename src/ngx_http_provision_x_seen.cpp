@@ -339,7 +339,7 @@ parse_ttl(ngx_conf_t *cf, ngx_http_provision_x_seen_ctx_t *ctx,
     if (ctx->ttl == static_cast<time_t>(NGX_ERROR) || ctx->ttl == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
                            arg);
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -362,7 +362,7 @@ parse_share(ngx_conf_t *cf, ngx_http_provision_x_seen_ctx_t *ctx,
                            "invalid parameter \"%V\", expected "
                            "\"max_share=N%%\" with N from 1 to 100",
                            arg);
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     ctx->max_share = n;
@@ -384,7 +384,7 @@ ngx_http_provision_x_seen_zone(ngx_conf_t *cf, ngx_uint_t kind) noexcept
     auto *ctx = static_cast<ngx_http_provision_x_seen_ctx_t *>(
         ngx_pcalloc(cf->pool, sizeof(ngx_http_provision_x_seen_ctx_t)));
     if (ctx == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     ngx_str_t name = ngx_null_string;
@@ -400,7 +400,7 @@ ngx_http_provision_x_seen_zone(ngx_conf_t *cf, ngx_uint_t kind) noexcept
         if (arg->len > 5 && ngx_strncmp(arg->data, "zone=", 5) == 0) {
             if (ngx_http_provision_x_zone_arg(cf, arg, &name, &size) !=
                 NGX_OK) {
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else if (kind == NGX_HTTP_PROVISION_X_ZONE_DEDUP && arg->len > 4 &&
@@ -419,7 +419,7 @@ ngx_http_provision_x_seen_zone(ngx_conf_t *cf, ngx_uint_t kind) noexcept
                                kind == NGX_HTTP_PROVISION_X_ZONE_DEDUP
                                    ? ", \"ttl=time\""
                                    : "");
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         if (rv != NGX_CONF_OK) {
@@ -430,24 +430,24 @@ ngx_http_provision_x_seen_zone(ngx_conf_t *cf, ngx_uint_t kind) noexcept
     if (name.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" must have \"zone\" parameter", &value[0]);
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     ngx_shm_zone_t *shm_zone =
         ngx_shared_memory_add(cf, &name, size, &ngx_http_provision_x_module);
     if (shm_zone == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     if (shm_zone->data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "duplicate zone \"%V\"",
                            &name);
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     cln->handler = unretire;

@@ -6,7 +6,7 @@
 #ifndef NGX_HTTP_PROVISION_X_SEEN_HPP
 #define NGX_HTTP_PROVISION_X_SEEN_HPP
 
-#include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_module.hpp"
 
 #include "core/seen_table.hpp"
 

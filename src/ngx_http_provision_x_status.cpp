@@ -7,10 +7,12 @@
  * keys as the queue's consumer API.
  */
 
+#include "ngx_http_provision_x_api_key.hpp"
+#include "ngx_http_provision_x_http.hpp"
 #include "ngx_http_provision_x_metrics.hpp"
 #include "ngx_http_provision_x_queue.hpp"
 #include "ngx_http_provision_x_seen.hpp"
-#include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_status.hpp"
 
 #include <cstdarg>
 

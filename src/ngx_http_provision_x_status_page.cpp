@@ -15,6 +15,7 @@
  */
 
 #include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_status.hpp"
 #include "ngx_http_provision_x_status_page.hpp"
 
 #include "core/accept.hpp"

@@ -4,7 +4,7 @@
  * them and the nonce and dedup zones, all from the same list.
  */
 
-#include "ngx_http_provision_x.hpp"
+#include "ngx_http_provision_x_conf.hpp"
 
 void
 ngx_http_provision_x_zones_begin(ngx_http_provision_x_zone_iter_t *it,

@@ -230,7 +230,7 @@ my $push7 = fee_push(n => 7, tag => 'down');
 $redis->stop;
 $res = push_to('/cdr', $push7, signed => 1);
 is $res->code, 502, 'Redis stopped: 502';
-like substr($nginx->error_log, $before), qr/CDR redis write answered 502, 7 records not acknowledged/,
+like substr($nginx->error_log, $before), qr/CDR redis answered 502, 7 records not acknowledged/,
     'the log says nothing was acknowledged';
 
 $redis->start;

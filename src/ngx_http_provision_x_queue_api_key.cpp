@@ -11,6 +11,8 @@
  * digests are wiped when the configuration is released.
  */
 
+#include "ngx_http_provision_x_api_key.hpp"
+#include "ngx_http_provision_x_apps.hpp"
 #include "ngx_http_provision_x_queue_zone.hpp"
 
 #include "core/hmac.hpp"
@@ -39,12 +41,12 @@ ngx_http_provision_x_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
     qlcf->api_keys = ngx_array_create(cf->pool, cf->args->nelts - 1,
                                       NGX_HTTP_PROVISION_X_API_KEY_DIGEST);
     if (qlcf->api_keys == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     cln->handler = ngx_http_provision_x_api_key_wipe;
@@ -57,11 +59,11 @@ ngx_http_provision_x_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
         auto *key =
             static_cast<ngx_str_t *>(ngx_palloc(cf->pool, sizeof(ngx_str_t)));
         if (key == NULL) {
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         if (ngx_http_provision_x_read_secret(cf, &path, key) != NGX_OK) {
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         provision_x::sha256_digest digest;
@@ -73,13 +75,13 @@ ngx_http_provision_x_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
         if (!ok) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "SHA-256 of API key \"%V\" failed", &path);
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         auto *slot = static_cast<u_char *>(ngx_array_push(qlcf->api_keys));
         if (slot == NULL) {
             OPENSSL_cleanse(digest.data(), digest.size());
-            return static_cast<char *>(NGX_CONF_ERROR);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
         ngx_memcpy(slot, digest.data(), digest.size());
@@ -134,8 +136,8 @@ ngx_http_provision_x_api_key_token(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_provision_x_api_key_check(ngx_http_request_t *r) noexcept
 {
-    auto *qlcf = static_cast<ngx_http_provision_x_queue_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_queue_module));
+    ngx_http_provision_x_queue_loc_conf_t *qlcf =
+        ngx_http_provision_x_queue_loc_conf(r);
     ngx_str_t token;
 
     if (qlcf->api_keys == NULL || qlcf->api_keys->nelts == 0) {

@@ -74,8 +74,8 @@ ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
                                  ngx_http_provision_x_cc_outcome_e outcome,
                                  const char *detail, ngx_int_t status) noexcept
 {
-    auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_outbound_module));
+    ngx_http_provision_x_outbound_loc_conf_t *olcf =
+        ngx_http_provision_x_outbound_loc_conf(r);
 
     ngx_http_provision_x_cc_answered(r, olcf, ctx, outcome);
 
@@ -175,8 +175,8 @@ ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
         return;
     }
 
-    auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_outbound_module));
+    ngx_http_provision_x_outbound_loc_conf_t *olcf =
+        ngx_http_provision_x_outbound_loc_conf(r);
 
     if (ctx->sub_status != NGX_HTTP_OK) {
         ngx_http_provision_x_cc_fallback(
@@ -254,8 +254,8 @@ try {
 static void
 ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept
 {
-    auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_outbound_module));
+    ngx_http_provision_x_outbound_loc_conf_t *olcf =
+        ngx_http_provision_x_outbound_loc_conf(r);
     ngx_http_provision_x_outbound_ctx_t *ctx =
         ngx_http_provision_x_outbound_ctx(r);
 
@@ -374,7 +374,7 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &d) !=
         NGX_CONF_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     bool aliyun = d == dialect::aliyun;
@@ -440,18 +440,18 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
     if (olcf->cc_pass.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" needs \"pass=/uri\"",
                            &value[0]);
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     if (!ngx_http_provision_x_cc_body(cf, d, operation, message,
                                       &olcf->cc_fallback)) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     if (landline &&
         !ngx_http_provision_x_cc_body(cf, d, aliyun ? "REJECT" : "close", "",
                                       &olcf->cc_landline)) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     olcf->cc = d;
@@ -469,5 +469,5 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
                        &value[i]);
-    return static_cast<char *>(NGX_CONF_ERROR);
+    return NGX_HTTP_PROVISION_X_CONF_ERROR;
 }

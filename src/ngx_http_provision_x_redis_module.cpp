@@ -1,14 +1,14 @@
 /*
- * The Redis Streams sink: a fourth HTTP module in the same .so.
+ * ngx_http_provision_x_redis_module, the fourth HTTP module in the .so.
  *
  * "provision_x_cdr ... redis=/uri" makes a subrequest to a location with
  * "provision_x_redis_pass"; that location speaks RESP to Redis as an
  * upstream protocol, the way core's memcached module does, so upstream
  * blocks, keepalive, timeouts, next-upstream retries and balancing are
- * nginx's own and no worker ever blocks.  The subrequest reads the records
- * from its parent (the post-subrequest data, which also proves that the
- * subrequest came from the sink) and writes the outcome back there; the
- * parent acknowledges the platform only when Redis confirmed the write.
+ * nginx's own and no worker ever blocks.  The sink gives the subrequest
+ * this module's ctx, holding the write (which also proves that the
+ * subrequest came from the sink); the outcome is written back there, and
+ * the parent acknowledges the platform only when Redis confirmed it.
  *
  * Every request starts with RESET, so it never depends on what a
  * kept-alive connection did before (see core/redis.hpp).  Without AUTH or
@@ -21,18 +21,12 @@
  * once more with EVAL, which also loads it.
  */
 
-#include "ngx_http_provision_x.hpp"
-#include "ngx_http_provision_x_queue.hpp"
-
-#include "core/redis.hpp"
+#include "ngx_http_provision_x_apps.hpp"
+#include "ngx_http_provision_x_redis.hpp"
 
 using provision_x::resp_rc;
 using provision_x::resp_reply;
 using provision_x::resp_type;
-
-extern "C" {
-extern ngx_module_t ngx_http_provision_x_redis_module;
-}
 
 #define NGX_HTTP_PROVISION_X_REDIS_STREAM "provision_x:cdr"
 #define NGX_HTTP_PROVISION_X_REDIS_PREFIX "provision_x:seen:"
@@ -55,6 +49,13 @@ struct ngx_http_provision_x_redis_loc_conf_t {
 #endif
 };
 
+static ngx_http_provision_x_redis_loc_conf_t *
+ngx_http_provision_x_redis_loc_conf(ngx_http_request_t *r) noexcept
+{
+    return static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
+        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
+}
+
 static char *ngx_http_provision_x_redis_pass(ngx_conf_t *cf, ngx_command_t *cmd,
                                              void *conf) noexcept;
 static char *ngx_http_provision_x_redis_maxlen(ngx_conf_t *cf,
@@ -75,6 +76,7 @@ static char *ngx_http_provision_x_redis_merge_loc_conf(ngx_conf_t *cf,
 
 /* One request to Redis. */
 struct ngx_http_provision_x_redis_ctx_t {
+    ngx_http_provision_x_redis_write_t *write;
     ngx_chain_t *script;      /* what is left to write of the script's call */
     u_char *script_start;     /* to write it again to the next upstream */
     unsigned handshake : 1;   /* the script waits for the preamble's OKs */
@@ -283,106 +285,19 @@ ngx_module_t ngx_http_provision_x_redis_module = {
 };
 // clang-format on
 
-/* --- the CDR handler's side: the subrequest and its outcome ------------ */
-
-static ngx_int_t
-ngx_http_provision_x_redis_done(ngx_http_request_t *sr, void *data,
-                                ngx_int_t rc) noexcept
-{
-    auto *ctx = static_cast<ngx_http_provision_x_ctx_t *>(data);
-    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
-
-    cdr->forward_done = 1;
-    cdr->forward_status = ngx_http_provision_x_cdr_sink_status(sr, rc);
-
-    return rc;
-}
-
-static void
-ngx_http_provision_x_redis_resume(ngx_http_request_t *r) noexcept
-{
-    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_get_ctx(r);
-
-    if (ctx == NULL || ctx->cdr == NULL || !ctx->cdr->forward_done) {
-        return;
-    }
-
-    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
-    ngx_int_t status = cdr->forward_status;
-
-    if (cdr->redis_noscript) {
-        /* nothing was written: the script runs only once it is known */
-        cdr->redis_noscript = 0;
-        cdr->redis_eval = 1;
-        cdr->forward_done = 0;
-
-        ngx_int_t rc = ngx_http_provision_x_redis(r, ctx);
-        if (rc != NGX_DONE) {
-            ngx_http_finalize_request(r, rc);
-        }
-
-        return;
-    }
-
-    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE &&
-        !cdr->redis_written) {
-        auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
-            ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "provision_x: redis=%V answered %i but is no "
-                      "provision_x_redis_pass location",
-                      &plcf->cdr_redis, status);
-        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_provision_x_cdr_sink_finish(r, ctx, status, "redis write");
-}
-
-ngx_int_t
-ngx_http_provision_x_redis(ngx_http_request_t *r,
-                           ngx_http_provision_x_ctx_t *ctx) noexcept
-{
-    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_module));
-
-    auto *ps = static_cast<ngx_http_post_subrequest_t *>(
-        ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t)));
-    if (ps == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ps->handler = ngx_http_provision_x_redis_done;
-    ps->data = ctx;
-
-    ngx_http_request_t *sr;
-
-    if (ngx_http_subrequest(r, &plcf->cdr_redis, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_WAITED) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* the outcome travels through the parent's ctx, not a body */
-    sr->header_only = 1;
-
-    r->write_event_handler = ngx_http_provision_x_redis_resume;
-
-    return NGX_DONE;
-}
-
 /* --- the upstream protocol: RESP ----------------------------------------- */
 
-static ngx_http_provision_x_ctx_t *
-ngx_http_provision_x_redis_parent(ngx_http_request_t *r) noexcept
+void *
+ngx_http_provision_x_redis_ctx(ngx_pool_t *pool,
+                               ngx_http_provision_x_redis_write_t *w) noexcept
 {
-    ngx_http_post_subrequest_t *ps = r->post_subrequest;
-
-    if (r == r->main || ps == NULL ||
-        ps->handler != ngx_http_provision_x_redis_done) {
-        return NULL;
+    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
+        ngx_pcalloc(pool, sizeof(ngx_http_provision_x_redis_ctx_t)));
+    if (rctx != NULL) {
+        rctx->write = w;
     }
 
-    return static_cast<ngx_http_provision_x_ctx_t *>(ps->data);
+    return rctx;
 }
 
 static bool
@@ -453,51 +368,23 @@ ngx_http_provision_x_redis_preamble(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
 {
-    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_redis_loc_conf_t *rlcf =
+        ngx_http_provision_x_redis_loc_conf(r);
     auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
         ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
-    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_redis_parent(r);
-    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
-
-    auto *records = static_cast<provision_x::redis_sink_record *>(ngx_palloc(
-        r->pool, cdr->fresh * sizeof(provision_x::redis_sink_record)));
-    if (records == NULL) {
-        return NGX_ERROR;
-    }
-
-    const provision_x::cdr_push &push = *cdr->push;
-
-    for (ngx_uint_t i = 0; i < cdr->fresh; i++) {
-        const provision_x::cdr_record *rec = cdr->records[i];
-
-        /* the push keeps key components; the printable key is made here */
-        u_char *key = static_cast<u_char *>(ngx_pnalloc(r->pool, rec->key_len));
-        if (key == NULL) {
-            return NGX_ERROR;
-        }
-
-        size_t n = provision_x::cdr_write_key(push, rec - push.begin(),
-                                              reinterpret_cast<char *>(key),
-                                              rec->key_len);
-
-        records[i].line = provision_x::view(cdr->lines[i]);
-        records[i].key = std::string_view(reinterpret_cast<char *>(key), n);
-        records[i].app = cdr->meta.app.empty() ? rec->tenant : cdr->meta.app;
-        records[i].digest = cdr->keys[i];
-    }
+    ngx_http_provision_x_redis_write_t *w = rctx->write;
 
     provision_x::redis_sink_params params;
     params.stream = provision_x::view(rlcf->stream);
     params.prefix = provision_x::view(rlcf->prefix);
-    params.dialect = provision_x::dialect_name(ctx->dialect);
+    params.dialect = provision_x::dialect_name(w->dialect);
     params.ttl = rlcf->ttl;
     params.maxlen = rlcf->maxlen;
-    params.eval = cdr->redis_eval;
+    params.eval = w->eval;
     params.sha1 = ngx_http_provision_x_redis_sha1;
 
     size_t script_len =
-        provision_x::redis_sink_command_size(params, records, cdr->fresh);
+        provision_x::redis_sink_command_size(params, w->records, w->n);
 
     rctx->handshake = ngx_http_provision_x_redis_needs_handshake(rlcf);
 
@@ -513,8 +400,8 @@ ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
 
     script->buf->last =
         reinterpret_cast<u_char *>(provision_x::redis_sink_command(
-            reinterpret_cast<char *>(script->buf->last), params, records,
-            cdr->fresh));
+            reinterpret_cast<char *>(script->buf->last), params, w->records,
+            w->n));
 
     rctx->script = script;
     rctx->script_start = script->buf->pos;
@@ -527,8 +414,8 @@ ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
 static ngx_int_t
 ngx_http_provision_x_redis_reinit_request(ngx_http_request_t *r) noexcept
 {
-    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_redis_loc_conf_t *rlcf =
+        ngx_http_provision_x_redis_loc_conf(r);
     auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
         ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
 
@@ -670,11 +557,11 @@ ngx_http_provision_x_redis_check_preamble(
 static ngx_int_t
 ngx_http_provision_x_redis_process_header(ngx_http_request_t *r) noexcept
 {
-    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_redis_loc_conf_t *rlcf =
+        ngx_http_provision_x_redis_loc_conf(r);
     auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
         ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
-    ngx_http_provision_x_cdr_t *cdr = ngx_http_provision_x_redis_parent(r)->cdr;
+    ngx_http_provision_x_redis_write_t *w = rctx->write;
     ngx_http_upstream_t *u = r->upstream;
 
     auto *p = reinterpret_cast<const char *>(u->buffer.pos);
@@ -713,23 +600,22 @@ ngx_http_provision_x_redis_process_header(ngx_http_request_t *r) noexcept
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
-    if (verdict.type == resp_type::error && !cdr->redis_eval &&
+    if (verdict.type == resp_type::error && !w->eval &&
         verdict.text.substr(0, 9) == "NOSCRIPT ") {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "provision_x: redis does not know the sink script "
                       "yet, sending it with EVAL");
-        cdr->redis_noscript = 1;
+        w->noscript = 1;
 
-    } else if (verdict.type == resp_type::bulk &&
-               verdict.text.size() == cdr->fresh &&
+    } else if (verdict.type == resp_type::bulk && verdict.text.size() == w->n &&
                verdict.text.find_first_not_of("01") == std::string_view::npos) {
-        cdr->known = 0;
+        w->known = 0;
 
         for (char c : verdict.text) {
-            cdr->known += (c == '0');
+            w->known += (c == '0');
         }
 
-        cdr->redis_written = 1;
+        w->written = 1;
 
     } else {
         return ngx_http_provision_x_redis_invalid(r, "CDR write", verdict);
@@ -757,23 +643,20 @@ ngx_http_provision_x_redis_finalize_request(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_provision_x_redis_handler(ngx_http_request_t *r) noexcept
 {
-    ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_redis_parent(r);
+    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
+        ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
 
-    if (ctx == NULL || ctx->cdr == NULL || ctx->cdr->fresh == 0) {
-        /* only the CDR handler's subrequest has records to write */
+    if (rctx == NULL || rctx->write->n == 0) {
+        /* only the CDR sink's subrequest has records to write */
         return NGX_HTTP_NOT_FOUND;
     }
 
-    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
-        ngx_pcalloc(r->pool, sizeof(ngx_http_provision_x_redis_ctx_t)));
-    if (rctx == NULL || ngx_http_upstream_create(r) != NGX_OK) {
+    if (ngx_http_upstream_create(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_set_ctx(r, rctx, ngx_http_provision_x_redis_module);
-
-    auto *rlcf = static_cast<ngx_http_provision_x_redis_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_redis_loc_conf_t *rlcf =
+        ngx_http_provision_x_redis_loc_conf(r);
     ngx_http_upstream_t *u = r->upstream;
 
     ngx_str_set(&u->schema, "redis://");
@@ -820,7 +703,7 @@ ngx_http_provision_x_redis_pass(ngx_conf_t *cf, ngx_command_t *cmd,
 
     rlcf->upstream.upstream = ngx_http_upstream_add(cf, &url, 0);
     if (rlcf->upstream.upstream == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     if (!ngx_http_provision_x_redis_sha1_ready) {
@@ -861,7 +744,7 @@ ngx_http_provision_x_redis_maxlen(ngx_conf_t *cf, ngx_command_t *cmd,
                            "invalid value \"%V\", expected a positive "
                            "number or \"off\"",
                            &value[1]);
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     rlcf->maxlen = n;
@@ -889,7 +772,7 @@ ngx_http_provision_x_redis_password_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (ngx_http_provision_x_read_secret(cf, &path, &rlcf->password) !=
         NGX_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -1005,20 +888,20 @@ ngx_http_provision_x_redis_merge_loc_conf(ngx_conf_t *cf, void *parent,
     if (conf->ttl <= 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"provision_x_redis_ttl\" must be at least 1s");
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     if (conf->stream.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"provision_x_redis_stream\" must not be empty");
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     if (conf->user.len && conf->password.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"provision_x_redis_user\" needs "
                            "\"provision_x_redis_password_file\"");
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
 #if (NGX_HTTP_SSL)
@@ -1041,7 +924,7 @@ ngx_http_provision_x_redis_merge_loc_conf(ngx_conf_t *cf, void *parent,
     /* only the location that talks to Redis needs a context of its own */
     if (conf->ssl && conf->upstream.upstream != NULL &&
         ngx_http_provision_x_redis_set_ssl(cf, conf) != NGX_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 #endif
 

@@ -39,8 +39,7 @@ ngx_http_provision_x_sign_app(ngx_conf_t *cf, ngx_str_t *arg) noexcept
         return NULL;
     }
 
-    auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-        ngx_http_conf_get_module_main_conf(cf, ngx_http_provision_x_module));
+    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(cf);
     ngx_http_provision_x_app_t *app =
         ngx_http_provision_x_app_find(pmcf, a.substr(prefix.size()));
 
@@ -70,7 +69,7 @@ ngx_http_provision_x_huawei_sign(ngx_conf_t *cf, ngx_command_t *cmd,
     olcf->huawei_app = ngx_http_provision_x_sign_app(cf, &value[1]);
 
     return olcf->huawei_app != NULL ? NGX_CONF_OK
-                                    : static_cast<char *>(NGX_CONF_ERROR);
+                                    : NGX_HTTP_PROVISION_X_CONF_ERROR;
 }
 
 static char *
@@ -80,7 +79,7 @@ ngx_http_provision_x_pop_complex(ngx_conf_t *cf, ngx_str_t *value,
     *cv = static_cast<ngx_http_complex_value_t *>(
         ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
     if (*cv == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     ngx_http_compile_complex_value_t ccv;
@@ -92,7 +91,7 @@ ngx_http_provision_x_pop_complex(ngx_conf_t *cf, ngx_str_t *value,
 
     return ngx_http_compile_complex_value(&ccv) == NGX_OK
                ? NGX_CONF_OK
-               : static_cast<char *>(NGX_CONF_ERROR);
+               : NGX_HTTP_PROVISION_X_CONF_ERROR;
 }
 
 char *
@@ -109,7 +108,7 @@ ngx_http_provision_x_aliyun_pop_sign(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_provision_x_app_t *app =
         ngx_http_provision_x_sign_app(cf, &value[1]);
     if (app == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     /* the app's name is the AccessKeyId unless told otherwise */
@@ -154,13 +153,13 @@ ngx_http_provision_x_aliyun_pop_sign(ngx_conf_t *cf, ngx_command_t *cmd,
         } else if (name == "nonce") {
             if (ngx_http_provision_x_pop_complex(cf, &v, &olcf->pop_nonce) !=
                 NGX_CONF_OK) {
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else if (name == "timestamp") {
             if (ngx_http_provision_x_pop_complex(
                     cf, &v, &olcf->pop_timestamp) != NGX_CONF_OK) {
-                return static_cast<char *>(NGX_CONF_ERROR);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else {
@@ -176,7 +175,7 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
                        &value[i]);
-    return static_cast<char *>(NGX_CONF_ERROR);
+    return NGX_HTTP_PROVISION_X_CONF_ERROR;
 }
 
 static ngx_int_t
@@ -375,8 +374,8 @@ ngx_http_provision_x_sign_variable(ngx_http_request_t *r,
                                    ngx_http_variable_value_t *v,
                                    uintptr_t data) noexcept
 try {
-    auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_provision_x_outbound_module));
+    ngx_http_provision_x_outbound_loc_conf_t *olcf =
+        ngx_http_provision_x_outbound_loc_conf(r);
 
     v->not_found = 1;
 
