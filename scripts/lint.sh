@@ -53,5 +53,8 @@ then
     status=1
 fi
 
+# the status page's embedded copy (and its CSP hashes) match the page
+scripts/embed-status-page.py --check || status=1
+
 [ $status = 0 ] && echo "lint: ok"
 exit $status

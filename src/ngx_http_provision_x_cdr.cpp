@@ -314,11 +314,24 @@ ngx_http_provision_x_cdr_subrequest(ngx_http_request_t *r,
 }
 
 void
+ngx_http_provision_x_cdr_handed_off(ngx_http_request_t *r,
+                                    ngx_http_provision_x_ctx_t *ctx,
+                                    ngx_int_t status) noexcept
+{
+    auto elapsed = static_cast<ngx_msec_int_t>(ngx_current_msec -
+                                               ctx->cdr->hand_off_start);
+
+    ngx_http_provision_x_metrics_hand_off(
+        ctx->dialect, ngx_http_provision_x_loc_conf(r)->cdr_sink->metric,
+        status, elapsed > 0 ? elapsed : 0);
+}
+
+void
 ngx_http_provision_x_cdr_sink_finish(ngx_http_request_t *r,
                                      ngx_http_provision_x_ctx_t *ctx,
                                      ngx_int_t status) noexcept
 {
-    ngx_http_provision_x_metrics_hand_off(ctx->dialect, status);
+    ngx_http_provision_x_cdr_handed_off(r, ctx, status);
 
     if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
         ngx_http_finalize_request(r, ngx_http_provision_x_cdr_commit(r, ctx));
@@ -590,7 +603,16 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
         return ngx_http_provision_x_cdr_commit(r, ctx);
     }
 
-    return plcf->cdr_sink->hand_off(r, ctx);
+    cdr->hand_off_start = ngx_current_msec;
+
+    ngx_int_t rc = plcf->cdr_sink->hand_off(r, ctx);
+
+    if (rc != NGX_DONE && plcf->cdr_sink->finish != NULL) {
+        /* a subrequest sink that could not even start: a 5xx all the same */
+        ngx_http_provision_x_cdr_handed_off(r, ctx, rc);
+    }
+
+    return rc;
 }
 
 static void

@@ -9,6 +9,7 @@
 #ifndef NGX_HTTP_PROVISION_X_CDR_HPP
 #define NGX_HTTP_PROVISION_X_CDR_HPP
 
+#include "ngx_http_provision_x_metrics.hpp"
 #include "ngx_http_provision_x_module.hpp"
 
 #include "core/cdr.hpp"
@@ -25,14 +26,16 @@ struct ngx_http_provision_x_cdr_t {
     ngx_uint_t duplicates;
     ngx_uint_t invalid;
     u_char body_digest[NGX_HTTP_PROVISION_X_DIGEST_LEN];
-    void *sink_ctx;         /* the sink's own state */
-    ngx_int_t sink_status;  /* what the sink's subrequest answered */
-    unsigned sink_done : 1; /* its subrequest ended */
+    ngx_msec_t hand_off_start; /* ngx_current_msec, for the histogram */
+    void *sink_ctx;            /* the sink's own state */
+    ngx_int_t sink_status;     /* what the sink's subrequest answered */
+    unsigned sink_done : 1;    /* its subrequest ended */
     unsigned retry : 1;
 };
 
 struct ngx_http_provision_x_cdr_sink_t {
-    const char *name; /* its provision_x_cdr parameter */
+    const char *name;  /* its provision_x_cdr parameter */
+    ngx_uint_t metric; /* its ngx_http_provision_x_sink_e, for the histogram */
 
     /* Hands the push's new records over: NGX_DONE while a subrequest
      * runs, else what the content handler returns. */
@@ -78,6 +81,11 @@ ngx_int_t ngx_http_provision_x_cdr_subrequest(ngx_http_request_t *r,
                                               ngx_http_request_t **sr,
                                               ngx_module_t *module,
                                               void *module_ctx) noexcept;
+
+/* Counts a hand-off by the sink's answer and times it from its start. */
+void ngx_http_provision_x_cdr_handed_off(ngx_http_request_t *r,
+                                         ngx_http_provision_x_ctx_t *ctx,
+                                         ngx_int_t status) noexcept;
 
 /* Acknowledges what the sink confirmed (2xx), else makes the platform
  * retry; the common finish(). */

@@ -61,6 +61,7 @@ ngx_http_provision_x_cdr_forward_hand_off(
 
 const ngx_http_provision_x_cdr_sink_t ngx_http_provision_x_cdr_forward = {
     "forward",
+    NGX_HTTP_PROVISION_X_SINK_FORWARD,
     ngx_http_provision_x_cdr_forward_hand_off,
     ngx_http_provision_x_cdr_sink_finish,
 };

@@ -23,7 +23,7 @@ ngx_http_provision_x_cdr_queue_hand_off(
                 : ngx_http_provision_x_queue_push(queue, cdr->lines, cdr->fresh,
                                                   r->connection->log)) {
     case NGX_HTTP_PROVISION_X_QUEUE_OK:
-        ngx_http_provision_x_metrics_hand_off(ctx->dialect, NGX_HTTP_OK);
+        ngx_http_provision_x_cdr_handed_off(r, ctx, NGX_HTTP_OK);
         return ngx_http_provision_x_cdr_commit(r, ctx);
 
     case NGX_HTTP_PROVISION_X_QUEUE_FULL:
@@ -31,8 +31,8 @@ ngx_http_provision_x_cdr_queue_hand_off(
                       "provision_x: queue \"%V\" is full, %ui records "
                       "refused",
                       &queue->shm.name, cdr->fresh);
-        ngx_http_provision_x_metrics_hand_off(ctx->dialect,
-                                              NGX_HTTP_SERVICE_UNAVAILABLE);
+        ngx_http_provision_x_cdr_handed_off(r, ctx,
+                                            NGX_HTTP_SERVICE_UNAVAILABLE);
         return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                                "queue full, retry later");
 
@@ -41,14 +41,14 @@ ngx_http_provision_x_cdr_queue_hand_off(
                       "provision_x: queue \"%V\" was resized by a reload "
                       "and this worker is retiring, %ui records refused",
                       &queue->shm.name, cdr->fresh);
-        ngx_http_provision_x_metrics_hand_off(ctx->dialect,
-                                              NGX_HTTP_SERVICE_UNAVAILABLE);
+        ngx_http_provision_x_cdr_handed_off(r, ctx,
+                                            NGX_HTTP_SERVICE_UNAVAILABLE);
         return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                                "queue resized, retry later");
 
     default:
-        ngx_http_provision_x_metrics_hand_off(ctx->dialect,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_provision_x_cdr_handed_off(r, ctx,
+                                            NGX_HTTP_INTERNAL_SERVER_ERROR);
         return ngx_http_provision_x_cdr_answer(
             r, NGX_HTTP_INTERNAL_SERVER_ERROR, "enqueue failed");
     }
@@ -56,6 +56,7 @@ ngx_http_provision_x_cdr_queue_hand_off(
 
 const ngx_http_provision_x_cdr_sink_t ngx_http_provision_x_cdr_queue = {
     "queue",
+    NGX_HTTP_PROVISION_X_SINK_QUEUE,
     ngx_http_provision_x_cdr_queue_hand_off,
     NULL,
 };

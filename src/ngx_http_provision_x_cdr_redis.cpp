@@ -117,6 +117,7 @@ ngx_http_provision_x_cdr_redis_finish(ngx_http_request_t *r,
 
 const ngx_http_provision_x_cdr_sink_t ngx_http_provision_x_cdr_redis = {
     "redis",
+    NGX_HTTP_PROVISION_X_SINK_REDIS,
     ngx_http_provision_x_cdr_redis_hand_off,
     ngx_http_provision_x_cdr_redis_finish,
 };

@@ -177,16 +177,45 @@ ngx_http_provision_x_metrics_cdr_refused(provision_x::dialect dialect) noexcept
     }
 }
 
+/* In milliseconds: 1 ms to 2.5 s, dense around the 500 ms deadline. */
+const ngx_msec_t
+    ngx_http_provision_x_latency_bounds[NGX_HTTP_PROVISION_X_LATENCY_BOUNDS] = {
+        1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
+
+const char *const ngx_http_provision_x_sink_names[NGX_HTTP_PROVISION_X_SINKS] =
+    {"queue", "forward", "redis"};
+
+static void
+ngx_http_provision_x_metrics_observe(ngx_http_provision_x_latency_t *h,
+                                     ngx_msec_t elapsed) noexcept
+{
+    ngx_uint_t i = 0;
+
+    while (i < NGX_HTTP_PROVISION_X_LATENCY_BOUNDS &&
+           elapsed > ngx_http_provision_x_latency_bounds[i]) {
+        i++;
+    }
+
+    (void) ngx_atomic_fetch_add(&h->bucket[i], 1);
+    (void) ngx_atomic_fetch_add(&h->sum_ms, elapsed);
+}
+
 void
 ngx_http_provision_x_metrics_hand_off(provision_x::dialect dialect,
-                                      ngx_int_t status) noexcept
+                                      ngx_uint_t sink, ngx_int_t status,
+                                      ngx_msec_t elapsed) noexcept
 {
     ngx_http_provision_x_cdr_counters_t *c =
         ngx_http_provision_x_metrics_cdr_of(dialect);
 
-    if (c == NULL) {
+    if (c == NULL || sink >= NGX_HTTP_PROVISION_X_SINKS) {
         return;
     }
+
+    ngx_http_provision_x_metrics_observe(
+        &ngx_http_provision_x_metrics
+             ->hand_off_latency[static_cast<size_t>(dialect)][sink],
+        elapsed);
 
     ngx_int_t cls = status / 100 - 2;
 
@@ -206,8 +235,8 @@ const ngx_str_t
 
 void
 ngx_http_provision_x_metrics_call_control(
-    provision_x::dialect dialect,
-    ngx_http_provision_x_cc_outcome_e outcome) noexcept
+    provision_x::dialect dialect, ngx_http_provision_x_cc_outcome_e outcome,
+    ngx_msec_t elapsed) noexcept
 {
     if (ngx_http_provision_x_metrics == NULL ||
         static_cast<size_t>(dialect) >= provision_x::dialect_count) {
@@ -218,4 +247,8 @@ ngx_http_provision_x_metrics_call_control(
         &ngx_http_provision_x_metrics
              ->call_control[static_cast<size_t>(dialect)][outcome],
         1);
+    ngx_http_provision_x_metrics_observe(
+        &ngx_http_provision_x_metrics
+             ->call_control_latency[static_cast<size_t>(dialect)],
+        elapsed);
 }

@@ -53,6 +53,34 @@ struct ngx_http_provision_x_cdr_counters_t {
     ngx_atomic_t hand_off[NGX_HTTP_PROVISION_X_HAND_OFF_CLASSES];
 };
 
+/*
+ * A latency histogram: fixed buckets around call control's 500 ms
+ * deadline, counted without a lock.  bucket[i] counts the observations of
+ * at most ngx_http_provision_x_latency_bounds[i] ms not counted by a lower
+ * bucket; the last one those above every bound (Prometheus' +Inf).
+ * The exposition makes them cumulative.
+ */
+#define NGX_HTTP_PROVISION_X_LATENCY_BOUNDS 10
+
+struct ngx_http_provision_x_latency_t {
+    ngx_atomic_t bucket[NGX_HTTP_PROVISION_X_LATENCY_BOUNDS + 1];
+    ngx_atomic_t sum_ms;
+};
+
+extern const ngx_msec_t
+    ngx_http_provision_x_latency_bounds[NGX_HTTP_PROVISION_X_LATENCY_BOUNDS];
+
+/* The hand-off histograms' sink label: one per kind of CDR sink. */
+enum ngx_http_provision_x_sink_e {
+    NGX_HTTP_PROVISION_X_SINK_QUEUE,
+    NGX_HTTP_PROVISION_X_SINK_FORWARD,
+    NGX_HTTP_PROVISION_X_SINK_REDIS,
+    NGX_HTTP_PROVISION_X_SINKS
+};
+
+extern const char
+    *const ngx_http_provision_x_sink_names[NGX_HTTP_PROVISION_X_SINKS];
+
 /* Slot 0 counts what no app could be named for (missing or bad auth). */
 struct ngx_http_provision_x_metrics_sh_t {
     ngx_http_provision_x_cdr_counters_t cdr[provision_x::dialect_count];
@@ -64,6 +92,12 @@ struct ngx_http_provision_x_metrics_sh_t {
     size_t name_len[NGX_HTTP_PROVISION_X_METRICS_APPS + 1];
     ngx_http_provision_x_app_counters_t
         app[NGX_HTTP_PROVISION_X_METRICS_APPS + 1];
+    /* from the start of a hand-off to the sink's answer */
+    ngx_http_provision_x_latency_t hand_off_latency[provision_x::dialect_count]
+                                                   [NGX_HTTP_PROVISION_X_SINKS];
+    /* from the query's arrival to the answer, relayed or the gateway's */
+    ngx_http_provision_x_latency_t
+        call_control_latency[provision_x::dialect_count];
 };
 
 /* NULL until the zone is initialised (and in processes without http) */
@@ -88,10 +122,13 @@ void
 ngx_http_provision_x_metrics_cdr_retry(provision_x::dialect dialect) noexcept;
 void
 ngx_http_provision_x_metrics_cdr_refused(provision_x::dialect dialect) noexcept;
+/* A hand-off the sink answered (or could not), and how long it took. */
 void ngx_http_provision_x_metrics_hand_off(provision_x::dialect dialect,
-                                           ngx_int_t status) noexcept;
+                                           ngx_uint_t sink, ngx_int_t status,
+                                           ngx_msec_t elapsed) noexcept;
+/* A call-control answer, and how long the platform waited for it. */
 void ngx_http_provision_x_metrics_call_control(
-    provision_x::dialect dialect,
-    ngx_http_provision_x_cc_outcome_e outcome) noexcept;
+    provision_x::dialect dialect, ngx_http_provision_x_cc_outcome_e outcome,
+    ngx_msec_t elapsed) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_METRICS_HPP */

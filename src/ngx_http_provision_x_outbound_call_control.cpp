@@ -43,10 +43,12 @@ ngx_http_provision_x_cc_send(ngx_http_request_t *r, ngx_str_t *body) noexcept
 }
 
 /* Exactly once per query: the deadline, the subrequest and a client
- * abort race, and the first one decides. */
+ * abort race, and the first one decides.  The latency counted is the
+ * platform's wait as $request_time measures it, from the query's first
+ * byte: reading and verifying it are part of the deadline too. */
 static void
 ngx_http_provision_x_cc_answered(
-    ngx_http_provision_x_outbound_loc_conf_t *olcf,
+    ngx_http_request_t *r, ngx_http_provision_x_outbound_loc_conf_t *olcf,
     ngx_http_provision_x_outbound_ctx_t *ctx,
     ngx_http_provision_x_cc_outcome_e outcome) noexcept
 {
@@ -57,7 +59,12 @@ ngx_http_provision_x_cc_answered(
         ngx_del_timer(&ctx->deadline);
     }
 
-    ngx_http_provision_x_metrics_call_control(olcf->cc, outcome);
+    ngx_time_t *tp = ngx_timeofday();
+    auto elapsed = static_cast<ngx_msec_int_t>((tp->sec - r->start_sec) * 1000 +
+                                               (tp->msec - r->start_msec));
+
+    ngx_http_provision_x_metrics_call_control(olcf->cc, outcome,
+                                              elapsed > 0 ? elapsed : 0);
 }
 
 /* The gateway's own answer: logged at warn, so each one is seen. */
@@ -70,7 +77,7 @@ ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
     ngx_http_provision_x_outbound_loc_conf_t *olcf =
         ngx_http_provision_x_outbound_loc_conf(r);
 
-    ngx_http_provision_x_cc_answered(olcf, ctx, outcome);
+    ngx_http_provision_x_cc_answered(r, olcf, ctx, outcome);
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "provision_x: call control fallback \"%V\" (%V: %s, "
@@ -190,7 +197,7 @@ ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
         return;
     }
 
-    ngx_http_provision_x_cc_answered(olcf, ctx,
+    ngx_http_provision_x_cc_answered(r, olcf, ctx,
                                      NGX_HTTP_PROVISION_X_CC_RELAYED);
 
     ngx_http_finalize_request(r,
@@ -262,7 +269,7 @@ ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept
     }
 
     if (olcf->cc_landline.len && ngx_http_provision_x_cc_landline(r, olcf)) {
-        ngx_http_provision_x_cc_answered(olcf, ctx,
+        ngx_http_provision_x_cc_answered(r, olcf, ctx,
                                          NGX_HTTP_PROVISION_X_CC_LANDLINE);
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -387,6 +387,162 @@ ngx_http_provision_x_status_call_control(
     }
 }
 
+/* A bucket's bound in seconds, as Prometheus and JSON write it: "0.025". */
+static u_char *
+ngx_http_provision_x_le(u_char *buf, ngx_msec_t ms) noexcept
+{
+    u_char *p = ngx_sprintf(buf, "%M.%03M", ms / 1000, ms % 1000);
+
+    while (p[-1] == '0') {
+        p--;
+    }
+
+    if (p[-1] == '.') {
+        p--;
+    }
+
+    *p = '\0';
+
+    return buf;
+}
+
+/* One histogram: Prometheus series under labels, or a JSON object. */
+static void
+ngx_http_provision_x_status_histogram(
+    ngx_http_provision_x_out_t *out, const char *name, const char *labels,
+    const ngx_http_provision_x_latency_t *h) noexcept
+{
+    ngx_atomic_uint_t cumulative = 0;
+    u_char le[NGX_INT_T_LEN + 8];
+
+    if (!out->prometheus) {
+        ngx_http_provision_x_out(out, "{\"buckets\":[");
+    }
+
+    for (ngx_uint_t i = 0; i < NGX_HTTP_PROVISION_X_LATENCY_BOUNDS; i++) {
+        cumulative += h->bucket[i];
+
+        if (out->prometheus) {
+            ngx_http_provision_x_out(
+                out, "provision_x_%s_bucket{%s,le=\"%s\"} %uA\n", name, labels,
+                ngx_http_provision_x_le(le,
+                                        ngx_http_provision_x_latency_bounds[i]),
+                cumulative);
+        } else {
+            ngx_http_provision_x_out(out, "%s%uA", i ? "," : "", cumulative);
+        }
+    }
+
+    cumulative += h->bucket[NGX_HTTP_PROVISION_X_LATENCY_BOUNDS];
+    ngx_atomic_uint_t sum = h->sum_ms;
+
+    if (out->prometheus) {
+        ngx_http_provision_x_out(out,
+                                 "provision_x_%s_bucket{%s,le=\"+Inf\"} %uA\n"
+                                 "provision_x_%s_sum{%s} %uA.%03uA\n"
+                                 "provision_x_%s_count{%s} %uA\n",
+                                 name, labels, cumulative, name, labels,
+                                 sum / 1000, sum % 1000, name, labels,
+                                 cumulative);
+    } else {
+        ngx_http_provision_x_out(out, "],\"count\":%uA,\"sum\":%uA.%03uA}",
+                                 cumulative, sum / 1000, sum % 1000);
+    }
+}
+
+/*
+ * Latency histograms: the CDR hand-off per dialect and sink, call control
+ * per dialect.  JSON: "latency": {"le": [bounds], "hand_off": {dialect:
+ * {sink: {buckets (cumulative, one per bound), count, sum}}},
+ * "call_control": {dialect: {...}}}.
+ */
+static void
+ngx_http_provision_x_status_latency(
+    ngx_http_provision_x_out_t *out,
+    ngx_http_provision_x_metrics_sh_t *m) noexcept
+{
+    static const char hand_off[] = "cdr_hand_off_duration_seconds";
+    static const char call_control[] = "call_control_duration_seconds";
+    char labels[64] = "";
+
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, hand_off, "histogram",
+                                  "Seconds from the start of a CDR hand-off "
+                                  "to the sink's answer, by dialect and "
+                                  "sink.");
+    } else {
+        u_char le[NGX_INT_T_LEN + 8];
+
+        ngx_http_provision_x_out(out, ",\"latency\":{\"le\":[");
+
+        for (ngx_uint_t i = 0; i < NGX_HTTP_PROVISION_X_LATENCY_BOUNDS; i++) {
+            ngx_http_provision_x_out(
+                out, "%s%s", i ? "," : "",
+                ngx_http_provision_x_le(
+                    le, ngx_http_provision_x_latency_bounds[i]));
+        }
+
+        ngx_http_provision_x_out(out, "],\"hand_off\":{");
+    }
+
+    for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
+        const char *dialect =
+            provision_x::dialect_name(static_cast<provision_x::dialect>(d));
+
+        if (!out->prometheus) {
+            ngx_http_provision_x_out(out, "%s\"%s\":{", d > 1 ? "," : "",
+                                     dialect);
+        }
+
+        for (ngx_uint_t k = 0; k < NGX_HTTP_PROVISION_X_SINKS; k++) {
+            const char *sink = ngx_http_provision_x_sink_names[k];
+
+            if (out->prometheus) {
+                ngx_sprintf(reinterpret_cast<u_char *>(labels),
+                            "dialect=\"%s\",sink=\"%s\"%Z", dialect, sink);
+            } else {
+                ngx_http_provision_x_out(out, "%s\"%s\":", k ? "," : "", sink);
+            }
+
+            ngx_http_provision_x_status_histogram(out, hand_off, labels,
+                                                  &m->hand_off_latency[d][k]);
+        }
+
+        if (!out->prometheus) {
+            ngx_http_provision_x_out(out, "}");
+        }
+    }
+
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, call_control, "histogram",
+                                  "Seconds from a call-control query's "
+                                  "arrival to its answer, relayed or the "
+                                  "gateway's own.");
+    } else {
+        ngx_http_provision_x_out(out, "},\"call_control\":{");
+    }
+
+    for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
+        const char *dialect =
+            provision_x::dialect_name(static_cast<provision_x::dialect>(d));
+
+        if (out->prometheus) {
+            ngx_sprintf(reinterpret_cast<u_char *>(labels), "dialect=\"%s\"%Z",
+                        dialect);
+        } else {
+            ngx_http_provision_x_out(out, "%s\"%s\":", d > 1 ? "," : "",
+                                     dialect);
+        }
+
+        ngx_http_provision_x_status_histogram(out, call_control, labels,
+                                              &m->call_control_latency[d]);
+    }
+
+    if (!out->prometheus) {
+        ngx_http_provision_x_out(out, "}}");
+    }
+}
+
 static void
 ngx_http_provision_x_status_queues(ngx_http_provision_x_out_t *out) noexcept
 {
@@ -688,6 +844,11 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
         return NGX_HTTP_NOT_ALLOWED;
     }
 
+    /* the page holds no data; it asks for the key to poll with */
+    if (ngx_http_provision_x_status_wants_page(r)) {
+        return ngx_http_provision_x_status_page(r);
+    }
+
     if (ngx_http_provision_x_api_key_check(r) != NGX_OK) {
         return ngx_http_provision_x_send_envelope_error(
             r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
@@ -717,6 +878,7 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
     ngx_http_provision_x_status_verify(&out, m);
     ngx_http_provision_x_status_cdr(&out, m);
     ngx_http_provision_x_status_call_control(&out, m);
+    ngx_http_provision_x_status_latency(&out, m);
     ngx_http_provision_x_status_queues(&out);
     ngx_http_provision_x_status_zones(&out, m);
 
@@ -730,6 +892,10 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
 
     static const ngx_str_t prometheus_type =
         ngx_string("text/plain; version=0.0.4; charset=utf-8");
+
+    if (ngx_http_provision_x_status_vary(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return ngx_http_provision_x_send(
         r, NGX_HTTP_OK,

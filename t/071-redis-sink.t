@@ -38,6 +38,7 @@ my $http = <<"_EOC_";
     provision_x_redis_password_file $secrets/redis.key;
     provision_x_redis_stream px:cdr;
     provision_x_redis_db 2;
+    provision_x_api_key $secrets/api-a.key;
 _EOC_
 
 my $server = <<'_EOC_';
@@ -61,6 +62,7 @@ my $server = <<'_EOC_';
         location = /cdr-slow {
             provision_x_cdr huawei redis=/_redis_slow;
         }
+        location = /status { provision_x_status; }
         location = /_redis {
             internal;
             provision_x_redis_pass px_redis;
@@ -241,10 +243,26 @@ is scalar(stream()), 7, 'each of the 7 records written exactly once';
 
 # --- Redis slow: 502, and the retry writes once -----------------------------
 
+# the hand-off histogram of the Redis sink: (le 0.25 s, +Inf)
+sub redis_latency {
+    my $text = $nginx->request(GET => '/status?format=prometheus',
+        headers => [Authorization => 'Bearer consumer-key-one-7f3a9c'])
+        ->content;
+    return map {
+        my $series = 'provision_x_cdr_hand_off_duration_seconds_bucket'
+            . qq({dialect="huawei",sink="redis",le="$_"});
+        $text =~ /^\Q$series\E (\d+)$/m ? $1 : undef;
+    } '0.25', '+Inf';
+}
+
 my $push4 = fee_push(n => 4, tag => 'slow');
+my @latency = redis_latency();
 $redis->cmd('CLIENT', 'PAUSE', 1500, 'WRITE');
 $res = push_to('/cdr-slow', $push4);
 is $res->code, 502, 'Redis slower than the read timeout: 502';
+my @slow = redis_latency();
+is $slow[1] - $latency[1], 1, 'the hand-off histogram counted it';
+is $slow[0], $latency[0], 'above 0.25 s: the 300 ms read timeout';
 like substr($nginx->error_log, $before), qr/upstream timed out/,
     'nginx logs the timeout';
 sleep 2;

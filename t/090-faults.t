@@ -85,10 +85,21 @@ sub depth {
     return $json->decode($res->content)->{queues}[0]{depth};
 }
 
+# Huawei hand-offs the sink did not confirm, and those the histogram timed
+sub failed_hand_offs {
+    my $s = $json->decode(
+        $nginx->request(GET => '/status', headers => consumer_auth())->content);
+    my $timed = 0;
+    $timed += $_->{count} for values %{ $s->{latency}{hand_off}{huawei} };
+    return ($s->{cdr}{huawei}{hand_off}{'5xx'}, $timed);
+}
+
 my $pushes = 0;
 
 # Each case: a request (code that sends it the same way every time), the
-# status the fault must give, and what it gives once the fault is gone.
+# status the fault must give, and what it gives once the fault is gone;
+# then the records it hands off, and whether its failure is a hand-off's
+# (counted as a 5xx hand-off and timed).
 my @cases = (
     ['verify_body', 'an Aliyun form body that cannot be read', 500, 200,
      do {
@@ -130,25 +141,31 @@ for my $point (qw(cdr_body cdr_parse cdr_lines queue_push dead_letter)) {
                       # a fresh signature each time: the nonce is not the point
                       $nginx->request(POST => '/cdr', body => $push,
                                       headers => huawei());
-                  }, 2];
+                  }, 2, $point eq 'queue_push'];
 }
 
 push @cases, ['forward', 'a forward subrequest that cannot be made', 500, 200,
               do {
                   my $push = fee_push(tag => 'fw', n => 2);
                   sub { $nginx->request(POST => '/cdr-forward', body => $push) };
-              }];
+              }, 0, 1];
 
 for my $case (@cases) {
-    my ($point, $what, $faulty, $fine, $send, $records) = @$case;
+    my ($point, $what, $faulty, $fine, $send, $records, $hand_off) = @$case;
 
     ok faults($point), "reload failing \"$point\"";
     my $before = depth();
+    my @failed = failed_hand_offs();
 
     for my $try (1 .. 2) {
         is $send->()->code, $faulty, "$what: $faulty ($try)";
     }
     is depth(), $before, '... nothing was handed off';
+    my @now = failed_hand_offs();
+    is_deeply [$now[0] - $failed[0], $now[1] - $failed[1]],
+        $hand_off ? [2, 2] : [0, 0],
+        $hand_off ? '... two failed hand-offs, counted 5xx and timed'
+                  : '... and no hand-off counted';
 
     ok faults(''), 'reload without faults';
     is $send->()->code, $fine, "the same request now: $fine";
