@@ -2662,6 +2662,7 @@ cdr_walk::huawei_shape(od::document &doc, const type_shape **found) noexcept
     if (e == simdjson::SUCCESS) {
         e = find_event_type(obj, &event_type, &event);
     }
+    /* an error that killed the document was returned by what met it */
     if (!doc.is_alive()) {
         return e;
     }
@@ -2679,7 +2680,8 @@ cdr_walk::huawei_shape(od::document &doc, const type_shape **found) noexcept
 
 /*
  * The envelope's members up to "eventType": whether there is one, and
- * its value when that is a string.  Stops at the first error.
+ * its value (an error when that is no string).  Stops at the first
+ * error.
  */
 simdjson::error_code
 cdr_walk::find_event_type(od::object &obj, bool *found,
@@ -2697,10 +2699,7 @@ cdr_walk::find_event_type(od::object &obj, bool *found,
         }
         if (key == "eventType") {
             *found = true;
-            if (f.value().get_string().get(*event) != simdjson::SUCCESS) {
-                *event = std::string_view();
-            }
-            return simdjson::SUCCESS;
+            return f.value().get_string().get(*event);
         }
     }
     return simdjson::SUCCESS;

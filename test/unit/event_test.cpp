@@ -471,6 +471,12 @@ TEST(event_huawei_call, envelope_refusals)
          cdr_status::not_json, nullptr},
         {"{\"eventType\":\"answer\",\"statusInfo\":" + status_info,
          huawei_events, cdr_status::not_json, nullptr},
+        {"{\"eventType\":\"\\uZZZZ\",\"statusInfo\":" + status_info + "}",
+         huawei_events, cdr_status::not_json, nullptr},
+        {"{\"eventType\":\"answer\\x\",\"statusInfo\":" + status_info + "}",
+         huawei_events, cdr_status::not_json, nullptr},
+        {"{\"a\":[1,}],\"eventType\":\"answer\"}", huawei_events,
+         cdr_status::not_json, nullptr},
     };
 
     for (const refusal &c : cases) {
@@ -885,4 +891,35 @@ TEST(event_aliyun, the_location_names_one_type)
               cdr_status::not_an_array);
     EXPECT_STREQ(cdr_push_message(p),
                  "request body must be a JSON array of receipts");
+}
+
+/* The bench's event pushes (bench/core_ops.cpp) are good pushes. */
+TEST(event_fixtures, bench_pushes)
+{
+    struct fixture {
+        const char *file;
+        cdr_dialect dialect;
+        push_type type;
+        size_t records;
+    };
+    const fixture files[] = {
+        {"huawei_disconnect.json", cdr_dialect::huawei, push_type::disconnect,
+         1},
+        {"huawei_num_status_20.json", cdr_dialect::huawei,
+         push_type::num_status, 20},
+        {"aliyun_ring_20.json", cdr_dialect::aliyun, push_type::ring_report,
+         20},
+    };
+    cdr_push p;
+
+    for (const fixture &f : files) {
+        std::string body = read_data(f.file);
+        ASSERT_FALSE(body.empty()) << f.file;
+        ASSERT_EQ(parse(f.dialect, body, p, accepting({f.type})),
+                  cdr_status::ok)
+            << f.file;
+        EXPECT_EQ(p.size(), f.records);
+        EXPECT_EQ(p.valid_count(), f.records) << f.file;
+        EXPECT_EQ(p.duplicate_count(), 0u) << f.file;
+    }
 }
