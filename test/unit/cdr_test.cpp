@@ -89,23 +89,6 @@ huawei_record_n(int i)
 }
 
 std::string
-read_data(const char *name)
-{
-    /* the Makefile passes -DPX_TEST_DATA; the environment overrides */
-    const char *dir = std::getenv("PX_TEST_DATA_DIR");
-#ifdef PX_TEST_DATA
-    if (dir == nullptr) {
-        dir = PX_TEST_DATA;
-    }
-#endif
-    std::string path = std::string(dir ? dir : "test/data") + "/" + name;
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-std::string
 raw(const cdr_push &p, size_t i)
 {
     return std::string(p[i].raw);

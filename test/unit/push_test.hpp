@@ -7,10 +7,13 @@
 
 #include "core/cdr.hpp"
 
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <gtest/gtest.h>
 #include <jansson.h>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -66,6 +69,24 @@ without_field(const std::string &rec, const std::string &name)
         m--;
     }
     return marked.erase(m, end - m);
+}
+
+/* A file of test/data, where the Makefile says (-DPX_TEST_DATA). */
+inline std::string
+read_data(const char *name)
+{
+    /* the Makefile passes -DPX_TEST_DATA; the environment overrides */
+    const char *dir = std::getenv("PX_TEST_DATA_DIR");
+#ifdef PX_TEST_DATA
+    if (dir == nullptr) {
+        dir = PX_TEST_DATA;
+    }
+#endif
+    std::string path = std::string(dir ? dir : "test/data") + "/" + name;
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
 }
 
 /* One parser for the tests, as a worker keeps one. */
