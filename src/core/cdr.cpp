@@ -414,16 +414,38 @@ struct rule_table {
     const name_table *names;
     uint8_t components;     /* key1.. used: the key's components */
     const char *mode_field; /* the field with the mode role, or nullptr */
+    bool key_fits_stack;    /* every key part has a maximum length */
 };
+
+/*
+ * A key whose parts all have a maximum is built on the stack (every CDR
+ * key); one with parts without one (some events) in the push's memory.
+ */
+constexpr size_t key_stack_max = 6144;
 
 template <size_t N>
 constexpr rule_table
 make_rule_table(const cdr_field_rule (&rules)[N], const name_table &names)
 {
-    rule_table t{rules, N, &names, 0, nullptr};
+    rule_table t{rules, N, &names, 0, nullptr, true};
+    size_t components = 0;
+    size_t tenant = 0;
 
     for (size_t i = 0; i < N; i++) {
         cdr_field_role r = rules[i].role;
+        /* 4 bytes a character, percent-encoded: 12; an integer: 20 */
+        size_t max = rules[i].type == cdr_field_type::integer
+                         ? 20
+                         : size_t(12) * rules[i].max_len;
+
+        if (r != cdr_field_role::none && r != cdr_field_role::mode) {
+            t.key_fits_stack &= max != 0;
+        }
+        if (r >= cdr_field_role::app_key && r <= cdr_field_role::partner_key) {
+            tenant = std::max(tenant, max); /* one of them is the tenant */
+        } else if (r >= cdr_field_role::key1 && r <= cdr_field_role::key3) {
+            components += max;
+        }
         if (r >= cdr_field_role::key1 && r <= cdr_field_role::key3) {
             t.components = std::max<uint8_t>(
                 t.components, static_cast<uint8_t>(
@@ -434,6 +456,8 @@ make_rule_table(const cdr_field_rule (&rules)[N], const name_table &names)
         }
     }
 
+    /* 64: the prefix, the tenant's kind, the separators */
+    t.key_fits_stack &= 64 + tenant + components <= key_stack_max;
     return t;
 }
 
@@ -466,6 +490,9 @@ struct type_shape {
 
 constexpr rule_table huawei_table = make_rule_table(huawei_rules, huawei_names);
 constexpr rule_table aliyun_table = make_rule_table(aliyun_rules, aliyun_names);
+
+static_assert(huawei_table.key_fits_stack && aliyun_table.key_fits_stack,
+              "CDR keys are built on the stack");
 constexpr rule_table huawei_call_table =
     make_rule_table(huawei_call_rules, huawei_call_names);
 
@@ -991,18 +1018,6 @@ tenant_kind_name(cdr_tenant_kind k) noexcept
     return k == cdr_tenant_kind::pool_key ? "pool_key"sv : "partner_key"sv;
 }
 
-/*
- * Every CDR key fits: each component is at most 4 bytes x max_len
- * characters, x3.  Event keys may have components without a maximum;
- * those beyond this are built in the push's memory.
- */
-constexpr size_t key_stack_max = sizeof("huawei/") + 128 * 12 + 1 + 256 * 12 +
-                                 1 + 20 /* direction */ + 1 + 64 * 12;
-
-static_assert(key_stack_max >=
-                  sizeof("aliyun/partner_key/") + 256 * 12 + 1 + 100 * 12,
-              "key_stack_max must hold an Aliyun CDR key");
-
 /* The literal bytes of a key: its prefix, separators, the tenant kind. */
 size_t
 key_literal_size(const type_shape &shape, const cdr_record &r) noexcept
@@ -1031,7 +1046,7 @@ plain_key_size(const type_shape &shape, const cdr_record &r) noexcept
 
 /*
  * The printable key (see cdr.hpp).  encode = false copies the components
- * as they are: cdr_write_key knows when none needs percent-encoding, as
+ * as they are: the record knows when none needs percent-encoding, as
  * with nearly every real key, and a line then costs a few memcpy.
  */
 char *
@@ -2234,7 +2249,6 @@ cdr_walk::walk_field(od::value &v, std::string_view tok, size_t depth,
     } else {
         number_kind k = number_kind::invalid;
         int64_t n = 0;
-        std::string_view t = trimmed(tok);
 
         if (!walk_scalar(tok, &rec, &k)) {
             return false;
@@ -2244,7 +2258,8 @@ cdr_walk::walk_field(od::value &v, std::string_view tok, size_t depth,
             /* any JSON number */
         } else if (k != number_kind::integer) {
             p = cdr_problem::wrong_type;
-        } else if (!integer_value(t, n) ||
+        } else if (std::string_view t = trimmed(tok);
+                   !integer_value(t, n) ||
                    (rule->ranged && (n < rule->lo || n > rule->hi))) {
             p = cdr_problem::out_of_range;
         } else if (role != 0) {
@@ -2421,14 +2436,16 @@ cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
 bool
 cdr_walk::digest_key(cdr_record &r) noexcept
 {
-    size_t bound = key_literal_size(*shape, r) + 3 * r.tenant.size();
-    for (size_t i = 0; i < rules.components; i++) {
-        bound += 3 * r.key_parts[i].size();
-    }
-
     char stack[key_stack_max];
     char *key = stack;
+    size_t bound = 0;
 
+    if (!rules.key_fits_stack) {
+        bound = key_literal_size(*shape, r) + 3 * r.tenant.size();
+        for (size_t i = 0; i < rules.components; i++) {
+            bound += 3 * r.key_parts[i].size();
+        }
+    }
     if (bound > sizeof(stack)) {
         key = static_cast<char *>(out.allocate(bound));
         if (key == nullptr) {
@@ -2437,6 +2454,7 @@ cdr_walk::digest_key(cdr_record &r) noexcept
     }
 
     r.key_len = static_cast<size_t>(key_write(*shape, r, key, true) - key);
+    r.key_encoded = r.key_len != plain_key_size(*shape, r);
 
     sha256_digest d;
     bool ok;
@@ -3136,7 +3154,7 @@ cdr_write_key(const cdr_push &push, size_t i, char *buf, size_t cap) noexcept
 
     const cdr_record &r = push[i];
     const type_shape &shape = *shape_of(push.dialect(), push.type());
-    key_write(shape, r, buf, r.key_len != plain_key_size(shape, r));
+    key_write(shape, r, buf, r.key_encoded);
     return r.key_len;
 }
 

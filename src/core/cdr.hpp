@@ -463,8 +463,9 @@ struct cdr_record {
     uint32_t dup_of; /* index of an earlier valid record, same digest */
     cdr_tenant_kind tenant_kind;
     bool valid;
-    bool conflict; /* same key as dup_of, different content */
-    bool compact;  /* raw has no insignificant whitespace */
+    bool conflict;    /* same key as dup_of, different content */
+    bool compact;     /* raw has no insignificant whitespace */
+    bool key_encoded; /* a key component needed percent-encoding */
     cdr_problem problem;
     const char *field; /* static name of the offending field, or nullptr */
     char reason[cdr_reason_size]; /* "" when valid */
