@@ -31,7 +31,10 @@
  * (Huawei sends it first: one member) and the document is then walked
  * once from the start.  An Aliyun receipt says nothing of its type: the
  * platform pushes each type to the URL configured for it (§2.6), so an
- * Aliyun location accepts exactly one type (push_types_valid).
+ * Aliyun location accepts exactly one type (push_types_valid).  The
+ * names keep their cdr_ prefix (the glue and the tools speak it): every
+ * type shares the envelope walk, the record checks, the keys, the in-push
+ * duplicate check and the lines, and differs only in a table of shapes.
  *
  * Everything here is noexcept and reports through enums: it runs on the
  * request path.  Nothing here knows about nginx.
@@ -39,7 +42,8 @@
  * Decisions (spec §9 references in brackets):
  *
  * Parsing.  One pass of simdjson's On-Demand parser (libsimdjson-dev) that
- * visits every value of the body: the structure and UTF-8 are validated by
+ * visits every value of the body (after a Huawei envelope's members up to
+ * "eventType", above): the structure and UTF-8 are validated by
  * simdjson, every string and key with an escape is decoded (escapes
  * checked), every number and literal is checked against RFC 8259's
  * grammar, and keys are compared per object.  Nothing is allocated per

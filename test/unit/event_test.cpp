@@ -923,3 +923,29 @@ TEST(event_fixtures, bench_pushes)
         EXPECT_EQ(p.duplicate_count(), 0u) << f.file;
     }
 }
+
+/* Bytes that are not UTF-8 cost the record that holds them, as in CDRs. */
+TEST(event_huawei, invalid_utf8)
+{
+    cdr_push p;
+    std::string bad = with_field(status_info, "userData", "\"a\xff\"");
+
+    ASSERT_EQ(
+        parse(cdr_dialect::huawei, call_event("answer", bad), p, huawei_events),
+        cdr_status::ok);
+    EXPECT_EQ(p[0].problem, cdr_problem::not_utf8);
+    EXPECT_EQ(std::string(p[0].raw), bad);
+    EXPECT_NE(line(p, 0).find("\"record_base64\":"), std::string::npos);
+
+    /* outside the record: the envelope is not JSON */
+    const cdr_options sms_only = accepting({push_type::sms});
+    EXPECT_EQ(
+        parse(cdr_dialect::huawei, sms(sms_event, "\"k\xff\""), p, sms_only),
+        cdr_status::not_json);
+    ASSERT_EQ(
+        parse(cdr_dialect::huawei,
+              sms(with_field(sms_event, "smsContent", "\"\xc3\""), "\"k\""), p,
+              sms_only),
+        cdr_status::ok);
+    EXPECT_EQ(p[0].problem, cdr_problem::not_utf8);
+}
