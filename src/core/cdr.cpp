@@ -1515,6 +1515,7 @@ cdr_push::clear() noexcept
     count_ = 0;
     valid_ = 0;
     dups_ = 0;
+    type_ = push_type::cdr;
     status_ = cdr_status::ok;
     detail_[0] = '\0';
 }

@@ -508,9 +508,9 @@ public:
     }
 
     /*
-     * The type the push was read as; meaningful when status() is ok or a
-     * refusal after the type was told (not_an_array, no_records,
-     * too_many_records, bad_app_key, and the records' own problems).
+     * The type the push was read as: told when status() is ok or a
+     * refusal after the type (not_an_array, no_records, too_many_records,
+     * bad_app_key); cdr before a parse tells it.
      */
     push_type type() const noexcept
     {

@@ -480,8 +480,13 @@ TEST(event_huawei_call, envelope_refusals)
     };
 
     for (const refusal &c : cases) {
+        /* a type told by an earlier parse does not stay */
+        ASSERT_EQ(parse(cdr_dialect::huawei, call_event("disconnect"), p,
+                        huawei_events),
+                  cdr_status::ok);
         EXPECT_EQ(parse(cdr_dialect::huawei, c.body, p, c.options), c.status)
             << c.body;
+        EXPECT_NE(p.type(), push_type::disconnect) << c.body;
         EXPECT_EQ(p.size(), 0u);
         if (c.message != nullptr) {
             EXPECT_STREQ(cdr_push_message(p), c.message) << c.body;
