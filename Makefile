@@ -95,7 +95,8 @@ $(BUILD)/core/%.o: src/core/%.cpp $(HEADERS)
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(PX_CXXFLAGS) -c $< -o $@
 
-$(BUILD)/unit/%.o: test/unit/%.cpp $(HEADERS) $(CLI_HEADERS)
+$(BUILD)/unit/%.o: test/unit/%.cpp $(HEADERS) $(CLI_HEADERS) \
+	    $(wildcard test/unit/*.hpp)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(PX_CXXFLAGS) -Itools \
 	    -DPX_VECTORS_PATH='"$(TOP)/test/vectors.json"' \

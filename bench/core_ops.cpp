@@ -1,9 +1,13 @@
 // Instruction counts per core operation, for callgrind.
-// usage: core_ops OP N [push.json | QUERY SECRET]
+// usage: core_ops OP N [push.json [TYPE] | QUERY SECRET]
 //   OP: xmode_verify | aksk_verify | aliyun_query_verify | parse_push |
-//       dedup_lines | hmac_* (bench/hmac_variants.cpp) |
+//       dedup_lines | parse_event | event_lines |
+//       hmac_* (bench/hmac_variants.cpp) |
 //       seen_fill ZONE_BYTES (not for callgrind: prints the bytes of zone
 //       per nonce/dedup entry when the table first refuses one)
+// parse_push and dedup_lines read a Huawei CDR push; parse_event and
+// event_lines, the same operations, a push of TYPE (a push_type_name:
+// disconnect, numStatus, SecretRingReport, ...) in the dialect that has it.
 // The verify operations use a prepared (per-secret) HMAC key, as the
 // gateway does; aliyun_query_verify parses a signed query string first
 // (the bench passes its own Aliyun query and the secret it was signed with).
@@ -179,22 +183,33 @@ main(int argc, char **argv)
     cdr_options options;
     options.padded = true;
 
-    if (op == "parse_push") {
+    dialect dialect = dialect::huawei;
+    push_type type = push_type::cdr;
+    if (argc > 4 && !push_type_from_name(dialect, argv[4], &type)) {
+        dialect = dialect::aliyun;
+        if (!push_type_from_name(dialect, argv[4], &type)) {
+            std::fprintf(stderr, "unknown push type %s\n", argv[4]);
+            return 2;
+        }
+    }
+    options.types = push_type_bit(type);
+
+    if (op == "parse_push" || op == "parse_event") {
         for (long i = 0; i < n; i++) {
             region.used = 0;
-            if (parse_push(parser, dialect::huawei, body.data(), len, options,
-                           push) != cdr_status::ok)
+            if (parse_push(parser, dialect, body.data(), len, options, push) !=
+                cdr_status::ok)
                 return 1;
             sink = push.valid_count();
         }
         return 0;
     }
 
-    if (op == "dedup_lines") {
+    if (op == "dedup_lines" || op == "event_lines") {
         // NDJSON line serialisation of every record of one parsed push
         // (the key is rendered into the line); one op = one record.
-        if (parse_push(parser, dialect::huawei, body.data(), len, options,
-                       push) != cdr_status::ok)
+        if (parse_push(parser, dialect, body.data(), len, options, push) !=
+            cdr_status::ok)
             return 1;
         cdr_line_meta meta{"", "2026-11-29T03:00:00Z"};
         std::string buf(64 * 1024, '\0');

@@ -315,6 +315,9 @@ names = {
     "parse_push": "`parse_push` of the 50-record push (reused cdr_parser, the body padded in place; "
                   "includes keys + key digests)",
     "dedup_lines": "one record's NDJSON line (`cdr_write_line`), per record",
+    "parse_event": "`parse_push` of a Huawei `disconnect` event push "
+                   "(one record, key + digest)",
+    "event_lines": "that event's NDJSON line (`cdr_write_line`)",
 }
 for name, n in ops:
     if ":" not in name and not name.startswith("hmac_"):

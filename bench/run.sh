@@ -292,6 +292,8 @@ aksk_verify|100|1100||
 aliyun_query_verify|100|1100|$aliyun_q|$aliyun_secret
 parse_push|2|22|$push|
 dedup_lines|100|5100|$push|
+parse_event|100|1100|$top/test/data/huawei_disconnect.json|disconnect
+event_lines|100|5100|$top/test/data/huawei_disconnect.json|disconnect
 hmac_plain|100|1100||
 hmac_mac_ctx_dup|100|1100||
 hmac_md_ctx_copy|100|1100||

@@ -5,7 +5,8 @@
         examples/consumer.py http://127.0.0.1:8080/px/queue
 
 Python standard library only.  Each record is one JSON line (the same
-line the forward sink sends); process() below prints it: put your own
+line the forward sink sends); process() below prints it, telling CDRs
+from the platforms' other callbacks by the line's "type": put your own
 handling there.  A lease is acknowledged only after every one of its
 records was processed.  If processing fails, or this program dies, the
 lease is not acknowledged and its records are delivered again once the
@@ -77,8 +78,19 @@ class Queue:
 
 
 def process(record):
-    """Your code: store the CDR.  Raise to have the lease delivered again."""
+    """Your code: store the record.  Raise to have the lease delivered again.
+
+    record["type"] says what the platform sent: "cdr" for the CDRs of
+    both dialects, otherwise the callback's own name (callout, disconnect,
+    numStatus, smsEvent, SecretRingReport, ...) with that callback's
+    fields in record["record"].  Lines of a 0.9.0 gateway have no type:
+    they are CDRs.
+    """
     rec = record["record"]
+    if record.get("type", "cdr") != "cdr":
+        print("%s %s %s" % (record["app"], record["type"], record["key"]),
+              flush=True)
+        return
     print("%s %s -> %s (%s)" % (
         record["app"],
         rec.get("callerNum") or rec.get("phone_no", "?"),

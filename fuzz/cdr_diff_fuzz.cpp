@@ -1,8 +1,9 @@
 /*
  * Differential libFuzzer harness: every input is parsed by parse_push and
- * by jansson (json_loadb with JSON_REJECT_DUPLICATES), and any
- * disagreement other than the relaxations documented in src/core/cdr.hpp
- * aborts.
+ * by jansson, as a Huawei CDR push, as a Huawei event push (every event
+ * type accepted) and as an Aliyun push of one type (json_loadb with
+ * JSON_REJECT_DUPLICATES), and any disagreement other than the relaxations
+ * documented in src/core/cdr.hpp aborts.
  *
  * jansson refuses what the parser relaxes, so the input is first made
  * jansson-proof without moving a byte ("sanitized"), and every change is
@@ -32,11 +33,13 @@
 #include "core/cdr.hpp"
 #include "core/encoding.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <string>
@@ -328,11 +331,79 @@ text(json_t *v)
     return std::string_view(json_string_value(v), json_string_length(v));
 }
 
+/*
+ * The spec's envelopes and tenants, written down again independently of
+ * the parser's shape table (cdr.hpp says what each type is).
+ */
+enum class tenant_from : uint8_t { none, record, envelope, pools };
+
+struct ref_type {
+    push_type type;
+    provision_x::dialect dialect;
+    const char *event;  /* huawei eventType */
+    const char *member; /* huawei: the records' member */
+    bool list;
+    size_t max;
+    tenant_from tenant;
+    const char *mode; /* the mode field's required value */
+};
+
+const ref_type ref_types[] = {
+    {push_type::cdr, dialect::huawei, "fee", "feeLst", true, 50,
+     tenant_from::record, nullptr},
+    {push_type::callin, dialect::huawei, "callin", "statusInfo", false, 1,
+     tenant_from::none, "Notify"},
+    {push_type::callout, dialect::huawei, "callout", "statusInfo", false, 1,
+     tenant_from::none, nullptr},
+    {push_type::alerting, dialect::huawei, "alerting", "statusInfo", false, 1,
+     tenant_from::none, nullptr},
+    {push_type::answer, dialect::huawei, "answer", "statusInfo", false, 1,
+     tenant_from::none, nullptr},
+    {push_type::disconnect, dialect::huawei, "disconnect", "statusInfo", false,
+     1, tenant_from::none, nullptr},
+    {push_type::num_status, dialect::huawei, "numStatus", "numInfo", true, 100,
+     tenant_from::none, nullptr},
+    {push_type::sms, dialect::huawei, nullptr, "smsEvent", false, 1,
+     tenant_from::envelope, "Notify"},
+    {push_type::cdr, dialect::aliyun, nullptr, nullptr, true, 1000,
+     tenant_from::pools, nullptr},
+    {push_type::start_report, dialect::aliyun, nullptr, nullptr, true, 1000,
+     tenant_from::pools, nullptr},
+    {push_type::ring_report, dialect::aliyun, nullptr, nullptr, true, 1000,
+     tenant_from::pools, nullptr},
+    {push_type::recording, dialect::aliyun, nullptr, nullptr, true, 1000,
+     tenant_from::pools, nullptr},
+    {push_type::number_report, dialect::aliyun, nullptr, nullptr, true, 1000,
+     tenant_from::pools, nullptr},
+};
+
+const ref_type *
+ref_of(dialect d, push_type t)
+{
+    for (const ref_type &r : ref_types) {
+        if (r.dialect == d && r.type == t) {
+            return &r;
+        }
+    }
+    return nullptr;
+}
+
+/* A field's value as a key component: a string's text, an integer's. */
+std::string
+component(json_t *v)
+{
+    return json_is_string(v) ? percent(text(v))
+                             : std::to_string(json_integer_value(v));
+}
+
+constexpr size_t roles = static_cast<size_t>(cdr_field_role::mode) + 1;
+
 expected
-reference(json_t *rec, dialect d, const cdr_options &opt)
+reference(json_t *rec, const ref_type &type, const cdr_options &opt,
+          json_t *envelope_app_key)
 {
     expected x{json_is_object(rec)};
-    bool hw = d == dialect::huawei;
+    bool pools = type.tenant == tenant_from::pools;
 
     if (!x.object) {
         x.problem = cdr_problem::not_an_object;
@@ -340,12 +411,24 @@ reference(json_t *rec, dialect d, const cdr_options &opt)
     }
 
     size_t n;
-    const cdr_field_rule *rules = cdr_field_rules(d, &n);
+    const cdr_field_rule *rules = cdr_field_rules(type.dialect, type.type, &n);
     std::vector<bool> seen(n);
     const cdr_field_rule *bad = nullptr;
     cdr_problem problem = cdr_problem::none;
-    json_t *part[7] = {};
-    bool part_bad[7] = {};
+    json_t *part[roles] = {};
+    bool part_bad[roles] = {};
+    size_t components = 0;
+    const char *mode_field = nullptr;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t r = static_cast<size_t>(rules[i].role);
+        if (rules[i].role == cdr_field_role::mode) {
+            mode_field = rules[i].name;
+        } else if (r >= static_cast<size_t>(cdr_field_role::key1)) {
+            components = std::max(
+                components, r - static_cast<size_t>(cdr_field_role::key1) + 1);
+        }
+    }
 
     const char *name;
     json_t *v;
@@ -363,28 +446,26 @@ reference(json_t *rec, dialect d, const cdr_options &opt)
         }
 
         cdr_problem p = cdr_problem::none;
-        if (r->type == cdr_field_type::string) {
-            if (!json_is_string(v)) {
-                p = cdr_problem::wrong_type;
-            } else if (json_string_length(v) < r->min_len) {
+        bool text_ok = r->type == cdr_field_type::string ||
+                       r->type == cdr_field_type::string_or_integer;
+        if (json_is_string(v) && text_ok) {
+            if (json_string_length(v) < r->min_len) {
                 p = cdr_problem::too_short;
             } else if (r->max_len != 0 &&
                        code_points(json_string_value(v),
                                    json_string_length(v)) > r->max_len) {
                 p = cdr_problem::too_long;
             }
-        } else if (r->type == cdr_field_type::integer) {
-            if (!json_is_integer(v)) {
-                p = cdr_problem::wrong_type;
-            } else if (r->ranged && (json_integer_value(v) < r->lo ||
-                                     json_integer_value(v) > r->hi)) {
-                p = cdr_problem::out_of_range;
-            }
-        } else if (!json_is_number(v)) {
+        } else if (r->type == cdr_field_type::number) {
+            p = json_is_number(v) ? p : cdr_problem::wrong_type;
+        } else if (r->type == cdr_field_type::string || !json_is_integer(v)) {
             p = cdr_problem::wrong_type;
+        } else if (r->ranged && (json_integer_value(v) < r->lo ||
+                                 json_integer_value(v) > r->hi)) {
+            p = cdr_problem::out_of_range;
         }
 
-        size_t slot = static_cast<size_t>(r->part);
+        size_t slot = static_cast<size_t>(r->role);
         if (p == cdr_problem::none) {
             part[slot] = v;
         } else {
@@ -396,17 +477,19 @@ reference(json_t *rec, dialect d, const cdr_options &opt)
         }
     }
 
-    auto at = [&part](cdr_key_part p) { return part[size_t(p)]; };
-    auto broken = [&part_bad](cdr_key_part p) { return part_bad[size_t(p)]; };
+    auto at = [&part](cdr_field_role p) { return part[size_t(p)]; };
+    auto broken = [&part_bad](cdr_field_role p) { return part_bad[size_t(p)]; };
     json_t *tenant = nullptr;
     const char *kind = nullptr;
 
-    if (hw) {
-        tenant = at(cdr_key_part::app_key);
-    } else if (!broken(cdr_key_part::pool_key) &&
-               !broken(cdr_key_part::partner_key)) {
-        json_t *pool = at(cdr_key_part::pool_key);
-        json_t *partner = at(cdr_key_part::partner_key);
+    if (type.tenant == tenant_from::record) {
+        tenant = at(cdr_field_role::app_key);
+    } else if (type.tenant == tenant_from::envelope) {
+        tenant = envelope_app_key;
+    } else if (pools && !broken(cdr_field_role::pool_key) &&
+               !broken(cdr_field_role::partner_key)) {
+        json_t *pool = at(cdr_field_role::pool_key);
+        json_t *partner = at(cdr_field_role::partner_key);
         if (pool != nullptr && json_string_length(pool) > 0) {
             tenant = pool;
             kind = "pool_key";
@@ -416,24 +499,32 @@ reference(json_t *rec, dialect d, const cdr_options &opt)
         }
     }
 
+    x.field = bad != nullptr ? bad->name : "";
+    json_t *mode = at(cdr_field_role::mode);
+    if (bad == nullptr && type.mode != nullptr && mode != nullptr &&
+        text(mode) != type.mode) {
+        problem = cdr_problem::wrong_value;
+        x.field = mode_field;
+    }
+
     for (size_t i = 0; i < n; i++) {
         if (rules[i].required && !seen[i]) {
-            bad = &rules[i];
             problem = cdr_problem::missing;
+            x.field = rules[i].name;
             break;
         }
     }
-    x.field = bad != nullptr ? bad->name : "";
 
-    if (!hw && tenant == nullptr && !broken(cdr_key_part::pool_key) &&
-        !broken(cdr_key_part::partner_key) && problem != cdr_problem::missing) {
+    if (pools && tenant == nullptr && !broken(cdr_field_role::pool_key) &&
+        !broken(cdr_field_role::partner_key) &&
+        problem != cdr_problem::missing) {
         problem = cdr_problem::missing;
         x.field = "pool_key/partner_key";
     }
 
     if (tenant != nullptr) {
         bool allowed = true;
-        if (hw) {
+        if (!pools) {
             allowed = opt.signer.empty() || text(tenant) == opt.signer;
         } else if (opt.tenants != nullptr) {
             allowed = false;
@@ -443,7 +534,7 @@ reference(json_t *rec, dialect d, const cdr_options &opt)
         }
         if (!allowed) {
             problem = cdr_problem::foreign_tenant;
-            x.field = hw ? "appKey" : kind;
+            x.field = pools ? kind : "appKey";
         }
         x.has_tenant = true;
         x.tenant = text(tenant);
@@ -455,24 +546,26 @@ reference(json_t *rec, dialect d, const cdr_options &opt)
     }
     x.problem = problem;
 
-    json_t *id = at(cdr_key_part::id);
-    if (tenant == nullptr || id == nullptr ||
-        (hw &&
-         (broken(cdr_key_part::icid) || broken(cdr_key_part::direction)))) {
+    if ((type.tenant != tenant_from::none && tenant == nullptr) ||
+        at(cdr_field_role::key1) == nullptr || broken(cdr_field_role::key2) ||
+        broken(cdr_field_role::key3)) {
         return x;
     }
 
     x.has_key = true;
-    if (hw) {
-        json_t *dir = at(cdr_key_part::direction);
-        json_t *icid = at(cdr_key_part::icid);
-        x.key =
-            "huawei/" + percent(text(tenant)) + "/" + percent(text(id)) + "/" +
-            (dir != nullptr ? std::to_string(json_integer_value(dir)) : "") +
-            "/" + (icid != nullptr ? percent(text(icid)) : "");
-    } else {
-        x.key = std::string("aliyun/") + kind + "/" + percent(text(tenant)) +
-                "/" + percent(text(id));
+    x.key = dialect_name(type.dialect);
+    if (type.type != push_type::cdr) {
+        x.key = x.key + "." + push_type_name(type.type);
+    }
+    if (pools) {
+        x.key = x.key + "/" + kind;
+    }
+    if (tenant != nullptr) {
+        x.key += "/" + percent(text(tenant));
+    }
+    for (size_t i = 0; i < components; i++) {
+        json_t *c = part[static_cast<size_t>(cdr_field_role::key1) + i];
+        x.key += "/" + (c != nullptr ? component(c) : std::string());
     }
     return x;
 }
@@ -496,36 +589,88 @@ key_of(const cdr_push &p, size_t i)
     return k;
 }
 
-cdr_status
-envelope(json_t *root, dialect d, const cdr_options &opt, json_t **list)
+/* What jansson's tree says of the envelope: the status, type, records. */
+struct reading {
+    cdr_status status = cdr_status::ok;
+    const ref_type *type = nullptr;
+    json_t *app_key = nullptr; /* smsEvent's envelope appKey */
+    std::vector<json_t *> records;
+};
+
+/* huawei: the type the envelope's eventType (or its absence) names */
+const ref_type *
+huawei_type(json_t *root, const cdr_options &opt)
 {
-    *list = nullptr;
-    if (d == dialect::aliyun) {
-        if (!json_is_array(root)) {
-            return cdr_status::not_an_array;
+    json_t *ev = json_object_get(root, "eventType");
+
+    for (const ref_type &r : ref_types) {
+        bool named = ev == nullptr ? r.type == push_type::sms
+                                   : r.event != nullptr && json_is_string(ev) &&
+                                         text(ev) == r.event;
+        if (r.dialect == dialect::huawei && named &&
+            (opt.types & push_type_bit(r.type)) != 0) {
+            return &r;
         }
-        *list = root;
+    }
+    return nullptr;
+}
+
+reading
+envelope(json_t *root, dialect d, const cdr_options &opt)
+{
+    reading x;
+    json_t *list = root;
+
+    if (d == dialect::aliyun) {
+        size_t t = static_cast<size_t>(__builtin_ctz(opt.types | 1u << 31));
+        x.type = ref_of(d, static_cast<push_type>(t));
+        if (!json_is_array(root)) {
+            x.status = cdr_status::not_an_array;
+            return x;
+        }
     } else {
         if (!json_is_object(root)) {
-            return cdr_status::not_an_object;
+            x.status = cdr_status::not_an_object;
+            return x;
         }
-        json_t *ev = json_object_get(root, "eventType");
-        if (!json_is_string(ev) || text(ev) != "fee") {
-            return cdr_status::wrong_event_type;
+        x.type = huawei_type(root, opt);
+        if (x.type == nullptr) {
+            x.status = cdr_status::wrong_event_type;
+            return x;
         }
-        *list = json_object_get(root, "feeLst");
-        if (!json_is_array(*list)) {
-            return cdr_status::not_an_array;
+        list = json_object_get(root, x.type->member);
+        if (x.type->list && !json_is_array(list)) {
+            x.status = cdr_status::not_an_array;
+            return x;
+        }
+        x.app_key = json_object_get(root, "appKey");
+        size_t n = json_is_string(x.app_key)
+                       ? code_points(json_string_value(x.app_key),
+                                     json_string_length(x.app_key))
+                       : 0;
+        if (x.type->tenant == tenant_from::envelope && (n < 1 || n > 32)) {
+            x.status = cdr_status::bad_app_key;
+            return x;
+        }
+        if (!x.type->list) {
+            if (list != nullptr) {
+                x.records.push_back(list);
+            }
+            list = nullptr;
         }
     }
-    size_t n = json_array_size(*list);
-    if (n == 0) {
-        return cdr_status::no_records;
+
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        x.records.push_back(json_array_get(list, i));
     }
-    if (n > cdr_max_records(d, opt)) {
-        return cdr_status::too_many_records;
+    size_t max =
+        x.type->list && opt.max_records != 0 ? opt.max_records : x.type->max;
+    if (x.records.empty()) {
+        x.status = cdr_status::no_records;
+    } else if (x.records.size() > max) {
+        x.status = cdr_status::too_many_records;
     }
-    return cdr_status::ok;
+    return x;
 }
 
 /* parse_push of the sanitized text against jansson's reading of it */
@@ -538,19 +683,20 @@ compare_with_jansson(const cdr_push &p, json_t *root, dialect d,
         return;
     }
 
-    json_t *list;
-    cdr_status want = envelope(root, d, opt, &list);
-    require(p.status() == want, "envelope status differs from jansson's");
-    if (want != cdr_status::ok) {
+    reading want = envelope(root, d, opt);
+    require(p.status() == want.status,
+            "envelope status differs from jansson's");
+    if (want.status != cdr_status::ok) {
         return;
     }
 
-    require(p.size() == json_array_size(list), "record count");
+    require(p.type() == want.type->type, "type");
+    require(p.size() == want.records.size(), "record count");
     std::vector<std::string> keys;
 
     for (size_t i = 0; i < p.size(); i++) {
         const cdr_record &r = p[i];
-        json_t *rec = json_array_get(list, i);
+        json_t *rec = want.records[i];
         json_error_t err;
         json_t *mine =
             json_loadb(r.raw.data(), r.raw.size(), jansson_flags, &err);
@@ -558,7 +704,7 @@ compare_with_jansson(const cdr_push &p, json_t *root, dialect d,
                 "record bytes differ from jansson's record");
         json_decref(mine);
 
-        expected x = reference(rec, d, opt);
+        expected x = reference(rec, *want.type, opt, want.app_key);
         require(r.problem == x.problem, "record verdict");
         require(r.valid == (x.problem == cdr_problem::none), "validity");
         if (!r.valid) {
@@ -723,6 +869,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     static const std::string_view tenants[] = {"FC100000123456789"};
+    static const push_type aliyun[] = {
+        push_type::cdr, push_type::start_report, push_type::ring_report,
+        push_type::recording, push_type::number_report};
     cdr_options plain;
     plain.max_body = 0;
     cdr_options bound = plain;
@@ -731,8 +880,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bound.tenant_count = 1;
 
     /* half the inputs with the records bound to a tenant */
-    const cdr_options &opt = size % 2 ? bound : plain;
+    cdr_options opt = size % 2 ? bound : plain;
     run(dialect::huawei, data, size, opt);
+
+    /* a status URL: every Huawei type but the CDR; an Aliyun type */
+    opt.types = 0;
+    for (size_t t = 1; t < push_type_count; t++) {
+        if (ref_of(dialect::huawei, static_cast<push_type>(t)) != nullptr) {
+            opt.types |= push_type_bit(static_cast<push_type>(t));
+        }
+    }
+    run(dialect::huawei, data, size, opt);
+    opt.types = push_type_bit(aliyun[size / 2 % std::size(aliyun)]);
     run(dialect::aliyun, data, size, opt);
     return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * Shared body of the two CDR fuzz harnesses: parse the input three ways
+ * Shared body of the push fuzz harnesses (CDRs and events): parse the
+ * input three ways
  * (malloc'd push, pool push, body padded and parsed in place) and check
  * the invariants the glue relies on.  Any broken invariant aborts, so
  * libFuzzer reports it like a crash.
@@ -135,6 +136,8 @@ check_lines(const cdr_push &p)
                 continue;
             }
             CHECK(json_is_string(json_object_get(line, "key")));
+            CHECK(std::strcmp(json_string_value(json_object_get(line, "type")),
+                              push_type_name(p.type())) == 0);
             if (decodable) {
                 CHECK(rec == nullptr ||
                       json_equal(json_object_get(line, "record"), rec));
@@ -156,6 +159,7 @@ same(const cdr_push &a, const cdr_push &b)
 {
     CHECK(a.status() == b.status());
     CHECK(a.size() == b.size());
+    CHECK(a.status() != cdr_status::ok || a.type() == b.type());
     CHECK(a.valid_count() == b.valid_count());
     CHECK(a.duplicate_count() == b.duplicate_count());
 
@@ -171,8 +175,10 @@ same(const cdr_push &a, const cdr_push &b)
     }
 }
 
+/* types: what the location accepts (cdr_options::types) */
 inline void
-run(dialect which, const uint8_t *data, size_t size)
+run(dialect which, const uint8_t *data, size_t size,
+    uint32_t types = push_type_bit(push_type::cdr))
 {
     /* an exact-size copy, so ASan sees any read past the body */
     std::unique_ptr<char[]> body(new char[size ? size : 1]);
@@ -180,12 +186,16 @@ run(dialect which, const uint8_t *data, size_t size)
 
     cdr_options options;
     options.max_body = 512 * 1024;
+    options.types = types;
 
     cdr_push plain;
     parse_push(shared_parser(), which, body.get(), size, options, plain);
 
     CHECK(cdr_status_message(plain.status(), which) != nullptr);
+    CHECK(cdr_push_message(plain) != nullptr);
     CHECK(plain.status() != cdr_status::ok || plain.size() > 0);
+    CHECK(plain.status() != cdr_status::ok ||
+          (types & push_type_bit(plain.type())) != 0);
 
     /* as the glue does it: pool memory, the body followed by zeros */
     pool mem;

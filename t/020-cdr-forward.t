@@ -137,7 +137,7 @@ __DATA__
 [200, 200]
 --- response_body_like eval
 [qr/^\{\}$/,
- qr/\A(?:\{"dialect":"huawei","app":"appKeyA","key":"huawei\/appKeyA\/1200_m_\d+\@callenabler\.example\/0\/icid-m-\d+","received":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ","record":\{"appKey":"appKeyA"[^\n]*"userData":"用户\d+"\}\}\n){50}\n\z/s]
+ qr/\A(?:\{"dialect":"huawei","type":"cdr","app":"appKeyA","key":"huawei\/appKeyA\/1200_m_\d+\@callenabler\.example\/0\/icid-m-\d+","received":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ","record":\{"appKey":"appKeyA"[^\n]*"userData":"用户\d+"\}\}\n){50}\n\z/s]
 --- no_error_log
 [warn]
 [error]
@@ -209,7 +209,7 @@ $r[2] = PXSign::fee_record('inv', 3, recordFlag => 7);
 --- response_body_like eval
 [qr/^\{\}$/,
  qr/\A(?:[^\n]*"icid":"icid-inv-[124]"[^\n]*\n){3}\n\z/,
- qr/\A\{"dialect":"huawei","app":"appKeyA","key":"[^"]+","received":"[^"]+","error":"field \\"recordFlag\\" [^"]*","record":\{[^\n]*"icid":"icid-inv-3"[^\n]*\}\}\n\z/,
+ qr/\A\{"dialect":"huawei","type":"cdr","app":"appKeyA","key":"[^"]+","received":"[^"]+","error":"field \\"recordFlag\\" [^"]*","record":\{[^\n]*"icid":"icid-inv-3"[^\n]*\}\}\n\z/,
  qr/^records=3 duplicates=0 invalid=1$/]
 --- no_error_log
 [error]
@@ -328,7 +328,7 @@ $c
 [200, 200]
 --- response_body_like eval
 [qr/^\{"code":0,"msg":"接收成功"\}$/,
- qr/\A(?:\{"dialect":"aliyun","app":"FC100000123","key":"aliyun\/pool_key\/FC100000123\/call-al-\d","received":"[^"]+","record":\{"id":\d[^\n]*\}\}\n){3}\n\z/]
+ qr/\A(?:\{"dialect":"aliyun","type":"cdr","app":"FC100000123","key":"aliyun\/pool_key\/FC100000123\/call-al-\d","received":"[^"]+","record":\{"id":\d[^\n]*\}\}\n){3}\n\z/]
 
 
 
@@ -437,7 +437,7 @@ $r[1] = PXSign::fee_record('nul', 2, userData => 'a\u0000b');
 --- response_body_like eval
 [qr/^\{\}$/,
  qr/\A[^\n]*"icid":"icid-nul-1"[^\n]*\n[^\n]*"icid":"icid-nul-3"[^\n]*\n\n\z/,
- qr/\A\{"dialect":"huawei","app":"appKeyA","key":"huawei\/appKeyA\/1200_nul_2\@callenabler.example\/0\/icid-nul-2","received":"[^"]+","error":"record contains \\\\u0000","record":\{[^\n]*"userData":"a\\u0000b"\}\}\n\z/,
+ qr/\A\{"dialect":"huawei","type":"cdr","app":"appKeyA","key":"huawei\/appKeyA\/1200_nul_2\@callenabler.example\/0\/icid-nul-2","received":"[^"]+","error":"record contains \\\\u0000","record":\{[^\n]*"userData":"a\\u0000b"\}\}\n\z/,
  qr/^records=2 duplicates=0 invalid=1$/]
 --- no_error_log
 [error]
@@ -460,7 +460,7 @@ use MIME::Base64 ();
 my $b64 = MIME::Base64::encode_base64($::BadRecord, '');
 [qr/^\{\}$/,
  qr/\A[^\n]*"icid":"icid-u8-1"[^\n]*\n[^\n]*"icid":"icid-u8-3"[^\n]*\n\n\z/,
- qr/\A\{"dialect":"huawei","app":"","key":"","received":"[^"]+","error":"record is not valid UTF-8","record_base64":"\Q$b64\E"\}\n\z/,
+ qr/\A\{"dialect":"huawei","type":"cdr","app":"","key":"","received":"[^"]+","error":"record is not valid UTF-8","record_base64":"\Q$b64\E"\}\n\z/,
  qr/^records=2 duplicates=0 invalid=1$/]
 --- no_error_log
 [error]
@@ -522,7 +522,7 @@ PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA')
 --- response_body_like eval
 [qr/^\{\}$/,
  qr/\A[^\n]*"icid":"icid-bd-1"[^\n]*\n\n\z/,
- qr/\A\{"dialect":"huawei","app":"appKeyA","key":"huawei\/appKeyB\/[^"]+","received":"[^"]+","error":"field \\"appKey\\" is not the app that signed the push","record":\{[^\n]*"icid":"icid-bd-2"[^\n]*\}\}\n\z/]
+ qr/\A\{"dialect":"huawei","type":"cdr","app":"appKeyA","key":"huawei\/appKeyB\/[^"]+","received":"[^"]+","error":"field \\"appKey\\" is not the app that signed the push","record":\{[^\n]*"icid":"icid-bd-2"[^\n]*\}\}\n\z/]
 --- no_error_log
 [error]
 

@@ -145,7 +145,7 @@ Cache-Control: no-store
 --- response_headers_like
 X-Lease-Id: ^[0-9a-f]{32}$
 X-Lease-Expires: GMT$
---- response_body_like: ^(\{"dialect":"huawei","app":"appKeyA","key":"huawei/appKeyA/1200_consume_[123]@[^\n]*\}\n){3}$
+--- response_body_like: ^(\{"dialect":"huawei","type":"cdr","app":"appKeyA","key":"huawei/appKeyA/1200_consume_[123]@[^\n]*\}\n){3}$
 --- no_error_log
 [error]
 

@@ -159,7 +159,7 @@ my @lines = lease_all($nginx, '/queue', max => 1000);
 is scalar(@lines), 500, '500 records in the queue';
 my %seen = map { $_ => 1 } record_keys(join "\n", @lines);
 is scalar(keys %seen), 500, 'all distinct';
-like $lines[0], qr/"dialect":"huawei","app":"appKeyA"/, 'huawei records';
+like $lines[0], qr/"dialect":"huawei","type":"cdr","app":"appKeyA"/, 'huawei records';
 
 # ---- simulate: aliyun into the queue ----
 

@@ -117,7 +117,7 @@ is_deeply [sort keys %{ $e[0][1] }], [qw(app dialect key line)],
 is_deeply [grep { $_->[1]{dialect} ne 'huawei' || $_->[1]{app} ne 'appKeyA' }
            @e], [], 'dialect huawei, app appKeyA';
 like $e[0][1]{line},
-    qr/\A\{"dialect":"huawei","app":"appKeyA","key":"huawei\/appKeyA\/1200_m_1\@callenabler\.example\/0\/icid-m-1","received":"[^"]+","record":\{"appKey":"appKeyA".*"userData":"用户1"\}\}\z/,
+    qr/\A\{"dialect":"huawei","type":"cdr","app":"appKeyA","key":"huawei\/appKeyA\/1200_m_1\@callenabler\.example\/0\/icid-m-1","received":"[^"]+","record":\{"appKey":"appKeyA".*"userData":"用户1"\}\}\z/,
     'line is the NDJSON line of the other sinks';
 is_deeply [grep { index($_->[1]{line}, "\"key\":\"$_->[1]{key}\"") < 0 } @e],
     [], 'key is the line\'s key';

@@ -68,7 +68,7 @@ my @lines = consume('--consumer', 'alive', '--claim-idle', 0);
 is scalar(@lines), 12, 'the example consumer delivered all 12 entries';
 my %icids = map { /"icid":"(icid-[abc]-\d)"/ ? ($1 => 1) : () } @lines;
 is scalar(keys %icids), 12, 'each record once, the dead one\'s included';
-like $lines[0], qr/\A\{"dialect":"huawei","app":"appKeyA","key":"huawei\//,
+like $lines[0], qr/\A\{"dialect":"huawei","type":"cdr","app":"appKeyA","key":"huawei\//,
     'it prints the NDJSON line';
 
 my $pending = $redis->cmd('db', 1, 'XPENDING', 'provision_x:cdr', 'billing');

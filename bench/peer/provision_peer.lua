@@ -361,7 +361,7 @@ function _M.cdr()
     local received = ngx.utctime()
     received = sub(received, 1, 10) .. "T" .. sub(received, 12) .. "Z"
     local app = ngx.ctx.app
-    local prefix = '{"dialect":"huawei","app":' .. encode(app)
+    local prefix = '{"dialect":"huawei","type":"cdr","app":' .. encode(app)
     local wrapped_received = ',"received":"' .. received .. '","record":'
 
     local lines, keys, seen = {}, {}, {}

@@ -116,6 +116,34 @@ validate_connect_info(const json_t *info) noexcept
     return cc_verdict::ok;
 }
 
+// §3.6: one action; a route needs its destination, message.called.
+cc_verdict
+validate_sms_action(const json_t *action) noexcept
+{
+    if (!json_is_object(action)) {
+        return cc_verdict::bad_actions;
+    }
+
+    const json_t *op = json_object_get(action, "operation");
+
+    if (!json_is_string(op) || !huawei_sms_operation_allowed(json_text(op))) {
+        return cc_verdict::bad_operation;
+    }
+
+    const json_t *message = json_object_get(action, "message");
+    const json_t *called = json_object_get(message, "called");
+    const json_t *calling = json_object_get(message, "calling");
+    bool route = json_text(op) == "vNumberRoute";
+
+    if ((message != nullptr && !json_is_object(message)) ||
+        (called != nullptr ? !global_number(called) : route) ||
+        (calling != nullptr && !global_number(calling))) {
+        return cc_verdict::bad_field;
+    }
+
+    return cc_verdict::ok;
+}
+
 bool
 append_json_string(std::string_view s, std::string &out)
 {
@@ -157,6 +185,8 @@ describe(cc_verdict v) noexcept
         return "operation not allowed";
     case cc_verdict::bad_field:
         return "field out of the spec's range";
+    case cc_verdict::bad_actions:
+        return "actions missing, empty or not objects";
     }
 
     return "unknown";
@@ -172,6 +202,12 @@ bool
 huawei_operation_allowed(std::string_view op) noexcept
 {
     return op == "connect" || op == "close";
+}
+
+bool
+huawei_sms_operation_allowed(std::string_view op) noexcept
+{
+    return op == "vNumberRoute" || op == "DiscardMessage";
 }
 
 cc_verdict
@@ -245,6 +281,27 @@ validate_huawei_answer(std::string_view body) noexcept
     return cc_verdict::ok;
 }
 
+cc_verdict
+validate_huawei_sms_answer(std::string_view body) noexcept
+{
+    json_doc doc(body);
+
+    if (!json_is_object(doc.root)) {
+        return cc_verdict::not_json;
+    }
+
+    // json_array_size is 0 for what is not an array
+    const json_t *actions = json_object_get(doc.root, "actions");
+    size_t n = json_array_size(actions);
+    cc_verdict v = n > 0 ? cc_verdict::ok : cc_verdict::bad_actions;
+
+    for (size_t i = 0; i < n && v == cc_verdict::ok; i++) {
+        v = validate_sms_action(json_array_get(actions, i));
+    }
+
+    return v;
+}
+
 bool
 aliyun_fallback_body(std::string_view operate, std::string_view message,
                      std::string &out) noexcept
@@ -288,6 +345,44 @@ huawei_fallback_body(std::string_view operation, std::string &out) noexcept
         }
 
         out += '}';
+
+        return true;
+
+    } catch (const std::bad_alloc &) {
+        return false;
+    }
+}
+
+bool
+huawei_sms_fallback_body(std::string_view operation, std::string_view called,
+                         std::string_view calling, std::string &out) noexcept
+{
+    try {
+        out += "{\"actions\":[{\"operation\":";
+
+        if (!append_json_string(operation, out)) {
+            return false;
+        }
+
+        if (operation == "vNumberRoute") {
+            out += ",\"message\":{\"called\":";
+
+            if (!append_json_string(called, out)) {
+                return false;
+            }
+
+            if (!calling.empty()) {
+                out += ",\"calling\":";
+
+                if (!append_json_string(calling, out)) {
+                    return false;
+                }
+            }
+
+            out += '}';
+        }
+
+        out += "}]}";
 
         return true;
 

@@ -29,47 +29,73 @@ namespace {
 
 constexpr cdr_field_rule
 req_str(const char *name, uint16_t min, uint16_t max,
-        cdr_key_part part = cdr_key_part::none)
+        cdr_field_role role = cdr_field_role::none)
 {
     return cdr_field_rule{
-        name, cdr_field_type::string, true, min, max, false, 0, 0, part};
+        name, cdr_field_type::string, true, min, max, false, 0, 0, role};
 }
 
 constexpr cdr_field_rule
 opt_str(const char *name, uint16_t min = 0, uint16_t max = 0,
-        cdr_key_part part = cdr_key_part::none)
+        cdr_field_role role = cdr_field_role::none)
 {
     return cdr_field_rule{
-        name, cdr_field_type::string, false, min, max, false, 0, 0, part};
+        name, cdr_field_type::string, false, min, max, false, 0, 0, role};
 }
 
 constexpr cdr_field_rule
-opt_int(const char *name, cdr_key_part part = cdr_key_part::none)
+req_int(const char *name, cdr_field_role role)
 {
     return cdr_field_rule{
-        name, cdr_field_type::integer, false, 0, 0, false, 0, 0, part};
+        name, cdr_field_type::integer, true, 0, 0, false, 0, 0, role};
+}
+
+constexpr cdr_field_rule
+opt_int(const char *name, cdr_field_role role = cdr_field_role::none)
+{
+    return cdr_field_rule{
+        name, cdr_field_type::integer, false, 0, 0, false, 0, 0, role};
 }
 
 constexpr cdr_field_rule
 opt_int_range(const char *name, int64_t lo, int64_t hi)
 {
     return cdr_field_rule{name, cdr_field_type::integer, false, 0, 0, true, lo,
-                          hi,   cdr_key_part::none};
+                          hi,   cdr_field_role::none};
 }
 
 constexpr cdr_field_rule
 opt_num(const char *name)
 {
     return cdr_field_rule{name, cdr_field_type::number, false, 0, 0, false, 0,
-                          0,    cdr_key_part::none};
+                          0,    cdr_field_role::none};
 }
+
+/* A-19: a time that is a string or an integer, a key component */
+constexpr cdr_field_rule
+opt_time(const char *name, uint16_t max, cdr_field_role role)
+{
+    return cdr_field_rule{
+        name, cdr_field_type::string_or_integer, false, 0, max, false, 0, 0,
+        role};
+}
+
+/* the tenants of every Aliyun receipt */
+constexpr cdr_field_rule aliyun_partner_key =
+    opt_str("partner_key", 0, 256, cdr_field_role::partner_key);
+constexpr cdr_field_rule aliyun_pool_key =
+    opt_str("pool_key", 0, 256, cdr_field_role::pool_key);
+
+/* the call id of Aliyun's call receipts, §2.6.1 */
+constexpr cdr_field_rule aliyun_call_id =
+    req_str("call_id", 1, 100, cdr_field_role::key1);
 
 /*
  * Huawei FeeInfo, §3.4.1, sorted by name.  Only [D] maximum lengths are
  * enforced; [I] and unbounded strings are type-checked only.
  */
 constexpr cdr_field_rule huawei_rules[] = {
-    req_str("appKey", 1, 128, cdr_key_part::app_key),
+    req_str("appKey", 1, 128, cdr_field_role::app_key),
     opt_str("areaCode", 0, 32),
     req_str("bindNum", 1, 32),
     opt_str("callEndTime"),
@@ -81,7 +107,7 @@ constexpr cdr_field_rule huawei_rules[] = {
     opt_int("callRelDirection"),
     req_str("calleeNum", 1, 32),
     req_str("callerNum", 1, 32),
-    opt_int("direction", cdr_key_part::direction),
+    opt_int("direction", cdr_field_role::key2),
     opt_str("extendNum"),
     opt_str("failTime", 0, 128),
     opt_str("fwdAlertingTime", 0, 128),
@@ -91,7 +117,7 @@ constexpr cdr_field_rule huawei_rules[] = {
     opt_str("fwdStartTime", 0, 128),
     opt_int("fwdUnaswRsn"),
     opt_str("hostName"),
-    opt_str("icid", 1, 64, cdr_key_part::icid),
+    opt_str("icid", 1, 64, cdr_field_role::key3),
     opt_str("mptyId"),
     opt_str("notifyMode"),
     opt_str("recordBucketName"),
@@ -102,7 +128,7 @@ constexpr cdr_field_rule huawei_rules[] = {
     opt_str("recordPushURL"),
     opt_str("recordStartTime", 0, 128),
     opt_str("serviceType"),
-    req_str("sessionId", 1, 256, cdr_key_part::id),
+    req_str("sessionId", 1, 256, cdr_field_role::key1),
     opt_int("sipStatusCode"),
     req_str("spId", 1, 32),
     opt_str("subscriptionId"),
@@ -117,7 +143,7 @@ constexpr cdr_field_rule huawei_rules[] = {
  * optional; "at least one non-empty" is checked after the fields.
  */
 constexpr cdr_field_rule aliyun_rules[] = {
-    req_str("call_id", 1, 100, cdr_key_part::id),
+    aliyun_call_id, /* key1 */
     opt_str("call_out_time"),
     opt_str("call_time"),
     opt_int("call_type"),
@@ -129,10 +155,10 @@ constexpr cdr_field_rule aliyun_rules[] = {
     opt_str("free_ring_time"),
     opt_num("id"),
     opt_str("out_id"),
-    opt_str("partner_key", 0, 256, cdr_key_part::partner_key),
+    aliyun_partner_key,
     opt_str("peer_no"),
     opt_str("phone_no"),
-    opt_str("pool_key", 0, 256, cdr_key_part::pool_key),
+    aliyun_pool_key,
     opt_str("record_url"),
     opt_int("release_cause"),
     opt_int("release_dir"),
@@ -145,6 +171,104 @@ constexpr cdr_field_rule aliyun_rules[] = {
     opt_int("sub_id"),
     opt_int("subs_id"),
     opt_int("unconnected_cause"),
+};
+
+/*
+ * Huawei statusInfo of every call event, §3.3.1 and §3.3.3 (one table:
+ * the events differ in which fields they carry, not in what a field
+ * means).  The String(1-32/128/256) maxima are the spec's; userData's is
+ * the CDR's and the Block answer's, whose value it echoes.
+ */
+constexpr cdr_field_rule huawei_call_rules[] = {
+    opt_str("called", 0, 32),
+    opt_str("caller", 0, 32),
+    opt_str("digitInfo"),
+    opt_str("displayCallerNum"),
+    opt_str("notifyMode", 0, 0, cdr_field_role::mode),
+    opt_str("origCalleeNum"),
+    req_str("sessionId", 1, 256, cdr_field_role::key1),
+    opt_int("stateCode"),
+    opt_str("stateDesc"),
+    opt_str("subscriptionId"),
+    opt_time("timestamp", 128, cdr_field_role::key2),
+    opt_str("userData", 0, 256),
+};
+
+/* Huawei numInfo entry, §3.5; status and cause are strings there */
+constexpr cdr_field_rule huawei_number_rules[] = {
+    opt_str("cause", 0, 0, cdr_field_role::key3),
+    req_str("number", 1, 0, cdr_field_role::key1),
+    req_str("status", 1, 0, cdr_field_role::key2),
+};
+
+/*
+ * Huawei smsEvent, §3.6.  extInfo (an object) and sendResult (no type
+ * given) are unknown fields: kept, not checked.
+ */
+constexpr cdr_field_rule huawei_sms_rules[] = {
+    opt_str("called"),
+    opt_str("calling"),
+    opt_str("event", 0, 0, cdr_field_role::key2),
+    opt_str("notificationMode", 0, 0, cdr_field_role::mode),
+    opt_str("smsContent"),
+    req_str("smsIdentifier", 1, 64, cdr_field_role::key1),
+    opt_str("subscriptionId"),
+    opt_time("timeStamp", 0, cdr_field_role::key3),
+    opt_str("virtualNumber"),
+};
+
+/* Aliyun SecretStartReport, §2.6.2 */
+constexpr cdr_field_rule aliyun_start_rules[] = {
+    aliyun_call_id, /* key1 */
+    opt_str("call_time", 0, 0, cdr_field_role::key2),
+    opt_int("call_type"),
+    opt_str("called_display_no"),
+    opt_str("control_msg"),
+    opt_str("out_id"),
+    aliyun_partner_key,
+    opt_str("peer_no"),
+    opt_str("phone_no"),
+    aliyun_pool_key,
+    opt_str("secret_no"),
+    opt_int("sub_id"),
+};
+
+/* Aliyun SecretRingReport, §2.6.2 */
+constexpr cdr_field_rule aliyun_ring_rules[] = {
+    aliyun_call_id, /* key1 */
+    opt_str("call_time"),
+    opt_int("call_type"),
+    opt_str("city"),
+    opt_str("out_id"),
+    aliyun_partner_key,
+    opt_str("peer_no"),
+    opt_str("phone_no"),
+    aliyun_pool_key,
+    opt_str("ring_time", 0, 0, cdr_field_role::key2),
+    opt_str("secret_no"),
+    opt_int("sub_id"),
+};
+
+/* Aliyun SecretRecording, §2.6.2: call_time in epoch milliseconds; A-7 */
+constexpr cdr_field_rule aliyun_recording_rules[] = {
+    aliyun_call_id, /* key1 */
+    opt_int("call_time", cdr_field_role::key2),
+    opt_str("out_id"),
+    aliyun_partner_key,
+    aliyun_pool_key,
+    opt_int("sub_id"),
+    opt_int("subs_id"),
+};
+
+/* Aliyun NumberManagementReport, §2.6.2: status Number, Vendor long */
+constexpr cdr_field_rule aliyun_number_rules[] = {
+    opt_int("Vendor"),
+    opt_str("city"),
+    opt_str("operating_time", 0, 0, cdr_field_role::key3),
+    aliyun_partner_key,
+    aliyun_pool_key,
+    req_str("secret_no", 1, 0, cdr_field_role::key1),
+    req_int("status", cdr_field_role::key2),
 };
 
 constexpr size_t
@@ -252,21 +376,241 @@ rules_sorted(const cdr_field_rule (&t)[N])
     return N <= 64 && N < name_slots / 2; /* 64-bit masks; a sparse table */
 }
 
-static_assert(rules_sorted(huawei_rules), "huawei_rules must be sorted");
-static_assert(rules_sorted(aliyun_rules), "aliyun_rules must be sorted");
+static_assert(rules_sorted(huawei_rules) && rules_sorted(aliyun_rules) &&
+                  rules_sorted(huawei_call_rules) &&
+                  rules_sorted(huawei_number_rules) &&
+                  rules_sorted(huawei_sms_rules) &&
+                  rules_sorted(aliyun_start_rules) &&
+                  rules_sorted(aliyun_ring_rules) &&
+                  rules_sorted(aliyun_recording_rules) &&
+                  rules_sorted(aliyun_number_rules),
+              "rule tables must be sorted");
 
 constexpr name_table huawei_names = make_name_table(huawei_rules);
 constexpr name_table aliyun_names = make_name_table(aliyun_rules);
+constexpr name_table huawei_call_names = make_name_table(huawei_call_rules);
+constexpr name_table huawei_number_names = make_name_table(huawei_number_rules);
+constexpr name_table huawei_sms_names = make_name_table(huawei_sms_rules);
+constexpr name_table aliyun_start_names = make_name_table(aliyun_start_rules);
+constexpr name_table aliyun_ring_names = make_name_table(aliyun_ring_rules);
+constexpr name_table aliyun_recording_names =
+    make_name_table(aliyun_recording_rules);
+constexpr name_table aliyun_number_names = make_name_table(aliyun_number_rules);
 
 static_assert(huawei_names.longest_probe <= 2 &&
-                  aliyun_names.longest_probe <= 2,
+                  aliyun_names.longest_probe <= 2 &&
+                  huawei_call_names.longest_probe <= 2 &&
+                  huawei_number_names.longest_probe <= 2 &&
+                  huawei_sms_names.longest_probe <= 2 &&
+                  aliyun_start_names.longest_probe <= 2 &&
+                  aliyun_ring_names.longest_probe <= 2 &&
+                  aliyun_recording_names.longest_probe <= 2 &&
+                  aliyun_number_names.longest_probe <= 2,
               "name_hash spreads the known names badly");
 
 struct rule_table {
     const cdr_field_rule *rules;
     size_t n;
     const name_table *names;
+    uint8_t components;     /* key1.. used: the key's components */
+    const char *mode_field; /* the field with the mode role, or nullptr */
+    bool key_fits_stack;    /* every key part has a maximum length */
 };
+
+/*
+ * A key whose parts all have a maximum is built on the stack (every CDR
+ * key); one with parts without one (some events) in the push's memory.
+ */
+constexpr size_t key_stack_max = 6144;
+
+template <size_t N>
+constexpr rule_table
+make_rule_table(const cdr_field_rule (&rules)[N], const name_table &names)
+{
+    rule_table t{rules, N, &names, 0, nullptr, true};
+    size_t components = 0;
+    size_t tenant = 0;
+
+    for (size_t i = 0; i < N; i++) {
+        cdr_field_role r = rules[i].role;
+        /* 4 bytes a character, percent-encoded: 12; an integer: 20 */
+        size_t max = rules[i].type == cdr_field_type::integer
+                         ? 20
+                         : size_t(12) * rules[i].max_len;
+
+        if (r != cdr_field_role::none && r != cdr_field_role::mode) {
+            t.key_fits_stack &= max != 0;
+        }
+        if (r >= cdr_field_role::app_key && r <= cdr_field_role::partner_key) {
+            tenant = std::max(tenant, max); /* one of them is the tenant */
+        } else if (r >= cdr_field_role::key1 && r <= cdr_field_role::key3) {
+            components += max;
+        }
+        if (r >= cdr_field_role::key1 && r <= cdr_field_role::key3) {
+            t.components = std::max<uint8_t>(
+                t.components, static_cast<uint8_t>(
+                                  static_cast<int>(r) -
+                                  static_cast<int>(cdr_field_role::key1) + 1));
+        } else if (r == cdr_field_role::mode) {
+            t.mode_field = rules[i].name;
+        }
+    }
+
+    /* 64: the prefix, the tenant's kind, the separators */
+    t.key_fits_stack &= 64 + tenant + components <= key_stack_max;
+    return t;
+}
+
+/* Where a type's tenant comes from. */
+enum class tenant_source : uint8_t {
+    none,             /* huawei call events, numStatus: no appKey */
+    record_app_key,   /* huawei cdr */
+    envelope_app_key, /* huawei smsEvent */
+    pool_or_partner,  /* aliyun */
+};
+
+/* How a push of one type is laid out, checked and keyed. */
+struct type_shape {
+    push_type type;
+    provision_x::dialect dialect;
+    std::string_view prefix; /* the key's first segment */
+    const char *event;       /* huawei "eventType"; nullptr: none */
+    const char *member;      /* huawei: the member holding the records */
+    bool list;               /* an array of records, or one record */
+    uint16_t max_records;
+    rule_table rules;
+    tenant_source tenant;
+    const char *mode; /* what the mode field must hold; nullptr: any */
+
+    /* the 400 sentences of not_an_array, no_records, too_many_records */
+    const char *not_a_list;
+    const char *empty;
+    const char *too_many;
+};
+
+constexpr rule_table huawei_table = make_rule_table(huawei_rules, huawei_names);
+constexpr rule_table aliyun_table = make_rule_table(aliyun_rules, aliyun_names);
+
+static_assert(huawei_table.key_fits_stack && aliyun_table.key_fits_stack,
+              "CDR keys are built on the stack");
+constexpr rule_table huawei_call_table =
+    make_rule_table(huawei_call_rules, huawei_call_names);
+
+/* The call events differ only in name and callin's mode rule. */
+constexpr type_shape call_event = {push_type::callin,
+                                   dialect::huawei,
+                                   "",
+                                   nullptr,
+                                   "statusInfo",
+                                   false,
+                                   1,
+                                   huawei_call_table,
+                                   tenant_source::none,
+                                   nullptr,
+                                   nullptr,
+                                   "\"statusInfo\" is missing",
+                                   nullptr};
+
+/* Aliyun's receipts differ only in name and fields. */
+constexpr type_shape aliyun_receipt = {
+    push_type::cdr,
+    dialect::aliyun,
+    "aliyun",
+    nullptr,
+    nullptr,
+    true,
+    cdr_aliyun_max_records,
+    aliyun_table,
+    tenant_source::pool_or_partner,
+    nullptr,
+    "request body must be a JSON array of receipts",
+    "receipt array is empty",
+    "receipt array has too many records"};
+
+constexpr type_shape
+variant(type_shape s, push_type t, std::string_view prefix, const char *event,
+        const rule_table &rules, const char *mode) noexcept
+{
+    s.type = t;
+    s.prefix = prefix;
+    s.event = event;
+    s.rules = rules;
+    s.mode = mode;
+    return s;
+}
+
+/*
+ * Indexed by push_type; Aliyun's cdr, the one type of both dialects,
+ * comes last.
+ */
+constexpr type_shape shapes[push_type_count + 1] = {
+    {push_type::cdr, dialect::huawei, "huawei", "fee", "feeLst", true,
+     cdr_huawei_max_records, huawei_table, tenant_source::record_app_key,
+     nullptr, "\"feeLst\" must be an array of FeeInfo objects",
+     "\"feeLst\" is empty", "\"feeLst\" has too many records"},
+    variant(call_event, push_type::callin, "huawei.callin", "callin",
+            huawei_call_table, "Notify"),
+    variant(call_event, push_type::callout, "huawei.callout", "callout",
+            huawei_call_table, nullptr),
+    variant(call_event, push_type::alerting, "huawei.alerting", "alerting",
+            huawei_call_table, nullptr),
+    variant(call_event, push_type::answer, "huawei.answer", "answer",
+            huawei_call_table, nullptr),
+    variant(call_event, push_type::disconnect, "huawei.disconnect",
+            "disconnect", huawei_call_table, nullptr),
+    {push_type::num_status, dialect::huawei, "huawei.numStatus", "numStatus",
+     "numInfo", true, cdr_huawei_max_numbers,
+     make_rule_table(huawei_number_rules, huawei_number_names),
+     tenant_source::none, nullptr,
+     "\"numInfo\" must be an array of numInfo objects", "\"numInfo\" is empty",
+     "\"numInfo\" has too many entries"},
+    {push_type::sms, dialect::huawei, "huawei.smsEvent", nullptr, "smsEvent",
+     false, 1, make_rule_table(huawei_sms_rules, huawei_sms_names),
+     tenant_source::envelope_app_key, "Notify", nullptr,
+     "\"smsEvent\" is missing", nullptr},
+    variant(aliyun_receipt, push_type::start_report, "aliyun.SecretStartReport",
+            nullptr, make_rule_table(aliyun_start_rules, aliyun_start_names),
+            nullptr),
+    variant(aliyun_receipt, push_type::ring_report, "aliyun.SecretRingReport",
+            nullptr, make_rule_table(aliyun_ring_rules, aliyun_ring_names),
+            nullptr),
+    variant(aliyun_receipt, push_type::recording, "aliyun.SecretRecording",
+            nullptr,
+            make_rule_table(aliyun_recording_rules, aliyun_recording_names),
+            nullptr),
+    variant(aliyun_receipt, push_type::number_report,
+            "aliyun.NumberManagementReport", nullptr,
+            make_rule_table(aliyun_number_rules, aliyun_number_names), nullptr),
+    aliyun_receipt,
+};
+
+constexpr bool
+shapes_indexed()
+{
+    for (size_t i = 0; i < push_type_count; i++) {
+        if (static_cast<size_t>(shapes[i].type) != i) {
+            return false;
+        }
+    }
+    return shapes[push_type_count].type == push_type::cdr;
+}
+
+static_assert(shapes_indexed(), "shapes[] is indexed by push_type");
+
+/* The shape of type t in dialect d, or nullptr when d has no such type. */
+const type_shape *
+shape_of(dialect d, push_type t) noexcept
+{
+    size_t i = static_cast<size_t>(t);
+
+    if (i >= push_type_count) {
+        return nullptr;
+    }
+    if (t == push_type::cdr && d == dialect::aliyun) {
+        return &shapes[push_type_count];
+    }
+    return shapes[i].dialect == d ? &shapes[i] : nullptr;
+}
 
 /*
  * Whether the bytes at key are the name of these words, without a branch
@@ -667,87 +1011,77 @@ key_part_write(char *p, std::string_view s) noexcept
     return p;
 }
 
-/* the literal parts: "huawei" / "aliyun", the tenant kind, direction */
-constexpr size_t direction_max = 20; /* "-9223372036854775808" */
-
-size_t
-direction_text(const cdr_record &r, char buf[direction_max]) noexcept
-{
-    if (!r.has_direction) {
-        return 0;
-    }
-    auto res = std::to_chars(buf, buf + direction_max, r.direction);
-    return static_cast<size_t>(res.ptr - buf);
-}
-
-const char *
+std::string_view
 tenant_kind_name(cdr_tenant_kind k) noexcept
 {
-    return k == cdr_tenant_kind::pool_key ? "pool_key" : "partner_key";
+    using namespace std::string_view_literals;
+    return k == cdr_tenant_kind::pool_key ? "pool_key"sv : "partner_key"sv;
 }
 
-/* Every key component is at most 4 bytes x max_len characters, x3. */
-constexpr size_t cdr_key_max = sizeof("huawei/") + 128 * 12 + 1 + 256 * 12 + 1 +
-                               direction_max + 1 + 64 * 12;
+/* The literal bytes of a key: its prefix, separators, the tenant kind. */
+size_t
+key_literal_size(const type_shape &shape, const cdr_record &r) noexcept
+{
+    size_t n = shape.prefix.size() + shape.rules.components;
 
-static_assert(cdr_key_max >=
-                  sizeof("aliyun/partner_key/") + 256 * 12 + 1 + 100 * 12,
-              "cdr_key_max must hold an Aliyun key");
+    if (shape.tenant == tenant_source::pool_or_partner) {
+        n += 2 + tenant_kind_name(r.tenant_kind).size();
+    } else if (shape.tenant != tenant_source::none) {
+        n += 1;
+    }
+    return n;
+}
+
+/* The key's length if no component needed percent-encoding. */
+size_t
+plain_key_size(const type_shape &shape, const cdr_record &r) noexcept
+{
+    size_t n = key_literal_size(shape, r) + r.tenant.size();
+
+    for (size_t i = 0; i < shape.rules.components; i++) {
+        n += r.key_parts[i].size();
+    }
+    return n;
+}
 
 /*
  * The printable key (see cdr.hpp).  encode = false copies the components
- * as they are: cdr_write_key knows when none needs percent-encoding, as
+ * as they are: the record knows when none needs percent-encoding, as
  * with nearly every real key, and a line then costs a few memcpy.
  */
 char *
-key_write(dialect d, const cdr_record &r, char *p, bool encode) noexcept
+key_write(const type_shape &shape, const cdr_record &r, char *p,
+          bool encode) noexcept
 {
     auto part = [encode](char *at, std::string_view s) {
         if (encode) {
             return key_part_write(at, s);
         }
-        if (!s.empty()) { /* an absent icid has no data() */
+        if (!s.empty()) { /* an absent component has no data() */
             std::memcpy(at, s.data(), s.size());
         }
         return at + s.size();
     };
 
-    if (d == dialect::huawei) {
-        std::memcpy(p, "huawei/", 7);
-        p = part(p + 7, r.tenant);
+    std::memcpy(p, shape.prefix.data(), shape.prefix.size());
+    p += shape.prefix.size();
+
+    if (shape.tenant == tenant_source::pool_or_partner) {
+        std::string_view kind = tenant_kind_name(r.tenant_kind);
         *p++ = '/';
-        p = part(p, r.id);
+        std::memcpy(p, kind.data(), kind.size());
+        p += kind.size();
+    }
+    if (shape.tenant != tenant_source::none) {
         *p++ = '/';
-        p += direction_text(r, p);
-        *p++ = '/';
-        return part(p, r.icid);
+        p = part(p, r.tenant);
     }
 
-    const char *kind = tenant_kind_name(r.tenant_kind);
-    size_t kn = std::strlen(kind);
-
-    std::memcpy(p, "aliyun/", 7);
-    std::memcpy(p + 7, kind, kn);
-    p += 7 + kn;
-    *p++ = '/';
-    p = part(p, r.tenant);
-    *p++ = '/';
-    return part(p, r.id);
-}
-
-/* The key's length if no component needed percent-encoding. */
-size_t
-plain_key_size(dialect d, const cdr_record &r) noexcept
-{
-    if (d == dialect::huawei) {
-        char dir[direction_max];
-        return sizeof("huawei////") - 1 + r.tenant.size() + r.id.size() +
-               direction_text(r, dir) + r.icid.size();
+    for (size_t i = 0; i < shape.rules.components; i++) {
+        *p++ = '/';
+        p = part(p, r.key_parts[i]);
     }
-
-    return sizeof("aliyun///") - 1 +
-           std::strlen(tenant_kind_name(r.tenant_kind)) + r.tenant.size() +
-           r.id.size();
+    return p;
 }
 
 /* ------------------------------------------------------------------ */
@@ -939,16 +1273,36 @@ cdr_status_name(cdr_status s) noexcept
         return "no_records";
     case cdr_status::too_many_records:
         return "too_many_records";
+    case cdr_status::bad_app_key:
+        return "bad_app_key";
     case cdr_status::no_memory:
         return "no_memory";
     }
     return "unknown";
 }
 
+namespace {
+
+constexpr std::string_view type_names[push_type_count] = {
+    "cdr",
+    "callin",
+    "callout",
+    "alerting",
+    "answer",
+    "disconnect",
+    "numStatus",
+    "smsEvent",
+    "SecretStartReport",
+    "SecretRingReport",
+    "SecretRecording",
+    "NumberManagementReport",
+};
+
 const char *
-cdr_status_message(cdr_status s, dialect d) noexcept
+status_message(cdr_status s, dialect d, const type_shape *shape,
+               uint32_t types) noexcept
 {
-    bool hw = d == dialect::huawei;
+    const char *m = nullptr;
 
     switch (s) {
     case cdr_status::ok:
@@ -962,19 +1316,91 @@ cdr_status_message(cdr_status s, dialect d) noexcept
     case cdr_status::not_an_object:
         return "request body must be a JSON object";
     case cdr_status::not_an_array:
-        return hw ? "\"feeLst\" must be an array of FeeInfo objects"
-                  : "request body must be a JSON array of receipts";
+        m = shape != nullptr ? shape->not_a_list : nullptr;
+        break;
     case cdr_status::wrong_event_type:
-        return "\"eventType\" must be \"fee\"";
+        if (d == dialect::aliyun) {
+            return "the location receives no single Aliyun receipt type";
+        }
+        return types == push_type_bit(push_type::cdr)
+                   ? "\"eventType\" must be \"fee\""
+                   : "\"eventType\" is missing or names an event this "
+                     "location does not receive";
     case cdr_status::no_records:
-        return hw ? "\"feeLst\" is empty" : "receipt array is empty";
+        m = shape != nullptr ? shape->empty : nullptr;
+        break;
     case cdr_status::too_many_records:
-        return hw ? "\"feeLst\" has too many records"
-                  : "receipt array has too many records";
+        m = shape != nullptr ? shape->too_many : nullptr;
+        break;
+    case cdr_status::bad_app_key:
+        return "\"appKey\" must be a string of 1 to 32 characters";
     case cdr_status::no_memory:
         return "out of memory while parsing the request body";
     }
-    return "unknown error";
+    return m != nullptr ? m : "request body has the wrong shape";
+}
+
+} // namespace
+
+const char *
+cdr_status_message(cdr_status s, dialect d) noexcept
+{
+    return status_message(s, d, shape_of(d, push_type::cdr),
+                          push_type_bit(push_type::cdr));
+}
+
+const char *
+cdr_push_message(const cdr_push &push) noexcept
+{
+    return status_message(push.status(), push.dialect(),
+                          shape_of(push.dialect(), push.type()), push.types());
+}
+
+const char *
+push_type_name(push_type t) noexcept
+{
+    size_t i = static_cast<size_t>(t);
+    return i < push_type_count ? type_names[i].data() : "unknown";
+}
+
+bool
+push_type_from_name(dialect d, std::string_view name, push_type *t) noexcept
+{
+    for (size_t i = 0; i < push_type_count; i++) {
+        push_type c = static_cast<push_type>(i);
+        if (type_names[i] == name && shape_of(d, c) != nullptr) {
+            *t = c;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+push_types_valid(dialect d, uint32_t types) noexcept
+{
+    size_t count = 0;
+
+    for (size_t i = 0; i < 32; i++) {
+        if ((types >> i & 1) == 0) {
+            continue;
+        }
+        if (i >= push_type_count ||
+            shape_of(d, static_cast<push_type>(i)) == nullptr) {
+            return false;
+        }
+        count++;
+    }
+    return d == dialect::huawei ? count > 0 : count == 1;
+}
+
+std::string_view
+push_ack_body(dialect d, push_type t) noexcept
+{
+    if (d == dialect::aliyun) {
+        return "{\"code\":0,\"msg\":\"接收成功\"}";
+    }
+    return t == push_type::cdr ? "{}" : "";
 }
 
 const char *
@@ -1003,29 +1429,33 @@ cdr_problem_message(cdr_problem p) noexcept
         return "is too long";
     case cdr_problem::out_of_range:
         return "is out of range";
+    case cdr_problem::wrong_value:
+        return "has a value the type does not allow";
     }
     return "is invalid";
 }
 
 const cdr_field_rule *
-cdr_field_rules(dialect d, size_t *count) noexcept
+cdr_field_rules(dialect d, push_type t, size_t *count) noexcept
 {
-    if (d == dialect::huawei) {
-        *count = std::size(huawei_rules);
-        return huawei_rules;
-    }
-    *count = std::size(aliyun_rules);
-    return aliyun_rules;
+    const type_shape *shape = shape_of(d, t);
+
+    *count = shape != nullptr ? shape->rules.n : 0;
+    return shape != nullptr ? shape->rules.rules : nullptr;
 }
 
 size_t
-cdr_max_records(dialect d, const cdr_options &options) noexcept
+cdr_max_records(dialect d, push_type t, const cdr_options &options) noexcept
 {
-    if (options.max_records != 0) {
-        return options.max_records;
+    const type_shape *shape = shape_of(d, t);
+
+    if (shape == nullptr) {
+        return 0;
     }
-    return d == dialect::huawei ? cdr_huawei_max_records
-                                : cdr_aliyun_max_records;
+    if (!shape->list) {
+        return 1;
+    }
+    return options.max_records != 0 ? options.max_records : shape->max_records;
 }
 
 bool
@@ -1055,6 +1485,7 @@ cdr_push::cdr_push() noexcept : cdr_push(cdr_allocator{nullptr, nullptr})
 
 cdr_push::cdr_push(cdr_allocator pool) noexcept
     : pool_(pool), blocks_(nullptr), dialect_(dialect::huawei),
+      type_(push_type::cdr), types_(push_type_bit(push_type::cdr)),
       status_(cdr_status::ok), records_(nullptr), count_(0), valid_(0),
       dups_(0), detail_()
 {
@@ -1078,6 +1509,7 @@ cdr_push::clear() noexcept
     count_ = 0;
     valid_ = 0;
     dups_ = 0;
+    type_ = push_type::cdr;
     status_ = cdr_status::ok;
     detail_[0] = '\0';
 }
@@ -1199,16 +1631,18 @@ cdr_parser::reserve(size_t max_body) noexcept
 
 namespace {
 
-/* One string field of a record that may become part of the key. */
+/*
+ * One field of a record that may become its tenant or part of its key:
+ * a string, or an integer's token (its decimal spelling).
+ */
 struct slot_text {
     std::string_view decoded; /* in simdjson's buffer: this parse only */
     const char *raw;          /* past the opening quote, in the copy */
-    bool escaped;
+    bool escaped;             /* decoded is not the bytes at raw */
     bool set;
 };
 
-constexpr size_t part_count =
-    static_cast<size_t>(cdr_key_part::partner_key) + 1;
+constexpr size_t role_count = static_cast<size_t>(cdr_field_role::mode) + 1;
 
 /* What a record's fields said, gathered while walking it. */
 struct record_scan {
@@ -1220,32 +1654,28 @@ struct record_scan {
     bool compact;
     bool nul;
     bool duplicate;
-    bool has_direction;
-    int64_t direction;
-    bool part_bad[part_count];
-    slot_text part[part_count];
+    bool role_bad[role_count];
+    slot_text role[role_count];
 
-    const slot_text &text(cdr_key_part p) const noexcept
+    const slot_text &text(cdr_field_role r) const noexcept
     {
-        return part[static_cast<size_t>(p)];
+        return role[static_cast<size_t>(r)];
     }
 
-    bool bad_part(cdr_key_part p) const noexcept
+    bool bad_role(cdr_field_role r) const noexcept
     {
-        return part_bad[static_cast<size_t>(p)];
+        return role_bad[static_cast<size_t>(r)];
     }
 };
 
 void
-format_reason(cdr_record &r, const cdr_field_rule *bad, dialect d) noexcept
+format_reason(cdr_record &r, const cdr_field_rule *bad,
+              const type_shape &shape) noexcept
 {
-    const char *type = "a number";
-
-    if (bad != nullptr && bad->type == cdr_field_type::string) {
-        type = "a string";
-    } else if (bad != nullptr && bad->type == cdr_field_type::integer) {
-        type = "an integer";
-    }
+    static const char *const type_text[] = {
+        "a string", "a string or an integer", "an integer", "a number"};
+    const char *type =
+        bad != nullptr ? type_text[static_cast<size_t>(bad->type)] : "";
 
     switch (r.problem) {
     case cdr_problem::none:
@@ -1271,7 +1701,7 @@ format_reason(cdr_record &r, const cdr_field_rule *bad, dialect d) noexcept
         break;
     case cdr_problem::foreign_tenant:
         std::snprintf(r.reason, sizeof(r.reason),
-                      d == dialect::huawei
+                      shape.dialect == dialect::huawei
                           ? "field \"%s\" is not the app that signed the push"
                           : "field \"%s\" is not an allowed tenant",
                       r.field);
@@ -1304,6 +1734,10 @@ format_reason(cdr_record &r, const cdr_field_rule *bad, dialect d) noexcept
             std::snprintf(r.reason, sizeof(r.reason),
                           "field \"%s\" does not fit 64 bits", r.field);
         }
+        break;
+    case cdr_problem::wrong_value:
+        std::snprintf(r.reason, sizeof(r.reason), "field \"%s\" must be \"%s\"",
+                      r.field, shape.mode);
         break;
     }
 }
@@ -1351,14 +1785,17 @@ struct cdr_walk {
     const char *data; /* the caller's body */
     const char *base; /* what simdjson reads: data, or the parser's copy */
     size_t len;
-    rule_table rules;
-    size_t max_records;
-    bool fallback = false; /* bytes of the copy were replaced */
-    size_t nkeys = 0;      /* entries of st.keys in use */
-    size_t records = 0;    /* list elements met, kept or not */
+    const type_shape *shape = nullptr; /* nullptr: type not accepted */
+    rule_table rules{};                /* the shape's */
+    size_t max_records = 0;
+    slot_text envelope_app_key{}; /* smsEvent */
+    bool fallback = false;        /* bytes of the copy were replaced */
+    size_t nkeys = 0;             /* entries of st.keys in use */
+    size_t records = 0;           /* list elements met, kept or not */
     size_t table_size = 0;
     cdr_status status = cdr_status::ok;
 
+    void use_shape(const type_shape *s) noexcept;
     bool fail(cdr_status s, const char *what, const char *at) noexcept;
     bool json_error(simdjson::error_code e, const char *at) noexcept;
 
@@ -1384,19 +1821,43 @@ struct cdr_walk {
                      number_kind *kind) noexcept;
 
     bool walk_list(od::array &arr, const char *at, size_t depth) noexcept;
-    bool walk_record(od::value &v, size_t depth, cdr_record *r) noexcept;
+    cdr_record *record_slot() noexcept;
+    bool walk_record(od::value &v, size_t depth, cdr_record *r,
+                     record_scan &rec) noexcept;
     bool walk_field(od::value &v, std::string_view tok, size_t depth,
                     size_t index, record_scan &rec) noexcept;
+    bool finish_record(cdr_record &r, record_scan &rec) noexcept;
+    const slot_text *tenant_of(const record_scan &rec,
+                               cdr_tenant_kind *kind) noexcept;
     bool judge(cdr_record &r, record_scan &rec) noexcept;
+    bool digest_key(cdr_record &r) noexcept;
     bool keep(std::string_view &dst, const slot_text &s) noexcept;
 
+    simdjson::error_code huawei_shape(od::document &doc,
+                                      const type_shape **found) noexcept;
+    simdjson::error_code find_event_type(od::object &obj, bool *found,
+                                         std::string_view *event) noexcept;
     bool walk_root(od::document &doc, bool *shape_ok) noexcept;
     bool walk_root_scalar(od::document &doc, std::string_view tok) noexcept;
     bool walk_huawei(od::object &obj, const char *at, bool *shape_ok) noexcept;
+    bool walk_member(od::value &v, std::string_view tok, bool *list_ok,
+                     cdr_record **single, record_scan &scan) noexcept;
+    bool walk_app_key(od::value &v, std::string_view tok, bool *ok) noexcept;
     void find_duplicates() noexcept;
 
     cdr_status run() noexcept;
 };
+
+void
+cdr_walk::use_shape(const type_shape *s) noexcept
+{
+    shape = s;
+    if (s != nullptr) {
+        rules = s->rules;
+        max_records = cdr_max_records(s->dialect, s->type, opt);
+        out.type_ = s->type;
+    }
+}
 
 bool
 cdr_walk::fail(cdr_status s, const char *what, const char *at) noexcept
@@ -1733,7 +2194,7 @@ cdr_walk::walk_elements(od::array &arr, const char *at, size_t depth,
     return true;
 }
 
-/* A known field's value: its type, length or range, and its key part. */
+/* A known field's value: its type, length or range, and its role. */
 bool
 cdr_walk::walk_field(od::value &v, std::string_view tok, size_t depth,
                      size_t index, record_scan &rec) noexcept
@@ -1741,7 +2202,8 @@ cdr_walk::walk_field(od::value &v, std::string_view tok, size_t depth,
     const cdr_field_rule *rule = &rules.rules[index];
     uint64_t bit = uint64_t(1) << index;
     char c = first_char(tok);
-    size_t part = static_cast<size_t>(rule->part);
+    size_t role = static_cast<size_t>(rule->role);
+    bool string_ok = rule->type <= cdr_field_type::string_or_integer;
     cdr_problem p = cdr_problem::none;
 
     if (rec.present & bit) {
@@ -1759,28 +2221,24 @@ cdr_walk::walk_field(od::value &v, std::string_view tok, size_t depth,
     }
     rec.seen |= bit;
 
-    if (rule->type == cdr_field_type::string) {
-        if (c != '"') {
-            p = cdr_problem::wrong_type;
-        } else {
-            std::string_view s;
-            if (!walk_string(v, tok, &rec, &s)) {
-                return false;
-            }
-            /* bytes >= code points, so count only when needed */
-            if (s.size() < rule->min_len) {
-                p = cdr_problem::too_short;
-            } else if (rule->max_len != 0 && s.size() > rule->max_len &&
-                       utf8_length(s) > rule->max_len) {
-                p = cdr_problem::too_long;
-            } else if (part != 0) {
-                std::string_view t = trimmed(tok);
-                rec.part[part] =
-                    slot_text{s, t.data() + 1, s.size() != t.size() - 2, true};
-            }
+    if (c == '"' && string_ok) {
+        std::string_view s;
+        if (!walk_string(v, tok, &rec, &s)) {
+            return false;
+        }
+        /* bytes >= code points, so count only when needed */
+        if (s.size() < rule->min_len) {
+            p = cdr_problem::too_short;
+        } else if (rule->max_len != 0 && s.size() > rule->max_len &&
+                   utf8_length(s) > rule->max_len) {
+            p = cdr_problem::too_long;
+        } else if (role != 0) {
+            std::string_view t = trimmed(tok);
+            rec.role[role] =
+                slot_text{s, t.data() + 1, s.size() != t.size() - 2, true};
         }
 
-    } else if (!starts_number(c)) {
+    } else if (rule->type == cdr_field_type::string || !starts_number(c)) {
         p = cdr_problem::wrong_type;
 
     } else {
@@ -1795,17 +2253,19 @@ cdr_walk::walk_field(od::value &v, std::string_view tok, size_t depth,
             /* any JSON number */
         } else if (k != number_kind::integer) {
             p = cdr_problem::wrong_type;
-        } else if (!integer_value(trimmed(tok), n) ||
+        } else if (std::string_view t = trimmed(tok);
+                   !integer_value(t, n) ||
                    (rule->ranged && (n < rule->lo || n > rule->hi))) {
             p = cdr_problem::out_of_range;
-        } else if (rule->part == cdr_key_part::direction) {
-            rec.direction = n;
-            rec.has_direction = true;
+        } else if (role != 0) {
+            /* its decimal spelling is the token, but for -0 */
+            rec.role[role] = t == "-0" ? slot_text{"0", t.data(), true, true}
+                                       : slot_text{t, t.data(), false, true};
         }
     }
 
     if (p != cdr_problem::none) {
-        rec.part_bad[part] = true;
+        rec.role_bad[role] = true;
         if (rec.bad == nullptr) {
             rec.bad = rule;
             rec.problem = p;
@@ -1814,11 +2274,13 @@ cdr_walk::walk_field(od::value &v, std::string_view tok, size_t depth,
 
     /* a value of another type than the rule's is still JSON to check */
     bool checked =
-        rule->type == cdr_field_type::string ? c == '"' : starts_number(c);
+        c == '"' ? string_ok
+                 : rule->type != cdr_field_type::string && starts_number(c);
     return checked || walk_value(v, depth, &rec);
 }
 
-/* A key component outlives this parse: the body's bytes, or a copy. */
+/* A tenant or key component outlives this parse: the body's bytes, or a
+ * copy. */
 bool
 cdr_walk::keep(std::string_view &dst, const slot_text &s) noexcept
 {
@@ -1837,32 +2299,58 @@ cdr_walk::keep(std::string_view &dst, const slot_text &s) noexcept
     return true;
 }
 
+/* The record's tenant and its kind, per its type (see cdr.hpp). */
+const slot_text *
+cdr_walk::tenant_of(const record_scan &rec, cdr_tenant_kind *kind) noexcept
+{
+    switch (shape->tenant) {
+    case tenant_source::none:
+        return nullptr;
+    case tenant_source::record_app_key:
+        *kind = cdr_tenant_kind::app_key;
+        return rec.text(cdr_field_role::app_key).set
+                   ? &rec.text(cdr_field_role::app_key)
+                   : nullptr;
+    case tenant_source::envelope_app_key:
+        *kind = cdr_tenant_kind::app_key;
+        return &envelope_app_key; /* else the push is bad_app_key */
+    case tenant_source::pool_or_partner:
+        break;
+    }
+
+    const slot_text &pool = rec.text(cdr_field_role::pool_key);
+    const slot_text &partner = rec.text(cdr_field_role::partner_key);
+
+    if (rec.bad_role(cdr_field_role::pool_key) ||
+        rec.bad_role(cdr_field_role::partner_key)) {
+        return nullptr;
+    }
+    if (pool.set && !pool.decoded.empty()) {
+        *kind = cdr_tenant_kind::pool_key;
+        return &pool;
+    }
+    if (partner.set && !partner.decoded.empty()) {
+        *kind = cdr_tenant_kind::partner_key;
+        return &partner;
+    }
+    return nullptr;
+}
+
 /* The verdict, in the order documented in cdr.hpp, then the key. */
 bool
 cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
 {
-    bool hw = out.dialect_ == dialect::huawei;
+    bool pools = shape->tenant == tenant_source::pool_or_partner;
     const cdr_field_rule *bad = rec.bad;
     cdr_problem problem = rec.problem;
-    const slot_text *tenant = nullptr;
-    bool tenants_ok = hw || (!rec.bad_part(cdr_key_part::pool_key) &&
-                             !rec.bad_part(cdr_key_part::partner_key));
+    const char *name = bad != nullptr ? bad->name : nullptr;
+    const slot_text &mode = rec.text(cdr_field_role::mode);
+    const slot_text *tenant = tenant_of(rec, &r.tenant_kind);
 
-    if (hw) {
-        if (rec.text(cdr_key_part::app_key).set) {
-            tenant = &rec.text(cdr_key_part::app_key);
-            r.tenant_kind = cdr_tenant_kind::app_key;
-        }
-    } else if (tenants_ok) {
-        const slot_text &pool = rec.text(cdr_key_part::pool_key);
-        const slot_text &partner = rec.text(cdr_key_part::partner_key);
-        if (pool.set && !pool.decoded.empty()) {
-            tenant = &pool;
-            r.tenant_kind = cdr_tenant_kind::pool_key;
-        } else if (partner.set && !partner.decoded.empty()) {
-            tenant = &partner;
-            r.tenant_kind = cdr_tenant_kind::partner_key;
-        }
+    if (bad == nullptr && shape->mode != nullptr && mode.set &&
+        mode.decoded != shape->mode) {
+        problem = cdr_problem::wrong_value;
+        name = rules.mode_field;
     }
 
     /* a missing required field outranks a type problem */
@@ -1870,11 +2358,11 @@ cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
     if (missing != 0) {
         bad = &rules.rules[__builtin_ctzll(missing)];
         problem = cdr_problem::missing;
+        name = bad->name;
     }
 
-    const char *name = bad != nullptr ? bad->name : nullptr;
-
-    if (!hw && tenant == nullptr && tenants_ok &&
+    if (pools && tenant == nullptr && !rec.bad_role(cdr_field_role::pool_key) &&
+        !rec.bad_role(cdr_field_role::partner_key) &&
         problem != cdr_problem::missing) {
         problem = cdr_problem::missing;
         name = "pool_key/partner_key";
@@ -1884,7 +2372,7 @@ cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
         std::string_view t = tenant->decoded;
         bool allowed = true;
 
-        if (hw) {
+        if (!pools) {
             allowed = opt.signer.empty() || t == opt.signer;
         } else if (opt.tenants != nullptr) {
             const std::string_view *end = opt.tenants + opt.tenant_count;
@@ -1893,7 +2381,7 @@ cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
 
         if (!allowed) {
             problem = cdr_problem::foreign_tenant;
-            name = hw ? "appKey" : tenant_kind_name(r.tenant_kind);
+            name = pools ? tenant_kind_name(r.tenant_kind).data() : "appKey";
         }
     }
 
@@ -1910,31 +2398,58 @@ cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
     r.problem = problem;
     r.field = name;
     r.valid = problem == cdr_problem::none;
-    format_reason(r, bad, out.dialect_);
+    format_reason(r, bad, *shape);
 
     if (tenant != nullptr && !keep(r.tenant, *tenant)) {
         return false;
     }
 
     /* the key is built whenever its own fields are fine, for logging */
-    const slot_text &id = rec.text(cdr_key_part::id);
-    const slot_text &icid = rec.text(cdr_key_part::icid);
-
-    if (tenant == nullptr || !id.set ||
-        (hw && (rec.bad_part(cdr_key_part::icid) ||
-                rec.bad_part(cdr_key_part::direction)))) {
+    if ((shape->tenant != tenant_source::none && tenant == nullptr) ||
+        !rec.text(cdr_field_role::key1).set ||
+        rec.bad_role(cdr_field_role::key2) ||
+        rec.bad_role(cdr_field_role::key3)) {
         return true;
     }
 
-    if (!keep(r.id, id) || (icid.set && !keep(r.icid, icid))) {
-        return false;
+    for (size_t i = 0; i < rules.components; i++) {
+        const slot_text &part =
+            rec.role[static_cast<size_t>(cdr_field_role::key1) + i];
+        if (part.set && !keep(r.key_parts[i], part)) {
+            return false;
+        }
     }
-    r.direction = rec.direction;
-    r.has_direction = rec.has_direction;
 
-    char key[cdr_key_max];
-    r.key_len =
-        static_cast<size_t>(key_write(out.dialect_, r, key, true) - key);
+    return digest_key(r);
+}
+
+/*
+ * The key's length and digest.  Percent-encoding at most triples a
+ * component; a key that may not fit the stack is built in the push's
+ * memory.
+ */
+bool
+cdr_walk::digest_key(cdr_record &r) noexcept
+{
+    char stack[key_stack_max];
+    char *key = stack;
+    size_t bound = 0;
+
+    if (!rules.key_fits_stack) {
+        bound = key_literal_size(*shape, r) + 3 * r.tenant.size();
+        for (size_t i = 0; i < rules.components; i++) {
+            bound += 3 * r.key_parts[i].size();
+        }
+    }
+    if (bound > sizeof(stack)) {
+        key = static_cast<char *>(out.allocate(bound));
+        if (key == nullptr) {
+            return fail(cdr_status::no_memory, "no memory for a key", nullptr);
+        }
+    }
+
+    r.key_len = static_cast<size_t>(key_write(*shape, r, key, true) - key);
+    r.key_encoded = r.key_len != plain_key_size(*shape, r);
 
     sha256_digest d;
     bool ok;
@@ -1960,16 +2475,20 @@ cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
     return true;
 }
 
-/* One element of the list; r == nullptr past max_records. */
+/*
+ * One record, walked into rec; r == nullptr past max_records.  Its
+ * verdict is finish_record's: a smsEvent's tenant may come after it.
+ */
 bool
-cdr_walk::walk_record(od::value &v, size_t depth, cdr_record *r) noexcept
+cdr_walk::walk_record(od::value &v, size_t depth, cdr_record *r,
+                      record_scan &rec) noexcept
 {
     std::string_view tok = v.raw_json_token();
     const char *start = tok.data();
     bool is_object = first_char(tok) == '{';
     const char *end;
-    record_scan rec{};
 
+    rec = record_scan{};
     rec.compact = true;
 
     if (!is_object) {
@@ -2070,16 +2589,44 @@ cdr_walk::walk_record(od::value &v, size_t depth, cdr_record *r) noexcept
         r->problem = cdr_problem::not_utf8;
     } else if (!is_object) {
         r->problem = cdr_problem::not_an_object;
-    } else {
-        if (!judge(*r, rec)) {
-            return false;
-        }
-        out.valid_ += r->valid;
+    }
+    return true;
+}
+
+bool
+cdr_walk::finish_record(cdr_record &r, record_scan &rec) noexcept
+{
+    if (r.problem != cdr_problem::none) {
+        format_reason(r, nullptr, *shape);
         return true;
     }
-
-    format_reason(*r, nullptr, out.dialect_);
+    if (!judge(r, rec)) {
+        return false;
+    }
+    out.valid_ += r.valid;
     return true;
+}
+
+/* The table entry of the next record; nullptr (no_memory) if none. */
+cdr_record *
+cdr_walk::record_slot() noexcept
+{
+    if (records == table_size) {
+        size_t n = std::min(std::max<size_t>(table_size * 2, 64), max_records);
+        auto *t =
+            static_cast<cdr_record *>(out.allocate(n * sizeof(cdr_record)));
+        if (t == nullptr) {
+            fail(cdr_status::no_memory, "no memory for the records", nullptr);
+            return nullptr;
+        }
+        if (records != 0) {
+            std::memcpy(static_cast<void *>(t), out.records_,
+                        records * sizeof(cdr_record));
+        }
+        out.records_ = t;
+        table_size = n;
+    }
+    return &out.records_[records];
 }
 
 /* The records' array: every element walked, at most max_records kept. */
@@ -2094,28 +2641,13 @@ cdr_walk::walk_list(od::array &arr, const char *at, size_t depth) noexcept
         }
 
         cdr_record *r = nullptr;
+        record_scan rec;
 
-        if (records < max_records) {
-            if (records == table_size) {
-                size_t n =
-                    std::min(std::max<size_t>(table_size * 2, 64), max_records);
-                auto *t = static_cast<cdr_record *>(
-                    out.allocate(n * sizeof(cdr_record)));
-                if (t == nullptr) {
-                    return fail(cdr_status::no_memory,
-                                "no memory for the records", nullptr);
-                }
-                if (records != 0) {
-                    std::memcpy(static_cast<void *>(t), out.records_,
-                                records * sizeof(cdr_record));
-                }
-                out.records_ = t;
-                table_size = n;
-            }
-            r = &out.records_[records];
+        if (records < max_records && (r = record_slot()) == nullptr) {
+            return false;
         }
-
-        if (!walk_record(ev, depth + 1, r)) {
+        if (!walk_record(ev, depth + 1, r, rec) ||
+            (r != nullptr && !finish_record(*r, rec))) {
             return false;
         }
         records++;
@@ -2124,11 +2656,129 @@ cdr_walk::walk_list(od::array &arr, const char *at, size_t depth) noexcept
     return true;
 }
 
+/*
+ * huawei: the type of the push, told by its "eventType" (see cdr.hpp);
+ * nullptr when the location does not accept it.  An error that leaves
+ * the document usable is left to the walk, which meets it again; one
+ * that does not is returned.
+ */
+simdjson::error_code
+cdr_walk::huawei_shape(od::document &doc, const type_shape **found) noexcept
+{
+    od::object obj;
+    std::string_view event;
+    bool event_type = false;
+    simdjson::error_code e = doc.get_object().get(obj);
+
+    *found = nullptr;
+
+    if (e == simdjson::SUCCESS) {
+        e = find_event_type(obj, &event_type, &event);
+    }
+    /* an error that killed the document was returned by what met it */
+    if (!doc.is_alive()) {
+        return e;
+    }
+    doc.rewind();
+
+    for (const type_shape &s : shapes) {
+        bool told = event_type ? s.event != nullptr && event == s.event
+                               : s.type == push_type::sms;
+        if (told && (opt.types & push_type_bit(s.type)) != 0) {
+            *found = &s;
+        }
+    }
+    return simdjson::SUCCESS;
+}
+
+/*
+ * The envelope's members up to "eventType": whether there is one, and
+ * its value (an error when that is no string).  Stops at the first
+ * error.
+ */
+simdjson::error_code
+cdr_walk::find_event_type(od::object &obj, bool *found,
+                          std::string_view *event) noexcept
+{
+    for (auto item : obj) {
+        od::field f;
+        std::string_view key;
+        simdjson::error_code e = std::move(item).get(f);
+        if (e == simdjson::SUCCESS) {
+            e = f.unescaped_key().get(key);
+        }
+        if (e != simdjson::SUCCESS) {
+            return e;
+        }
+        if (key == "eventType") {
+            *found = true;
+            return f.value().get_string().get(*event);
+        }
+    }
+    return simdjson::SUCCESS;
+}
+
+/* smsEvent: the envelope's appKey, the record's tenant (§3.6). */
+bool
+cdr_walk::walk_app_key(od::value &v, std::string_view tok, bool *ok) noexcept
+{
+    constexpr cdr_field_rule rule = req_str("appKey", 1, 32);
+    std::string_view t = trimmed(tok);
+    std::string_view s;
+
+    if (first_char(tok) != '"') {
+        return walk_value(v, 2, nullptr);
+    }
+    if (!walk_string(v, tok, nullptr, &s)) {
+        return false;
+    }
+
+    size_t n = utf8_length(s);
+    *ok = n >= rule.min_len && n <= rule.max_len;
+    envelope_app_key =
+        slot_text{s, t.data() + 1, s.size() != t.size() - 2, true};
+    return true;
+}
+
+/* The member that holds the records: a list, or one record. */
+bool
+cdr_walk::walk_member(od::value &v, std::string_view tok, bool *list_ok,
+                      cdr_record **single, record_scan &scan) noexcept
+{
+    if (!shape->list) {
+        *single = record_slot();
+        if (*single == nullptr || !walk_record(v, 2, *single, scan)) {
+            return false;
+        }
+        records = 1;
+        return true;
+    }
+
+    if (first_char(tok) != '[') {
+        return walk_value(v, 2, nullptr);
+    }
+
+    od::array arr;
+    simdjson::error_code e = v.get_array().get(arr);
+    if (e != simdjson::SUCCESS) {
+        return json_error(e, tok.data());
+    }
+    *list_ok = true;
+    return walk_list(arr, tok.data(), 2);
+}
+
 bool
 cdr_walk::walk_huawei(od::object &obj, const char *at, bool *shape_ok) noexcept
 {
-    bool event_ok = false;
+    bool event_ok = shape != nullptr && shape->event == nullptr;
+    bool sms =
+        shape != nullptr && shape->tenant == tenant_source::envelope_app_key;
+    bool member_seen = false;
     bool list_ok = false;
+    bool app_key_seen = false;
+    bool app_key_ok = !sms;
+    cdr_record *single = nullptr;
+    record_scan scan;
     size_t first = nkeys;
 
     for (auto item : obj) {
@@ -2150,18 +2800,17 @@ cdr_walk::walk_huawei(od::object &obj, const char *at, bool *shape_ok) noexcept
 
         bool ok;
 
-        if (key == "feeLst" && first_char(vt) == '[') {
-            od::array arr;
-            e = fv.get_array().get(arr);
-            if (e != simdjson::SUCCESS) {
-                return json_error(e, vt.data());
-            }
-            list_ok = true;
-            ok = walk_list(arr, vt.data(), 2);
+        if (shape != nullptr && !member_seen && key == shape->member) {
+            member_seen = true;
+            ok = walk_member(fv, vt, &list_ok, &single, scan);
         } else if (key == "eventType" && first_char(vt) == '"') {
             std::string_view s;
             ok = walk_string(fv, vt, nullptr, &s);
-            event_ok = s == "fee";
+            event_ok = shape != nullptr && shape->event != nullptr &&
+                       s == shape->event;
+        } else if (sms && !app_key_seen && key == "appKey") {
+            app_key_seen = true;
+            ok = walk_app_key(fv, vt, &app_key_ok);
         } else {
             ok = walk_value(fv, 2, nullptr);
         }
@@ -2176,11 +2825,13 @@ cdr_walk::walk_huawei(od::object &obj, const char *at, bool *shape_ok) noexcept
 
     if (!event_ok) {
         status = cdr_status::wrong_event_type;
-    } else if (!list_ok) {
+    } else if (shape->list && !list_ok) {
         status = cdr_status::not_an_array;
+    } else if (!app_key_ok) {
+        status = cdr_status::bad_app_key;
     }
-    *shape_ok = event_ok && list_ok;
-    return true;
+    *shape_ok = status == cdr_status::ok;
+    return !*shape_ok || single == nullptr || finish_record(*single, scan);
 }
 
 /*
@@ -2375,6 +3026,16 @@ cdr_walk::run() noexcept
         return status;
     }
 
+    if (out.dialect_ == dialect::huawei) {
+        const type_shape *told;
+        e = huawei_shape(doc, &told);
+        if (e != simdjson::SUCCESS) {
+            json_error(e, nullptr);
+            return status;
+        }
+        use_shape(told);
+    }
+
     if (!walk_root(doc, &shape_ok)) {
         return status;
     }
@@ -2424,6 +3085,7 @@ parse_push(cdr_parser &parser, dialect which, const char *data, size_t len,
 {
     out.clear();
     out.dialect_ = which;
+    out.types_ = options.types;
 
     if (options.max_body != 0 && len > options.max_body) {
         std::snprintf(out.detail_, sizeof(out.detail_),
@@ -2448,15 +3110,20 @@ parse_push(cdr_parser &parser, dialect which, const char *data, size_t len,
         len = 0;
     }
 
-    rule_table rules =
-        which == dialect::huawei
-            ? rule_table{huawei_rules, std::size(huawei_rules), &huawei_names}
-            : rule_table{aliyun_rules, std::size(aliyun_rules), &aliyun_names};
+    cdr_walk w{out, *parser.state_, options, data, data, len};
 
-    cdr_walk w{out,     *parser.state_,
-               options, data,
-               data,    len,
-               rules,   cdr_max_records(which, options)};
+    /* huawei: the envelope tells the type (run) */
+    if (which == dialect::aliyun) {
+        if (!push_types_valid(which, options.types)) {
+            std::snprintf(out.detail_, sizeof(out.detail_),
+                          "types 0x%x name no single Aliyun type",
+                          static_cast<unsigned>(options.types));
+            out.status_ = cdr_status::wrong_event_type;
+            return out.status_;
+        }
+        w.use_shape(shape_of(
+            which, static_cast<push_type>(__builtin_ctz(options.types))));
+    }
 
     out.status_ = w.run();
 
@@ -2481,9 +3148,9 @@ cdr_write_key(const cdr_push &push, size_t i, char *buf, size_t cap) noexcept
     }
 
     const cdr_record &r = push[i];
-    key_write(push.dialect(), r, buf,
-              r.key_len != plain_key_size(push.dialect(), r));
-    return push[i].key_len;
+    const type_shape &shape = *shape_of(push.dialect(), push.type());
+    key_write(shape, r, buf, r.key_encoded);
+    return r.key_len;
 }
 
 namespace {
@@ -2518,9 +3185,12 @@ cdr_line_bound(const cdr_push &push, size_t i,
                       ? base64_encoded_length(r.raw.size()) + 2
                       : r.raw.size();
 
-    return sizeof("{\"dialect\":\"\",\"app\":\"\",\"key\":\"\","
-                  "\"received\":\"\",\"error\":\"\",\"record_base64\":}") +
-           6 /* "huawei" */ + escaped_bound(line_app(r, meta)) + r.key_len +
+    return sizeof("{\"dialect\":\"\",\"type\":\"\",\"app\":\"\","
+                  "\"key\":\"\",\"received\":\"\",\"error\":\"\","
+                  "\"record_base64\":}") +
+           6 /* "huawei" */ +
+           type_names[static_cast<size_t>(push.type())].size() +
+           escaped_bound(line_app(r, meta)) + r.key_len +
            escaped_bound(meta.received) + escaped_bound(r.reason) + body;
 }
 
@@ -2535,8 +3205,12 @@ cdr_write_line(const cdr_push &push, size_t i, const cdr_line_meta &meta,
     const cdr_record &r = push[i];
     line_writer w{buf, buf + cap, true};
 
+    std::string_view type = type_names[static_cast<size_t>(push.type())];
+
     w.put("{\"dialect\":\"");
     w.put(dialect_name(push.dialect()), 6);
+    w.put("\",\"type\":\"");
+    w.put(type.data(), type.size());
     w.put("\",\"app\":\"");
     w.escape(line_app(r, meta));
     w.put("\",\"key\":\"");

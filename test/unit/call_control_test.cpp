@@ -114,6 +114,105 @@ TEST(CallControlFallback, ExactBodies)
     EXPECT_EQ(cc_verdict::ok, validate_huawei_answer(out));
 }
 
+TEST(CallControlHuaweiSms, AcceptsTheDocShapes)
+{
+    EXPECT_EQ(
+        cc_verdict::ok,
+        validate_huawei_sms_answer(
+            R"({"actions":[{"operation":"vNumberRoute","message":)"
+            R"({"called":"+8613800000001","calling":"+8617000000001"}}]})"));
+    EXPECT_EQ(cc_verdict::ok,
+              validate_huawei_sms_answer(
+                  R"({"actions":[{"operation":"vNumberRoute","message":)"
+                  R"({"called":"+8613800000001"}}]})"));
+    EXPECT_EQ(cc_verdict::ok,
+              validate_huawei_sms_answer(
+                  R"({"actions":[{"operation":"DiscardMessage"}]})"));
+    EXPECT_EQ(cc_verdict::ok,
+              validate_huawei_sms_answer(
+                  R"({"actions":[{"operation":"DiscardMessage","message":{}},)"
+                  R"({"operation":"DiscardMessage"}],"extra":1})"));
+}
+
+TEST(CallControlHuaweiSms, Refusals)
+{
+    EXPECT_EQ(cc_verdict::not_json, validate_huawei_sms_answer(""));
+    EXPECT_EQ(cc_verdict::not_json, validate_huawei_sms_answer("[]"));
+    EXPECT_EQ(cc_verdict::bad_actions, validate_huawei_sms_answer("{}"));
+    EXPECT_EQ(cc_verdict::bad_actions,
+              validate_huawei_sms_answer(R"({"actions":[]})"));
+    EXPECT_EQ(cc_verdict::bad_actions,
+              validate_huawei_sms_answer(
+                  R"({"actions":{"operation":"DiscardMessage"}})"));
+    EXPECT_EQ(cc_verdict::bad_actions,
+              validate_huawei_sms_answer(R"({"actions":["DiscardMessage"]})"));
+    EXPECT_EQ(cc_verdict::bad_operation,
+              validate_huawei_sms_answer(R"({"actions":[{}]})"));
+    EXPECT_EQ(cc_verdict::bad_operation,
+              validate_huawei_sms_answer(
+                  R"({"actions":[{"operation":"discardMessage"}]})"));
+    // the call answer's operations are not the message's
+    EXPECT_EQ(
+        cc_verdict::bad_operation,
+        validate_huawei_sms_answer(R"({"actions":[{"operation":"connect"}]})"));
+    // a route needs its destination, in global format
+    EXPECT_EQ(cc_verdict::bad_field,
+              validate_huawei_sms_answer(
+                  R"({"actions":[{"operation":"vNumberRoute"}]})"));
+    EXPECT_EQ(cc_verdict::bad_field,
+              validate_huawei_sms_answer(
+                  R"({"actions":[{"operation":"vNumberRoute","message":)"
+                  R"({"calling":"+8617000000001"}}]})"));
+    EXPECT_EQ(cc_verdict::bad_field,
+              validate_huawei_sms_answer(
+                  R"({"actions":[{"operation":"vNumberRoute","message":)"
+                  R"({"called":"13800000001"}}]})"));
+    EXPECT_EQ(cc_verdict::bad_field,
+              validate_huawei_sms_answer(
+                  R"({"actions":[{"operation":"vNumberRoute","message":)"
+                  R"({"called":"+8613800000001","calling":8617000000001}}]})"));
+    EXPECT_EQ(
+        cc_verdict::bad_field,
+        validate_huawei_sms_answer(
+            R"({"actions":[{"operation":"DiscardMessage","message":"x"}]})"));
+    // one bad action spoils the answer
+    EXPECT_EQ(cc_verdict::bad_operation,
+              validate_huawei_sms_answer(
+                  R"({"actions":[{"operation":"DiscardMessage"},)"
+                  R"({"operation":"drop"}]})"));
+    EXPECT_STRNE(describe(cc_verdict::bad_actions).data(),
+                 describe(cc_verdict::bad_field).data());
+}
+
+TEST(CallControlHuaweiSms, FallbackBodies)
+{
+    std::string out;
+    ASSERT_TRUE(
+        huawei_sms_fallback_body("DiscardMessage", "+8613800000001", "", out));
+    EXPECT_EQ(R"({"actions":[{"operation":"DiscardMessage"}]})", out);
+    EXPECT_EQ(cc_verdict::ok, validate_huawei_sms_answer(out));
+
+    out.clear();
+    ASSERT_TRUE(huawei_sms_fallback_body("vNumberRoute", "+8613800000001",
+                                         "+8617000000001", out));
+    EXPECT_EQ(R"({"actions":[{"operation":"vNumberRoute","message":)"
+              R"({"called":"+8613800000001","calling":"+8617000000001"}}]})",
+              out);
+    EXPECT_EQ(cc_verdict::ok, validate_huawei_sms_answer(out));
+
+    out.clear();
+    ASSERT_TRUE(
+        huawei_sms_fallback_body("vNumberRoute", "+8613800000001", "", out));
+    EXPECT_EQ(R"({"actions":[{"operation":"vNumberRoute","message":)"
+              R"({"called":"+8613800000001"}}]})",
+              out);
+    EXPECT_EQ(cc_verdict::ok, validate_huawei_sms_answer(out));
+
+    EXPECT_TRUE(huawei_sms_operation_allowed("vNumberRoute"));
+    EXPECT_TRUE(huawei_sms_operation_allowed("DiscardMessage"));
+    EXPECT_FALSE(huawei_sms_operation_allowed("close"));
+}
+
 TEST(CallControlLandline, Aliyun)
 {
     EXPECT_TRUE(aliyun_is_landline("057188880000"));

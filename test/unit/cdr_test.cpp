@@ -1,6 +1,7 @@
 #include "core/cdr.hpp"
 
 #include "core/encoding.hpp"
+#include "push_test.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <vector>
 
 using namespace provision_x;
+using namespace provision_x::test;
 
 namespace {
 
@@ -69,62 +71,13 @@ const std::string aliyun_record =
 std::string
 huawei_push(const std::vector<std::string> &records)
 {
-    std::string s = "{\"eventType\":\"fee\",\"feeLst\":[";
-    for (size_t i = 0; i < records.size(); i++) {
-        s += i ? "," : "";
-        s += records[i];
-    }
-    return s + "]}";
+    return "{\"eventType\":\"fee\",\"feeLst\":" + json_array(records) + "}";
 }
 
 std::string
 aliyun_push(const std::vector<std::string> &records)
 {
-    std::string s = "[";
-    for (size_t i = 0; i < records.size(); i++) {
-        s += i ? "," : "";
-        s += records[i];
-    }
-    return s + "]";
-}
-
-/* Replace "name":<value> in a flat record (value = string or scalar). */
-std::string
-with_field(std::string rec, const std::string &name, const std::string &val)
-{
-    std::string k = "\"" + name + "\":";
-    size_t p = rec.find(k);
-    if (p == std::string::npos) {
-        rec.insert(rec.size() - 1, "," + k + val);
-        return rec;
-    }
-    size_t v = p + k.size();
-    size_t e = v;
-    if (rec[v] == '"') {
-        e = rec.find('"', v + 1) + 1;
-    } else {
-        while (rec[e] != ',' && rec[e] != '}') {
-            e++;
-        }
-    }
-    return rec.replace(v, e - v, val);
-}
-
-std::string
-without_field(const std::string &rec, const std::string &name)
-{
-    /* mark the value, then drop the member and one adjacent comma */
-    std::string k = "\"" + name + "\":";
-    std::string marked = with_field(rec, name, "@@");
-    size_t m = marked.find(k + "@@");
-    size_t end = m + k.size() + 2;
-
-    if (marked[end] == ',') {
-        end++;
-    } else if (marked[m - 1] == ',') {
-        m--;
-    }
-    return marked.erase(m, end - m);
+    return json_array(records);
 }
 
 std::string
@@ -136,77 +89,9 @@ huawei_record_n(int i)
 }
 
 std::string
-read_data(const char *name)
-{
-    /* the Makefile passes -DPX_TEST_DATA; the environment overrides */
-    const char *dir = std::getenv("PX_TEST_DATA_DIR");
-#ifdef PX_TEST_DATA
-    if (dir == nullptr) {
-        dir = PX_TEST_DATA;
-    }
-#endif
-    std::string path = std::string(dir ? dir : "test/data") + "/" + name;
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-/* One parser for the tests, as a worker keeps one. */
-cdr_parser &
-test_parser()
-{
-    static cdr_parser parser;
-    return parser;
-}
-
-/*
- * A push borrows its body, so the helper keeps a copy per push alive (the
- * tests pass temporaries).
- */
-cdr_status
-parse(dialect d, const std::string &body, cdr_push &out,
-      cdr_options options = {})
-{
-    static std::map<const cdr_push *, std::string> bodies;
-    std::string &kept = bodies[&out];
-
-    out.clear();
-    kept = body;
-    return parse_push(test_parser(), d, kept.data(), kept.size(), options, out);
-}
-
-std::string
-key(const cdr_push &p, size_t i)
-{
-    std::string k(p[i].key_len, '\0');
-    EXPECT_EQ(cdr_write_key(p, i, &k[0], k.size()), p[i].key_len);
-    return k;
-}
-
-std::string
 raw(const cdr_push &p, size_t i)
 {
     return std::string(p[i].raw);
-}
-
-std::string
-line(const cdr_push &p, size_t i, cdr_line_meta meta = {})
-{
-    std::string s;
-    EXPECT_TRUE(cdr_append_line(p, i, meta, s));
-    return s;
-}
-
-json_t *
-load(const std::string &text)
-{
-    json_error_t err;
-    json_t *j = json_loadb(
-        text.data(), text.size(),
-        JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-    EXPECT_NE(j, nullptr) << err.text << " in " << text;
-    return j;
 }
 
 /* the "record" member of a line equals (JSON) the record's raw bytes */
@@ -218,12 +103,6 @@ expect_line_record(const std::string &l, std::string_view raw_bytes)
     EXPECT_TRUE(json_equal(json_object_get(root, "record"), rec)) << l;
     json_decref(rec);
     json_decref(root);
-}
-
-bool
-same_digest(const cdr_record &a, const cdr_record &b)
-{
-    return std::memcmp(a.key_digest, b.key_digest, cdr_key_digest_size) == 0;
 }
 
 } // namespace
@@ -831,7 +710,8 @@ TEST(cdr_huawei, invalid_utf8_costs_its_record)
     std::string l = line(p, 1, {"shop", "t"});
     std::string b64;
     ASSERT_TRUE(base64_encode(recs[1], b64));
-    EXPECT_EQ(l, "{\"dialect\":\"huawei\",\"app\":\"shop\",\"key\":\"\","
+    EXPECT_EQ(l, "{\"dialect\":\"huawei\",\"type\":\"cdr\",\"app\":\"shop\","
+                 "\"key\":\"\","
                  "\"received\":\"t\",\"error\":\"record is not valid UTF-8\","
                  "\"record_base64\":\"" +
                      b64 + "\"}");
@@ -1279,10 +1159,11 @@ TEST(cdr_aliyun, secret_report_push)
     EXPECT_EQ(raw(p, 0), aliyun_record);
 
     std::string l = line(p, 0, {"shop", "2026-11-28T12:00:00Z"});
-    EXPECT_EQ(l, "{\"dialect\":\"aliyun\",\"app\":\"shop\",\"key\":"
-                 "\"aliyun/pool_key/FC100000123456789/abcedf1234\","
-                 "\"received\":\"2026-11-28T12:00:00Z\",\"record\":" +
-                     aliyun_record + "}");
+    EXPECT_EQ(
+        l, "{\"dialect\":\"aliyun\",\"type\":\"cdr\",\"app\":\"shop\",\"key\":"
+           "\"aliyun/pool_key/FC100000123456789/abcedf1234\","
+           "\"received\":\"2026-11-28T12:00:00Z\",\"record\":" +
+               aliyun_record + "}");
 }
 
 TEST(cdr_aliyun, record_rules)
@@ -1421,16 +1302,18 @@ TEST(cdr_line, wrapper_format)
     ASSERT_EQ(parse(dialect::huawei, huawei_push({demo_record, bad}), p),
               cdr_status::ok);
 
-    EXPECT_EQ(line(p, 0, {"shop", "2026-11-28T12:00:00Z"}),
-              "{\"dialect\":\"huawei\",\"app\":\"shop\",\"key\":\"" + demo_key +
-                  "\",\"received\":\"2026-11-28T12:00:00Z\",\"record\":" +
-                  demo_record + "}");
+    EXPECT_EQ(
+        line(p, 0, {"shop", "2026-11-28T12:00:00Z"}),
+        "{\"dialect\":\"huawei\",\"type\":\"cdr\",\"app\":\"shop\",\"key\":\"" +
+            demo_key + "\",\"received\":\"2026-11-28T12:00:00Z\",\"record\":" +
+            demo_record + "}");
 
     /* no app given: the record's appKey */
-    EXPECT_EQ(line(p, 0).rfind("{\"dialect\":\"huawei\",\"app\":"
-                               "\"V1Z96521zFr3vxe5N2A1UJ1sQ1WP\",",
-                               0),
-              0u);
+    EXPECT_EQ(
+        line(p, 0).rfind("{\"dialect\":\"huawei\",\"type\":\"cdr\",\"app\":"
+                         "\"V1Z96521zFr3vxe5N2A1UJ1sQ1WP\",",
+                         0),
+        0u);
 
     /* invalid records carry their reason */
     EXPECT_NE(line(p, 1).find(
@@ -1480,23 +1363,26 @@ TEST(cdr_misc, body_digest_and_names)
             EXPECT_GT(std::strlen(m), 1u);
         }
     }
-    EXPECT_EQ(names.size(), 10u);
+    EXPECT_EQ(names.size(), 11u);
     std::set<std::string> problems;
-    for (int s = 0; s <= static_cast<int>(cdr_problem::out_of_range); s++) {
+    for (int s = 0; s <= static_cast<int>(cdr_problem::wrong_value); s++) {
         problems.insert(cdr_problem_message(static_cast<cdr_problem>(s)));
     }
-    EXPECT_EQ(problems.size(), 11u);
+    EXPECT_EQ(problems.size(), 12u);
     EXPECT_STREQ(cdr_status_name(cdr_status::duplicate_key), "duplicate_key");
     EXPECT_STREQ(dialect_name(dialect::aliyun), "aliyun");
     EXPECT_STREQ(cdr_problem_message(cdr_problem::missing), "is missing");
-    EXPECT_EQ(cdr_max_records(dialect::huawei, cdr_options()), 50u);
-    EXPECT_EQ(cdr_max_records(dialect::aliyun, cdr_options()), 1000u);
+    EXPECT_EQ(cdr_max_records(dialect::huawei, push_type::cdr, cdr_options()),
+              50u);
+    EXPECT_EQ(cdr_max_records(dialect::aliyun, push_type::cdr, cdr_options()),
+              1000u);
 
     size_t n = 0;
-    const cdr_field_rule *rules = cdr_field_rules(dialect::huawei, &n);
+    const cdr_field_rule *rules =
+        cdr_field_rules(dialect::huawei, push_type::cdr, &n);
     EXPECT_EQ(n, 41u);
     EXPECT_STREQ(rules[0].name, "appKey");
-    cdr_field_rules(dialect::aliyun, &n);
+    cdr_field_rules(dialect::aliyun, push_type::cdr, &n);
     EXPECT_EQ(n, 28u);
 }
 
