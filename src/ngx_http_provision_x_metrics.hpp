@@ -9,7 +9,12 @@
 
 #include "ngx_http_provision_x.hpp"
 
+#include "core/interface.hpp"
+
 #define NGX_HTTP_PROVISION_X_METRICS_APPS 64
+#define NGX_HTTP_PROVISION_X_METRICS_TARGETS 64
+#define NGX_HTTP_PROVISION_X_INTERFACE_OUTCOMES                                \
+    provision_x::interface_outcome_count
 #define NGX_HTTP_PROVISION_X_DIALECTS 3
 
 struct ngx_http_provision_x_app_counters_t {
@@ -47,9 +52,22 @@ struct ngx_http_provision_x_metrics_sh_t {
     size_t name_len[NGX_HTTP_PROVISION_X_METRICS_APPS + 1];
     ngx_http_provision_x_app_counters_t
         app[NGX_HTTP_PROVISION_X_METRICS_APPS + 1];
+
+    /* interface calls by target (slot 0: no target known) and outcome */
+    ngx_uint_t targets;
+    u_char target_name[NGX_HTTP_PROVISION_X_METRICS_TARGETS + 1]
+                      [NGX_HTTP_PROVISION_X_APP_NAME_MAX];
+    size_t target_name_len[NGX_HTTP_PROVISION_X_METRICS_TARGETS + 1];
+    ngx_atomic_t interface[NGX_HTTP_PROVISION_X_METRICS_TARGETS + 1]
+                          [NGX_HTTP_PROVISION_X_INTERFACE_OUTCOMES];
 };
 
 /* NULL until the zone is initialised (and in processes without http) */
 extern ngx_http_provision_x_metrics_sh_t *ngx_http_provision_x_metrics;
+
+/* An interface target's counters, by name (0: none left, or no zone). */
+ngx_uint_t ngx_http_provision_x_metrics_target_slot(ngx_str_t *name) noexcept;
+void ngx_http_provision_x_metrics_interface(ngx_uint_t slot,
+                                            ngx_uint_t outcome) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_METRICS_HPP */
