@@ -331,8 +331,22 @@ ngx_http_provision_x_interface_done(ngx_http_request_t *sr, void *data,
     /* only an upstream that sent a status line is the platform speaking;
      * the pass location's own 404 or 502 is not */
     ngx_http_upstream_t *u = sr->upstream;
+    bool answered = u != NULL && u->headers_in.status_n != 0;
 
-    if (u != NULL && u->headers_in.status_n != 0 && rc == NGX_OK) {
+    /*
+     * An answer that does not fit subrequest_output_buffer_size fails an
+     * output filter, and nginx then marks the whole connection failed,
+     * which would close it unanswered.  The client is fine (an abort ends
+     * the subrequest with 499, not 0): the failure is the platform call's,
+     * and it is answered as such.
+     */
+    bool cut = answered && rc == NGX_OK && sr->connection->error;
+
+    if (cut) {
+        sr->connection->error = 0;
+    }
+
+    if (answered && rc == NGX_OK && !cut) {
         call->platform_status = u->headers_in.status_n;
 
         /* in-memory subrequests keep their body in one buffer of sr->out */
@@ -356,6 +370,13 @@ ngx_http_provision_x_interface_done(ngx_http_request_t *sr, void *data,
                           "without an upstream: is it a proxy_pass "
                           "location?",
                           &call->target->pass, rc);
+
+        } else if (answered) {
+            ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                          "provision_x: interface: the platform's answer "
+                          "(status %ui) was not read whole: is it larger "
+                          "than subrequest_output_buffer_size?",
+                          u->headers_in.status_n);
         }
     }
 
@@ -531,7 +552,11 @@ ngx_http_provision_x_interface_send_call(
     sr->headers_in.authorization =
         authorization.len ? &headers[nheaders - 2] : NULL;
     sr->headers_in.content_length = NULL;
-    sr->headers_in.content_length_n = body.len ? (off_t) body.len : -1;
+    /* a POST or PUT says it has no body; a GET or DELETE says nothing */
+    sr->headers_in.content_length_n =
+        body.len || sr->method & (NGX_HTTP_POST | NGX_HTTP_PUT)
+            ? (off_t) body.len
+            : -1;
     sr->headers_in.transfer_encoding = NULL;
     sr->headers_in.expect = NULL;
     sr->headers_in.chunked = 0;

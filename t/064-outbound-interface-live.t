@@ -64,6 +64,8 @@ my $gw = PXNginx->new(
         pass=/_px/huawei operations=/rest/provision/voice/record/v1.0;
     provision_x_interface_target down id=6 dialect=huawei app=appKeyA
         pass=/_px/down operations=/rest/provision/voice/record/v1.0;
+    provision_x_interface_target ali-small id=7 dialect=aliyun app=testId
+        pass=/_px/aliyun-small operations=BindAxb;
 
     log_format px '\$provision_x_interface_user_id '
                   '\$provision_x_interface_target '
@@ -73,7 +75,8 @@ _EOC_
     server => <<"_EOC_");
         location = /provision_x {
             provision_x_interface target=ali target=ali-post target=ali-wrong
-                                  target=hw target=hw-wrong target=down;
+                                  target=hw target=hw-wrong target=down
+                                  target=ali-small;
             access_log logs/px.log px;
         }
 
@@ -85,6 +88,12 @@ _EOC_
 
         location /_px/huawei/ {
             internal;
+            proxy_pass http://127.0.0.1:$port/;
+        }
+
+        location = /_px/aliyun-small {
+            internal;
+            subrequest_output_buffer_size 64;
             proxy_pass http://127.0.0.1:$port/;
         }
 
@@ -332,6 +341,20 @@ ok $gw->wait_log(qr/the platform's answer after the deadline ignored/, 10),
     is $a->{error}{code}, 'platform_error', '... platform_error';
     is $a->{error}{message}, 'the platform could not be reached',
         '... could not be reached';
+}
+
+# ---- an answer larger than the pass location's buffer ------------------
+
+{
+    my ($res, $a) = call({
+        mode => 'live', config_id => 7, user_id => 'svc-bind',
+        payload => {Action => 'BindAxb', PoolKey => 'FC1'}});
+    count('ali-small' => 'platform_error');
+
+    is $res->code, 502, 'an answer too big to read: 502';
+    is $a->{error}{code}, 'platform_error', '... platform_error';
+    ok $gw->wait_log(qr/the platform's answer \(status 200\) was not read whole: is it larger than subrequest_output_buffer_size\?/),
+        '... and the log says why';
 }
 
 # ---- traffic goes on, on both workers ------------------------------------
