@@ -375,12 +375,17 @@ ngx_http_provision_x_status_call_control(
 }
 
 /* Every target the zone knows, each outcome, zeros included: a target
- * that never answers is as telling as one that fails. */
+ * that never answers is as telling as one that fails.  Nothing at all
+ * where no target was ever configured (the endpoint needs one). */
 static void
 ngx_http_provision_x_status_interface(
     ngx_http_provision_x_out_t *out,
     ngx_http_provision_x_metrics_sh_t *m) noexcept
 {
+    if (m->targets == 0) {
+        return;
+    }
+
     if (out->prometheus) {
         ngx_http_provision_x_help(out, "interface_calls_total", "counter",
                                   "Calls of the interface endpoint by "
