@@ -31,6 +31,7 @@
 
 #include <array>
 #include <exception>
+#include <iterator>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -420,21 +421,18 @@ ngx_http_provision_x_interface_keep(ngx_http_request_t *r, std::string_view s,
     return NGX_OK;
 }
 
+/* A request header of the subrequest, every field set; the names are
+ * literals, lower case given, so nothing is allocated. */
 static void
-ngx_http_provision_x_interface_header(ngx_pool_t *pool, ngx_table_elt_t *h,
-                                      std::string_view key,
+ngx_http_provision_x_interface_header(ngx_table_elt_t *h, const char *key,
+                                      const char *lowcase,
                                       ngx_str_t value) noexcept
 {
-    h->key.data = reinterpret_cast<u_char *>(const_cast<char *>(key.data()));
-    h->key.len = key.size();
+    h->key.data = reinterpret_cast<u_char *>(const_cast<char *>(key));
+    h->key.len = ngx_strlen(key);
     h->value = value;
-    h->lowcase_key = static_cast<u_char *>(ngx_pnalloc(pool, key.size()));
-    h->hash = 0; /* nginx skips an entry without a hash */
-
-    if (h->lowcase_key != NULL) {
-        ngx_strlow(h->lowcase_key, h->key.data, key.size());
-        h->hash = ngx_hash_key(h->lowcase_key, key.size());
-    }
+    h->lowcase_key = reinterpret_cast<u_char *>(const_cast<char *>(lowcase));
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
@@ -492,15 +490,16 @@ ngx_http_provision_x_interface_send_call(
     ngx_uint_t nheaders = 0;
 
     if (content_type.len) {
-        ngx_http_provision_x_interface_header(r->pool, &headers[nheaders++],
-                                              "Content-Type", content_type);
+        ngx_http_provision_x_interface_header(
+            &headers[nheaders++], "Content-Type", "content-type", content_type);
     }
 
     if (authorization.len) {
-        ngx_http_provision_x_interface_header(r->pool, &headers[nheaders++],
-                                              "Authorization", authorization);
-        ngx_http_provision_x_interface_header(r->pool, &headers[nheaders++],
-                                              "X-AKSK", x_aksk);
+        ngx_http_provision_x_interface_header(&headers[nheaders++],
+                                              "Authorization", "authorization",
+                                              authorization);
+        ngx_http_provision_x_interface_header(&headers[nheaders++], "X-AKSK",
+                                              "x-aksk", x_aksk);
     }
 
     b->pos = body.data;
@@ -530,7 +529,8 @@ ngx_http_provision_x_interface_send_call(
             interface_outcome::internal_error, "the call could not be made");
     }
 
-    for (ngx_uint_t i = 0; i < 4; i++) {
+    for (ngx_uint_t i = 0;
+         i < std::size(ngx_http_provision_x_interface_methods); i++) {
         if (out.method == view(ngx_http_provision_x_interface_methods[i])) {
             sr->method = ngx_http_provision_x_interface_method_ids[i];
             sr->method_name = ngx_http_provision_x_interface_methods[i];
@@ -623,6 +623,63 @@ ngx_http_provision_x_interface_input(ngx_http_request_t *r,
     return view(s);
 }
 
+/* The core's view of a target: what signs, and what it may call. */
+static provision_x::interface_target
+ngx_http_provision_x_interface_signer(
+    ngx_http_provision_x_interface_target_t *t) noexcept
+{
+    provision_x::interface_target target;
+    auto *secret = static_cast<ngx_str_t *>(t->app->secrets.elts);
+
+    target.dialect = t->dialect == static_cast<ngx_uint_t>(dialect::aliyun)
+                         ? provision_x::interface_dialect::aliyun
+                         : provision_x::interface_dialect::huawei;
+    target.key_id = view(t->key_id);
+    target.secret = view(secret[0]); /* the current one of a rotation */
+    target.method = view(t->method);
+    target.region = view(t->region);
+    target.version = view(t->version);
+    target.operations = t->operations;
+    target.operation_count = t->noperations;
+
+    return target;
+}
+
+/* Debug mode: the call explained, nothing sent. */
+static ngx_int_t
+ngx_http_provision_x_interface_explain(
+    ngx_http_request_t *r, ngx_http_provision_x_interface_call_t *call,
+    const provision_x::interface_request &req,
+    const provision_x::outbound_call &out)
+try {
+    ngx_http_provision_x_interface_target_t *t = call->target;
+    provision_x::debug_context ctx;
+    std::string json;
+
+    ctx.dialect = ngx_http_provision_x_interface_signer(t).dialect;
+    ctx.target = view(t->name);
+    ctx.config_id = t->id;
+    ctx.app = view(t->app->name);
+    ctx.key_id = view(t->key_id);
+    ctx.pass = view(t->pass);
+
+    if (!provision_x::render_debug_answer(req, ctx, out, json)) {
+        return ngx_http_provision_x_interface_refuse(
+            r, call, NGX_HTTP_INTERNAL_SERVER_ERROR,
+            interface_outcome::internal_error, "no memory for the answer");
+    }
+
+    ngx_http_provision_x_interface_finish(r, call, NGX_HTTP_OK,
+                                          interface_outcome::debug);
+
+    return ngx_http_provision_x_interface_send(r, NGX_HTTP_OK, json);
+
+} catch (const std::exception &e) {
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "provision_x: interface debug answer failed: %s", e.what());
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
 static ngx_int_t
 ngx_http_provision_x_interface_process(
     ngx_http_request_t *r, ngx_http_provision_x_interface_call_t *call)
@@ -685,7 +742,6 @@ try {
 
     ngx_http_provision_x_interface_target_t *t = call->target;
     bool aliyun = t->dialect == static_cast<ngx_uint_t>(dialect::aliyun);
-    auto *secret = static_cast<ngx_str_t *>(t->app->secrets.elts);
     std::array<char, 32> fresh_nonce;
     utc_timestamp_text fresh_stamp;
 
@@ -696,19 +752,9 @@ try {
             interface_outcome::internal_error, "no nonce for the call");
     }
 
-    interface_target target;
+    interface_target target = ngx_http_provision_x_interface_signer(t);
     signing_inputs in;
     outbound_call out;
-
-    target.dialect =
-        aliyun ? interface_dialect::aliyun : interface_dialect::huawei;
-    target.key_id = view(t->key_id);
-    target.secret = view(secret[0]);
-    target.method = view(t->method);
-    target.region = view(t->region);
-    target.version = view(t->version);
-    target.operations = t->operations;
-    target.operation_count = t->noperations;
 
     in.nonce = ngx_http_provision_x_interface_input(
         r, t->nonce, {fresh_nonce.data(), fresh_nonce.size()});
@@ -767,26 +813,7 @@ try {
         return ngx_http_provision_x_interface_send_call(r, call, out);
     }
 
-    debug_context ctx;
-    std::string json;
-
-    ctx.dialect = target.dialect;
-    ctx.target = view(t->name);
-    ctx.config_id = t->id;
-    ctx.app = view(t->app->name);
-    ctx.key_id = target.key_id;
-    ctx.pass = view(t->pass);
-
-    if (!render_debug_answer(req, ctx, out, json)) {
-        return ngx_http_provision_x_interface_refuse(
-            r, call, NGX_HTTP_INTERNAL_SERVER_ERROR,
-            interface_outcome::internal_error, "no memory for the answer");
-    }
-
-    ngx_http_provision_x_interface_finish(r, call, NGX_HTTP_OK,
-                                          interface_outcome::debug);
-
-    return ngx_http_provision_x_interface_send(r, NGX_HTTP_OK, json);
+    return ngx_http_provision_x_interface_explain(r, call, req, out);
 
 } catch (const std::exception &e) {
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
