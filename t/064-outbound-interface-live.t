@@ -14,6 +14,7 @@ use FindBin;
 use lib "$FindBin::Bin/helper";
 
 use HTTP::Response;
+use IPC::Run3 qw(run3);
 use IO::Select;
 use IO::Socket::INET;
 use JSON::PP;
@@ -430,6 +431,48 @@ ok $gw->wait_log(qr/the platform's answer after the deadline ignored/, 10),
     }
 
     is received(), $before, 'no debug call and no refusal reached the platform';
+}
+
+# ---- the same through provision-x interface -----------------------------
+
+SKIP: {
+    my $px = "$FindBin::Bin/../build/provision-x";
+    skip "$px not built (make)", 7 unless -x $px;
+
+    my @common = ('--url', 'http://127.0.0.1:' . $gw->port . '/provision_x',
+                  '--api-key-file', "$secrets/api-a.key",
+                  '--user-id', 'cli');
+    my ($out, $err);
+
+    run3([$px, 'interface', @common, '--mode', 'live', '--config-id', 4,
+          '--payload', '{"path":"/rest/provision/voice/record/v1.0",'
+          . '"query":{"fileName":"cli.wav","recordDomain":"d"}}'],
+         \undef, \$out, \$err);
+    count(hw => 'ok');
+    is $? >> 8, 0, 'provision-x interface, live: exit 0';
+    is_deeply eval { $json->decode($out) }->{data},
+        {location => 'https://obs.example.com/rec/cli.wav?domain=d'},
+        "... the platform's answer";
+
+    my $payload = "$FindBin::Bin/servroot-interface-live/payload.json";
+    open my $fh, '>', $payload or die $!;
+    print $fh '{"Action":"QueryRecordFileDownloadUrl","PoolKey":"FC1",'
+        . '"CallId":"cli","CallTime":"2026-11-28 09:00:00"}';
+    close $fh;
+    my $before = received();
+    run3([$px, 'interface', @common, '--payload', "\@$payload"],
+         \undef, \$out, \$err);
+    count(ali => 'debug');
+    is $? >> 8, 0, '... debug (its default), the payload from a file: exit 0';
+    like $out, qr/"mode":"debug","sent":false,"ready":true/, '... explained';
+    is received(), $before, '... and not sent';
+
+    run3([$px, 'interface', @common, '--mode', 'live',
+          '--payload', '{"Action":"UnbindSubscription"}'],
+         \undef, \$out, \$err);
+    count(ali => 'operation_not_allowed');
+    is $? >> 8, 1, '... a refusal: exit 1';
+    like $out, qr/"code":"operation_not_allowed"/, '... with the envelope';
 }
 
 # ---- one line per call; the variables ------------------------------------
