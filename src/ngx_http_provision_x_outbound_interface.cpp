@@ -415,7 +415,11 @@ ngx_http_provision_x_interface_keep(ngx_http_request_t *r, std::string_view s,
         return NGX_ERROR;
     }
 
-    ngx_memcpy(out->data, s.data(), s.size());
+    /* an empty view may have no data at all: memcpy must not see it */
+    if (!s.empty()) {
+        ngx_memcpy(out->data, s.data(), s.size());
+    }
+
     out->data[s.size()] = '\0';
 
     return NGX_OK;
