@@ -43,6 +43,14 @@ public:
         v_ = v;
     }
 
+    json_t *release() noexcept
+    {
+        json_t *v = v_;
+
+        v_ = nullptr;
+        return v;
+    }
+
 private:
     json_t *v_;
 };
@@ -316,7 +324,7 @@ collect_params(const json_t *obj, std::string_view prefix,
     {
         std::string_view name(key);
 
-        if (name == skip) {
+        if (!skip.empty() && name == skip) {
             continue;
         }
 
@@ -987,6 +995,11 @@ render_debug_answer(const interface_request &req, const debug_context &ctx,
                     const outbound_call &call, std::string &out) noexcept
 try {
     bool ready = call.problems.empty();
+
+    // what may throw first, held until handed over
+    json_ref signing(ready ? signing_json(ctx, call) : json_null());
+    json_ref request(ready ? request_json(call) : json_null());
+    json_ref problems(problems_json(call));
     json_ref root(json_object());
     json_t *data = json_object();
     json_t *target = json_object();
@@ -1011,18 +1024,20 @@ try {
              call.operation.empty()
                  ? json_null()
                  : json_stringn(call.operation.data(), call.operation.size()))
-        .set("signing", ready ? signing_json(ctx, call) : json_null())
-        .set("request", ready ? request_json(call) : json_null())
-        .set("problems", problems_json(call));
+        .set("signing", signing.release())
+        .set("request", request.release())
+        .set("problems", problems.release());
 
-    bool ok = d.ok() && json_builder(root.get())
-                            .num("status_code", 200)
-                            .str("message", "Success")
-                            .set("data", data)
-                            .set("error", json_null())
-                            .ok();
+    // data goes into root whatever happened to it, so that root frees it
+    bool filled = d.ok();
+    bool ok = json_builder(root.get())
+                  .num("status_code", 200)
+                  .str("message", "Success")
+                  .set("data", data)
+                  .set("error", json_null())
+                  .ok();
 
-    return ok && dump(root.get(), out);
+    return filled && ok && dump(root.get(), out);
 
 } catch (const std::exception &) {
     return false;
