@@ -132,8 +132,14 @@ ngx_http_provision_x_status_text(ngx_uint_t status) noexcept
         return "method not allowed";
     case NGX_HTTP_CONFLICT:
         return "conflict";
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        return "payload too large";
+    case NGX_HTTP_BAD_GATEWAY:
+        return "bad gateway";
     case NGX_HTTP_SERVICE_UNAVAILABLE:
         return "service unavailable";
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        return "gateway timeout";
     default:
         return status >= 500 ? "internal server error" : "error";
     }

@@ -13,25 +13,30 @@ static ngx_str_t ngx_http_provision_x_metrics_name =
 
 ngx_http_provision_x_metrics_sh_t *ngx_http_provision_x_metrics;
 
+/* A name's slot in one of the zone's name tables (apps, targets), taken
+ * when a configuration is loaded, in the master: no lock. */
 static ngx_uint_t
-ngx_http_provision_x_metrics_slot(ngx_http_provision_x_metrics_sh_t *sh,
-                                  ngx_str_t *name) noexcept
+ngx_http_provision_x_metrics_slot(
+    ngx_uint_t *n, u_char (*names)[NGX_HTTP_PROVISION_X_APP_NAME_MAX],
+    size_t *lens, ngx_uint_t max, ngx_str_t *name) noexcept
 {
-    for (ngx_uint_t i = 1; i <= sh->apps; i++) {
-        if (sh->name_len[i] == name->len &&
-            ngx_memcmp(sh->name[i], name->data, name->len) == 0) {
+    for (ngx_uint_t i = 1; i <= *n; i++) {
+        if (lens[i] == name->len &&
+            ngx_memcmp(names[i], name->data, name->len) == 0) {
             return i;
         }
     }
 
-    if (sh->apps == NGX_HTTP_PROVISION_X_METRICS_APPS) {
+    if (*n == max) {
         return 0;
     }
 
-    ngx_uint_t i = ++sh->apps;
+    ngx_uint_t i = *n + 1;
 
-    ngx_memcpy(sh->name[i], name->data, name->len);
-    sh->name_len[i] = name->len;
+    /* the name first: a status page may read the table meanwhile */
+    ngx_memcpy(names[i], name->data, name->len);
+    lens[i] = name->len;
+    *n = i;
 
     return i;
 }
@@ -62,8 +67,9 @@ ngx_http_provision_x_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     auto *apps = static_cast<ngx_http_provision_x_app_t *>(pmcf->apps.elts);
 
     for (ngx_uint_t i = 0; i < pmcf->apps.nelts; i++) {
-        apps[i].metrics_slot =
-            ngx_http_provision_x_metrics_slot(sh, &apps[i].name);
+        apps[i].metrics_slot = ngx_http_provision_x_metrics_slot(
+            &sh->apps, sh->name, sh->name_len,
+            NGX_HTTP_PROVISION_X_METRICS_APPS, &apps[i].name);
     }
 
     ngx_http_provision_x_metrics = sh;
@@ -251,4 +257,32 @@ ngx_http_provision_x_metrics_call_control(
         &ngx_http_provision_x_metrics
              ->call_control_latency[static_cast<size_t>(dialect)],
         elapsed);
+}
+
+ngx_uint_t
+ngx_http_provision_x_metrics_target_slot(ngx_str_t *name) noexcept
+{
+    ngx_http_provision_x_metrics_sh_t *sh = ngx_http_provision_x_metrics;
+
+    if (sh == NULL) {
+        return 0;
+    }
+
+    return ngx_http_provision_x_metrics_slot(
+        &sh->targets, sh->target_name, sh->target_name_len,
+        NGX_HTTP_PROVISION_X_METRICS_TARGETS, name);
+}
+
+void
+ngx_http_provision_x_metrics_interface(ngx_uint_t slot,
+                                       ngx_uint_t outcome) noexcept
+{
+    if (ngx_http_provision_x_metrics == NULL ||
+        slot > NGX_HTTP_PROVISION_X_METRICS_TARGETS ||
+        outcome >= NGX_HTTP_PROVISION_X_INTERFACE_OUTCOMES) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(
+        &ngx_http_provision_x_metrics->interface[slot][outcome], 1);
 }

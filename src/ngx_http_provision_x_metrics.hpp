@@ -13,6 +13,8 @@
 
 #include <type_traits>
 
+#include "core/interface.hpp"
+
 #define NGX_HTTP_PROVISION_X_METRICS_APPS 64
 
 /* How a call-control query was answered; $provision_x_call_control. */
@@ -28,6 +30,9 @@ enum ngx_http_provision_x_cc_outcome_e {
 
 extern const ngx_str_t
     ngx_http_provision_x_cc_outcome_names[NGX_HTTP_PROVISION_X_CC_OUTCOMES];
+#define NGX_HTTP_PROVISION_X_METRICS_TARGETS 64
+#define NGX_HTTP_PROVISION_X_INTERFACE_OUTCOMES                                \
+    provision_x::interface_outcome_count
 
 struct ngx_http_provision_x_app_counters_t {
     ngx_atomic_t verified[provision_x::dialect_count];
@@ -98,6 +103,14 @@ struct ngx_http_provision_x_metrics_sh_t {
     /* from the query's arrival to the answer, relayed or the gateway's */
     ngx_http_provision_x_latency_t
         call_control_latency[provision_x::dialect_count];
+
+    /* interface calls by target (slot 0: no target known) and outcome */
+    ngx_uint_t targets;
+    u_char target_name[NGX_HTTP_PROVISION_X_METRICS_TARGETS + 1]
+                      [NGX_HTTP_PROVISION_X_APP_NAME_MAX];
+    size_t target_name_len[NGX_HTTP_PROVISION_X_METRICS_TARGETS + 1];
+    ngx_atomic_t interface[NGX_HTTP_PROVISION_X_METRICS_TARGETS + 1]
+                          [NGX_HTTP_PROVISION_X_INTERFACE_OUTCOMES];
 };
 
 /* NULL until the zone is initialised (and in processes without http) */
@@ -130,5 +143,9 @@ void ngx_http_provision_x_metrics_hand_off(provision_x::dialect dialect,
 void ngx_http_provision_x_metrics_call_control(
     provision_x::dialect dialect, ngx_http_provision_x_cc_outcome_e outcome,
     ngx_msec_t elapsed) noexcept;
+/* An interface target's counters, by name (0: none left, or no zone). */
+ngx_uint_t ngx_http_provision_x_metrics_target_slot(ngx_str_t *name) noexcept;
+void ngx_http_provision_x_metrics_interface(ngx_uint_t slot,
+                                            ngx_uint_t outcome) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_METRICS_HPP */

@@ -18,6 +18,14 @@ extern ngx_module_t ngx_http_provision_x_outbound_module;
 
 #define NGX_HTTP_PROVISION_X_CC_TIMEOUT 500
 
+/* the interface endpoint's, private to ..._outbound_interface.cpp */
+struct ngx_http_provision_x_interface_conf_t;
+struct ngx_http_provision_x_interface_call_t;
+
+struct ngx_http_provision_x_outbound_main_conf_t {
+    ngx_array_t interface_targets; /* of ..._interface_target_t * */
+};
+
 enum ngx_http_provision_x_outbound_var_e {
     NGX_HTTP_PROVISION_X_VAR_HUAWEI_AUTHORIZATION,
     NGX_HTTP_PROVISION_X_VAR_HUAWEI_X_AKSK,
@@ -45,6 +53,9 @@ struct ngx_http_provision_x_outbound_loc_conf_t {
     ngx_msec_t cc_timeout;
     ngx_str_t cc_fallback; /* the gateway's own answer, whole body */
     ngx_str_t cc_landline; /* the answer to a landline; empty: ask */
+
+    /* provision_x_interface; NULL: not here (never inherited) */
+    ngx_http_provision_x_interface_conf_t *interface;
 };
 
 struct ngx_http_provision_x_outbound_ctx_t {
@@ -59,6 +70,8 @@ struct ngx_http_provision_x_outbound_ctx_t {
     ngx_http_provision_x_cc_outcome_e outcome;
     unsigned sub_done : 1;
     unsigned answered : 1; /* outcome is set */
+
+    ngx_http_provision_x_interface_call_t *interface;
 };
 
 inline ngx_http_provision_x_outbound_loc_conf_t *
@@ -75,11 +88,25 @@ ngx_int_t ngx_http_provision_x_sign_variable(ngx_http_request_t *r,
                                              ngx_http_variable_value_t *v,
                                              uintptr_t data) noexcept;
 
+/* A directive's "name=value" value that may hold variables. */
+char *ngx_http_provision_x_complex_arg(ngx_conf_t *cf, ngx_str_t *value,
+                                       ngx_http_complex_value_t **cv) noexcept;
+
 char *ngx_http_provision_x_huawei_sign(ngx_conf_t *cf, ngx_command_t *cmd,
                                        void *conf) noexcept;
 char *ngx_http_provision_x_aliyun_pop_sign(ngx_conf_t *cf, ngx_command_t *cmd,
                                            void *conf) noexcept;
 char *ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
                                         void *conf) noexcept;
+
+/* The interface endpoint: ngx_http_provision_x_outbound_interface.cpp */
+char *ngx_http_provision_x_interface_target(ngx_conf_t *cf, ngx_command_t *cmd,
+                                            void *conf) noexcept;
+char *ngx_http_provision_x_interface(ngx_conf_t *cf, ngx_command_t *cmd,
+                                     void *conf) noexcept;
+void *ngx_http_provision_x_outbound_create_main_conf(ngx_conf_t *cf) noexcept;
+ngx_int_t ngx_http_provision_x_interface_add_variables(ngx_conf_t *cf) noexcept;
+ngx_int_t
+ngx_http_provision_x_interface_init_module(ngx_cycle_t *cycle) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_OUTBOUND_HPP */

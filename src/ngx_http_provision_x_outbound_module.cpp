@@ -1,7 +1,8 @@
 /*
  * The outbound module: directives, configuration and variables.  The
  * signing lives in ngx_http_provision_x_sign_vars.cpp, the call-control
- * handler in ngx_http_provision_x_call_control.cpp.
+ * handler in ngx_http_provision_x_call_control.cpp, the interface endpoint
+ * in ngx_http_provision_x_outbound_interface.cpp.
  */
 
 #include "ngx_http_provision_x_outbound.hpp"
@@ -42,6 +43,20 @@ static ngx_command_t ngx_http_provision_x_outbound_commands[] = {
       0,
       NULL },
 
+    { ngx_string("provision_x_interface_target"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_provision_x_interface_target,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provision_x_interface"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_provision_x_interface,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -51,7 +66,8 @@ static ngx_http_module_t ngx_http_provision_x_outbound_module_ctx = {
                                            /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_provision_x_outbound_create_main_conf,
+                                           /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -70,7 +86,7 @@ ngx_module_t ngx_http_provision_x_outbound_module = {
     ngx_http_provision_x_outbound_commands, /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_provision_x_interface_init_module, /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -111,8 +127,12 @@ static ngx_http_variable_t ngx_http_provision_x_outbound_vars[] = {
 static ngx_int_t
 ngx_http_provision_x_outbound_add_variables(ngx_conf_t *cf) noexcept
 {
-    return ngx_http_provision_x_add_variable_table(
-        cf, ngx_http_provision_x_outbound_vars);
+    if (ngx_http_provision_x_add_variable_table(
+            cf, ngx_http_provision_x_outbound_vars) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_provision_x_interface_add_variables(cf);
 }
 
 static void *

@@ -72,8 +72,8 @@ ngx_http_provision_x_huawei_sign(ngx_conf_t *cf, ngx_command_t *cmd,
                                     : NGX_HTTP_PROVISION_X_CONF_ERROR;
 }
 
-static char *
-ngx_http_provision_x_pop_complex(ngx_conf_t *cf, ngx_str_t *value,
+char *
+ngx_http_provision_x_complex_arg(ngx_conf_t *cf, ngx_str_t *value,
                                  ngx_http_complex_value_t **cv) noexcept
 {
     *cv = static_cast<ngx_http_complex_value_t *>(
@@ -151,13 +151,13 @@ ngx_http_provision_x_aliyun_pop_sign(ngx_conf_t *cf, ngx_command_t *cmd,
             olcf->pop_version = v;
 
         } else if (name == "nonce") {
-            if (ngx_http_provision_x_pop_complex(cf, &v, &olcf->pop_nonce) !=
+            if (ngx_http_provision_x_complex_arg(cf, &v, &olcf->pop_nonce) !=
                 NGX_CONF_OK) {
                 return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else if (name == "timestamp") {
-            if (ngx_http_provision_x_pop_complex(
+            if (ngx_http_provision_x_complex_arg(
                     cf, &v, &olcf->pop_timestamp) != NGX_CONF_OK) {
                 return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }

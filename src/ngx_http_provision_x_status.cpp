@@ -543,6 +543,65 @@ ngx_http_provision_x_status_latency(
     }
 }
 
+/* Every target the zone knows, each outcome, zeros included: a target
+ * that never answers is as telling as one that fails.  Nothing at all
+ * where no target was ever configured (the endpoint needs one). */
+static void
+ngx_http_provision_x_status_interface(
+    ngx_http_provision_x_out_t *out,
+    ngx_http_provision_x_metrics_sh_t *m) noexcept
+{
+    if (m->targets == 0) {
+        return;
+    }
+
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, "interface_calls_total", "counter",
+                                  "Calls of the interface endpoint by "
+                                  "platform target (\"\": refused before "
+                                  "one was known) and outcome.");
+    } else {
+        ngx_http_provision_x_out(out, ",\"interface\":[");
+    }
+
+    for (ngx_uint_t t = 0; t <= m->targets; t++) {
+        ngx_str_t target = ngx_http_provision_x_escaped(out, m->target_name[t],
+                                                        m->target_name_len[t]);
+
+        if (!out->prometheus) {
+            ngx_http_provision_x_out(out, "%s{\"target\":\"%V\"", t ? "," : "",
+                                     &target);
+        }
+
+        for (ngx_uint_t k = 0; k < NGX_HTTP_PROVISION_X_INTERFACE_OUTCOMES;
+             k++) {
+            const char *outcome =
+                provision_x::name_of(
+                    static_cast<provision_x::interface_outcome>(k))
+                    .data();
+            ngx_atomic_uint_t n = m->interface[t][k];
+
+            if (out->prometheus) {
+                ngx_http_provision_x_out(
+                    out,
+                    "provision_x_interface_calls_total{target=\"%V\","
+                    "outcome=\"%s\"} %uA\n",
+                    &target, outcome, n);
+            } else {
+                ngx_http_provision_x_out(out, ",\"%s\":%uA", outcome, n);
+            }
+        }
+
+        if (!out->prometheus) {
+            ngx_http_provision_x_out(out, "}");
+        }
+    }
+
+    if (!out->prometheus) {
+        ngx_http_provision_x_out(out, "]");
+    }
+}
+
 static void
 ngx_http_provision_x_status_queues(ngx_http_provision_x_out_t *out) noexcept
 {
@@ -879,6 +938,7 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
     ngx_http_provision_x_status_cdr(&out, m);
     ngx_http_provision_x_status_call_control(&out, m);
     ngx_http_provision_x_status_latency(&out, m);
+    ngx_http_provision_x_status_interface(&out, m);
     ngx_http_provision_x_status_queues(&out);
     ngx_http_provision_x_status_zones(&out, m);
 

@@ -38,7 +38,7 @@ like $main, qr/provision-x --version/, '... including --version';
 my $man = do { local @ARGV = "$Root/docs/provision-x.1"; local $/; <> };
 like $man, qr/^\.TH PROVISION-X 1 /m, 'the man page is provision-x(1)';
 
-for my $cmd (qw(sign check simulate)) {
+for my $cmd (qw(sign check simulate interface)) {
     my ($rc, $long) = run($cmd, '--help');
     my ($rc_h, $short) = run($cmd, '-h');
     is $rc_h, 0, "$cmd -h exits 0";

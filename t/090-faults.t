@@ -35,6 +35,9 @@ my $http = <<"_EOC_";
     provision_x_dedup_zone zone=dedup:1m ttl=1h;
     provision_x_queue_zone zone=q:1m;
     provision_x_api_key $secrets/api-a.key;
+    provision_x_app testId secret=$secrets/pop-test.key;
+    provision_x_interface_target ali id=1 dialect=aliyun app=testId
+        pass=/_px operations=BindAxb;
 _EOC_
 
 my $server = <<'_EOC_';
@@ -62,6 +65,14 @@ my $server = <<'_EOC_';
             proxy_pass http://127.0.0.1:$server_port/stored;
         }
         location = /stored { return 200; }
+        location = /provision_x { provision_x_interface target=ali; }
+        location = /_px {
+            internal;
+            proxy_pass http://127.0.0.1:$server_port/platform;
+        }
+        location = /platform {
+            return 200 '{"Code":"OK","Message":"OK","RequestId":"f"}';
+        }
         location = /status { provision_x_status; }
 _EOC_
 
@@ -150,12 +161,30 @@ push @cases, ['forward', 'a forward subrequest that cannot be made', 500, 200,
                   sub { $nginx->request(POST => '/cdr-forward', body => $push) };
               }, 0, 1];
 
+# calls that reached the platform stand-in (its requests' access log lines)
+sub platform_calls {
+    open my $fh, '<', $nginx->prefix . '/logs/access.log' or return 0;
+    return scalar grep { m{"POST /platform } } <$fh>;
+}
+
+for my $point (qw(interface_sign interface_subrequest)) {
+    push @cases, [$point, "an interface call, $point failing", 500, 200,
+                  sub {
+                      $nginx->request(POST => '/provision_x', headers =>
+                          [Authorization => 'Bearer consumer-key-one-7f3a9c'],
+                          body => '{"mode":"live","user_id":"u","payload":'
+                                  . '{"Action":"BindAxb","PoolKey":"FC1"}}');
+                  }, undef, 0, \&platform_calls];
+}
+
 for my $case (@cases) {
-    my ($point, $what, $faulty, $fine, $send, $records, $hand_off) = @$case;
+    my ($point, $what, $faulty, $fine, $send, $records, $hand_off, $sent)
+        = @$case;
 
     ok faults($point), "reload failing \"$point\"";
     my $before = depth();
     my @failed = failed_hand_offs();
+    my $sent_before = $sent ? $sent->() : 0;
 
     for my $try (1 .. 2) {
         is $send->()->code, $faulty, "$what: $faulty ($try)";
@@ -166,9 +195,19 @@ for my $case (@cases) {
         $hand_off ? [2, 2] : [0, 0],
         $hand_off ? '... two failed hand-offs, counted 5xx and timed'
                   : '... and no hand-off counted';
+    is $sent->(), $sent_before, '... nothing was sent to the platform'
+        if $sent;
 
     ok faults(''), 'reload without faults';
     is $send->()->code, $fine, "the same request now: $fine";
+    if ($sent) {
+        # the stand-in's worker may log its request a moment after answering
+        for (1 .. 40) {
+            last if $sent->() > $sent_before;
+            select undef, undef, undef, 0.05;
+        }
+        is $sent->(), $sent_before + 1, '... and it reached the platform';
+    }
     is depth(), $before + ($records // 0),
         '... its records handed off once: none had been marked seen'
         if $records;

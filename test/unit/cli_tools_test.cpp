@@ -1,6 +1,7 @@
 // Pure logic of the provision-x command-line tools: argument parsing,
 // shell quoting, raw-request parsing, URL parsing, the retry schedule,
-// percentiles, and sign -> check round trips in-process.
+// percentiles, the interface envelope, and sign -> check round trips
+// in-process.
 //
 // The tools are linked as a library (everything but main.cpp).
 
@@ -12,6 +13,7 @@
 #include "provision-x/args.hpp"
 #include "provision-x/check.hpp"
 #include "provision-x/http_client.hpp"
+#include "provision-x/interface_call.hpp"
 #include "provision-x/io.hpp"
 #include "provision-x/sample.hpp"
 #include "provision-x/sign.hpp"
@@ -331,4 +333,21 @@ TEST(CliSample, GeneratedPushesAreValid)
                                          report.size(), options, push2));
     EXPECT_EQ(50u, push2.valid_count());
     EXPECT_EQ(0u, push2.duplicate_count());
+}
+
+TEST(CliInterface, Envelope)
+{
+    EXPECT_EQ("{\"mode\":\"live\",\"config_id\":12345,\"user_id\":"
+              "\"user123\",\"payload\":{\"Action\":\"BindAxb\",\"n\":1}}",
+              interface_envelope("live", true, 12345, "user123",
+                                 "{\"Action\": \"BindAxb\", \"n\": 1}"));
+    EXPECT_EQ("{\"mode\":\"debug\",\"user_id\":\"u\",\"payload\":{}}",
+              interface_envelope("debug", false, 0, "u", "{}"));
+
+    EXPECT_THROW(interface_envelope("live", false, 0, "u", "[]"), usage_error);
+    EXPECT_THROW(interface_envelope("live", false, 0, "u", "{"), usage_error);
+    EXPECT_THROW(interface_envelope("live", false, 0, "u", "{\"a\":1,\"a\":2}"),
+                 usage_error);
+    EXPECT_THROW(interface_envelope("live", false, 0, "\xff", "{}"),
+                 usage_error);
 }

@@ -3,6 +3,7 @@
 
 #include "args.hpp"
 #include "check.hpp"
+#include "interface_call.hpp"
 #include "sign.hpp"
 #include "simulate.hpp"
 
@@ -26,9 +27,12 @@ const char main_help[] =
     "            step differs\n"
     "  simulate  act as the platform: push generated CDRs to a gateway,\n"
     "            retrying on the vendor's schedule, and report\n"
+    "  interface call the gateway's interface endpoint as an internal\n"
+    "            service does (live, or debug: explained, not sent)\n"
     "\n"
-    "Exit codes: 0 ok / verifies / all acknowledged, 1 does not verify /\n"
-    "records not acknowledged, 2 usage error or bad input, 3 I/O error.\n"
+    "Exit codes: 0 ok / verifies / all acknowledged / status_code 200,\n"
+    "1 does not verify / records not acknowledged / another status_code,\n"
+    "2 usage error or bad input, 3 I/O error.\n"
     "\n"
     "man provision-x has the whole manual.\n";
 
@@ -84,6 +88,9 @@ main(int argc, char **argv)
         }
         if (std::strcmp(cmd, "simulate") == 0) {
             return run_simulate(argc - 2, argv + 2);
+        }
+        if (std::strcmp(cmd, "interface") == 0) {
+            return run_interface(argc - 2, argv + 2);
         }
         std::cerr << "provision-x: unknown command \"" << cmd << "\"\n\n"
                   << main_help;
