@@ -1,7 +1,9 @@
 /*
- * The CDR receiver: a content handler that reads a push, parses it once,
- * drops what was handed off before, hands the new records to a sink and
- * acknowledges the platform only once the sink has them.
+ * The push receiver: a content handler that reads a push (a CDR push or
+ * one of the platforms' other callbacks, of a type its location takes),
+ * parses it once, drops what was handed off before, hands the new records
+ * to a sink and acknowledges the platform, in the shape of the push's
+ * type, only once the sink has them.
  *
  * The order matters for "nothing acknowledged is lost":
  *   1. an identical body that was fully handed off before is acknowledged
@@ -64,8 +66,9 @@ ngx_http_provision_x_cdr_send(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 /*
- * Answers in the dialect's own shape: Huawei {"resultcode","resultdesc"},
- * Aliyun's receipt acknowledgement {"code":N,"msg":...}.
+ * Answers in the dialect's own shape: 200 with the acknowledgement of the
+ * push's type; errors as Huawei {"resultcode","resultdesc"} or Aliyun's
+ * receipt acknowledgement {"code":N,"msg":...}.
  */
 ngx_int_t
 ngx_http_provision_x_cdr_answer(ngx_http_request_t *r, ngx_uint_t status,
@@ -76,12 +79,20 @@ ngx_http_provision_x_cdr_answer(ngx_http_request_t *r, ngx_uint_t status,
     time_t retry_after = (status == NGX_HTTP_SERVICE_UNAVAILABLE) ? 60 : 0;
 
     if (status == NGX_HTTP_OK) {
-        static const char huawei_ok[] = "{}";
-        static const char aliyun_ok[] = "{\"code\":0,\"msg\":\"接收成功\"}";
+        ngx_http_provision_x_ctx_t *ctx = ngx_http_provision_x_get_ctx(r);
+        ngx_uint_t type = (ctx != NULL && ctx->cdr != NULL)
+                              ? ctx->cdr->type
+                              : NGX_HTTP_PROVISION_X_TYPE_UNKNOWN;
+        std::string_view ok = provision_x::push_ack_body(
+            plcf->cdr, type < provision_x::push_type_count
+                           ? static_cast<provision_x::push_type>(type)
+                           : provision_x::push_type::cdr);
 
-        const char *ok = aliyun ? aliyun_ok : huawei_ok;
-        return ngx_http_provision_x_cdr_send(
-            r, status, reinterpret_cast<const u_char *>(ok), ngx_strlen(ok), 0);
+        /* Huawei's events: "200 with an empty body", not even a type */
+        return ngx_http_provision_x_send_bytes(
+            r, status,
+            ok.empty() ? NULL : &ngx_http_provision_x_platform_json_type,
+            reinterpret_cast<const u_char *>(ok.data()), ok.size());
     }
 
     size_t n = ngx_strlen(message);
@@ -103,6 +114,23 @@ ngx_http_provision_x_cdr_answer(ngx_http_request_t *r, ngx_uint_t status,
     last = ngx_cpymem(last, "\"}", 2);
 
     return ngx_http_provision_x_cdr_send(r, status, p, last - p, retry_after);
+}
+
+/*
+ * What a push is called in log lines: "CDR", its type's name, or "event"
+ * while the type is not known.
+ */
+static const char *
+ngx_http_provision_x_cdr_what(ngx_uint_t type) noexcept
+{
+    if (type == static_cast<ngx_uint_t>(provision_x::push_type::cdr)) {
+        return "CDR";
+    }
+
+    return type < provision_x::push_type_count
+               ? provision_x::push_type_name(
+                     static_cast<provision_x::push_type>(type))
+               : "event";
 }
 
 static void *
@@ -130,7 +158,7 @@ ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
 {
     if (ngx_http_provision_x_cdr_parser == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "provision_x: no CDR parser in this worker");
+                      "provision_x: no push parser in this worker");
         return NULL;
     }
 
@@ -149,12 +177,14 @@ ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
     provision_x::cdr_options options;
     options.max_body = plcf->cdr_max_body;
     options.max_records = plcf->cdr_max_records;
+    options.types = plcf->cdr_types;
     options.padded = padded;
 
     /*
      * A signature speaks for one app: its records must be that app's, and
      * their dedup entries are bound to it, so no app can write or
-     * suppress another's CDRs.  An unsigned Aliyun receiver may list the
+     * suppress another's records (types without an appKey are bound by
+     * the scope alone).  An unsigned Aliyun receiver may list the
      * tenants it takes.
      */
     if (plcf->cdr == dialect::huawei && plcf->verify == dialect::huawei &&
@@ -191,9 +221,26 @@ ngx_http_provision_x_cdr_dead_letter(
             continue;
         }
 
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "provision_x: dead-lettered %s CDR record %uz: %s",
-                      provision_x::dialect_name(push.dialect()), i, rec.reason);
+        /*
+         * A Block-mode callin or SMS waits for a control answer that a
+         * receiver cannot give: the call or message fails unless its URL
+         * goes to provision_x_call_control / provision_x_sms_control.
+         */
+        bool blocked = rec.problem == provision_x::cdr_problem::wrong_value;
+        ngx_uint_t level = blocked ? NGX_LOG_ERR : NGX_LOG_WARN;
+
+        ngx_log_error(
+            level, r->connection->log, 0,
+            "provision_x: dead-lettered %s %s record %uz: %s%s",
+            provision_x::dialect_name(push.dialect()),
+            ngx_http_provision_x_cdr_what(static_cast<ngx_uint_t>(push.type())),
+            i, rec.reason,
+            !blocked ? ""
+            : push.type() == provision_x::push_type::sms
+                ? "; Block-mode SMS belong to a location with "
+                  "provision_x_sms_control"
+                : "; Block-mode callin belongs to a location with "
+                  "provision_x_call_control");
 
         if (plcf->cdr_dead_letter == NULL) {
             continue;
@@ -322,8 +369,9 @@ ngx_http_provision_x_cdr_handed_off(ngx_http_request_t *r,
                                                ctx->cdr->hand_off_start);
 
     ngx_http_provision_x_metrics_hand_off(
-        ctx->dialect, ngx_http_provision_x_loc_conf(r)->cdr_sink->metric,
-        status, elapsed > 0 ? elapsed : 0);
+        ctx->dialect, ctx->cdr->type,
+        ngx_http_provision_x_loc_conf(r)->cdr_sink->metric, status,
+        elapsed > 0 ? elapsed : 0);
 }
 
 void
@@ -339,8 +387,9 @@ ngx_http_provision_x_cdr_sink_finish(ngx_http_request_t *r,
     }
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "provision_x: CDR %s answered %i, %ui records not "
+                  "provision_x: %s %s answered %i, %ui records not "
                   "acknowledged",
+                  ngx_http_provision_x_cdr_what(ctx->cdr->type),
                   ngx_http_provision_x_loc_conf(r)->cdr_sink->name, status,
                   ctx->cdr->fresh);
 
@@ -355,6 +404,29 @@ ngx_http_provision_x_cdr_sink_finish(ngx_http_request_t *r,
 }
 
 /*
+ * The dedup entry of a body handed off as a push of `type`: its digest
+ * with the type folded into the first byte, so that an identical retry
+ * knows which acknowledgement it gets.  CDRs, type 0, keep the entries
+ * of earlier versions.
+ */
+static void
+ngx_http_provision_x_cdr_body_entry(const u_char *digest, ngx_uint_t type,
+                                    u_char *entry) noexcept
+{
+    ngx_memcpy(entry, digest, NGX_HTTP_PROVISION_X_DIGEST_LEN);
+    entry[0] ^= static_cast<u_char>(type);
+}
+
+static ngx_http_provision_x_seen_ctx_t *
+ngx_http_provision_x_cdr_dedup(ngx_http_provision_x_loc_conf_t *plcf) noexcept
+{
+    return plcf->cdr_dedup == NULL
+               ? NULL
+               : static_cast<ngx_http_provision_x_seen_ctx_t *>(
+                     plcf->cdr_dedup->data);
+}
+
+/*
  * After the sink confirmed: remember the keys and the body, count,
  * acknowledge.
  */
@@ -364,19 +436,22 @@ ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
 {
     ngx_http_provision_x_loc_conf_t *plcf = ngx_http_provision_x_loc_conf(r);
     ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+    ngx_http_provision_x_seen_ctx_t *dedup =
+        ngx_http_provision_x_cdr_dedup(plcf);
 
-    if (plcf->cdr_dedup != NULL) {
-        auto *dedup = static_cast<ngx_http_provision_x_seen_ctx_t *>(
-            plcf->cdr_dedup->data);
-        time_t expire = ngx_time() + dedup->ttl;
-
+    if (dedup != NULL) {
+        time_t expire = ngx_time() + (plcf->cdr_dedup_ttl ? plcf->cdr_dedup_ttl
+                                                          : dedup->ttl);
         ngx_uint_t owner = ctx->app ? ctx->app->metrics_slot : 0;
+        u_char body[NGX_HTTP_PROVISION_X_DIGEST_LEN];
+
+        ngx_http_provision_x_cdr_body_entry(cdr->body_digest, cdr->type, body);
 
         if (ngx_http_provision_x_seen_add_all(
                 dedup, cdr->keys, cdr->fresh, expire, owner,
                 r->connection->log) > NGX_HTTP_PROVISION_X_SEEN_PRESENT ||
-            ngx_http_provision_x_seen_add(dedup, cdr->body_digest, expire,
-                                          owner, r->connection->log) >
+            ngx_http_provision_x_seen_add(dedup, body, expire, owner,
+                                          r->connection->log) >
                 NGX_HTTP_PROVISION_X_SEEN_PRESENT) {
             /* the records are safe; only a later retry may repeat them */
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -387,11 +462,43 @@ ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
         }
     }
 
-    ngx_http_provision_x_metrics_cdr(ctx->dialect, cdr->fresh - cdr->known,
-                                     cdr->duplicates + cdr->known,
-                                     cdr->invalid);
+    ngx_http_provision_x_metrics_cdr(
+        ctx->dialect, cdr->type, cdr->fresh - cdr->known,
+        cdr->duplicates + cdr->known, cdr->invalid);
 
     return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_OK, "");
+}
+
+/*
+ * A byte-for-byte retry of a push handed off before, of one of the types
+ * the location takes: its type is remembered with the body.
+ */
+static bool
+ngx_http_provision_x_cdr_seen_body(ngx_http_provision_x_loc_conf_t *plcf,
+                                   ngx_http_provision_x_cdr_t *cdr) noexcept
+{
+    ngx_http_provision_x_seen_ctx_t *dedup =
+        ngx_http_provision_x_cdr_dedup(plcf);
+    u_char entry[NGX_HTTP_PROVISION_X_DIGEST_LEN];
+
+    if (dedup == NULL) {
+        return false;
+    }
+
+    for (ngx_uint_t t = 0; t < provision_x::push_type_count; t++) {
+        if (!(plcf->cdr_types & (uint32_t(1) << t))) {
+            continue;
+        }
+
+        ngx_http_provision_x_cdr_body_entry(cdr->body_digest, t, entry);
+
+        if (ngx_http_provision_x_seen_contains(dedup, entry)) {
+            cdr->type = t;
+            return true;
+        }
+    }
+
+    return false;
 }
 
 /*
@@ -404,12 +511,8 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
                                   ngx_http_provision_x_cdr_t *cdr) noexcept
 {
     const cdr_push &push = *cdr->push;
-    ngx_http_provision_x_seen_ctx_t *dedup = NULL;
-
-    if (plcf->cdr_dedup != NULL) {
-        dedup = static_cast<ngx_http_provision_x_seen_ctx_t *>(
-            plcf->cdr_dedup->data);
-    }
+    ngx_http_provision_x_seen_ctx_t *dedup =
+        ngx_http_provision_x_cdr_dedup(plcf);
 
     cdr->lines = static_cast<ngx_str_t *>(
         ngx_palloc(r->pool, push.size() * sizeof(ngx_str_t)));
@@ -433,10 +536,11 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
         if (rec.dup_of != provision_x::cdr_no_dup) {
             if (rec.conflict) {
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                              "provision_x: CDR record %uz repeats the key "
+                              "provision_x: %s record %uz repeats the key "
                               "of record %uD with other content; the first "
                               "is kept",
-                              i, rec.dup_of);
+                              ngx_http_provision_x_cdr_what(cdr->type), i,
+                              rec.dup_of);
             }
 
             cdr->duplicates++;
@@ -445,6 +549,10 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
 
         if (dedup != NULL &&
             ngx_http_provision_x_seen_contains(dedup, rec.key_digest)) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "provision_x: record %uz: dedup hit, handed off "
+                           "before",
+                           i);
             cdr->duplicates++;
             continue;
         }
@@ -505,6 +613,11 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
     ctx->cdr = cdr;
     ctx->dialect = plcf->cdr;
 
+    /* a location of one type knows it before the parse */
+    cdr->type = (plcf->cdr_types & (plcf->cdr_types - 1)) == 0
+                    ? __builtin_ctz(plcf->cdr_types)
+                    : NGX_HTTP_PROVISION_X_TYPE_UNKNOWN;
+
     unsigned char digest[provision_x::cdr_body_digest_size];
 
     if (!provision_x::cdr_body_digest(body.data(), body.size(), digest)) {
@@ -513,14 +626,13 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
 
     ngx_memcpy(cdr->body_digest, digest, NGX_HTTP_PROVISION_X_DIGEST_LEN);
 
-    if (plcf->cdr_dedup != NULL &&
-        ngx_http_provision_x_seen_contains(
-            static_cast<ngx_http_provision_x_seen_ctx_t *>(
-                plcf->cdr_dedup->data),
-            cdr->body_digest)) {
-        /* a byte-for-byte retry of a push already handed off */
+    if (ngx_http_provision_x_cdr_seen_body(plcf, cdr)) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "provision_x: %s push is an identical retry, "
+                       "acknowledged by its digest",
+                       ngx_http_provision_x_cdr_what(cdr->type));
         cdr->retry = 1;
-        ngx_http_provision_x_metrics_cdr_retry(ctx->dialect);
+        ngx_http_provision_x_metrics_cdr_retry(ctx->dialect, cdr->type);
         return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_OK, "");
     }
 
@@ -531,14 +643,29 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
 
     const cdr_push &push = *cdr->push;
 
+    switch (push.status()) {
+    case cdr_status::ok:
+    case cdr_status::not_an_array:
+    case cdr_status::no_records:
+    case cdr_status::too_many_records:
+    case cdr_status::bad_app_key:
+        /* the parse read the type before it stopped */
+        cdr->type = static_cast<ngx_uint_t>(push.type());
+        break;
+
+    default:
+        break;
+    }
+
     if (push.status() != cdr_status::ok) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "provision_x: refused %s CDR push: %s%s%s",
+                      "provision_x: refused %s %s push: %s%s%s",
                       provision_x::dialect_name(push.dialect()),
+                      ngx_http_provision_x_cdr_what(cdr->type),
                       provision_x::cdr_status_name(push.status()),
                       push.detail()[0] ? ", " : "", push.detail());
 
-        ngx_http_provision_x_metrics_cdr_refused(ctx->dialect);
+        ngx_http_provision_x_metrics_cdr_refused(ctx->dialect, cdr->type);
 
         if (push.status() == cdr_status::no_memory) {
             return ngx_http_provision_x_cdr_answer(
@@ -550,8 +677,14 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
             push.status() == cdr_status::too_large
                 ? NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
                 : NGX_HTTP_BAD_REQUEST,
-            provision_x::cdr_status_message(push.status(), push.dialect()));
+            provision_x::cdr_push_message(push));
     }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "provision_x: %s push of type %s: %uz records, %uz valid",
+                   provision_x::dialect_name(push.dialect()),
+                   provision_x::push_type_name(push.type()), push.size(),
+                   push.valid_count());
 
     provision_x::utc_timestamp_text now;
     provision_x::format_utc_timestamp(ngx_time(), now);
@@ -579,15 +712,16 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
         for (const provision_x::cdr_record &rec : push) {
             if (!rec.valid) {
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                              "provision_x: refused %s CDR push: invalid "
+                              "provision_x: refused %s %s push: invalid "
                               "record: %s",
                               provision_x::dialect_name(push.dialect()),
+                              ngx_http_provision_x_cdr_what(cdr->type),
                               rec.reason);
                 break;
             }
         }
 
-        ngx_http_provision_x_metrics_cdr_refused(ctx->dialect);
+        ngx_http_provision_x_metrics_cdr_refused(ctx->dialect, cdr->type);
 
         return ngx_http_provision_x_cdr_answer(
             r, NGX_HTTP_BAD_REQUEST, "the push holds an invalid record");
@@ -602,6 +736,10 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
     if (cdr->fresh == 0) {
         return ngx_http_provision_x_cdr_commit(r, ctx);
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "provision_x: handing %ui new records to the %s sink",
+                   cdr->fresh, plcf->cdr_sink->name);
 
     cdr->hand_off_start = ngx_current_msec;
 
@@ -689,7 +827,7 @@ try {
 
     if (!ngx_http_provision_x_cdr_parser->reserve(pmcf->cdr_max_body)) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "provision_x: no memory for a CDR parser of %uz bytes",
+                      "provision_x: no memory for a push parser of %uz bytes",
                       pmcf->cdr_max_body);
         return NGX_ERROR;
     }
@@ -698,7 +836,7 @@ try {
 
 } catch (const std::exception &e) {
     ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                  "provision_x: no memory for the CDR parser: %s", e.what());
+                  "provision_x: no memory for the push parser: %s", e.what());
     return NGX_ERROR;
 }
 

@@ -1,8 +1,11 @@
 /*
- * The CDR receiver (provision_x_cdr) and its sinks.  The handler parses a
- * push, keeps its new records and hands them to the one sink its location
- * names: the shared-memory queue (queue=), an internal location that
- * proxies them (forward=) or a Redis stream (redis=).  Each sink is a
+ * The push receiver (provision_x_receive; provision_x_cdr is its CDR
+ * form) and its sinks.  The handler parses a push of any type the
+ * location takes (CDRs, call events, number status, SMS notifications,
+ * Aliyun's receipts), keeps its new records and hands them to the one
+ * sink its location names: the shared-memory queue (queue=), an internal
+ * location that proxies them (forward=) or a Redis stream (redis=).  The
+ * sinks see NDJSON lines, whatever their type.  Each sink is a
  * descriptor; what a sink needs beyond the push it keeps in sink_ctx.
  */
 
@@ -14,9 +17,12 @@
 
 #include "core/cdr.hpp"
 
-/* One CDR push on its way through the handler. */
+/* One push on its way through the handler. */
 struct ngx_http_provision_x_cdr_t {
     provision_x::cdr_push *push;
+    /* its counters' type index (NGX_HTTP_PROVISION_X_TYPE_UNKNOWN until
+     * the parse, or an identical retry, told it) */
+    ngx_uint_t type;
     provision_x::cdr_line_meta meta;
     ngx_str_t *lines; /* NDJSON lines of the new records */
     u_char (*keys)[NGX_HTTP_PROVISION_X_DIGEST_LEN];
@@ -34,7 +40,7 @@ struct ngx_http_provision_x_cdr_t {
 };
 
 struct ngx_http_provision_x_cdr_sink_t {
-    const char *name;  /* its provision_x_cdr parameter */
+    const char *name;  /* its provision_x_receive parameter */
     ngx_uint_t metric; /* its ngx_http_provision_x_sink_e, for the histogram */
 
     /* Hands the push's new records over: NGX_DONE while a subrequest
@@ -52,7 +58,7 @@ extern const ngx_http_provision_x_cdr_sink_t ngx_http_provision_x_cdr_queue;
 extern const ngx_http_provision_x_cdr_sink_t ngx_http_provision_x_cdr_forward;
 extern const ngx_http_provision_x_cdr_sink_t ngx_http_provision_x_cdr_redis;
 
-/* The sink a provision_x_cdr parameter names ("queue", ...), or NULL. */
+/* The sink a receiver's parameter names ("queue", ...), or NULL. */
 const ngx_http_provision_x_cdr_sink_t *
 ngx_http_provision_x_cdr_sink_named(std::string_view name) noexcept;
 
@@ -60,7 +66,11 @@ ngx_int_t ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept;
 ngx_int_t ngx_http_provision_x_cdr_init_process(ngx_cycle_t *cycle) noexcept;
 void ngx_http_provision_x_cdr_exit_process(ngx_cycle_t *cycle) noexcept;
 
-/* The platform's answer, in the location's dialect. */
+/*
+ * The platform's answer in the location's dialect: for 200, the
+ * acknowledgement of the push's type (push_ack_body); otherwise the
+ * dialect's error shape with `message`.
+ */
 ngx_int_t ngx_http_provision_x_cdr_answer(ngx_http_request_t *r,
                                           ngx_uint_t status,
                                           const char *message) noexcept;

@@ -133,23 +133,26 @@ ngx_http_provision_x_metrics_rejected(provision_x::dialect dialect,
 }
 
 static ngx_http_provision_x_cdr_counters_t *
-ngx_http_provision_x_metrics_cdr_of(provision_x::dialect dialect) noexcept
+ngx_http_provision_x_metrics_cdr_of(provision_x::dialect dialect,
+                                    ngx_uint_t type) noexcept
 {
     if (ngx_http_provision_x_metrics == NULL ||
-        static_cast<size_t>(dialect) >= provision_x::dialect_count) {
+        static_cast<size_t>(dialect) >= provision_x::dialect_count ||
+        type >= NGX_HTTP_PROVISION_X_TYPE_SLOTS) {
         return NULL;
     }
 
-    return &ngx_http_provision_x_metrics->cdr[static_cast<size_t>(dialect)];
+    return &ngx_http_provision_x_metrics
+                ->cdr[static_cast<size_t>(dialect)][type];
 }
 
 void
-ngx_http_provision_x_metrics_cdr(provision_x::dialect dialect,
+ngx_http_provision_x_metrics_cdr(provision_x::dialect dialect, ngx_uint_t type,
                                  ngx_uint_t records, ngx_uint_t duplicates,
                                  ngx_uint_t invalid) noexcept
 {
     ngx_http_provision_x_cdr_counters_t *c =
-        ngx_http_provision_x_metrics_cdr_of(dialect);
+        ngx_http_provision_x_metrics_cdr_of(dialect, type);
 
     if (c == NULL) {
         return;
@@ -162,10 +165,11 @@ ngx_http_provision_x_metrics_cdr(provision_x::dialect dialect,
 }
 
 void
-ngx_http_provision_x_metrics_cdr_retry(provision_x::dialect dialect) noexcept
+ngx_http_provision_x_metrics_cdr_retry(provision_x::dialect dialect,
+                                       ngx_uint_t type) noexcept
 {
     ngx_http_provision_x_cdr_counters_t *c =
-        ngx_http_provision_x_metrics_cdr_of(dialect);
+        ngx_http_provision_x_metrics_cdr_of(dialect, type);
 
     if (c != NULL) {
         (void) ngx_atomic_fetch_add(&c->retries, 1);
@@ -173,10 +177,11 @@ ngx_http_provision_x_metrics_cdr_retry(provision_x::dialect dialect) noexcept
 }
 
 void
-ngx_http_provision_x_metrics_cdr_refused(provision_x::dialect dialect) noexcept
+ngx_http_provision_x_metrics_cdr_refused(provision_x::dialect dialect,
+                                         ngx_uint_t type) noexcept
 {
     ngx_http_provision_x_cdr_counters_t *c =
-        ngx_http_provision_x_metrics_cdr_of(dialect);
+        ngx_http_provision_x_metrics_cdr_of(dialect, type);
 
     if (c != NULL) {
         (void) ngx_atomic_fetch_add(&c->refused, 1);
@@ -208,11 +213,12 @@ ngx_http_provision_x_metrics_observe(ngx_http_provision_x_latency_t *h,
 
 void
 ngx_http_provision_x_metrics_hand_off(provision_x::dialect dialect,
-                                      ngx_uint_t sink, ngx_int_t status,
+                                      ngx_uint_t type, ngx_uint_t sink,
+                                      ngx_int_t status,
                                       ngx_msec_t elapsed) noexcept
 {
     ngx_http_provision_x_cdr_counters_t *c =
-        ngx_http_provision_x_metrics_cdr_of(dialect);
+        ngx_http_provision_x_metrics_cdr_of(dialect, type);
 
     if (c == NULL || sink >= NGX_HTTP_PROVISION_X_SINKS) {
         return;
@@ -257,6 +263,20 @@ ngx_http_provision_x_metrics_call_control(
         &ngx_http_provision_x_metrics
              ->call_control_latency[static_cast<size_t>(dialect)],
         elapsed);
+}
+
+void
+ngx_http_provision_x_metrics_sms_control(
+    ngx_http_provision_x_cc_outcome_e outcome, ngx_msec_t elapsed) noexcept
+{
+    if (ngx_http_provision_x_metrics == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(
+        &ngx_http_provision_x_metrics->sms_control[outcome], 1);
+    ngx_http_provision_x_metrics_observe(
+        &ngx_http_provision_x_metrics->sms_control_latency, elapsed);
 }
 
 ngx_uint_t

@@ -9,11 +9,11 @@
 
 #include "ngx_http_provision_x_apps.hpp"
 
+#include "core/cdr.hpp"
+#include "core/interface.hpp"
 #include "core/reason.hpp"
 
 #include <type_traits>
-
-#include "core/interface.hpp"
 
 #define NGX_HTTP_PROVISION_X_METRICS_APPS 64
 
@@ -48,6 +48,7 @@ enum ngx_http_provision_x_hand_off_e {
     NGX_HTTP_PROVISION_X_HAND_OFF_CLASSES
 };
 
+/* The counters of one push type of one dialect (CDRs or an event). */
 struct ngx_http_provision_x_cdr_counters_t {
     ngx_atomic_t pushes;     /* acknowledged after a hand-off */
     ngx_atomic_t retries;    /* identical bodies acknowledged by digest */
@@ -57,6 +58,14 @@ struct ngx_http_provision_x_cdr_counters_t {
     ngx_atomic_t invalid;    /* records dead-lettered */
     ngx_atomic_t hand_off[NGX_HTTP_PROVISION_X_HAND_OFF_CLASSES];
 };
+
+/*
+ * The counters' type index: a provision_x::push_type, or this one for a
+ * push refused before its type was read at a location that takes several
+ * (a body that is not JSON, an eventType it does not take).
+ */
+#define NGX_HTTP_PROVISION_X_TYPE_UNKNOWN provision_x::push_type_count
+#define NGX_HTTP_PROVISION_X_TYPE_SLOTS (provision_x::push_type_count + 1)
 
 /*
  * A latency histogram: fixed buckets around call control's 500 ms
@@ -88,9 +97,12 @@ extern const char
 
 /* Slot 0 counts what no app could be named for (missing or bad auth). */
 struct ngx_http_provision_x_metrics_sh_t {
-    ngx_http_provision_x_cdr_counters_t cdr[provision_x::dialect_count];
+    ngx_http_provision_x_cdr_counters_t cdr[provision_x::dialect_count]
+                                           [NGX_HTTP_PROVISION_X_TYPE_SLOTS];
     ngx_atomic_t call_control[provision_x::dialect_count]
                              [NGX_HTTP_PROVISION_X_CC_OUTCOMES];
+    /* Huawei SMS Block mode (provision_x_sms_control), by outcome */
+    ngx_atomic_t sms_control[NGX_HTTP_PROVISION_X_CC_OUTCOMES];
     ngx_uint_t apps;
     u_char name[NGX_HTTP_PROVISION_X_METRICS_APPS + 1]
                [NGX_HTTP_PROVISION_X_APP_NAME_MAX];
@@ -103,6 +115,7 @@ struct ngx_http_provision_x_metrics_sh_t {
     /* from the query's arrival to the answer, relayed or the gateway's */
     ngx_http_provision_x_latency_t
         call_control_latency[provision_x::dialect_count];
+    ngx_http_provision_x_latency_t sms_control_latency;
 
     /* interface calls by target (slot 0: no target known) and outcome */
     ngx_uint_t targets;
@@ -128,21 +141,27 @@ ngx_http_provision_x_metrics_verified(provision_x::dialect dialect,
 void ngx_http_provision_x_metrics_rejected(provision_x::dialect dialect,
                                            ngx_http_provision_x_app_t *app,
                                            provision_x::reason why) noexcept;
+/* A push acknowledged after its hand-off; type: a TYPE index. */
 void ngx_http_provision_x_metrics_cdr(provision_x::dialect dialect,
-                                      ngx_uint_t records, ngx_uint_t duplicates,
+                                      ngx_uint_t type, ngx_uint_t records,
+                                      ngx_uint_t duplicates,
                                       ngx_uint_t invalid) noexcept;
-void
-ngx_http_provision_x_metrics_cdr_retry(provision_x::dialect dialect) noexcept;
-void
-ngx_http_provision_x_metrics_cdr_refused(provision_x::dialect dialect) noexcept;
+void ngx_http_provision_x_metrics_cdr_retry(provision_x::dialect dialect,
+                                            ngx_uint_t type) noexcept;
+void ngx_http_provision_x_metrics_cdr_refused(provision_x::dialect dialect,
+                                              ngx_uint_t type) noexcept;
 /* A hand-off the sink answered (or could not), and how long it took. */
 void ngx_http_provision_x_metrics_hand_off(provision_x::dialect dialect,
-                                           ngx_uint_t sink, ngx_int_t status,
+                                           ngx_uint_t type, ngx_uint_t sink,
+                                           ngx_int_t status,
                                            ngx_msec_t elapsed) noexcept;
 /* A call-control answer, and how long the platform waited for it. */
 void ngx_http_provision_x_metrics_call_control(
     provision_x::dialect dialect, ngx_http_provision_x_cc_outcome_e outcome,
     ngx_msec_t elapsed) noexcept;
+/* The same for an SMS Block-mode answer (Huawei only). */
+void ngx_http_provision_x_metrics_sms_control(
+    ngx_http_provision_x_cc_outcome_e outcome, ngx_msec_t elapsed) noexcept;
 /* An interface target's counters, by name (0: none left, or no zone). */
 ngx_uint_t ngx_http_provision_x_metrics_target_slot(ngx_str_t *name) noexcept;
 void ngx_http_provision_x_metrics_interface(ngx_uint_t slot,

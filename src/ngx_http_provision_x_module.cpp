@@ -24,6 +24,7 @@ enum ngx_http_provision_x_variable_e {
     NGX_HTTP_PROVISION_X_VAR_CDR_RECORDS,
     NGX_HTTP_PROVISION_X_VAR_CDR_DUPLICATES,
     NGX_HTTP_PROVISION_X_VAR_CDR_INVALID,
+    NGX_HTTP_PROVISION_X_VAR_PUSH_TYPE,
     NGX_HTTP_PROVISION_X_VAR_QUEUE_DEPTH,
     NGX_HTTP_PROVISION_X_VAR_CREATED,
 };
@@ -46,8 +47,8 @@ static char *ngx_http_provision_x_nonce(ngx_conf_t *cf, ngx_command_t *cmd,
                                         void *conf) noexcept;
 static char *ngx_http_provision_x_dedup_zone(ngx_conf_t *cf, ngx_command_t *cmd,
                                              void *conf) noexcept;
-static char *ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
-                                      void *conf) noexcept;
+static char *ngx_http_provision_x_receive(ngx_conf_t *cf, ngx_command_t *cmd,
+                                          void *conf) noexcept;
 static char *ngx_http_provision_x_dead_letter(ngx_conf_t *cf,
                                               ngx_command_t *cmd,
                                               void *conf) noexcept;
@@ -190,9 +191,16 @@ static ngx_command_t ngx_http_provision_x_commands[] = {
       0,
       NULL },
 
+    { ngx_string("provision_x_receive"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_provision_x_receive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("provision_x_cdr"),
       NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_provision_x_cdr,
+      ngx_http_provision_x_receive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -440,27 +448,118 @@ ngx_http_provision_x_cdr_tenants(ngx_conf_t *cf,
     return NGX_OK;
 }
 
+/* The push type a types= name stands for in dialect d. */
+static bool
+ngx_http_provision_x_type_named(dialect d, std::string_view name,
+                                provision_x::push_type *t) noexcept
+{
+    /* the platforms' own names for their CDR push */
+    if ((d == dialect::huawei && name == "fee") ||
+        (d == dialect::aliyun && name == "SecretReport")) {
+        *t = provision_x::push_type::cdr;
+        return true;
+    }
+
+    return provision_x::push_type_from_name(d, name, t);
+}
+
 /*
- * provision_x_cdr huawei|aliyun forward=URI|queue=NAME|redis=URI [dedup=NAME]
- *                 [max_records=N] [max_body=SIZE]
- *                 [invalid=dead_letter|reject];
+ * types=A,B,...: the push types a receiver takes, by the names of the
+ * line's "type" or, for the CDR, the platform's ("fee", "SecretReport").
+ * Huawei: any set of its types (the app's status URL gets call events and,
+ * without a URL of its own, number status, spec §3.1); Aliyun: exactly
+ * one, since the platform pushes each receipt type to its own URL (§2.6).
+ */
+static ngx_int_t
+ngx_http_provision_x_receive_types(ngx_conf_t *cf, dialect d, ngx_str_t *arg,
+                                   std::string_view list,
+                                   uint32_t *types) noexcept
+{
+    *types = 0;
+
+    for (size_t at = 0; at <= list.size();) {
+        size_t comma = list.find(',', at);
+        size_t end = (comma == std::string_view::npos) ? list.size() : comma;
+        std::string_view name = list.substr(at, end - at);
+        provision_x::push_type t;
+
+        if (!ngx_http_provision_x_type_named(d, name, &t)) {
+            u_char known[256];
+            u_char *p = known;
+
+            for (size_t i = 0; i < provision_x::push_type_count; i++) {
+                auto c = static_cast<provision_x::push_type>(i);
+
+                if (provision_x::push_types_valid(
+                        d, provision_x::push_type_bit(c))) {
+                    p = ngx_slprintf(p, known + sizeof(known), "%s%s",
+                                     p == known ? "" : ", ",
+                                     provision_x::push_type_name(c));
+                }
+            }
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": \"%*s\" is no %s "
+                               "push type (%*s, or %s for cdr)",
+                               arg, name.size(), name.data(),
+                               provision_x::dialect_name(d), p - known, known,
+                               d == dialect::huawei ? "fee" : "SecretReport");
+            return NGX_ERROR;
+        }
+
+        if (*types & provision_x::push_type_bit(t)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": \"%*s\" is "
+                               "repeated",
+                               arg, name.size(), name.data());
+            return NGX_ERROR;
+        }
+
+        *types |= provision_x::push_type_bit(t);
+        at = end + 1;
+    }
+
+    if (!provision_x::push_types_valid(d, *types)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": an aliyun receiver "
+                           "takes exactly one type, the platform pushes each "
+                           "to its own URL",
+                           arg);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+/*
+ * provision_x_receive huawei|aliyun types=LIST
+ *                     forward=URI|queue=NAME|redis=URI [dedup=NAME]
+ *                     [dedup_ttl=TIME] [max_records=N] [max_body=SIZE]
+ *                     [invalid=dead_letter|reject] [tenants=A,B];
+ * provision_x_cdr     the same for CDRs: no types=.
  */
 static char *
-ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
-                         void *conf) noexcept
+ngx_http_provision_x_receive(ngx_conf_t *cf, ngx_command_t *cmd,
+                             void *conf) noexcept
 {
     auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(conf);
     auto *value = static_cast<ngx_str_t *>(cf->args->elts);
     ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(cf);
+    bool cdr_form = provision_x::view(cmd->name) == "provision_x_cdr";
 
     if (plcf->cdr != NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
-        return provision_x::conf_message("is duplicate");
+        return provision_x::conf_message(
+            "is duplicate: one receiver per location (provision_x_receive "
+            "takes several Huawei types)");
     }
 
     if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &plcf->cdr) !=
         NGX_CONF_OK) {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
+
+    plcf->cdr_types =
+        cdr_form ? provision_x::push_type_bit(provision_x::push_type::cdr) : 0;
 
     for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
         std::string_view arg = provision_x::view(value[i]);
@@ -506,11 +605,33 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
                 return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
+        } else if (key == "types" && !cdr_form) {
+            if (plcf->cdr_types != 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate parameter \"%V\"", &value[i]);
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
+            }
+
+            if (ngx_http_provision_x_receive_types(
+                    cf, plcf->cdr, &value[i], provision_x::view(v),
+                    &plcf->cdr_types) != NGX_OK) {
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
+            }
+
         } else if (key == "dedup") {
             plcf->cdr_dedup = ngx_http_provision_x_zone_refer(
                 cf, &pmcf->zone_refs, &v, NGX_HTTP_PROVISION_X_ZONE_DEDUP,
                 &ngx_http_provision_x_module);
             if (plcf->cdr_dedup == NULL) {
+                return NGX_HTTP_PROVISION_X_CONF_ERROR;
+            }
+
+        } else if (key == "dedup_ttl") {
+            plcf->cdr_dedup_ttl = ngx_parse_time(&v, 1);
+            if (plcf->cdr_dedup_ttl == static_cast<time_t>(NGX_ERROR) ||
+                plcf->cdr_dedup_ttl == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\"", &value[i]);
                 return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
@@ -558,16 +679,30 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
             }
 
         } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                               &value[i]);
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"%s", &value[i],
+                               cdr_form && key == "types"
+                                   ? ": provision_x_receive takes types="
+                                   : "");
             return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
+    }
+
+    if (plcf->cdr_types == 0) {
+        return provision_x::conf_message(
+            "needs types=: the push types this location receives");
     }
 
     if (plcf->cdr_tenants != NULL && plcf->cdr != dialect::aliyun) {
         return provision_x::conf_message(
             "takes tenants= for Aliyun only: Huawei records are bound to the "
             "app that signed the push");
+    }
+
+    if (plcf->cdr_dedup_ttl != 0 && plcf->cdr_dedup == NULL) {
+        return provision_x::conf_message(
+            "takes dedup_ttl= only with dedup=: without a zone nothing is "
+            "remembered");
     }
 
     if (plcf->cdr_sink == NULL) {
@@ -584,10 +719,11 @@ ngx_http_provision_x_cdr(ngx_conf_t *cf, ngx_command_t *cmd,
     receiver->plcf = plcf;
     receiver->cscf = static_cast<ngx_http_core_srv_conf_t *>(
         ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module));
+    receiver->directive = cmd->name;
     receiver->file = cf->conf_file->file.name;
     receiver->line = cf->conf_file->line;
 
-    /* each worker's CDR parser is sized once, for the largest body */
+    /* each worker's push parser is sized once, for the largest body */
     pmcf->cdr_max_body = ngx_max(pmcf->cdr_max_body, plcf->cdr_max_body);
 
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
@@ -670,11 +806,11 @@ ngx_http_provision_x_check_sinks(
         }
 
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"provision_x_cdr\" %s=%V names no location of its "
+                      "\"%V\" %s=%V names no location of its "
                       "server: add \"location = %V { internal; ... }\" in "
                       "%V:%ui",
-                      plcf->cdr_sink->name, uri, uri, &rcv[i].file,
-                      rcv[i].line);
+                      &rcv[i].directive, plcf->cdr_sink->name, uri, uri,
+                      &rcv[i].file, rcv[i].line);
         return NGX_ERROR;
     }
 
@@ -722,7 +858,7 @@ ngx_http_provision_x_warn_shared_zones(
             }
 
             ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                          "%s zone \"%V\" takes CDRs from a receiver that "
+                          "%s zone \"%V\" takes pushes from a receiver that "
                           "verifies nothing (%V:%ui) and from a signed one "
                           "(%V:%ui): whoever reaches the first can fill it "
                           "for both; give each its own zone%s",
@@ -928,6 +1064,15 @@ ngx_http_provision_x_variable(ngx_http_request_t *r,
         break;
     }
 
+    case NGX_HTTP_PROVISION_X_VAR_PUSH_TYPE:
+        if (ctx->cdr != NULL && ctx->cdr->type < provision_x::push_type_count) {
+            const char *name = provision_x::push_type_name(
+                static_cast<provision_x::push_type>(ctx->cdr->type));
+            ngx_http_provision_x_set_variable(
+                v, reinterpret_cast<const u_char *>(name), ngx_strlen(name));
+        }
+        break;
+
     case NGX_HTTP_PROVISION_X_VAR_CREATED:
         if (ctx->created == NGX_HTTP_PROVISION_X_CREATED_UTC) {
             ngx_http_provision_x_set_variable(
@@ -977,6 +1122,10 @@ static ngx_http_variable_t ngx_http_provision_x_vars[] = {
 
     { ngx_string("provision_x_cdr_invalid"), NULL,
       ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_CDR_INVALID,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("provision_x_push_type"), NULL,
+      ngx_http_provision_x_variable, NGX_HTTP_PROVISION_X_VAR_PUSH_TYPE,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("provision_x_created"), NULL,

@@ -1,7 +1,8 @@
 /*
  * ngx_http_provision_x_module, the main module: verification of callbacks
  * (provision_x_verify and its settings), the nonce and dedup zones, the
- * CDR receiver, the status endpoint and error-log redaction.  Its
+ * push receiver (provision_x_receive, and provision_x_cdr, its CDR form),
+ * the status endpoint and error-log redaction.  Its
  * configuration, shared by the files that implement those concerns.
  */
 
@@ -32,10 +33,11 @@ enum ngx_http_provision_x_invalid_e {
 struct ngx_http_provision_x_loc_conf_t;
 struct ngx_http_provision_x_cdr_sink_t;
 
-/* A location with provision_x_cdr, and where it says so. */
+/* A location with provision_x_receive (or _cdr), and where it says so. */
 struct ngx_http_provision_x_receiver_t {
     ngx_http_provision_x_loc_conf_t *plcf;
     ngx_http_core_srv_conf_t *cscf; /* whose locations forward= names */
+    ngx_str_t directive;            /* provision_x_receive or _cdr */
     ngx_str_t file;
     ngx_uint_t line;
 };
@@ -45,7 +47,7 @@ struct ngx_http_provision_x_main_conf_t {
     ngx_array_t zone_refs; /* of ngx_http_provision_x_zone_ref_t */
     ngx_array_t receivers; /* of ngx_http_provision_x_receiver_t */
     ngx_flag_t log_redact;
-    size_t cdr_max_body; /* the largest of the CDR receivers; 0: none */
+    size_t cdr_max_body; /* the largest of the receivers; 0: none */
 };
 
 struct ngx_http_provision_x_loc_conf_t {
@@ -64,11 +66,17 @@ struct ngx_http_provision_x_loc_conf_t {
     size_t verify_body_max;
     ngx_uint_t reject_log_level;
 
-    provision_x::dialect cdr; /* of the CDR receiver, or off */
+    /*
+     * The push receiver (its fields keep the cdr_ prefix of the core's
+     * parser, which reads every push type): its dialect, or off.
+     */
+    provision_x::dialect cdr;
+    uint32_t cdr_types; /* provision_x::push_type_bit()s it takes */
     const ngx_http_provision_x_cdr_sink_t *cdr_sink;
     ngx_str_t cdr_sink_uri;    /* forward=, redis= */
     ngx_shm_zone_t *cdr_queue; /* queue= */
     ngx_shm_zone_t *cdr_dedup;
+    time_t cdr_dedup_ttl;          /* dedup_ttl=; 0: the zone's ttl */
     std::string_view *cdr_tenants; /* aliyun tenants=; NULL: any */
     ngx_uint_t cdr_ntenants;
     size_t cdr_max_body;

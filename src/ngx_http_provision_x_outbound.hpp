@@ -2,8 +2,9 @@
  * The outbound module: a third HTTP module in the same .so.  It signs the
  * gateway's own calls to the platforms (Huawei X-AKSK headers, Aliyun POP
  * RPC v1 query strings) so internal services never hold a secret, and it
- * answers the platforms' call-control queries through the customer's
- * binding service under a deadline, with a configured fallback.
+ * answers the platforms' call-control queries (and Huawei's SMS Block
+ * mode) through the customer's service under a deadline, with a
+ * configured fallback.
  */
 
 #ifndef NGX_HTTP_PROVISION_X_OUTBOUND_HPP
@@ -47,8 +48,9 @@ struct ngx_http_provision_x_outbound_loc_conf_t {
     ngx_http_complex_value_t *pop_nonce;
     ngx_http_complex_value_t *pop_timestamp;
 
-    /* provision_x_call_control */
-    provision_x::dialect cc; /* off: no call control */
+    /* provision_x_call_control, or provision_x_sms_control (cc_sms) */
+    provision_x::dialect cc; /* off: neither */
+    ngx_flag_t cc_sms;       /* SMS Block answers, not call control */
     ngx_str_t cc_pass;
     ngx_msec_t cc_timeout;
     ngx_str_t cc_fallback; /* the gateway's own answer, whole body */
@@ -96,6 +98,7 @@ char *ngx_http_provision_x_huawei_sign(ngx_conf_t *cf, ngx_command_t *cmd,
                                        void *conf) noexcept;
 char *ngx_http_provision_x_aliyun_pop_sign(ngx_conf_t *cf, ngx_command_t *cmd,
                                            void *conf) noexcept;
+/* provision_x_call_control and provision_x_sms_control */
 char *ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
                                         void *conf) noexcept;
 

@@ -9,6 +9,12 @@
  * the dialect's exact format, because a 5xx leaves the call undecided and
  * callin is not reliably retried (A-8).
  *
+ * Huawei's SMS Block mode (§3.6, provision_x_sms_control) is the same
+ * exchange for a message: the platform waits for the actions to take on
+ * it ({"actions":[...]}), the customer's SMS service decides, and the
+ * gateway answers its own fallback (DiscardMessage, or vNumberRoute to a
+ * configured number) when the service cannot.
+ *
  * The subrequest is a background one: the main request's output is then
  * not queued behind it, so the fallback can go out at the deadline while
  * the binding service is still busy.  Its completion after that only
@@ -63,8 +69,22 @@ ngx_http_provision_x_cc_answered(
     auto elapsed = static_cast<ngx_msec_int_t>((tp->sec - r->start_sec) * 1000 +
                                                (tp->msec - r->start_msec));
 
+    if (olcf->cc_sms) {
+        ngx_http_provision_x_metrics_sms_control(outcome,
+                                                 elapsed > 0 ? elapsed : 0);
+        return;
+    }
+
     ngx_http_provision_x_metrics_call_control(olcf->cc, outcome,
                                               elapsed > 0 ? elapsed : 0);
+}
+
+/* What the log lines call the exchange. */
+static const char *
+ngx_http_provision_x_cc_what(
+    ngx_http_provision_x_outbound_loc_conf_t *olcf) noexcept
+{
+    return olcf->cc_sms ? "SMS control" : "call control";
 }
 
 /* The gateway's own answer: logged at warn, so each one is seen. */
@@ -80,9 +100,9 @@ ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
     ngx_http_provision_x_cc_answered(r, olcf, ctx, outcome);
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "provision_x: call control fallback \"%V\" (%V: %s, "
+                  "provision_x: %s fallback \"%V\" (%V: %s, "
                   "binding status %i)",
-                  &olcf->cc_fallback,
+                  ngx_http_provision_x_cc_what(olcf), &olcf->cc_fallback,
                   &ngx_http_provision_x_cc_outcome_names[outcome], detail,
                   status);
 
@@ -134,8 +154,10 @@ ngx_http_provision_x_cc_done(ngx_http_request_t *sr, void *data,
     if (ctx->answered) {
         /* the fallback went out at the deadline; nothing left to do */
         ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
-                      "provision_x: call control answer after the deadline "
+                      "provision_x: %s answer after the deadline "
                       "ignored (status %i)",
+                      ngx_http_provision_x_cc_what(
+                          ngx_http_provision_x_outbound_loc_conf(ctx->request)),
                       sr->headers_out.status);
         return rc;
     }
@@ -187,8 +209,10 @@ ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
 
     std::string_view body = view(ctx->sub_body);
     provision_x::cc_verdict verdict =
-        olcf->cc == dialect::aliyun ? provision_x::validate_aliyun_answer(body)
-                                    : provision_x::validate_huawei_answer(body);
+        olcf->cc_sms ? provision_x::validate_huawei_sms_answer(body)
+        : olcf->cc == dialect::aliyun
+            ? provision_x::validate_aliyun_answer(body)
+            : provision_x::validate_huawei_answer(body);
 
     if (verdict != provision_x::cc_verdict::ok) {
         ngx_http_provision_x_cc_fallback(
@@ -335,13 +359,45 @@ ngx_http_provision_x_cc_handler(ngx_http_request_t *r) noexcept
     return NGX_DONE;
 }
 
+/* The configured SMS fallback, checked as any answer would be. */
 static bool
-ngx_http_provision_x_cc_body(ngx_conf_t *cf, dialect d,
+ngx_http_provision_x_sms_fallback(ngx_conf_t *cf, std::string_view operation,
+                                  std::string_view called,
+                                  std::string_view calling,
+                                  std::string &body) noexcept
+{
+    if (!provision_x::huawei_sms_fallback_body(operation, called, calling,
+                                               body)) {
+        return false;
+    }
+
+    provision_x::cc_verdict v = provision_x::validate_huawei_sms_answer(body);
+
+    if (v != provision_x::cc_verdict::ok) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the fallback \"%*s\" is no valid SMS answer: "
+                           "%*s (called= and calling= are global numbers, "
+                           "+86...)",
+                           body.size(), body.data(),
+                           provision_x::describe(v).size(),
+                           provision_x::describe(v).data());
+        return false;
+    }
+
+    return true;
+}
+
+/* The gateway's own answer, made once at configuration time. */
+static bool
+ngx_http_provision_x_cc_body(ngx_conf_t *cf, dialect d, bool sms,
                              std::string_view operation,
-                             std::string_view message, ngx_str_t *out) noexcept
+                             std::string_view message, std::string_view called,
+                             std::string_view calling, ngx_str_t *out) noexcept
 try {
     std::string body;
-    bool ok = d == dialect::aliyun
+    bool ok = sms ? ngx_http_provision_x_sms_fallback(cf, operation, called,
+                                                      calling, body)
+              : d == dialect::aliyun
                   ? provision_x::aliyun_fallback_body(operation, message, body)
                   : provision_x::huawei_fallback_body(operation, body);
 
@@ -366,15 +422,24 @@ try {
     return false;
 }
 
+/*
+ * provision_x_call_control huawei|aliyun pass=URI [timeout=TIME]
+ *                          [fallback=OP] [message=TEXT] [landline=reject];
+ * provision_x_sms_control  huawei pass=URI [timeout=TIME]
+ *                          [fallback=DiscardMessage|vNumberRoute]
+ *                          [called=NUMBER] [calling=NUMBER];
+ */
 char *
 ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
                                   void *conf) noexcept
 {
     auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(conf);
     auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+    bool sms = view(cmd->name) == "provision_x_sms_control";
 
     if (olcf->cc != NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
-        return provision_x::conf_message("is duplicate");
+        return provision_x::conf_message(
+            "is duplicate: one control answer per location");
     }
 
     dialect d;
@@ -386,10 +451,18 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
 
     bool aliyun = d == dialect::aliyun;
 
+    if (sms && aliyun) {
+        return provision_x::conf_message(
+            "is for Huawei only: Aliyun has no SMS Block mode");
+    }
+
     /* fail open on Aliyun (the platform keeps its own bindings); close on
-     * Huawei, where connect needs a callee only the service knows */
-    std::string_view operation = aliyun ? "CONTINUE" : "close";
-    std::string_view message;
+     * Huawei, where connect needs a callee only the service knows; an SMS
+     * is dropped unless a number to route it to is configured */
+    std::string_view operation = sms      ? "DiscardMessage"
+                                 : aliyun ? "CONTINUE"
+                                          : "close";
+    std::string_view message, called, calling;
     bool landline = false;
     ngx_uint_t i;
 
@@ -422,8 +495,9 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
 
         } else if (k == "fallback") {
             /* Huawei connect needs a callee, which only the service knows */
-            if (aliyun ? !provision_x::aliyun_operate_allowed(v)
-                       : v != "close") {
+            if (sms      ? !provision_x::huawei_sms_operation_allowed(v)
+                : aliyun ? !provision_x::aliyun_operate_allowed(v)
+                         : v != "close") {
                 goto invalid;
             }
 
@@ -432,12 +506,18 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
         } else if (k == "message" && aliyun) {
             message = v;
 
-        } else if (k == "landline") {
+        } else if (k == "landline" && !sms) {
             if (v != "reject" && v != "pass") {
                 goto invalid;
             }
 
             landline = v == "reject";
+
+        } else if (k == "called" && sms) {
+            called = v;
+
+        } else if (k == "calling" && sms) {
+            calling = v;
 
         } else {
             goto invalid;
@@ -450,18 +530,36 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
-    if (!ngx_http_provision_x_cc_body(cf, d, operation, message,
-                                      &olcf->cc_fallback)) {
+    if (sms && (operation == "vNumberRoute") != !called.empty()) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": called= is the number a "
+                           "\"fallback=vNumberRoute\" routes to, and "
+                           "belongs to it alone",
+                           &value[0]);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
+    }
+
+    if (sms && !calling.empty() && called.empty()) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": calling= belongs to "
+                           "\"fallback=vNumberRoute\"",
+                           &value[0]);
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
+    }
+
+    if (!ngx_http_provision_x_cc_body(cf, d, sms, operation, message, called,
+                                      calling, &olcf->cc_fallback)) {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     if (landline &&
-        !ngx_http_provision_x_cc_body(cf, d, aliyun ? "REJECT" : "close", "",
-                                      &olcf->cc_landline)) {
+        !ngx_http_provision_x_cc_body(cf, d, false, aliyun ? "REJECT" : "close",
+                                      "", "", "", &olcf->cc_landline)) {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     olcf->cc = d;
+    olcf->cc_sms = sms;
 
     {
         auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(

@@ -43,6 +43,13 @@ static ngx_command_t ngx_http_provision_x_outbound_commands[] = {
       0,
       NULL },
 
+    { ngx_string("provision_x_sms_control"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_provision_x_call_control,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("provision_x_interface_target"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_provision_x_interface_target,

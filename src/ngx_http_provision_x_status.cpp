@@ -245,96 +245,237 @@ struct ngx_http_provision_x_cdr_metric_t {
 
 static const ngx_http_provision_x_cdr_metric_t
     ngx_http_provision_x_cdr_metrics[] = {
-        {"pushes", "CDR pushes acknowledged after a hand-off.",
+        {"pushes", "pushes acknowledged after a hand-off.",
          offsetof(ngx_http_provision_x_cdr_counters_t, pushes)},
-        {"retries", "Identical pushes acknowledged by their body digest.",
+        {"retries", "identical pushes acknowledged by their body digest.",
          offsetof(ngx_http_provision_x_cdr_counters_t, retries)},
-        {"refused", "CDR pushes refused with 4xx (envelope or invalid record).",
+        {"refused", "pushes refused with 4xx (envelope or invalid record).",
          offsetof(ngx_http_provision_x_cdr_counters_t, refused)},
-        {"records", "New CDR records handed off to the sink.",
+        {"records", "new records handed off to the sink.",
          offsetof(ngx_http_provision_x_cdr_counters_t, records)},
-        {"duplicates", "CDR records dropped as already handed off.",
+        {"duplicates", "records dropped as already handed off.",
          offsetof(ngx_http_provision_x_cdr_counters_t, duplicates)},
-        {"dead_lettered", "Invalid CDR records dead-lettered.",
+        {"dead_lettered", "invalid records dead-lettered.",
          offsetof(ngx_http_provision_x_cdr_counters_t, invalid)},
 };
 
-static void
-ngx_http_provision_x_status_cdr(ngx_http_provision_x_out_t *out,
-                                ngx_http_provision_x_metrics_sh_t *m) noexcept
+/*
+ * The push types a family reports for dialect d, as counter type
+ * indexes: "cdr" the CDR alone; "event" every other type of the dialect
+ * and, where a location can take several, "unknown" (refusals before the
+ * type was read).  Returns how many.
+ */
+static ngx_uint_t
+ngx_http_provision_x_status_types(
+    provision_x::dialect d, bool events,
+    ngx_uint_t types[NGX_HTTP_PROVISION_X_TYPE_SLOTS]) noexcept
 {
-    if (!out->prometheus) {
-        ngx_http_provision_x_out(out, ",\"cdr\":{");
+    ngx_uint_t n = 0;
+    uint32_t all = 0;
+
+    if (!events) {
+        types[n++] = static_cast<ngx_uint_t>(provision_x::push_type::cdr);
+        return n;
     }
 
-    for (const auto &metric : ngx_http_provision_x_cdr_metrics) {
-        if (out->prometheus) {
-            char name[64];
-            ngx_sprintf(reinterpret_cast<u_char *>(name), "cdr_%s_total%Z",
-                        metric.name);
-            ngx_http_provision_x_help(out, name, "counter", metric.help);
-        }
+    for (ngx_uint_t t = 0; t < provision_x::push_type_count; t++) {
+        uint32_t bit =
+            provision_x::push_type_bit(static_cast<provision_x::push_type>(t));
 
-        for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
-            auto *c = reinterpret_cast<u_char *>(&m->cdr[d]);
-            ngx_atomic_uint_t n =
-                *reinterpret_cast<ngx_atomic_t *>(c + metric.offset);
-
-            if (out->prometheus) {
-                ngx_http_provision_x_out(
-                    out, "provision_x_cdr_%s_total{dialect=\"%s\"} %uA\n",
-                    metric.name,
-                    provision_x::dialect_name(
-                        static_cast<provision_x::dialect>(d)),
-                    n);
-            }
-        }
-    }
-
-    if (out->prometheus) {
-        ngx_http_provision_x_help(out, "cdr_hand_off_total", "counter",
-                                  "Hand-offs to the sink by the status class "
-                                  "of its answer.");
-    }
-
-    for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
-        ngx_http_provision_x_cdr_counters_t *c = &m->cdr[d];
-
-        if (out->prometheus) {
-            for (ngx_uint_t k = 0; k < NGX_HTTP_PROVISION_X_HAND_OFF_CLASSES;
-                 k++) {
-                ngx_http_provision_x_out(
-                    out,
-                    "provision_x_cdr_hand_off_total{dialect=\"%s\","
-                    "class=\"%s\"} %uA\n",
-                    provision_x::dialect_name(
-                        static_cast<provision_x::dialect>(d)),
-                    ngx_http_provision_x_status_classes[k], c->hand_off[k]);
-            }
-
+        if (!provision_x::push_types_valid(d, bit)) {
             continue;
         }
 
-        ngx_http_provision_x_out(
-            out, "%s\"%s\":{", d > 1 ? "," : "",
-            provision_x::dialect_name(static_cast<provision_x::dialect>(d)));
+        all |= bit;
 
-        for (const auto &metric : ngx_http_provision_x_cdr_metrics) {
-            auto *p = reinterpret_cast<u_char *>(c);
-            ngx_http_provision_x_out(
-                out, "\"%s\":%uA,", metric.name,
-                *reinterpret_cast<ngx_atomic_t *>(p + metric.offset));
+        if (t != static_cast<ngx_uint_t>(provision_x::push_type::cdr)) {
+            types[n++] = t;
         }
-
-        ngx_http_provision_x_out(out,
-                                 "\"hand_off\":{\"2xx\":%uA,\"3xx\":%uA,"
-                                 "\"4xx\":%uA,\"5xx\":%uA}}",
-                                 c->hand_off[0], c->hand_off[1], c->hand_off[2],
-                                 c->hand_off[3]);
     }
 
+    if (provision_x::push_types_valid(d, all)) {
+        types[n++] = NGX_HTTP_PROVISION_X_TYPE_UNKNOWN;
+    }
+
+    return n;
+}
+
+static const char *
+ngx_http_provision_x_status_type_name(ngx_uint_t type) noexcept
+{
+    return type < provision_x::push_type_count
+               ? provision_x::push_type_name(
+                     static_cast<provision_x::push_type>(type))
+               : "unknown";
+}
+
+static ngx_atomic_uint_t
+ngx_http_provision_x_counter(const ngx_http_provision_x_cdr_counters_t *c,
+                             size_t offset) noexcept
+{
+    return *reinterpret_cast<const ngx_atomic_t *>(
+        reinterpret_cast<const u_char *>(c) + offset);
+}
+
+/* One type's counters as a JSON object. */
+static void
+ngx_http_provision_x_status_counters_json(
+    ngx_http_provision_x_out_t *out,
+    const ngx_http_provision_x_cdr_counters_t *c) noexcept
+{
+    ngx_http_provision_x_out(out, "{");
+
+    for (const auto &metric : ngx_http_provision_x_cdr_metrics) {
+        ngx_http_provision_x_out(
+            out, "\"%s\":%uA,", metric.name,
+            ngx_http_provision_x_counter(c, metric.offset));
+    }
+
+    ngx_http_provision_x_out(out,
+                             "\"hand_off\":{\"2xx\":%uA,\"3xx\":%uA,"
+                             "\"4xx\":%uA,\"5xx\":%uA}}",
+                             c->hand_off[0], c->hand_off[1], c->hand_off[2],
+                             c->hand_off[3]);
+}
+
+/*
+ * The push counters.  CDRs keep the family they always had:
+ * provision_x_cdr_<metric>_total{dialect} and, in JSON, "cdr": {dialect:
+ * {...}}.  The other types: provision_x_event_<metric>_total{dialect,
+ * type} and "events": {dialect: {type: {...}}}.
+ */
+static void
+ngx_http_provision_x_status_pushes(ngx_http_provision_x_out_t *out,
+                                   ngx_http_provision_x_metrics_sh_t *m,
+                                   bool events) noexcept
+{
+    const char *family = events ? "event" : "cdr";
+    const char *what = events ? "Event" : "CDR";
+    ngx_uint_t types[NGX_HTTP_PROVISION_X_TYPE_SLOTS];
+    char name[64];
+    char help[128];
+
     if (!out->prometheus) {
+        ngx_http_provision_x_out(out, ",\"%s\":{", events ? "events" : "cdr");
+
+        for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
+            auto dialect = static_cast<provision_x::dialect>(d);
+            ngx_uint_t n =
+                ngx_http_provision_x_status_types(dialect, events, types);
+
+            ngx_http_provision_x_out(out, "%s\"%s\":", d > 1 ? "," : "",
+                                     provision_x::dialect_name(dialect));
+
+            if (!events) {
+                ngx_http_provision_x_status_counters_json(out,
+                                                          &m->cdr[d][types[0]]);
+                continue;
+            }
+
+            for (ngx_uint_t i = 0; i < n; i++) {
+                ngx_http_provision_x_out(
+                    out, "%s\"%s\":", i ? "," : "{",
+                    ngx_http_provision_x_status_type_name(types[i]));
+                ngx_http_provision_x_status_counters_json(out,
+                                                          &m->cdr[d][types[i]]);
+            }
+
+            ngx_http_provision_x_out(out, "}");
+        }
+
         ngx_http_provision_x_out(out, "}");
+        return;
+    }
+
+    /* the family's series: their counters and labels */
+    struct series_t {
+        const ngx_http_provision_x_cdr_counters_t *c;
+        u_char labels[96];
+    };
+
+    series_t
+        series[provision_x::dialect_count * NGX_HTTP_PROVISION_X_TYPE_SLOTS];
+    ngx_uint_t nseries = 0;
+
+    for (ngx_uint_t d = 1; d < provision_x::dialect_count; d++) {
+        auto dialect = static_cast<provision_x::dialect>(d);
+        ngx_uint_t n =
+            ngx_http_provision_x_status_types(dialect, events, types);
+
+        for (ngx_uint_t i = 0; i < n; i++) {
+            series_t *one = &series[nseries++];
+
+            one->c = &m->cdr[d][types[i]];
+            u_char *p = ngx_sprintf(one->labels, "dialect=\"%s\"",
+                                    provision_x::dialect_name(dialect));
+            if (events) {
+                p = ngx_sprintf(
+                    p, ",type=\"%s\"",
+                    ngx_http_provision_x_status_type_name(types[i]));
+            }
+            *p = '\0';
+        }
+    }
+
+    for (const auto &metric : ngx_http_provision_x_cdr_metrics) {
+        ngx_sprintf(reinterpret_cast<u_char *>(name), "%s_%s_total%Z", family,
+                    metric.name);
+        ngx_sprintf(reinterpret_cast<u_char *>(help), "%s %s%Z", what,
+                    metric.help);
+        ngx_http_provision_x_help(out, name, "counter", help);
+
+        for (ngx_uint_t i = 0; i < nseries; i++) {
+            ngx_http_provision_x_out(
+                out, "provision_x_%s{%s} %uA\n", name, series[i].labels,
+                ngx_http_provision_x_counter(series[i].c, metric.offset));
+        }
+    }
+
+    ngx_sprintf(reinterpret_cast<u_char *>(name), "%s_hand_off_total%Z",
+                family);
+    ngx_sprintf(reinterpret_cast<u_char *>(help),
+                "%s hand-offs to the sink by the status class of its "
+                "answer.%Z",
+                what);
+    ngx_http_provision_x_help(out, name, "counter", help);
+
+    for (ngx_uint_t i = 0; i < nseries; i++) {
+        for (ngx_uint_t h = 0; h < NGX_HTTP_PROVISION_X_HAND_OFF_CLASSES; h++) {
+            ngx_http_provision_x_out(
+                out, "provision_x_%s{%s,class=\"%s\"} %uA\n", name,
+                series[i].labels, ngx_http_provision_x_status_classes[h],
+                series[i].c->hand_off[h]);
+        }
+    }
+}
+
+/* One dialect's control answers by outcome: Prometheus series or the
+ * members of a JSON object.  SMS have no landline outcome. */
+static void
+ngx_http_provision_x_status_outcomes(ngx_http_provision_x_out_t *out,
+                                     const char *metric, const char *dialect,
+                                     const ngx_atomic_t *counts,
+                                     bool sms) noexcept
+{
+    const char *sep = "";
+
+    for (ngx_uint_t k = 0; k < NGX_HTTP_PROVISION_X_CC_OUTCOMES; k++) {
+        const ngx_str_t *outcome = &ngx_http_provision_x_cc_outcome_names[k];
+
+        if (sms && k == NGX_HTTP_PROVISION_X_CC_LANDLINE) {
+            continue;
+        }
+
+        if (out->prometheus) {
+            ngx_http_provision_x_out(out,
+                                     "provision_x_%s{dialect=\"%s\","
+                                     "outcome=\"%V\"} %uA\n",
+                                     metric, dialect, outcome, counts[k]);
+        } else {
+            ngx_http_provision_x_out(out, "%s\"%V\":%uA", sep, outcome,
+                                     counts[k]);
+            sep = ",";
+        }
     }
 }
 
@@ -343,8 +484,10 @@ ngx_http_provision_x_status_call_control(
     ngx_http_provision_x_out_t *out,
     ngx_http_provision_x_metrics_sh_t *m) noexcept
 {
+    static const char metric[] = "call_control_total";
+
     if (out->prometheus) {
-        ngx_http_provision_x_help(out, "call_control_total", "counter",
+        ngx_http_provision_x_help(out, metric, "counter",
                                   "Call-control queries by how they were "
                                   "answered (relayed or the gateway's own).");
     } else {
@@ -360,22 +503,8 @@ ngx_http_provision_x_status_call_control(
                                      dialect);
         }
 
-        for (ngx_uint_t k = 0; k < NGX_HTTP_PROVISION_X_CC_OUTCOMES; k++) {
-            const ngx_str_t *outcome =
-                &ngx_http_provision_x_cc_outcome_names[k];
-            ngx_atomic_uint_t n = m->call_control[d][k];
-
-            if (out->prometheus) {
-                ngx_http_provision_x_out(
-                    out,
-                    "provision_x_call_control_total{dialect=\"%s\","
-                    "outcome=\"%V\"} %uA\n",
-                    dialect, outcome, n);
-            } else {
-                ngx_http_provision_x_out(out, "%s\"%V\":%uA", k ? "," : "",
-                                         outcome, n);
-            }
-        }
+        ngx_http_provision_x_status_outcomes(out, metric, dialect,
+                                             m->call_control[d], false);
 
         if (!out->prometheus) {
             ngx_http_provision_x_out(out, "}");
@@ -384,6 +513,31 @@ ngx_http_provision_x_status_call_control(
 
     if (!out->prometheus) {
         ngx_http_provision_x_out(out, "}");
+    }
+}
+
+/* Huawei's SMS Block mode (provision_x_sms_control), by outcome. */
+static void
+ngx_http_provision_x_status_sms_control(
+    ngx_http_provision_x_out_t *out,
+    ngx_http_provision_x_metrics_sh_t *m) noexcept
+{
+    static const char metric[] = "sms_control_total";
+
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, metric, "counter",
+                                  "Huawei SMS Block-mode pushes by how they "
+                                  "were answered (relayed or the gateway's "
+                                  "own).");
+    } else {
+        ngx_http_provision_x_out(out, ",\"sms_control\":{\"huawei\":{");
+    }
+
+    ngx_http_provision_x_status_outcomes(out, metric, "huawei", m->sms_control,
+                                         true);
+
+    if (!out->prometheus) {
+        ngx_http_provision_x_out(out, "}}");
     }
 }
 
@@ -451,10 +605,11 @@ ngx_http_provision_x_status_histogram(
 }
 
 /*
- * Latency histograms: the CDR hand-off per dialect and sink, call control
- * per dialect.  JSON: "latency": {"le": [bounds], "hand_off": {dialect:
+ * Latency histograms: the hand-off of pushes of any type per dialect and
+ * sink (the name keeps its cdr_ prefix), call control per dialect, SMS
+ * control.  JSON: "latency": {"le": [bounds], "hand_off": {dialect:
  * {sink: {buckets (cumulative, one per bound), count, sum}}},
- * "call_control": {dialect: {...}}}.
+ * "call_control": {dialect: {...}}, "sms_control": {...}}.
  */
 static void
 ngx_http_provision_x_status_latency(
@@ -463,13 +618,14 @@ ngx_http_provision_x_status_latency(
 {
     static const char hand_off[] = "cdr_hand_off_duration_seconds";
     static const char call_control[] = "call_control_duration_seconds";
+    static const char sms_control[] = "sms_control_duration_seconds";
     char labels[64] = "";
 
     if (out->prometheus) {
         ngx_http_provision_x_help(out, hand_off, "histogram",
-                                  "Seconds from the start of a CDR hand-off "
-                                  "to the sink's answer, by dialect and "
-                                  "sink.");
+                                  "Seconds from the start of a hand-off "
+                                  "(CDRs and every other push type) to the "
+                                  "sink's answer, by dialect and sink.");
     } else {
         u_char le[NGX_INT_T_LEN + 8];
 
@@ -538,8 +694,21 @@ ngx_http_provision_x_status_latency(
                                               &m->call_control_latency[d]);
     }
 
+    if (out->prometheus) {
+        ngx_http_provision_x_help(out, sms_control, "histogram",
+                                  "Seconds from a Huawei SMS Block-mode "
+                                  "push's arrival to its answer, relayed or "
+                                  "the gateway's own.");
+        ngx_sprintf(reinterpret_cast<u_char *>(labels), "dialect=\"huawei\"%Z");
+    } else {
+        ngx_http_provision_x_out(out, "},\"sms_control\":");
+    }
+
+    ngx_http_provision_x_status_histogram(out, sms_control, labels,
+                                          &m->sms_control_latency);
+
     if (!out->prometheus) {
-        ngx_http_provision_x_out(out, "}}");
+        ngx_http_provision_x_out(out, "}");
     }
 }
 
@@ -935,8 +1104,10 @@ ngx_http_provision_x_status_handler(ngx_http_request_t *r) noexcept
 
     ngx_http_provision_x_status_build(&out);
     ngx_http_provision_x_status_verify(&out, m);
-    ngx_http_provision_x_status_cdr(&out, m);
+    ngx_http_provision_x_status_pushes(&out, m, false);
+    ngx_http_provision_x_status_pushes(&out, m, true);
     ngx_http_provision_x_status_call_control(&out, m);
+    ngx_http_provision_x_status_sms_control(&out, m);
     ngx_http_provision_x_status_latency(&out, m);
     ngx_http_provision_x_status_interface(&out, m);
     ngx_http_provision_x_status_queues(&out);

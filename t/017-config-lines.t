@@ -92,9 +92,9 @@ is $rc, 0, 'shared zones are allowed' or diag $out;
 my ($signed, $open_q, $open_d) = map { line_of($_) }
     'provision_x_cdr huawei queue=q', 'provision_x_cdr aliyun queue=q',
     'provision_x_cdr aliyun forward=/f';
-like $out, qr/\[warn\] queue zone "q" takes CDRs from a receiver that verifies nothing \(\S+nginx\.conf:$open_q\) and from a signed one \(\S+nginx\.conf:$signed\): whoever reaches the first can fill it for both; give each its own zone$/m,
+like $out, qr/\[warn\] queue zone "q" takes pushes from a receiver that verifies nothing \(\S+nginx\.conf:$open_q\) and from a signed one \(\S+nginx\.conf:$signed\): whoever reaches the first can fill it for both; give each its own zone$/m,
     'but the shared queue is warned about, naming both lines';
-like $out, qr/\[warn\] dedup zone "d" takes CDRs from a receiver that verifies nothing \(\S+nginx\.conf:$open_d\) and from a signed one \(\S+nginx\.conf:$signed\): whoever reaches the first can fill it for both; give each its own zone, or set max_share=$/m,
+like $out, qr/\[warn\] dedup zone "d" takes pushes from a receiver that verifies nothing \(\S+nginx\.conf:$open_d\) and from a signed one \(\S+nginx\.conf:$signed\): whoever reaches the first can fill it for both; give each its own zone, or set max_share=$/m,
     'and so is the shared dedup zone';
 
 done_testing();
