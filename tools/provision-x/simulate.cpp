@@ -4,6 +4,7 @@
 #include "io.hpp"
 #include "sample.hpp"
 
+#include "core/cdr.hpp"
 #include "core/signature.hpp"
 
 #include <jansson.h>
@@ -24,14 +25,22 @@ namespace provision_x::cli {
 
 const char simulate_help[] =
     "usage: provision-x simulate --dialect huawei|aliyun --url URL\n"
-    "                            [--app NAME] [--secret-file FILE] [...]\n"
+    "                            [--type TYPE] [--app NAME]\n"
+    "                            [--secret-file FILE] [...]\n"
     "\n"
-    "Acts as the platform: generates CDRs (Huawei FeeInfo, Aliyun\n"
-    "SecretReport), merges them into pushes, signs every attempt afresh\n"
-    "(huawei) and retries unacknowledged pushes on the vendor's schedule\n"
-    "(huawei 1, 4, 9, 106, 203, 300 min; aliyun 1, 5, 10 min after the\n"
-    "first failure), compressed by --time-scale.  Prints a summary.\n"
+    "Acts as the platform: generates records of one push type (CDRs by\n"
+    "default: Huawei FeeInfo, Aliyun SecretReport), merges them into\n"
+    "pushes, signs every attempt afresh (huawei) and retries\n"
+    "unacknowledged pushes on the vendor's schedule (huawei 1, 4, 9, 106,\n"
+    "203, 300 min; aliyun 1, 5, 10 min after the first failure),\n"
+    "compressed by --time-scale.  Prints a summary.\n"
     "\n"
+    "  --type TYPE         huawei: fee (default), callin, callout,\n"
+    "                      alerting, answer, disconnect (call events, one\n"
+    "                      per push), numStatus (up to 100 per push),\n"
+    "                      smsEvent (one per push); aliyun: SecretReport\n"
+    "                      (default), SecretStartReport, SecretRingReport,\n"
+    "                      SecretRecording, NumberManagementReport\n"
     "  --url URL           http://host:port/path or https://... of the\n"
     "                      gateway (loopback only unless --allow-remote)\n"
     "  --cacert FILE       https: trust the CA certificates in FILE (PEM)\n"
@@ -42,8 +51,10 @@ const char simulate_help[] =
     "                      demo-aliyun)\n"
     "  --secret-file FILE  huawei: the app's secret (required)\n"
     "  --records N         CDRs to deliver (default 100)\n"
-    "  --batch N           at most N per push (default and maximum 50;\n"
-    "                      aliyun up to 1000); sizes vary from 1 to N\n"
+    "  --batch N           at most N per push (default and maximum the\n"
+    "                      type's: fee 50, numStatus 100, the other\n"
+    "                      Huawei events 1, aliyun 1000, default 50);\n"
+    "                      sizes vary from 1 to N\n"
     "  --time-scale F      schedule divided by F (default 600: 1 min ->\n"
     "                      0.1 s)\n"
     "  --schedule LIST     retry offsets in minutes, e.g. 1,4,9 (default\n"
@@ -156,7 +167,7 @@ run_simulate(int argc, char **argv)
     options o(argc, argv,
               {"dialect", "url", "app", "secret-file", "records", "batch",
                "time-scale", "schedule", "max-seconds", "timeout", "seed",
-               "cacert"},
+               "cacert", "type"},
               {"help", "allow-remote", "verbose", "insecure"});
     if (o.has("help")) {
         std::cout << simulate_help;
@@ -169,16 +180,27 @@ run_simulate(int argc, char **argv)
     std::string dialect = o.choice("dialect", "", {"huawei", "aliyun"});
     http_url url = parse_http_url(o.require("url"));
     bool huawei = dialect == "huawei";
+    provision_x::dialect which =
+        huawei ? provision_x::dialect::huawei : provision_x::dialect::aliyun;
+    std::string type_name = o.get("type", huawei ? "fee" : "SecretReport");
+    push_type type = push_type::cdr;
+    if (type_name != (huawei ? "fee" : "SecretReport") &&
+        !push_type_from_name(which, type_name, &type)) {
+        throw usage_error("--type " + type_name + " is no " + dialect +
+                          " push type (see --help)");
+    }
     std::string app = o.get("app", huawei ? "demo-huawei" : "demo-aliyun");
     std::string secret;
     if (huawei) {
         secret = read_secret(o.require("secret-file"));
     } else if (o.has("secret-file")) {
-        throw usage_error("aliyun SecretReport pushes are not signed; "
+        throw usage_error("aliyun receipt pushes are not signed; "
                           "drop --secret-file");
     }
     long records = o.number("records", 100, 1, 1000000);
-    long batch = o.number("batch", 50, 1, huawei ? 50 : 1000);
+    // the most one push of the type holds (§3.3-§3.6, §2.6)
+    long most = static_cast<long>(cdr_max_records(which, type, {}));
+    long batch = o.number("batch", std::min(most, 50L), 1, most);
     double scale = o.real("time-scale", 600, 1e-3, 1e9);
     std::vector<double> offsets =
         retry_offsets(o.has("schedule") ? parse_schedule(o.get("schedule", ""))
@@ -209,13 +231,11 @@ run_simulate(int argc, char **argv)
         long n = std::min<long>(records - i, 1 + r() % batch);
         push p;
         p.records = n;
-        p.body = huawei ? "{\"eventType\":\"fee\",\"feeLst\":[" : "[";
+        std::vector<std::string> list;
         for (long k = 0; k < n; k++, i++) {
-            p.body += k ? "," : "";
-            p.body += huawei ? fee_info(r, app, run, i + 1, now)
-                             : secret_report(r, app, run, i + 1, now);
+            list.push_back(push_record(r, which, type, app, run, i + 1, now));
         }
-        p.body += huawei ? "]}" : "]";
+        p.body = push_body(which, type, app, list);
         pushes.push_back(std::move(p));
     }
 
@@ -313,6 +333,7 @@ run_simulate(int argc, char **argv)
 
     long pending = records - acked - given_up;
     std::cout << "dialect: " << dialect << "\n"
+              << "type: " << push_type_name(type) << "\n"
               << "pushes: " << pushes.size() << " (attempts " << attempts
               << ")\n"
               << "records: " << records << "\n"
