@@ -21,8 +21,9 @@
  * drops its reference on the request (see ..._done).
  */
 
-#include "ngx_http_provision_x_outbound.hpp"
+#include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_outbound.hpp"
 
 #include "core/call_control.hpp"
 #include "core/params.hpp"
@@ -318,7 +319,8 @@ ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept
 
     ngx_http_request_t *sr;
 
-    if (ngx_http_subrequest(r, &olcf->cc_pass, &r->args, &sr, ps,
+    if (NGX_HTTP_PROVISION_X_FAULT("control_subrequest") ||
+        ngx_http_subrequest(r, &olcf->cc_pass, &r->args, &sr, ps,
                             NGX_HTTP_SUBREQUEST_IN_MEMORY |
                                 NGX_HTTP_SUBREQUEST_WAITED |
                                 NGX_HTTP_SUBREQUEST_BACKGROUND) != NGX_OK) {

@@ -15,6 +15,7 @@ use lib "$FindBin::Bin/helper";
 use JSON::PP;
 use Test::More;
 
+use PXEvents;
 use PXNginx;
 use PXQueue;
 use PXSign;
@@ -56,6 +57,24 @@ my $server = <<'_EOC_';
             provision_x_cdr huawei queue=q dedup=dedup;
             provision_x_dead_letter logs/dead.ndjson;
         }
+        location = /events {
+            provision_x_verify huawei;
+            provision_x_receive huawei types=answer,numStatus queue=q
+                                dedup=dedup;
+            provision_x_dead_letter logs/dead.ndjson;
+        }
+        location = /sms {
+            provision_x_verify huawei;
+            provision_x_sms_control huawei pass=/_sms;
+            add_header X-SMS-Control $provision_x_call_control always;
+        }
+        location = /_sms {
+            internal;
+            proxy_pass http://127.0.0.1:$server_port/sms-service;
+        }
+        location = /sms-service {
+            return 200 '{"actions":[{"operation":"DiscardMessage"}]}';
+        }
         location = /cdr-forward {
             provision_x_cdr huawei forward=/_sink dedup=dedup;
             provision_x_dead_letter logs/dead.ndjson;
@@ -96,13 +115,15 @@ sub depth {
     return $json->decode($res->content)->{queues}[0]{depth};
 }
 
-# Huawei hand-offs the sink did not confirm, and those the histogram timed
+# Huawei hand-offs (CDRs and events) the sink did not confirm, and those
+# the histogram timed
 sub failed_hand_offs {
     my $s = $json->decode(
         $nginx->request(GET => '/status', headers => consumer_auth())->content);
-    my $timed = 0;
+    my ($timed, $failed) = (0, $s->{cdr}{huawei}{hand_off}{'5xx'});
     $timed += $_->{count} for values %{ $s->{latency}{hand_off}{huawei} };
-    return ($s->{cdr}{huawei}{hand_off}{'5xx'}, $timed);
+    $failed += $_->{hand_off}{'5xx'} for values %{ $s->{events}{huawei} };
+    return ($failed, $timed);
 }
 
 my $pushes = 0;
@@ -151,6 +172,25 @@ for my $point (qw(cdr_body cdr_parse cdr_lines queue_push dead_letter)) {
                   sub {
                       # a fresh signature each time: the nonce is not the point
                       $nginx->request(POST => '/cdr', body => $push,
+                                      headers => huawei());
+                  }, 2, $point eq 'queue_push'];
+}
+
+# the same points under an event push: numStatus, two good entries (and
+# one bad one for the dead letter), numbers of their own
+my $number = 0;
+for my $point (qw(cdr_body cdr_parse cdr_lines queue_push dead_letter)) {
+    $number += 10;
+    my $push = event_push('numStatus',
+        event_record('numStatus', $point, $number + 1),
+        event_record('numStatus', $point, $number + 2),
+        ($point eq 'dead_letter'
+             ? event_record('numStatus', $point, $number + 3, number => undef)
+             : ()));
+    push @cases, [$point, "an event push, $point failing",
+                  $point eq 'dead_letter' ? 503 : 500, 200,
+                  sub {
+                      $nginx->request(POST => '/events', body => $push,
                                       headers => huawei());
                   }, 2, $point eq 'queue_push'];
 }
@@ -212,6 +252,27 @@ for my $case (@cases) {
         '... its records handed off once: none had been marked seen'
         if $records;
 }
+
+# SMS control that cannot ask the service answers its fallback (a 5xx
+# would leave the message undecided), and asks again once it can
+sub sms_service_calls {
+    open my $fh, '<', $nginx->prefix . '/logs/access.log' or return 0;
+    return scalar grep { m{"POST /sms-service } } <$fh>;
+}
+
+ok faults('control_subrequest'), 'reload failing "control_subrequest"';
+my $sms = event_push('smsEvent',
+    event_record('smsEvent', 'f', 1, notificationMode => 'Block'));
+my $calls = sms_service_calls();
+my $res = $nginx->request(POST => '/sms', body => $sms, headers => huawei());
+is $res->code, 200, 'SMS control without a subrequest: 200';
+is $res->content, '{"actions":[{"operation":"DiscardMessage"}]}',
+    '... the fallback';
+is $res->header('X-SMS-Control'), 'fallback_error', '... fallback_error';
+is sms_service_calls(), $calls, '... the service was not asked';
+ok faults(''), 'reload without faults';
+$res = $nginx->request(POST => '/sms', body => $sms, headers => huawei());
+is $res->header('X-SMS-Control'), 'relayed', 'the same push now: relayed';
 
 like $nginx->error_log, qr/rejected huawei callback: internal_error \(app "appKeyA"\), OpenSSL failed/,
     'the refusal line names the failure as the gateway\'s';
