@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Read the gateway's CDR stream from Redis with a consumer group.
+"""Read the gateway's stream (CDRs and events) from Redis with a group.
 
     examples/redis_consumer.py --port 6379 --stream provision_x:cdr \\
         --group billing --consumer "$(hostname)-1"
 
 Python standard library only (RESP over a socket).  Each stream entry has
 the fields line (the NDJSON line, the same as the forward and queue sinks
-produce), key, dialect and app.  process() below prints the line: put your
-own handling there.  An entry is acknowledged (XACK) only after process()
+produce), key, dialect and app.  process() below tells CDRs from the
+platforms' other callbacks by the line's "type" and prints the line: put
+your own handling there.  An entry is acknowledged (XACK) only after process()
 returned, so delivery is at least once: make process() idempotent, for
 example keyed on the key field.
 
@@ -22,6 +23,7 @@ Options: --count N (entries per read), --block MS (long poll), --once
 """
 
 import argparse
+import json
 import os
 import socket
 import sys
@@ -74,9 +76,29 @@ def fields(flat):
     return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
 
 
+def store_cdr(line, raw):
+    """A call record (line["record"]: FeeInfo or SecretReport)."""
+    sys.stdout.write(raw + "\n")
+
+
+def store_event(line, raw):
+    """Another callback: line["type"] is its name (callin .. disconnect,
+    numStatus, smsEvent, SecretStartReport .. NumberManagementReport) and
+    line["record"] its fields."""
+    sys.stdout.write(raw + "\n")
+
+
 def process(entry_id, entry):
-    """Your handling goes here; raising leaves the entry pending."""
-    sys.stdout.write(entry["line"].decode() + "\n")
+    """Your handling goes here; raising leaves the entry pending.
+
+    "type" is "cdr" for the CDRs of both dialects; lines of a 0.9.0
+    gateway have none and are CDRs."""
+    raw = entry["line"].decode()
+    line = json.loads(raw)
+    if line.get("type", "cdr") == "cdr":
+        store_cdr(line, raw)
+    else:
+        store_event(line, raw)
     sys.stdout.flush()
 
 

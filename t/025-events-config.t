@@ -5,7 +5,8 @@
 # receivers in one location; an SMS control for Aliyun, a vNumberRoute
 # fallback without a number or with one that is not global, called= without
 # vNumberRoute.  What it accepts passes nginx -t: the platforms' own names
-# for the CDR, every type, provision_x_cdr as before.
+# for the CDR, every type, provision_x_cdr as before, and the README's
+# complete configuration.
 
 use strict;
 use warnings;
@@ -13,9 +14,13 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/helper";
 
+use IPC::Run3;
 use Test::More;
 
 use PXNginx;
+
+my $secrets = "$FindBin::Bin/secrets";
+chmod 0600, glob "$secrets/*.key";
 
 my $nginx = PXNginx->new(name => 'events-config');
 
@@ -117,6 +122,50 @@ my @accepted = (
 for my $directive (@accepted) {
     my ($rc, $out) = check($directive);
     is $rc, 0, "nginx -t accepts: $directive" or diag $out;
+}
+
+# ---- the README's complete configuration ----------------------------------
+
+{
+    open my $fh, '<', "$FindBin::Bin/../README.md" or die $!;
+    local $/;
+    my $readme = <$fh>;
+    close $fh;
+
+    my ($example) = $readme =~ /<!-- events-example -->\s*```nginx\n(.*?)```/s;
+    ok defined $example, "the README's events example is found";
+    $example //= '';
+
+    my $p = $nginx->prefix;
+    SKIP: {
+        skip 'openssl not installed', 2
+            unless grep { -x "$_/openssl" } split /:/, $ENV{PATH};
+        run3(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+              'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+              '-subj', '/CN=localhost', '-keyout', "$p/conf/gateway.key",
+              '-out', "$p/conf/gateway.pem"], undef, \my $o, \my $e);
+
+        my %files = ('/etc/nginx/px/huawei.key' => "$secrets/huawei-a.key",
+                     '/etc/nginx/px/consumer.key' => "$secrets/api-a.key",
+                     '/etc/nginx/px/gateway.pem' => "$p/conf/gateway.pem",
+                     '/etc/nginx/px/gateway.key' => "$p/conf/gateway.key",
+                     '/var/log/nginx/' => "$p/logs/");
+        $example =~ s/\Q$_\E/$files{$_}/g for keys %files;
+        $example =~ s/listen 443 ssl;/listen 127.0.0.1:@{[$nginx->port]} ssl;/;
+
+        my $user = $> == 0 ? "user root;\n" : '';
+        my $module = $ENV{TEST_NGINX_LOAD_MODULES}
+            // "$FindBin::Bin/../build/ngx_http_provision_x_module.so";
+        open my $conf, '>', "$p/conf/nginx.conf" or die $!;
+        print $conf "load_module $module;\n${user}error_log $p/logs/error.log;\n"
+            . "pid $p/logs/nginx.pid;\nevents {}\n$example";
+        close $conf;
+
+        my ($rc, $out) = $nginx->test_config;
+        is $rc, 0, "the README's events configuration passes nginx -t"
+            or diag $out;
+        unlike $out, qr/\[warn\]/, '... without a warning' or diag $out;
+    }
 }
 
 done_testing();

@@ -1,7 +1,8 @@
 # A consumer group reads and acknowledges what the gateway wrote, with the
 # example consumer (examples/redis_consumer.py) and Redis's own commands:
 # every entry is delivered, entries a dead consumer left pending are
-# delivered again, and once acknowledged nothing is pending.
+# delivered again, and once acknowledged nothing is pending; CDRs and
+# events of one stream reach it alike, each line naming its type.
 
 use strict;
 use warnings;
@@ -11,6 +12,7 @@ use lib "$FindBin::Bin/helper";
 
 use Test::More;
 
+use PXEvents;
 use PXNginx;
 use PXRedis;
 use PXSign;
@@ -30,6 +32,10 @@ _EOC_
     server => <<"_EOC_");
         location = /cdr {
             provision_x_cdr huawei redis=/_redis;
+        }
+        location = /events {
+            provision_x_receive huawei types=numStatus,disconnect
+                                redis=/_redis;
         }
         location = /_redis {
             internal;
@@ -81,6 +87,19 @@ my $res = $nginx->request(POST => '/cdr', body => fee_push(n => 2, tag => 'd'));
 is $res->code, 200, 'a later push';
 @lines = consume('--consumer', 'other');
 is scalar(@lines), 2, 'another consumer of the group gets just the new two';
+
+$res = $nginx->request(POST => '/events', body => event_push('numStatus',
+    map { event_record('numStatus', 'e', $_) } 1 .. 2));
+is $res->code, 200, 'number status to the same stream';
+$res = $nginx->request(POST => '/events', body => event_push('disconnect',
+    event_record('disconnect', 'e', 1)));
+is $res->code, 200, 'and a call event';
+$res = $nginx->request(POST => '/cdr', body => fee_push(n => 1, tag => 'e'));
+is $res->code, 200, 'and a CDR';
+@lines = consume('--consumer', 'other');
+is_deeply [map { /"type":"(\w+)"/ ? $1 : '?' } @lines],
+    [qw(numStatus numStatus disconnect cdr)],
+    'the consumer gets them all, in order, each naming its type';
 
 $nginx->stop;
 unlike $nginx->error_log, qr/\[(alert|crit|emerg|error)\]/, 'no errors';
