@@ -19,6 +19,7 @@
 #include "ngx_http_provision_x_cdr.hpp"
 #include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_log.hpp"
 #include "ngx_http_provision_x_metrics.hpp"
 #include "ngx_http_provision_x_seen.hpp"
 
@@ -36,6 +37,14 @@ using provision_x::dialect;
  * pool (review F10: no arena that grows with a hostile body).
  */
 static provision_x::cdr_parser *ngx_http_provision_x_cdr_parser;
+
+/* what a flood of bad or unwanted pushes would repeat */
+static ngx_http_provision_x_log_limit_t ngx_http_provision_x_cdr_dead_lettered =
+    NGX_HTTP_PROVISION_X_LOG_LIMIT("dead-lettered", 100);
+static ngx_http_provision_x_log_limit_t ngx_http_provision_x_cdr_dedup_full =
+    NGX_HTTP_PROVISION_X_LOG_LIMIT("dedup zone could not take", 1);
+static ngx_http_provision_x_log_limit_t ngx_http_provision_x_cdr_refused =
+    NGX_HTTP_PROVISION_X_LOG_LIMIT("refused CDR push", 10);
 
 static ngx_int_t
 ngx_http_provision_x_cdr_send(ngx_http_request_t *r, ngx_uint_t status,
@@ -191,9 +200,13 @@ ngx_http_provision_x_cdr_dead_letter(
             continue;
         }
 
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "provision_x: dead-lettered %s CDR record %uz: %s",
-                      provision_x::dialect_name(push.dialect()), i, rec.reason);
+        if (ngx_http_provision_x_log_allowed(
+                &ngx_http_provision_x_cdr_dead_lettered, r->connection->log)) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "provision_x: dead-lettered %s CDR record %uz: %s",
+                          provision_x::dialect_name(push.dialect()), i,
+                          rec.reason);
+        }
 
         if (plcf->cdr_dead_letter == NULL) {
             continue;
@@ -379,11 +392,14 @@ ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
                                           owner, r->connection->log) >
                 NGX_HTTP_PROVISION_X_SEEN_PRESENT) {
             /* the records are safe; only a later retry may repeat them */
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "provision_x: dedup zone \"%V\" could not take "
-                          "every key, a retry of this push would be handed "
-                          "off again",
-                          &plcf->cdr_dedup->shm.name);
+            if (ngx_http_provision_x_log_allowed(
+                    &ngx_http_provision_x_cdr_dedup_full, r->connection->log)) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "provision_x: dedup zone \"%V\" could not "
+                              "take every key, a retry of this push would be "
+                              "handed off again",
+                              &plcf->cdr_dedup->shm.name);
+            }
         }
     }
 
@@ -445,6 +461,10 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
 
         if (dedup != NULL &&
             ngx_http_provision_x_seen_contains(dedup, rec.key_digest)) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "provision_x: CDR record %uz was handed off "
+                           "before",
+                           i);
             cdr->duplicates++;
             continue;
         }
@@ -519,6 +539,9 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
                 plcf->cdr_dedup->data),
             cdr->body_digest)) {
         /* a byte-for-byte retry of a push already handed off */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "provision_x: the push was handed off before, "
+                       "acknowledged again");
         cdr->retry = 1;
         ngx_http_provision_x_metrics_cdr_retry(ctx->dialect);
         return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_OK, "");
@@ -532,11 +555,14 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
     const cdr_push &push = *cdr->push;
 
     if (push.status() != cdr_status::ok) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "provision_x: refused %s CDR push: %s%s%s",
-                      provision_x::dialect_name(push.dialect()),
-                      provision_x::cdr_status_name(push.status()),
-                      push.detail()[0] ? ", " : "", push.detail());
+        if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_cdr_refused,
+                                             r->connection->log)) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "provision_x: refused %s CDR push: %s%s%s",
+                          provision_x::dialect_name(push.dialect()),
+                          provision_x::cdr_status_name(push.status()),
+                          push.detail()[0] ? ", " : "", push.detail());
+        }
 
         ngx_http_provision_x_metrics_cdr_refused(ctx->dialect);
 
@@ -598,6 +624,12 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
         return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                                "dead letter not written");
     }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "provision_x: CDR push: %ui new, %ui duplicate, %ui invalid "
+                   "records; sink %s",
+                   cdr->fresh, cdr->duplicates, cdr->invalid,
+                   plcf->cdr_sink->name);
 
     if (cdr->fresh == 0) {
         return ngx_http_provision_x_cdr_commit(r, ctx);

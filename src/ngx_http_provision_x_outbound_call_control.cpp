@@ -17,6 +17,7 @@
 
 #include "ngx_http_provision_x_outbound.hpp"
 #include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_log.hpp"
 
 #include "core/call_control.hpp"
 #include "core/params.hpp"
@@ -67,7 +68,11 @@ ngx_http_provision_x_cc_answered(
                                               elapsed > 0 ? elapsed : 0);
 }
 
-/* The gateway's own answer: logged at warn, so each one is seen. */
+/*
+ * The gateway's own answer: logged at warn, so it is seen, yet at most ten
+ * lines a second when the binding service is down (the counters have
+ * every one).
+ */
 static void
 ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
                                  ngx_http_provision_x_outbound_ctx_t *ctx,
@@ -77,14 +82,20 @@ ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
     ngx_http_provision_x_outbound_loc_conf_t *olcf =
         ngx_http_provision_x_outbound_loc_conf(r);
 
+    static ngx_http_provision_x_log_limit_t ngx_http_provision_x_cc_fallbacks =
+        NGX_HTTP_PROVISION_X_LOG_LIMIT("call control fallback", 10);
+
     ngx_http_provision_x_cc_answered(r, olcf, ctx, outcome);
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "provision_x: call control fallback \"%V\" (%V: %s, "
-                  "binding status %i)",
-                  &olcf->cc_fallback,
-                  &ngx_http_provision_x_cc_outcome_names[outcome], detail,
-                  status);
+    if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_cc_fallbacks,
+                                         r->connection->log)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "provision_x: call control fallback \"%V\" (%V: %s, "
+                      "binding status %i)",
+                      &olcf->cc_fallback,
+                      &ngx_http_provision_x_cc_outcome_names[outcome], detail,
+                      status);
+    }
 
     ngx_http_finalize_request(
         r, ngx_http_provision_x_cc_send(r, &olcf->cc_fallback));
@@ -196,6 +207,11 @@ ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
             provision_x::describe(verdict).data(), ctx->sub_status);
         return;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "provision_x: call control answer relayed (binding "
+                   "status %i)",
+                   ctx->sub_status);
 
     ngx_http_provision_x_cc_answered(r, olcf, ctx,
                                      NGX_HTTP_PROVISION_X_CC_RELAYED);
