@@ -420,6 +420,50 @@ ngx_http_provision_x_interface_header(ngx_table_elt_t *h, const char *key,
 }
 
 /*
+ * The subrequest's own request line, headers and body: nothing of the
+ * caller's (its API key included) reaches the platform.
+ */
+static void
+ngx_http_provision_x_interface_set_request(
+    ngx_http_request_t *sr, std::string_view method, ngx_table_elt_t *headers,
+    ngx_uint_t nheaders, bool has_type, bool has_authorization,
+    ngx_http_request_body_t *rb, size_t body_len) noexcept
+{
+    for (ngx_uint_t i = 0;
+         i < std::size(ngx_http_provision_x_interface_methods); i++) {
+        if (method == view(ngx_http_provision_x_interface_methods[i])) {
+            sr->method = ngx_http_provision_x_interface_method_ids[i];
+            sr->method_name = ngx_http_provision_x_interface_methods[i];
+        }
+    }
+
+    /* the subrequest's own headers, set the way ngx_list_init sets them */
+    ngx_list_t *list = &sr->headers_in.headers;
+
+    list->part.elts = headers;
+    list->part.nelts = nheaders;
+    list->part.next = NULL;
+    list->last = &list->part;
+    list->size = sizeof(ngx_table_elt_t);
+    list->nalloc = NGX_HTTP_PROVISION_X_INTERFACE_HEADERS;
+    list->pool = sr->pool;
+
+    sr->headers_in.content_type = has_type ? &headers[0] : NULL;
+    sr->headers_in.authorization =
+        has_authorization ? &headers[nheaders - 2] : NULL;
+    sr->headers_in.content_length = NULL;
+    /* a POST or PUT says it has no body; a GET or DELETE says nothing */
+    sr->headers_in.content_length_n =
+        body_len || sr->method & (NGX_HTTP_POST | NGX_HTTP_PUT)
+            ? (off_t) body_len
+            : -1;
+    sr->headers_in.transfer_encoding = NULL;
+    sr->headers_in.expect = NULL;
+    sr->headers_in.chunked = 0;
+    sr->request_body = rb;
+}
+
+/*
  * Sends the signed call through the target's location.  Everything the
  * subrequest gets instead of its parent's headers and body is allocated
  * first: once the subrequest exists, a failure could no longer keep the
@@ -510,38 +554,9 @@ ngx_http_provision_x_interface_send_call(
             interface_outcome::internal_error, "the call could not be made");
     }
 
-    for (ngx_uint_t i = 0;
-         i < std::size(ngx_http_provision_x_interface_methods); i++) {
-        if (out.method == view(ngx_http_provision_x_interface_methods[i])) {
-            sr->method = ngx_http_provision_x_interface_method_ids[i];
-            sr->method_name = ngx_http_provision_x_interface_methods[i];
-        }
-    }
-
-    /* the subrequest's own headers, set the way ngx_list_init sets them */
-    ngx_list_t *list = &sr->headers_in.headers;
-
-    list->part.elts = headers;
-    list->part.nelts = nheaders;
-    list->part.next = NULL;
-    list->last = &list->part;
-    list->size = sizeof(ngx_table_elt_t);
-    list->nalloc = NGX_HTTP_PROVISION_X_INTERFACE_HEADERS;
-    list->pool = r->pool;
-
-    sr->headers_in.content_type = content_type.len ? &headers[0] : NULL;
-    sr->headers_in.authorization =
-        authorization.len ? &headers[nheaders - 2] : NULL;
-    sr->headers_in.content_length = NULL;
-    /* a POST or PUT says it has no body; a GET or DELETE says nothing */
-    sr->headers_in.content_length_n =
-        body.len || sr->method & (NGX_HTTP_POST | NGX_HTTP_PUT)
-            ? (off_t) body.len
-            : -1;
-    sr->headers_in.transfer_encoding = NULL;
-    sr->headers_in.expect = NULL;
-    sr->headers_in.chunked = 0;
-    sr->request_body = rb;
+    ngx_http_provision_x_interface_set_request(
+        sr, out.method, headers, nheaders, content_type.len != 0,
+        authorization.len != 0, rb, body.len);
 
     call->deadline.handler = ngx_http_provision_x_interface_deadline;
     call->deadline.data = call;
@@ -659,9 +674,14 @@ try {
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
+/*
+ * The caller's envelope, and the target it names: NGX_DECLINED with
+ * call->target set, or the answered refusal's code.
+ */
 static ngx_int_t
-ngx_http_provision_x_interface_process(
-    ngx_http_request_t *r, ngx_http_provision_x_interface_call_t *call)
+ngx_http_provision_x_interface_read(
+    ngx_http_request_t *r, ngx_http_provision_x_interface_call_t *call,
+    provision_x::interface_request &req) noexcept
 try {
     using namespace provision_x;
 
@@ -682,7 +702,6 @@ try {
             interface_outcome::internal_error, "the body could not be read");
     }
 
-    interface_request req;
     std::string detail;
     envelope_error e = req.parse(body, detail);
 
@@ -717,6 +736,28 @@ try {
             r, call, NGX_HTTP_NOT_FOUND, interface_outcome::unknown_config,
             "config_id: no target " + std::to_string(req.config_id()) +
                 " here");
+    }
+
+    return NGX_DECLINED;
+
+} catch (const std::exception &e) {
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "provision_x: interface request failed: %s", e.what());
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static ngx_int_t
+ngx_http_provision_x_interface_process(
+    ngx_http_request_t *r, ngx_http_provision_x_interface_call_t *call)
+try {
+    using namespace provision_x;
+
+    interface_request req;
+    std::string detail;
+
+    ngx_int_t rc = ngx_http_provision_x_interface_read(r, call, req);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     ngx_http_provision_x_interface_target_t *t = call->target;
@@ -1059,6 +1100,168 @@ ngx_http_provision_x_interface_operations(
 }
 
 /*
+ * One NAME=VALUE parameter of provision_x_interface_target: NGX_OK,
+ * NGX_DECLINED when it is invalid, NGX_ERROR when that was logged.
+ */
+static ngx_int_t
+ngx_http_provision_x_interface_target_param(
+    ngx_conf_t *cf, ngx_http_provision_x_interface_target_t *t, ngx_str_t *arg,
+    ngx_str_t **operations, bool *aliyun_only) noexcept
+{
+    std::string_view a = view(*arg);
+    std::string_view::size_type eq = a.find('=');
+
+    if (eq == std::string_view::npos || eq + 1 == a.size()) {
+        return NGX_DECLINED;
+    }
+
+    std::string_view k = a.substr(0, eq);
+    std::string_view v = a.substr(eq + 1);
+    ngx_str_t s = {v.size(), arg->data + eq + 1};
+
+    if (k == "id") {
+        t->id = ngx_atoi(s.data, s.len);
+
+        if (t->id == NGX_ERROR || t->id == 0) {
+            return NGX_DECLINED;
+        }
+
+    } else if (k == "dialect") {
+        if (!provision_x::dialect_from_name(v, &t->dialect) ||
+            t->dialect == dialect::off) {
+            return NGX_DECLINED;
+        }
+
+    } else if (k == "app") {
+        ngx_http_provision_x_main_conf_t *pmcf =
+            ngx_http_provision_x_main_conf(cf);
+
+        t->app = ngx_http_provision_x_app_find(pmcf, v);
+
+        if (t->app == NULL || t->app->secrets.nelts == 0) {
+            /* apps are read in order: a later provision_x_app is late */
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown app in \"%V\"; define it with "
+                               "\"provision_x_app\" before this "
+                               "directive",
+                               arg);
+            return NGX_ERROR;
+        }
+
+    } else if (k == "pass") {
+        if (v[0] != '/' || v.find_first_of("?# \t") != v.npos) {
+            return NGX_DECLINED;
+        }
+
+        t->pass = s;
+
+    } else if (k == "operations") {
+        *operations = arg;
+
+    } else if (k == "timeout") {
+        t->timeout = ngx_parse_time(&s, 0);
+
+        if (t->timeout == static_cast<ngx_msec_t>(NGX_ERROR) ||
+            t->timeout == 0) {
+            return NGX_DECLINED;
+        }
+
+    } else if (k == "method") {
+        if (v != "GET" && v != "POST") {
+            return NGX_DECLINED;
+        }
+
+        t->method = s;
+        *aliyun_only = true;
+
+    } else if (k == "access_key_id") {
+        t->key_id = s;
+        *aliyun_only = true;
+
+    } else if (k == "region") {
+        t->region = s;
+        *aliyun_only = true;
+
+    } else if (k == "version") {
+        t->version = s;
+        *aliyun_only = true;
+
+    } else if (k == "nonce") {
+        if (ngx_http_provision_x_complex_arg(cf, &s, &t->nonce) !=
+            NGX_CONF_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (k == "timestamp") {
+        if (ngx_http_provision_x_complex_arg(cf, &s, &t->timestamp) !=
+            NGX_CONF_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+/* A target's parameters together: what is required, what fits its
+ * dialect, an id no other target has. */
+static char *
+ngx_http_provision_x_interface_target_check(
+    ngx_conf_t *cf, ngx_http_provision_x_outbound_main_conf_t *omcf,
+    ngx_http_provision_x_interface_target_t *t, ngx_str_t *operations,
+    bool aliyun_only) noexcept
+{
+    static const char *required[] = {"id", "dialect", "app", "pass",
+                                     "operations"};
+    bool present[] = {t->id != 0, t->dialect != dialect::off, t->app != NULL,
+                      t->pass.len != 0, operations != NULL};
+
+    for (ngx_uint_t k = 0; k < 5; k++) {
+        if (!present[k]) {
+            ngx_conf_log_error(
+                NGX_LOG_EMERG, cf, 0, "\"%V\" must have \"%s\" parameter",
+                &static_cast<ngx_str_t *>(cf->args->elts)[0], required[k]);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
+        }
+    }
+
+    if (aliyun_only && t->dialect != dialect::aliyun) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "method=, access_key_id=, region= and version= "
+                           "are for dialect=aliyun targets only");
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
+    }
+
+    /* the APP_Key is the app's name; an AccessKeyId may be told apart */
+    if (t->key_id.len == 0) {
+        t->key_id = t->app->name;
+    }
+
+    /* a Huawei call goes to pass + path: "/_px/huawei" + "/rest/..." */
+    if (t->dialect == dialect::huawei && t->pass.len > 1 &&
+        t->pass.data[t->pass.len - 1] == '/') {
+        t->pass.len--;
+    }
+
+    for (ngx_uint_t k = 0; k < omcf->interface_targets.nelts - 1; k++) {
+        auto **targets =
+            static_cast<ngx_http_provision_x_interface_target_t **>(
+                omcf->interface_targets.elts);
+
+        if (targets[k]->id == t->id) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "id=%i is duplicate, target \"%V\" has it",
+                               t->id, &targets[k]->name);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
+        }
+    }
+
+    return ngx_http_provision_x_interface_operations(cf, t, operations);
+}
+
+/*
  * provision_x_interface_target NAME id=N dialect=aliyun|huawei app=APP
  *     pass=/uri operations=A[,B...] [timeout=time] [method=GET|POST]
  *     [access_key_id=ID] [region=ID] [version=V] [nonce=v] [timestamp=v];
@@ -1100,166 +1303,31 @@ ngx_http_provision_x_interface_target(ngx_conf_t *cf, ngx_command_t *cmd,
 
     ngx_str_t *operations = NULL;
     bool aliyun_only = false;
-    ngx_uint_t i;
 
-    for (i = 2; i < cf->args->nelts; i++) {
-        std::string_view a = view(value[i]);
-        std::string_view::size_type eq = a.find('=');
+    for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
+        switch (ngx_http_provision_x_interface_target_param(
+            cf, t, &value[i], &operations, &aliyun_only)) {
+        case NGX_OK:
+            break;
 
-        if (eq == std::string_view::npos || eq + 1 == a.size()) {
-            goto invalid;
-        }
+        case NGX_DECLINED:
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                               &value[i]);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
 
-        std::string_view k = a.substr(0, eq);
-        std::string_view v = a.substr(eq + 1);
-        ngx_str_t s = {v.size(), value[i].data + eq + 1};
-
-        if (k == "id") {
-            t->id = ngx_atoi(s.data, s.len);
-
-            if (t->id == NGX_ERROR || t->id == 0) {
-                goto invalid;
-            }
-
-        } else if (k == "dialect") {
-            if (!provision_x::dialect_from_name(v, &t->dialect) ||
-                t->dialect == dialect::off) {
-                goto invalid;
-            }
-
-        } else if (k == "app") {
-            auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-                ngx_http_conf_get_module_main_conf(
-                    cf, ngx_http_provision_x_module));
-
-            t->app = ngx_http_provision_x_app_find(pmcf, v);
-
-            if (t->app == NULL || t->app->secrets.nelts == 0) {
-                /* apps are read in order: a later provision_x_app is late */
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "unknown app in \"%V\"; define it with "
-                                   "\"provision_x_app\" before this "
-                                   "directive",
-                                   &value[i]);
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else if (k == "pass") {
-            if (v[0] != '/' || v.find_first_of("?# \t") != v.npos) {
-                goto invalid;
-            }
-
-            t->pass = s;
-
-        } else if (k == "operations") {
-            operations = &value[i];
-
-        } else if (k == "timeout") {
-            t->timeout = ngx_parse_time(&s, 0);
-
-            if (t->timeout == static_cast<ngx_msec_t>(NGX_ERROR) ||
-                t->timeout == 0) {
-                goto invalid;
-            }
-
-        } else if (k == "method") {
-            if (v != "GET" && v != "POST") {
-                goto invalid;
-            }
-
-            t->method = s;
-            aliyun_only = true;
-
-        } else if (k == "access_key_id") {
-            t->key_id = s;
-            aliyun_only = true;
-
-        } else if (k == "region") {
-            t->region = s;
-            aliyun_only = true;
-
-        } else if (k == "version") {
-            t->version = s;
-            aliyun_only = true;
-
-        } else if (k == "nonce") {
-            if (ngx_http_provision_x_complex_arg(cf, &s, &t->nonce) !=
-                NGX_CONF_OK) {
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else if (k == "timestamp") {
-            if (ngx_http_provision_x_complex_arg(cf, &s, &t->timestamp) !=
-                NGX_CONF_OK) {
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else {
-            goto invalid;
-        }
-    }
-
-    {
-        static const char *required[] = {"id", "dialect", "app", "pass",
-                                         "operations"};
-        bool present[] = {t->id != 0, t->dialect != dialect::off,
-                          t->app != NULL, t->pass.len != 0, operations != NULL};
-
-        for (ngx_uint_t k = 0; k < 5; k++) {
-            if (!present[k]) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"%V\" must have \"%s\" parameter",
-                                   &value[0], required[k]);
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-        }
-    }
-
-    if (aliyun_only && t->dialect != dialect::aliyun) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "method=, access_key_id=, region= and version= "
-                           "are for dialect=aliyun targets only");
-        return NGX_HTTP_PROVISION_X_CONF_ERROR;
-    }
-
-    /* the APP_Key is the app's name; an AccessKeyId may be told apart */
-    if (t->key_id.len == 0) {
-        t->key_id = t->app->name;
-    }
-
-    /* a Huawei call goes to pass + path: "/_px/huawei" + "/rest/..." */
-    if (t->dialect == dialect::huawei && t->pass.len > 1 &&
-        t->pass.data[t->pass.len - 1] == '/') {
-        t->pass.len--;
-    }
-
-    for (ngx_uint_t k = 0; k < omcf->interface_targets.nelts - 1; k++) {
-        auto **targets =
-            static_cast<ngx_http_provision_x_interface_target_t **>(
-                omcf->interface_targets.elts);
-
-        if (targets[k]->id == t->id) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "id=%i is duplicate, target \"%V\" has it",
-                               t->id, &targets[k]->name);
+        default:
             return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
     }
 
-    if (ngx_http_provision_x_interface_operations(cf, t, operations) !=
-        NGX_CONF_OK) {
+    if (ngx_http_provision_x_interface_target_check(
+            cf, omcf, t, operations, aliyun_only) != NGX_CONF_OK) {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     *slot = t;
 
     return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                       &value[i]);
-    return NGX_HTTP_PROVISION_X_CONF_ERROR;
 }
 
 /*
