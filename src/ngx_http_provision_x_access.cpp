@@ -754,7 +754,8 @@ ngx_http_provision_x_decide(ngx_http_request_t *r,
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "provision_x: %s callback verdict: %s, app \"%V\"",
                    provision_x::dialect_name(ctx->dialect),
-                   provision_x::describe(why).name.data(),
+                   why == reason::none ? "pass"
+                                       : provision_x::describe(why).name.data(),
                    ctx->app ? &ctx->app->name : &ngx_http_provision_x_no_app);
 
     if (why == reason::none) {

@@ -78,7 +78,6 @@ struct ngx_http_provision_x_interface_call_t {
     ngx_http_provision_x_interface_target_t *target; /* NULL: not known */
     ngx_str_t user_id;
     ngx_str_t operation;
-    ngx_event_t deadline;
     ngx_msec_t started;
     ngx_uint_t outcome; /* provision_x::interface_outcome */
     ngx_uint_t status;
@@ -86,7 +85,6 @@ struct ngx_http_provision_x_interface_call_t {
     ngx_uint_t failure;         /* with none: nginx's verdict */
     ngx_str_t body;             /* the platform's */
     ngx_str_t location;
-    unsigned sub_done : 1;
     unsigned answered : 1;
 };
 
@@ -150,13 +148,16 @@ ngx_http_provision_x_interface_finish(
 {
     static ngx_str_t none = ngx_string("-");
 
+    ngx_http_provision_x_outbound_ctx_t *ctx =
+        ngx_http_provision_x_outbound_ctx(r);
+
+    if (ctx != NULL) {
+        ngx_http_provision_x_deadline_settle(&ctx->call);
+    }
+
     call->answered = 1;
     call->status = status;
     call->outcome = static_cast<ngx_uint_t>(outcome);
-
-    if (call->deadline.timer_set) {
-        ngx_del_timer(&call->deadline);
-    }
 
     ngx_http_provision_x_metrics_interface(
         call->target ? call->target->metrics_slot : 0, call->outcome);
@@ -251,17 +252,12 @@ try {
 }
 
 static void
-ngx_http_provision_x_interface_deadline(ngx_event_t *ev) noexcept
+ngx_http_provision_x_interface_expired(ngx_http_request_t *r) noexcept
 {
-    auto *call = static_cast<ngx_http_provision_x_interface_call_t *>(ev->data);
-    ngx_http_request_t *r = call->request;
-    ngx_connection_t *c = r->connection;
+    ngx_http_provision_x_interface_call_t *call =
+        ngx_http_provision_x_outbound_ctx(r)->interface;
 
-    if (call->answered) {
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "provision_x: interface: target \"%V\" did not answer "
                   "within %M ms",
                   &call->target->name, call->target->timeout);
@@ -271,113 +267,47 @@ ngx_http_provision_x_interface_deadline(ngx_event_t *ev) noexcept
                r, call, NGX_HTTP_GATEWAY_TIME_OUT,
                interface_outcome::platform_timeout,
                "the platform did not answer before the deadline"));
-    ngx_http_run_posted_requests(c);
 }
 
-/* The request can end without either (a client abort): the timer must not
- * outlive the pool that holds it. */
+/*
+ * The subrequest ended in time.  Only an upstream that sent a status line
+ * is the platform speaking; the pass location's own 404 or 502 is not.
+ */
 static void
-ngx_http_provision_x_interface_cleanup(void *data) noexcept
+ngx_http_provision_x_interface_answered(ngx_http_request_t *r) noexcept
 {
-    auto *call = static_cast<ngx_http_provision_x_interface_call_t *>(data);
+    ngx_http_provision_x_outbound_ctx_t *ctx =
+        ngx_http_provision_x_outbound_ctx(r);
+    ngx_http_provision_x_interface_call_t *call = ctx->interface;
+    ngx_http_provision_x_deadline_call_t *d = &ctx->call;
 
-    if (call->deadline.timer_set) {
-        ngx_del_timer(&call->deadline);
-    }
-}
-
-static ngx_int_t
-ngx_http_provision_x_interface_done(ngx_http_request_t *sr, void *data,
-                                    ngx_int_t rc) noexcept
-{
-    auto *call = static_cast<ngx_http_provision_x_interface_call_t *>(data);
-
-    if (call->sub_done) {
-        return rc;
-    }
-
-    call->sub_done = 1;
-
-    if (call->answered) {
-        ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
-                      "provision_x: interface: the platform's answer after "
-                      "the deadline ignored (status %ui)",
-                      sr->headers_out.status);
-        return rc;
-    }
-
-    /* only an upstream that sent a status line is the platform speaking;
-     * the pass location's own 404 or 502 is not */
-    ngx_http_upstream_t *u = sr->upstream;
-    bool answered = u != NULL && u->headers_in.status_n != 0;
-
-    /*
-     * An answer that does not fit subrequest_output_buffer_size fails an
-     * output filter, and nginx then marks the whole connection failed,
-     * which would close it unanswered.  The client is fine (an abort ends
-     * the subrequest with 499, not 0): the failure is the platform call's,
-     * and it is answered as such.
-     */
-    bool cut = answered && rc == NGX_OK && sr->connection->error;
-
-    if (cut) {
-        sr->connection->error = 0;
-    }
-
-    if (answered && rc == NGX_OK && !cut) {
-        call->platform_status = u->headers_in.status_n;
-
-        /* in-memory subrequests keep their body in one buffer of sr->out */
-        if (sr->out != NULL && sr->out->buf != NULL) {
-            call->body.data = sr->out->buf->pos;
-            call->body.len = sr->out->buf->last - sr->out->buf->pos;
-        }
-
-        /* as the platform sent it, before any proxy_redirect */
-        if (u->headers_in.location != NULL) {
-            call->location = u->headers_in.location->value;
-        }
+    if (d->upstream_status != 0 && d->rc == NGX_OK && !d->cut) {
+        call->platform_status = d->upstream_status;
+        call->body = d->body;
+        call->location = d->location;
 
     } else {
         call->failure =
-            rc >= NGX_HTTP_SPECIAL_RESPONSE ? rc : NGX_HTTP_BAD_GATEWAY;
+            d->rc >= NGX_HTTP_SPECIAL_RESPONSE ? d->rc : NGX_HTTP_BAD_GATEWAY;
 
-        if (u == NULL) {
-            ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+        if (!d->proxied) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "provision_x: interface: \"%V\" answered %i "
                           "without an upstream: is it a proxy_pass "
                           "location?",
-                          &call->target->pass, rc);
+                          &call->target->pass, d->rc);
 
-        } else if (answered) {
-            ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+        } else if (d->cut) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "provision_x: interface: the platform's answer "
                           "(status %ui) was not read whole: is it larger "
                           "than subrequest_output_buffer_size?",
-                          u->headers_in.status_n);
+                          d->upstream_status);
         }
     }
 
-    /* a background subrequest does not wake its parent by itself */
-    ngx_http_post_request(call->request, NULL);
-
-    return rc;
-}
-
-static void
-ngx_http_provision_x_interface_resume(ngx_http_request_t *r) noexcept
-{
-    ngx_http_provision_x_outbound_ctx_t *ctx =
-        static_cast<ngx_http_provision_x_outbound_ctx_t *>(
-            ngx_http_get_module_ctx(r, ngx_http_provision_x_outbound_module));
-
-    if (ctx == NULL || ctx->interface == NULL || !ctx->interface->sub_done ||
-        ctx->interface->answered) {
-        return;
-    }
-
-    ngx_http_finalize_request(
-        r, ngx_http_provision_x_interface_answer(r, ctx->interface));
+    ngx_http_finalize_request(r,
+                              ngx_http_provision_x_interface_answer(r, call));
 }
 
 /* ---- the call ------------------------------------------------------------ */
@@ -488,12 +418,9 @@ ngx_http_provision_x_interface_send_call(
         ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t)));
     ngx_chain_t *cl = ngx_alloc_chain_link(r->pool);
     auto *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
-    auto *ps = static_cast<ngx_http_post_subrequest_t *>(
-        ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t)));
-    ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(r->pool, 0);
 
     if (uri.data == NULL || headers == NULL || rb == NULL || cl == NULL ||
-        b == NULL || ps == NULL || cln == NULL ||
+        b == NULL ||
         ngx_http_provision_x_interface_keep(r, out.query, &args) != NGX_OK ||
         ngx_http_provision_x_interface_keep(r, out.body, &body) != NGX_OK ||
         ngx_http_provision_x_interface_keep(r, out.content_type,
@@ -537,16 +464,17 @@ ngx_http_provision_x_interface_send_call(
     rb->bufs = body.len ? cl : NULL;
     rb->buf = body.len ? b : NULL;
 
-    ps->handler = ngx_http_provision_x_interface_done;
-    ps->data = call;
-
+    ngx_http_provision_x_outbound_ctx_t *ctx =
+        ngx_http_provision_x_outbound_ctx(r);
     ngx_http_request_t *sr;
 
+    ctx->call.what = "interface";
+    ctx->call.answer = ngx_http_provision_x_interface_answered;
+    ctx->call.expired = ngx_http_provision_x_interface_expired;
+
     if (NGX_HTTP_PROVISION_X_FAULT("interface_subrequest") ||
-        ngx_http_subrequest(r, &uri, &args, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY |
-                                NGX_HTTP_SUBREQUEST_WAITED |
-                                NGX_HTTP_SUBREQUEST_BACKGROUND) != NGX_OK) {
+        ngx_http_provision_x_deadline_start(r, &ctx->call, &uri, &args,
+                                            t->timeout, &sr) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "provision_x: interface: no subrequest to \"%V\"", &uri);
         return ngx_http_provision_x_interface_refuse(
@@ -557,16 +485,6 @@ ngx_http_provision_x_interface_send_call(
     ngx_http_provision_x_interface_set_request(
         sr, out.method, headers, nheaders, content_type.len != 0,
         authorization.len != 0, rb, body.len);
-
-    call->deadline.handler = ngx_http_provision_x_interface_deadline;
-    call->deadline.data = call;
-    call->deadline.log = r->connection->log;
-    ngx_add_timer(&call->deadline, t->timeout);
-
-    cln->handler = ngx_http_provision_x_interface_cleanup;
-    cln->data = call;
-
-    r->write_event_handler = ngx_http_provision_x_interface_resume;
 
     return NGX_DONE;
 }
