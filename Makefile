@@ -92,7 +92,7 @@ $(BUILD)/core/%.o: src/core/%.cpp $(HEADERS)
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(PX_CXXFLAGS) -c $< -o $@
 
-$(BUILD)/unit/%.o: test/unit/%.cpp $(HEADERS)
+$(BUILD)/unit/%.o: test/unit/%.cpp $(HEADERS) $(wildcard test/unit/*.hpp)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(PX_CXXFLAGS) \
 	    -DPX_VECTORS_PATH='"$(TOP)/test/vectors.json"' \

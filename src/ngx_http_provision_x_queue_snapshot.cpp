@@ -33,7 +33,7 @@
 namespace {
 
 using ctx_t = ngx_http_provision_x_queue_ctx_t;
-using rec_t = ngx_http_provision_x_queue_rec_t;
+using rec_t = provision_x::ring_rec;
 
 constexpr char file_magic[8] = {'P', 'X', 'Q', 'S', 'N', 'A', 'P', '1'};
 constexpr char end_magic[8] = {'P', 'X', 'Q', 'S', 'E', 'N', 'D', '1'};
@@ -308,14 +308,14 @@ writer_record(writer_t *w, uint32_t len, uint32_t deliveries, int64_t enqueued,
     w->count++;
 }
 
-ngx_int_t
+bool
 save_record(void *data, const rec_t *rec, const u_char *bytes) noexcept
 {
     auto *w = static_cast<writer_t *>(data);
 
     writer_record(w, rec->len, rec->deliveries, rec->enqueued, bytes);
 
-    return w->failed ? NGX_ERROR : NGX_OK;
+    return !w->failed;
 }
 
 /* a path with a suffix, NUL-terminated, in the heap */
@@ -407,9 +407,8 @@ ngx_http_provision_x_queue_restore(ctx_t *ctx, ngx_log_t *log) noexcept
         [&](const file_record_t &r, const u_char *p) noexcept -> ngx_int_t {
             bytes += r.len;
 
-            if (fits &&
-                ngx_http_provision_x_queue_append_unlocked(
-                    ctx->sh, p, r.len, r.deliveries, r.enqueued) != NGX_OK) {
+            if (fits && !provision_x::ring_append(ctx->sh, p, r.len,
+                                                  r.deliveries, r.enqueued)) {
                 fits = false;
             }
 
@@ -473,14 +472,11 @@ ngx_http_provision_x_queue_forget_restored(ctx_t *ctx, ngx_log_t *log) noexcept
 void
 ngx_http_provision_x_queue_save(ctx_t *ctx, ngx_log_t *log) noexcept
 {
-    ngx_http_provision_x_queue_sh_t *sh = ctx->sh;
+    provision_x::ring_header *sh = ctx->sh;
     ngx_str_t *name = &ctx->shm_zone->shm.name;
 
     /* a worker killed by "nginx -s stop" may have died mid-update */
-    if (sh->holder != 0) {
-        ngx_http_provision_x_queue_recover(sh, name, log);
-        sh->holder = 0;
-    }
+    ngx_http_provision_x_queue_repair(ctx, log);
 
     if (ctx->snapshot.len == 0) {
         if (sh->depth) {
@@ -577,7 +573,7 @@ ngx_http_provision_x_queue_save(ctx_t *ctx, ngx_log_t *log) noexcept
                                  });
         }
 
-        (void) ngx_http_provision_x_queue_walk(sh, save_record, &w);
+        (void) provision_x::ring_walk(sh, save_record, &w);
 
         file_trailer_t t{};
         ngx_memcpy(t.magic, end_magic, sizeof(end_magic));
