@@ -117,13 +117,18 @@ snapshot_check(const unsigned char *data, size_t size, uint64_t *count) noexcept
     std::memcpy(&h, data, sizeof(h));
     std::memcpy(&t, data + body, sizeof(t));
 
+    /* the spare words are 0 in this version: what sets them is another */
     if (std::memcmp(h.magic, file_magic, sizeof(file_magic)) != 0 ||
-        h.version != file_version) {
+        h.version != file_version || h.reserved != 0) {
         return snapshot_error::not_a_snapshot;
     }
 
     if (std::memcmp(t.magic, end_magic, sizeof(end_magic)) != 0) {
         return snapshot_error::truncated;
+    }
+
+    if (t.reserved != 0) {
+        return snapshot_error::not_a_snapshot;
     }
 
     if (crc32(0, data, body) != t.crc) {

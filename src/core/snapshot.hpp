@@ -35,7 +35,7 @@ uint32_t crc32(uint32_t crc, const void *data, size_t len) noexcept;
 enum class snapshot_error {
     none,
     too_short,         /* not even a header and a trailer */
-    not_a_snapshot,    /* another magic or version */
+    not_a_snapshot,    /* another magic, version, or a spare word set */
     truncated,         /* no trailer at the end */
     checksum,          /* the CRC does not match */
     bad_record_header, /* the records end inside a record header */
