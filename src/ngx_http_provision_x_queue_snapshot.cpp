@@ -93,9 +93,8 @@ public:
 
     ~fd_guard()
     {
-        if (fd_ != NGX_INVALID_FILE && ngx_close_file(fd_) == NGX_FILE_ERROR) {
-            ngx_log_error(NGX_LOG_ALERT, log_, ngx_errno,
-                          ngx_close_file_n " \"%s\" failed", path_);
+        if (fd_ != NGX_INVALID_FILE) {
+            (void) close_now();
         }
     }
 

@@ -140,13 +140,17 @@ bool ring_valid(const ring_header *h) noexcept;
 
 /* What ring_recover() found and did, for the caller's log. */
 struct ring_recovery {
-    int64_t holder;    /* the pid that died holding the lock */
-    bool bounds_reset; /* head and tail were impossible: ... */
-    uint64_t bad_head; /* ... these, and every record was dropped */
+    int64_t holder; /* the pid that died holding the lock */
+
+    /* head and tail were impossible: every record was dropped */
+    bool bounds_reset;
+    uint64_t bad_head;
     uint64_t bad_tail;
-    bool damaged;        /* a record header was damaged: ... */
-    uint64_t damaged_at; /* ... its position, and the bytes dropped */
-    uint64_t dropped;    /*     from there to the tail */
+
+    /* a damaged entry: the bytes from it to the tail were dropped */
+    bool damaged;
+    uint64_t damaged_at;
+    uint64_t dropped;
 };
 
 /*
@@ -260,8 +264,10 @@ enum class ring_ack_result {
     retired,
 };
 
-/* Acknowledges the lease `id` (ring_lease_id_size bytes); *count: its
- * records. */
+/*
+ * Acknowledges the lease `id` (ring_lease_id_size bytes) at now_ms;
+ * *count: its records, 0 unless acked.
+ */
 ring_ack_result ring_ack(ring_header *h, const unsigned char *id,
                          uint64_t now_ms, uint32_t *count) noexcept;
 
@@ -272,9 +278,11 @@ struct ring_stats {
     uint64_t leased; /* records under an unexpired lease */
     uint64_t bytes_used;
     uint64_t bytes_free;
-    bool any;          /* a record waits: */
-    int64_t oldest;    /* when the oldest arrived (seconds) */
-    uint64_t enqueued; /* counters since the ring was created */
+    bool any;       /* a record waits, and the oldest arrived at: */
+    int64_t oldest; /* unix seconds */
+
+    /* counters since the ring was created */
+    uint64_t enqueued;
     uint64_t leased_total;
     uint64_t acknowledged;
     uint64_t redelivered;

@@ -385,23 +385,14 @@ crash_harness::check()
     std::vector<uint8_t> present(journal_->next_seq - base);
     uint64_t depth = 0;
 
-    for (uint64_t pos = h_->head; pos < h_->tail;) {
-        uint64_t room = h_->cap - pos % h_->cap;
+    uint64_t bad;
+    bool whole = for_each_entry(
+        h_,
+        [&](uint64_t, ring_rec *rec) {
+            if (rec->state != ring_rec_ready) {
+                return;
+            }
 
-        if (room < sizeof(ring_rec)) {
-            pos += room;
-            continue;
-        }
-
-        ring_rec *rec = rec_at(h_, pos);
-
-        if (rec->size < sizeof(ring_rec) || rec->size > room ||
-            rec->size % 8 != 0 || pos + rec->size > h_->tail) {
-            fail("a damaged entry", pos);
-            return;
-        }
-
-        if (rec->state == ring_rec_ready) {
             uint64_t seq = seq_of(reinterpret_cast<const char *>(rec + 1));
 
             depth++;
@@ -416,9 +407,12 @@ crash_harness::check()
             } else if (present[seq - base]++) {
                 fail("a record twice", seq);
             }
-        }
+        },
+        &bad);
 
-        pos += rec->size;
+    if (!whole) {
+        fail("a damaged entry", bad);
+        return;
     }
 
     if (depth != h_->depth) {

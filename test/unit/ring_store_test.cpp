@@ -155,22 +155,14 @@ view_of(ring_header *h)
         }
     }
 
-    for (uint64_t pos = h->head; pos < h->tail;) {
-        uint64_t room = h->cap - pos % h->cap;
+    uint64_t bad;
+    bool whole = for_each_entry(
+        h,
+        [&](uint64_t, ring_rec *rec) {
+            if (rec->state != ring_rec_ready) {
+                return;
+            }
 
-        if (room < sizeof(ring_rec)) {
-            pos += room;
-            continue;
-        }
-
-        ring_rec *rec = rec_at(h, pos);
-
-        if (rec->size < sizeof(ring_rec) || rec->size > room) {
-            ADD_FAILURE() << "a damaged entry at " << pos;
-            break;
-        }
-
-        if (rec->state == ring_rec_ready) {
             std::string bytes(reinterpret_cast<char *>(rec + 1), rec->len);
             std::string by;
 
@@ -185,10 +177,10 @@ view_of(ring_header *h)
             v.records.push_back(bytes);
             v.hidden_by[bytes] = by;
             v.deliveries[bytes] = rec->deliveries;
-        }
+        },
+        &bad);
 
-        pos += rec->size;
-    }
+    EXPECT_TRUE(whole) << "a damaged entry at " << bad;
 
     return v;
 }

@@ -44,6 +44,39 @@ rec_at(ring_header *h, uint64_t pos)
     return reinterpret_cast<ring_rec *>(ring + pos % h->cap);
 }
 
+/*
+ * Walks the entries from head to tail as the layout says, independently
+ * of ring.cpp: f(pos, rec) for each one, pads included.  False, with
+ * *bad its position, at an entry that cannot be there (not a whole
+ * number of 8 bytes, across the end of the ring or past the tail).
+ */
+template <typename F>
+bool
+for_each_entry(ring_header *h, F f, uint64_t *bad)
+{
+    for (uint64_t pos = h->head; pos < h->tail;) {
+        uint64_t room = h->cap - pos % h->cap;
+
+        if (room < sizeof(ring_rec)) {
+            pos += room;
+            continue;
+        }
+
+        ring_rec *rec = rec_at(h, pos);
+
+        if (rec->size < sizeof(ring_rec) || rec->size > room ||
+            rec->size % 8 != 0 || pos + rec->size > h->tail) {
+            *bad = pos;
+            return false;
+        }
+
+        f(pos, rec);
+        pos += rec->size;
+    }
+
+    return true;
+}
+
 struct lease_out {
     ring_lease_result rc;
     std::string id; /* ring_lease_id_size raw bytes */
