@@ -39,6 +39,12 @@ if grep -n 'ngx_list_push(&r->headers_out.headers)' src/*.cpp \
     status=1
 fi
 
+# The core knows nothing of nginx (docs/ARCHITECTURE.md).
+if grep -n '^#include <ngx_\|\bngx_[a-z_]*(' src/core/*.cpp src/core/*.hpp; then
+    echo "src/core/ must not use nginx" >&2
+    status=1
+fi
+
 # One way to answer: ngx_http_provision_x_send() and its wrappers.
 if grep -n 'ngx_http_send_header(' src/*.cpp \
     | grep -v '^src/ngx_http_provision_x_http.cpp:'; then

@@ -42,6 +42,10 @@ struct ngx_http_provision_x_scratch_t {
 
 static ngx_http_provision_x_scratch_t *ngx_http_provision_x_scratch;
 
+#if (NGX_DEBUG)
+static ngx_str_t ngx_http_provision_x_no_app = ngx_string("");
+#endif
+
 struct ngx_http_provision_x_verdict_t {
     reason why;
     char detail[128];
@@ -747,6 +751,13 @@ ngx_http_provision_x_decide(ngx_http_request_t *r,
 
     ngx_http_provision_x_settle(ctx, plcf, why == reason::none);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "provision_x: %s callback verdict: %s, app \"%V\"",
+                   provision_x::dialect_name(ctx->dialect),
+                   why == reason::none ? "pass"
+                                       : provision_x::describe(why).name.data(),
+                   ctx->app ? &ctx->app->name : &ngx_http_provision_x_no_app);
+
     if (why == reason::none) {
         ngx_http_provision_x_metrics_verified(ctx->dialect, ctx->app);
         return NGX_DECLINED;
@@ -802,6 +813,9 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
 
         if (ctx->verified) {
             if (ngx_http_provision_x_verdict_holds(plcf, ctx)) {
+                ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "provision_x: a redirect brought the request "
+                               "here: its verdict holds");
                 ctx->verified_by = plcf;
                 return NGX_DECLINED;
             }
@@ -844,6 +858,9 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
 
             return ngx_http_provision_x_reject(r, ctx, &too_large);
         }
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "provision_x: reading the body, it is signed");
 
         ctx->waiting_body = 1;
 

@@ -21,6 +21,7 @@
 #include "ngx_http_provision_x_cdr.hpp"
 #include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_log.hpp"
 #include "ngx_http_provision_x_metrics.hpp"
 #include "ngx_http_provision_x_seen.hpp"
 
@@ -38,6 +39,14 @@ using provision_x::dialect;
  * pool (review F10: no arena that grows with a hostile body).
  */
 static provision_x::cdr_parser *ngx_http_provision_x_cdr_parser;
+
+/* what a flood of bad or unwanted pushes would repeat */
+static ngx_http_provision_x_log_limit_t ngx_http_provision_x_cdr_dead_lettered =
+    NGX_HTTP_PROVISION_X_LOG_LIMIT("dead-lettered", 100);
+static ngx_http_provision_x_log_limit_t ngx_http_provision_x_cdr_dedup_full =
+    NGX_HTTP_PROVISION_X_LOG_LIMIT("dedup zone could not take", 1);
+static ngx_http_provision_x_log_limit_t ngx_http_provision_x_cdr_refused =
+    NGX_HTTP_PROVISION_X_LOG_LIMIT("refused push", 10);
 
 static ngx_int_t
 ngx_http_provision_x_cdr_send(ngx_http_request_t *r, ngx_uint_t status,
@@ -229,18 +238,22 @@ ngx_http_provision_x_cdr_dead_letter(
         bool blocked = rec.problem == provision_x::cdr_problem::wrong_value;
         ngx_uint_t level = blocked ? NGX_LOG_ERR : NGX_LOG_WARN;
 
-        ngx_log_error(
-            level, r->connection->log, 0,
-            "provision_x: dead-lettered %s %s record %uz: %s%s",
-            provision_x::dialect_name(push.dialect()),
-            ngx_http_provision_x_cdr_what(static_cast<ngx_uint_t>(push.type())),
-            i, rec.reason,
-            !blocked ? ""
-            : push.type() == provision_x::push_type::sms
-                ? "; Block-mode SMS belong to a location with "
-                  "provision_x_sms_control"
-                : "; Block-mode callin belongs to a location with "
-                  "provision_x_call_control");
+        if (ngx_http_provision_x_log_allowed(
+                &ngx_http_provision_x_cdr_dead_lettered, r->connection->log)) {
+            ngx_log_error(
+                level, r->connection->log, 0,
+                "provision_x: dead-lettered %s %s record %uz: %s%s",
+                provision_x::dialect_name(push.dialect()),
+                ngx_http_provision_x_cdr_what(
+                    static_cast<ngx_uint_t>(push.type())),
+                i, rec.reason,
+                !blocked ? ""
+                : push.type() == provision_x::push_type::sms
+                    ? "; Block-mode SMS belong to a location with "
+                      "provision_x_sms_control"
+                    : "; Block-mode callin belongs to a location with "
+                      "provision_x_call_control");
+        }
 
         if (plcf->cdr_dead_letter == NULL) {
             continue;
@@ -454,11 +467,14 @@ ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
                                           r->connection->log) >
                 NGX_HTTP_PROVISION_X_SEEN_PRESENT) {
             /* the records are safe; only a later retry may repeat them */
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "provision_x: dedup zone \"%V\" could not take "
-                          "every key, a retry of this push would be handed "
-                          "off again",
-                          &plcf->cdr_dedup->shm.name);
+            if (ngx_http_provision_x_log_allowed(
+                    &ngx_http_provision_x_cdr_dedup_full, r->connection->log)) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "provision_x: dedup zone \"%V\" could not "
+                              "take every key, a retry of this push would be "
+                              "handed off again",
+                              &plcf->cdr_dedup->shm.name);
+            }
         }
     }
 
@@ -549,10 +565,10 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
 
         if (dedup != NULL &&
             ngx_http_provision_x_seen_contains(dedup, rec.key_digest)) {
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "provision_x: record %uz: dedup hit, handed off "
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "provision_x: %s record %uz was handed off "
                            "before",
-                           i);
+                           ngx_http_provision_x_cdr_what(cdr->type), i);
             cdr->duplicates++;
             continue;
         }
@@ -628,8 +644,8 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
 
     if (ngx_http_provision_x_cdr_seen_body(plcf, cdr)) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "provision_x: %s push is an identical retry, "
-                       "acknowledged by its digest",
+                       "provision_x: the %s push was handed off before, "
+                       "acknowledged again",
                        ngx_http_provision_x_cdr_what(cdr->type));
         cdr->retry = 1;
         ngx_http_provision_x_metrics_cdr_retry(ctx->dialect, cdr->type);
@@ -658,12 +674,15 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
     }
 
     if (push.status() != cdr_status::ok) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "provision_x: refused %s %s push: %s%s%s",
-                      provision_x::dialect_name(push.dialect()),
-                      ngx_http_provision_x_cdr_what(cdr->type),
-                      provision_x::cdr_status_name(push.status()),
-                      push.detail()[0] ? ", " : "", push.detail());
+        if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_cdr_refused,
+                                             r->connection->log)) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "provision_x: refused %s %s push: %s%s%s",
+                          provision_x::dialect_name(push.dialect()),
+                          ngx_http_provision_x_cdr_what(cdr->type),
+                          provision_x::cdr_status_name(push.status()),
+                          push.detail()[0] ? ", " : "", push.detail());
+        }
 
         ngx_http_provision_x_metrics_cdr_refused(ctx->dialect, cdr->type);
 
@@ -733,13 +752,15 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
                                                "dead letter not written");
     }
 
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "provision_x: %s push: %ui new, %ui duplicate, %ui invalid "
+                   "records; sink %s",
+                   ngx_http_provision_x_cdr_what(cdr->type), cdr->fresh,
+                   cdr->duplicates, cdr->invalid, plcf->cdr_sink->name);
+
     if (cdr->fresh == 0) {
         return ngx_http_provision_x_cdr_commit(r, ctx);
     }
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "provision_x: handing %ui new records to the %s sink",
-                   cdr->fresh, plcf->cdr_sink->name);
 
     cdr->hand_off_start = ngx_current_msec;
 

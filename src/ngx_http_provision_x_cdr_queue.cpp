@@ -7,6 +7,7 @@
 #include "ngx_http_provision_x_access.hpp"
 #include "ngx_http_provision_x_cdr.hpp"
 #include "ngx_http_provision_x_faults.hpp"
+#include "ngx_http_provision_x_log.hpp"
 #include "ngx_http_provision_x_metrics.hpp"
 #include "ngx_http_provision_x_queue.hpp"
 
@@ -14,6 +15,10 @@ static ngx_int_t
 ngx_http_provision_x_cdr_queue_hand_off(
     ngx_http_request_t *r, ngx_http_provision_x_ctx_t *ctx) noexcept
 {
+    static ngx_http_provision_x_log_limit_t
+        ngx_http_provision_x_cdr_queue_full =
+            NGX_HTTP_PROVISION_X_LOG_LIMIT("queue is full", 1);
+
     ngx_http_provision_x_loc_conf_t *plcf = ngx_http_provision_x_loc_conf(r);
     ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
     ngx_shm_zone_t *queue = plcf->cdr_queue;
@@ -27,10 +32,14 @@ ngx_http_provision_x_cdr_queue_hand_off(
         return ngx_http_provision_x_cdr_commit(r, ctx);
 
     case NGX_HTTP_PROVISION_X_QUEUE_FULL:
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "provision_x: queue \"%V\" is full, %ui records "
-                      "refused",
-                      &queue->shm.name, cdr->fresh);
+        if (ngx_http_provision_x_log_allowed(
+                &ngx_http_provision_x_cdr_queue_full, r->connection->log)) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "provision_x: queue \"%V\" is full, %ui records "
+                          "refused",
+                          &queue->shm.name, cdr->fresh);
+        }
+
         ngx_http_provision_x_cdr_handed_off(r, ctx,
                                             NGX_HTTP_SERVICE_UNAVAILABLE);
         return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,

@@ -60,21 +60,58 @@ struct ngx_http_provision_x_outbound_loc_conf_t {
     ngx_http_provision_x_interface_conf_t *interface;
 };
 
+/*
+ * A background, in-memory subrequest that the gateway answers for within
+ * a deadline (call control, the interface).  Exactly one of answer() (the
+ * subrequest ended in time) and expired() (the deadline came first) runs,
+ * on the parent, unless the caller settled the call itself; a client
+ * abort runs neither, and the timer goes with the request's pool.
+ */
+struct ngx_http_provision_x_deadline_call_t {
+    const char *what; /* names the call in log lines */
+    void (*answer)(ngx_http_request_t *r) noexcept;
+    void (*expired)(ngx_http_request_t *r) noexcept;
+
+    ngx_http_request_t *request;
+    ngx_event_t timer;
+
+    /* how the subrequest ended, set before answer() runs */
+    ngx_int_t rc;
+    ngx_uint_t status;          /* its response's, or nginx's 502 */
+    ngx_uint_t upstream_status; /* what the upstream sent; 0: nothing */
+    ngx_str_t body;             /* the upstream's, whole */
+    ngx_str_t location;         /* the upstream's Location, as sent */
+    unsigned ended : 1;
+    unsigned settled : 1;
+    unsigned proxied : 1; /* an upstream module handled the subrequest */
+    unsigned cut : 1;     /* larger than subrequest_output_buffer_size */
+};
+
 struct ngx_http_provision_x_outbound_ctx_t {
     ngx_str_t huawei_authorization; /* both set together, once */
     ngx_str_t huawei_x_aksk;
     ngx_str_t pop_query;
 
-    ngx_http_request_t *request;
-    ngx_event_t deadline;
-    ngx_int_t sub_status;
-    ngx_str_t sub_body;
+    ngx_http_provision_x_deadline_call_t call; /* call control, interface */
     ngx_http_provision_x_cc_outcome_e outcome;
-    unsigned sub_done : 1;
-    unsigned answered : 1; /* outcome is set */
+    unsigned cc_answered : 1; /* outcome is set */
 
     ngx_http_provision_x_interface_call_t *interface;
 };
+
+/*
+ * Starts the call to uri?args: NGX_OK with *sr to be dressed by the caller
+ * before it runs, or NGX_ERROR when nothing was started.  The call's what,
+ * answer and expired are set by the caller first.
+ */
+ngx_int_t ngx_http_provision_x_deadline_start(
+    ngx_http_request_t *r, ngx_http_provision_x_deadline_call_t *call,
+    ngx_str_t *uri, ngx_str_t *args, ngx_msec_t timeout,
+    ngx_http_request_t **sr) noexcept;
+
+/* The gateway answers now: the deadline and a late answer are moot. */
+void ngx_http_provision_x_deadline_settle(
+    ngx_http_provision_x_deadline_call_t *call) noexcept;
 
 inline ngx_http_provision_x_outbound_loc_conf_t *
 ngx_http_provision_x_outbound_loc_conf(ngx_http_request_t *r) noexcept

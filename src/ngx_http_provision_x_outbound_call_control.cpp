@@ -23,6 +23,7 @@
 
 #include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_log.hpp"
 #include "ngx_http_provision_x_outbound.hpp"
 
 #include "core/call_control.hpp"
@@ -59,12 +60,9 @@ ngx_http_provision_x_cc_answered(
     ngx_http_provision_x_outbound_ctx_t *ctx,
     ngx_http_provision_x_cc_outcome_e outcome) noexcept
 {
-    ctx->answered = 1;
+    ngx_http_provision_x_deadline_settle(&ctx->call);
+    ctx->cc_answered = 1;
     ctx->outcome = outcome;
-
-    if (ctx->deadline.timer_set) {
-        ngx_del_timer(&ctx->deadline);
-    }
 
     ngx_time_t *tp = ngx_timeofday();
     auto elapsed = static_cast<ngx_msec_int_t>((tp->sec - r->start_sec) * 1000 +
@@ -88,7 +86,11 @@ ngx_http_provision_x_cc_what(
     return olcf->cc_sms ? "SMS control" : "call control";
 }
 
-/* The gateway's own answer: logged at warn, so each one is seen. */
+/*
+ * The gateway's own answer: logged at warn, so it is seen, yet at most ten
+ * lines a second when the binding service is down (the counters have
+ * every one).
+ */
 static void
 ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
                                  ngx_http_provision_x_outbound_ctx_t *ctx,
@@ -98,117 +100,50 @@ ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
     ngx_http_provision_x_outbound_loc_conf_t *olcf =
         ngx_http_provision_x_outbound_loc_conf(r);
 
+    static ngx_http_provision_x_log_limit_t ngx_http_provision_x_cc_fallbacks =
+        NGX_HTTP_PROVISION_X_LOG_LIMIT("control fallback", 10);
+
     ngx_http_provision_x_cc_answered(r, olcf, ctx, outcome);
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "provision_x: %s fallback \"%V\" (%V: %s, "
-                  "binding status %i)",
-                  ngx_http_provision_x_cc_what(olcf), &olcf->cc_fallback,
-                  &ngx_http_provision_x_cc_outcome_names[outcome], detail,
-                  status);
+    if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_cc_fallbacks,
+                                         r->connection->log)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "provision_x: %s fallback \"%V\" (%V: %s, "
+                      "binding status %i)",
+                      ngx_http_provision_x_cc_what(olcf), &olcf->cc_fallback,
+                      &ngx_http_provision_x_cc_outcome_names[outcome], detail,
+                      status);
+    }
 
     ngx_http_finalize_request(
         r, ngx_http_provision_x_cc_send(r, &olcf->cc_fallback));
 }
 
 static void
-ngx_http_provision_x_cc_deadline(ngx_event_t *ev) noexcept
+ngx_http_provision_x_cc_expired(ngx_http_request_t *r) noexcept
 {
-    auto *r = static_cast<ngx_http_request_t *>(ev->data);
-    ngx_connection_t *c = r->connection;
+    ngx_http_provision_x_cc_fallback(r, ngx_http_provision_x_outbound_ctx(r),
+                                     NGX_HTTP_PROVISION_X_CC_FALLBACK_TIMEOUT,
+                                     "deadline passed", 0);
+}
+
+/* The binding service answered in time: relay it, if it is one. */
+static void
+ngx_http_provision_x_cc_answer(ngx_http_request_t *r) noexcept
+{
     ngx_http_provision_x_outbound_ctx_t *ctx =
         ngx_http_provision_x_outbound_ctx(r);
-
-    if (ctx == NULL || ctx->answered) {
-        return;
-    }
-
-    ngx_http_provision_x_cc_fallback(
-        r, ctx, NGX_HTTP_PROVISION_X_CC_FALLBACK_TIMEOUT, "deadline passed", 0);
-    ngx_http_run_posted_requests(c);
-}
-
-/* The request can end without either path (a client abort): the timer
- * must not outlive the pool that holds it. */
-static void
-ngx_http_provision_x_cc_cleanup(void *data) noexcept
-{
-    auto *ctx = static_cast<ngx_http_provision_x_outbound_ctx_t *>(data);
-
-    if (ctx->deadline.timer_set) {
-        ngx_del_timer(&ctx->deadline);
-    }
-}
-
-static ngx_int_t
-ngx_http_provision_x_cc_done(ngx_http_request_t *sr, void *data,
-                             ngx_int_t rc) noexcept
-{
-    auto *ctx = static_cast<ngx_http_provision_x_outbound_ctx_t *>(data);
-
-    if (ctx->sub_done) {
-        return rc;
-    }
-
-    ctx->sub_done = 1;
-
-    if (ctx->answered) {
-        /* the fallback went out at the deadline; nothing left to do */
-        ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
-                      "provision_x: %s answer after the deadline "
-                      "ignored (status %i)",
-                      ngx_http_provision_x_cc_what(
-                          ngx_http_provision_x_outbound_loc_conf(ctx->request)),
-                      sr->headers_out.status);
-        return rc;
-    }
-
-    if (sr->headers_out.status != 0) {
-        ctx->sub_status = sr->headers_out.status;
-
-    } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        ctx->sub_status = rc;
-
-    } else {
-        ctx->sub_status = NGX_HTTP_BAD_GATEWAY;
-    }
-
-    /* in-memory subrequests keep their body in one buffer of sr->out */
-    if (rc == NGX_OK && sr->out != NULL && sr->out->buf != NULL) {
-        ngx_buf_t *b = sr->out->buf;
-
-        ctx->sub_body.data = b->pos;
-        ctx->sub_body.len = b->last - b->pos;
-    }
-
-    /* a background subrequest does not wake its parent by itself */
-    ngx_http_post_request(ctx->request, NULL);
-
-    return rc;
-}
-
-static void
-ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
-{
-    ngx_http_provision_x_outbound_ctx_t *ctx =
-        static_cast<ngx_http_provision_x_outbound_ctx_t *>(
-            ngx_http_get_module_ctx(r, ngx_http_provision_x_outbound_module));
-
-    if (ctx == NULL || !ctx->sub_done || ctx->answered) {
-        return;
-    }
-
     ngx_http_provision_x_outbound_loc_conf_t *olcf =
         ngx_http_provision_x_outbound_loc_conf(r);
 
-    if (ctx->sub_status != NGX_HTTP_OK) {
+    if (ctx->call.status != NGX_HTTP_OK) {
         ngx_http_provision_x_cc_fallback(
             r, ctx, NGX_HTTP_PROVISION_X_CC_FALLBACK_STATUS,
-            "binding service failed", ctx->sub_status);
+            "binding service failed", ctx->call.status);
         return;
     }
 
-    std::string_view body = view(ctx->sub_body);
+    std::string_view body = view(ctx->call.body);
     provision_x::cc_verdict verdict =
         olcf->cc_sms ? provision_x::validate_huawei_sms_answer(body)
         : olcf->cc == dialect::aliyun
@@ -218,15 +153,19 @@ ngx_http_provision_x_cc_resume(ngx_http_request_t *r) noexcept
     if (verdict != provision_x::cc_verdict::ok) {
         ngx_http_provision_x_cc_fallback(
             r, ctx, NGX_HTTP_PROVISION_X_CC_FALLBACK_INVALID,
-            provision_x::describe(verdict).data(), ctx->sub_status);
+            provision_x::describe(verdict).data(), ctx->call.status);
         return;
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "provision_x: %s answer relayed (binding status %i)",
+                   ngx_http_provision_x_cc_what(olcf), ctx->call.status);
 
     ngx_http_provision_x_cc_answered(r, olcf, ctx,
                                      NGX_HTTP_PROVISION_X_CC_RELAYED);
 
     ngx_http_finalize_request(r,
-                              ngx_http_provision_x_cc_send(r, &ctx->sub_body));
+                              ngx_http_provision_x_cc_send(r, &ctx->call.body));
 }
 
 /* §4: a landline cannot call X; the platform would refuse it anyway. */
@@ -306,24 +245,16 @@ ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept
         return;
     }
 
-    auto *ps = static_cast<ngx_http_post_subrequest_t *>(
-        ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t)));
-    ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (ps == NULL || cln == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ps->handler = ngx_http_provision_x_cc_done;
-    ps->data = ctx;
-
     ngx_http_request_t *sr;
 
+    ctx->call.what = ngx_http_provision_x_cc_what(olcf);
+    ctx->call.answer = ngx_http_provision_x_cc_answer;
+    ctx->call.expired = ngx_http_provision_x_cc_expired;
+
     if (NGX_HTTP_PROVISION_X_FAULT("control_subrequest") ||
-        ngx_http_subrequest(r, &olcf->cc_pass, &r->args, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY |
-                                NGX_HTTP_SUBREQUEST_WAITED |
-                                NGX_HTTP_SUBREQUEST_BACKGROUND) != NGX_OK) {
+        ngx_http_provision_x_deadline_start(r, &ctx->call, &olcf->cc_pass,
+                                            &r->args, olcf->cc_timeout,
+                                            &sr) != NGX_OK) {
         ngx_http_provision_x_cc_fallback(
             r, ctx, NGX_HTTP_PROVISION_X_CC_FALLBACK_ERROR, "no subrequest", 0);
         return;
@@ -332,16 +263,6 @@ ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept
     /* the binding service sees the platform's request as it came */
     sr->method = r->method;
     sr->method_name = r->method_name;
-
-    ctx->deadline.handler = ngx_http_provision_x_cc_deadline;
-    ctx->deadline.data = r;
-    ctx->deadline.log = r->connection->log;
-    ngx_add_timer(&ctx->deadline, olcf->cc_timeout);
-
-    cln->handler = ngx_http_provision_x_cc_cleanup;
-    cln->data = ctx;
-
-    r->write_event_handler = ngx_http_provision_x_cc_resume;
 }
 
 static ngx_int_t

@@ -78,7 +78,6 @@ struct ngx_http_provision_x_interface_call_t {
     ngx_http_provision_x_interface_target_t *target; /* NULL: not known */
     ngx_str_t user_id;
     ngx_str_t operation;
-    ngx_event_t deadline;
     ngx_msec_t started;
     ngx_uint_t outcome; /* provision_x::interface_outcome */
     ngx_uint_t status;
@@ -86,7 +85,6 @@ struct ngx_http_provision_x_interface_call_t {
     ngx_uint_t failure;         /* with none: nginx's verdict */
     ngx_str_t body;             /* the platform's */
     ngx_str_t location;
-    unsigned sub_done : 1;
     unsigned answered : 1;
 };
 
@@ -150,13 +148,16 @@ ngx_http_provision_x_interface_finish(
 {
     static ngx_str_t none = ngx_string("-");
 
+    ngx_http_provision_x_outbound_ctx_t *ctx =
+        ngx_http_provision_x_outbound_ctx(r);
+
+    if (ctx != NULL) {
+        ngx_http_provision_x_deadline_settle(&ctx->call);
+    }
+
     call->answered = 1;
     call->status = status;
     call->outcome = static_cast<ngx_uint_t>(outcome);
-
-    if (call->deadline.timer_set) {
-        ngx_del_timer(&call->deadline);
-    }
 
     ngx_http_provision_x_metrics_interface(
         call->target ? call->target->metrics_slot : 0, call->outcome);
@@ -251,17 +252,12 @@ try {
 }
 
 static void
-ngx_http_provision_x_interface_deadline(ngx_event_t *ev) noexcept
+ngx_http_provision_x_interface_expired(ngx_http_request_t *r) noexcept
 {
-    auto *call = static_cast<ngx_http_provision_x_interface_call_t *>(ev->data);
-    ngx_http_request_t *r = call->request;
-    ngx_connection_t *c = r->connection;
+    ngx_http_provision_x_interface_call_t *call =
+        ngx_http_provision_x_outbound_ctx(r)->interface;
 
-    if (call->answered) {
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "provision_x: interface: target \"%V\" did not answer "
                   "within %M ms",
                   &call->target->name, call->target->timeout);
@@ -271,113 +267,47 @@ ngx_http_provision_x_interface_deadline(ngx_event_t *ev) noexcept
                r, call, NGX_HTTP_GATEWAY_TIME_OUT,
                interface_outcome::platform_timeout,
                "the platform did not answer before the deadline"));
-    ngx_http_run_posted_requests(c);
 }
 
-/* The request can end without either (a client abort): the timer must not
- * outlive the pool that holds it. */
+/*
+ * The subrequest ended in time.  Only an upstream that sent a status line
+ * is the platform speaking; the pass location's own 404 or 502 is not.
+ */
 static void
-ngx_http_provision_x_interface_cleanup(void *data) noexcept
+ngx_http_provision_x_interface_answered(ngx_http_request_t *r) noexcept
 {
-    auto *call = static_cast<ngx_http_provision_x_interface_call_t *>(data);
+    ngx_http_provision_x_outbound_ctx_t *ctx =
+        ngx_http_provision_x_outbound_ctx(r);
+    ngx_http_provision_x_interface_call_t *call = ctx->interface;
+    ngx_http_provision_x_deadline_call_t *d = &ctx->call;
 
-    if (call->deadline.timer_set) {
-        ngx_del_timer(&call->deadline);
-    }
-}
-
-static ngx_int_t
-ngx_http_provision_x_interface_done(ngx_http_request_t *sr, void *data,
-                                    ngx_int_t rc) noexcept
-{
-    auto *call = static_cast<ngx_http_provision_x_interface_call_t *>(data);
-
-    if (call->sub_done) {
-        return rc;
-    }
-
-    call->sub_done = 1;
-
-    if (call->answered) {
-        ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
-                      "provision_x: interface: the platform's answer after "
-                      "the deadline ignored (status %ui)",
-                      sr->headers_out.status);
-        return rc;
-    }
-
-    /* only an upstream that sent a status line is the platform speaking;
-     * the pass location's own 404 or 502 is not */
-    ngx_http_upstream_t *u = sr->upstream;
-    bool answered = u != NULL && u->headers_in.status_n != 0;
-
-    /*
-     * An answer that does not fit subrequest_output_buffer_size fails an
-     * output filter, and nginx then marks the whole connection failed,
-     * which would close it unanswered.  The client is fine (an abort ends
-     * the subrequest with 499, not 0): the failure is the platform call's,
-     * and it is answered as such.
-     */
-    bool cut = answered && rc == NGX_OK && sr->connection->error;
-
-    if (cut) {
-        sr->connection->error = 0;
-    }
-
-    if (answered && rc == NGX_OK && !cut) {
-        call->platform_status = u->headers_in.status_n;
-
-        /* in-memory subrequests keep their body in one buffer of sr->out */
-        if (sr->out != NULL && sr->out->buf != NULL) {
-            call->body.data = sr->out->buf->pos;
-            call->body.len = sr->out->buf->last - sr->out->buf->pos;
-        }
-
-        /* as the platform sent it, before any proxy_redirect */
-        if (u->headers_in.location != NULL) {
-            call->location = u->headers_in.location->value;
-        }
+    if (d->upstream_status != 0 && d->rc == NGX_OK && !d->cut) {
+        call->platform_status = d->upstream_status;
+        call->body = d->body;
+        call->location = d->location;
 
     } else {
         call->failure =
-            rc >= NGX_HTTP_SPECIAL_RESPONSE ? rc : NGX_HTTP_BAD_GATEWAY;
+            d->rc >= NGX_HTTP_SPECIAL_RESPONSE ? d->rc : NGX_HTTP_BAD_GATEWAY;
 
-        if (u == NULL) {
-            ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+        if (!d->proxied) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "provision_x: interface: \"%V\" answered %i "
                           "without an upstream: is it a proxy_pass "
                           "location?",
-                          &call->target->pass, rc);
+                          &call->target->pass, d->rc);
 
-        } else if (answered) {
-            ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+        } else if (d->cut) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "provision_x: interface: the platform's answer "
                           "(status %ui) was not read whole: is it larger "
                           "than subrequest_output_buffer_size?",
-                          u->headers_in.status_n);
+                          d->upstream_status);
         }
     }
 
-    /* a background subrequest does not wake its parent by itself */
-    ngx_http_post_request(call->request, NULL);
-
-    return rc;
-}
-
-static void
-ngx_http_provision_x_interface_resume(ngx_http_request_t *r) noexcept
-{
-    ngx_http_provision_x_outbound_ctx_t *ctx =
-        static_cast<ngx_http_provision_x_outbound_ctx_t *>(
-            ngx_http_get_module_ctx(r, ngx_http_provision_x_outbound_module));
-
-    if (ctx == NULL || ctx->interface == NULL || !ctx->interface->sub_done ||
-        ctx->interface->answered) {
-        return;
-    }
-
-    ngx_http_finalize_request(
-        r, ngx_http_provision_x_interface_answer(r, ctx->interface));
+    ngx_http_finalize_request(r,
+                              ngx_http_provision_x_interface_answer(r, call));
 }
 
 /* ---- the call ------------------------------------------------------------ */
@@ -420,6 +350,50 @@ ngx_http_provision_x_interface_header(ngx_table_elt_t *h, const char *key,
 }
 
 /*
+ * The subrequest's own request line, headers and body: nothing of the
+ * caller's (its API key included) reaches the platform.
+ */
+static void
+ngx_http_provision_x_interface_set_request(
+    ngx_http_request_t *sr, std::string_view method, ngx_table_elt_t *headers,
+    ngx_uint_t nheaders, bool has_type, bool has_authorization,
+    ngx_http_request_body_t *rb, size_t body_len) noexcept
+{
+    for (ngx_uint_t i = 0;
+         i < std::size(ngx_http_provision_x_interface_methods); i++) {
+        if (method == view(ngx_http_provision_x_interface_methods[i])) {
+            sr->method = ngx_http_provision_x_interface_method_ids[i];
+            sr->method_name = ngx_http_provision_x_interface_methods[i];
+        }
+    }
+
+    /* the subrequest's own headers, set the way ngx_list_init sets them */
+    ngx_list_t *list = &sr->headers_in.headers;
+
+    list->part.elts = headers;
+    list->part.nelts = nheaders;
+    list->part.next = NULL;
+    list->last = &list->part;
+    list->size = sizeof(ngx_table_elt_t);
+    list->nalloc = NGX_HTTP_PROVISION_X_INTERFACE_HEADERS;
+    list->pool = sr->pool;
+
+    sr->headers_in.content_type = has_type ? &headers[0] : NULL;
+    sr->headers_in.authorization =
+        has_authorization ? &headers[nheaders - 2] : NULL;
+    sr->headers_in.content_length = NULL;
+    /* a POST or PUT says it has no body; a GET or DELETE says nothing */
+    sr->headers_in.content_length_n =
+        body_len || sr->method & (NGX_HTTP_POST | NGX_HTTP_PUT)
+            ? (off_t) body_len
+            : -1;
+    sr->headers_in.transfer_encoding = NULL;
+    sr->headers_in.expect = NULL;
+    sr->headers_in.chunked = 0;
+    sr->request_body = rb;
+}
+
+/*
  * Sends the signed call through the target's location.  Everything the
  * subrequest gets instead of its parent's headers and body is allocated
  * first: once the subrequest exists, a failure could no longer keep the
@@ -444,12 +418,9 @@ ngx_http_provision_x_interface_send_call(
         ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t)));
     ngx_chain_t *cl = ngx_alloc_chain_link(r->pool);
     auto *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
-    auto *ps = static_cast<ngx_http_post_subrequest_t *>(
-        ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t)));
-    ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(r->pool, 0);
 
     if (uri.data == NULL || headers == NULL || rb == NULL || cl == NULL ||
-        b == NULL || ps == NULL || cln == NULL ||
+        b == NULL ||
         ngx_http_provision_x_interface_keep(r, out.query, &args) != NGX_OK ||
         ngx_http_provision_x_interface_keep(r, out.body, &body) != NGX_OK ||
         ngx_http_provision_x_interface_keep(r, out.content_type,
@@ -493,16 +464,17 @@ ngx_http_provision_x_interface_send_call(
     rb->bufs = body.len ? cl : NULL;
     rb->buf = body.len ? b : NULL;
 
-    ps->handler = ngx_http_provision_x_interface_done;
-    ps->data = call;
-
+    ngx_http_provision_x_outbound_ctx_t *ctx =
+        ngx_http_provision_x_outbound_ctx(r);
     ngx_http_request_t *sr;
 
+    ctx->call.what = "interface";
+    ctx->call.answer = ngx_http_provision_x_interface_answered;
+    ctx->call.expired = ngx_http_provision_x_interface_expired;
+
     if (NGX_HTTP_PROVISION_X_FAULT("interface_subrequest") ||
-        ngx_http_subrequest(r, &uri, &args, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY |
-                                NGX_HTTP_SUBREQUEST_WAITED |
-                                NGX_HTTP_SUBREQUEST_BACKGROUND) != NGX_OK) {
+        ngx_http_provision_x_deadline_start(r, &ctx->call, &uri, &args,
+                                            t->timeout, &sr) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "provision_x: interface: no subrequest to \"%V\"", &uri);
         return ngx_http_provision_x_interface_refuse(
@@ -510,48 +482,9 @@ ngx_http_provision_x_interface_send_call(
             interface_outcome::internal_error, "the call could not be made");
     }
 
-    for (ngx_uint_t i = 0;
-         i < std::size(ngx_http_provision_x_interface_methods); i++) {
-        if (out.method == view(ngx_http_provision_x_interface_methods[i])) {
-            sr->method = ngx_http_provision_x_interface_method_ids[i];
-            sr->method_name = ngx_http_provision_x_interface_methods[i];
-        }
-    }
-
-    /* the subrequest's own headers, set the way ngx_list_init sets them */
-    ngx_list_t *list = &sr->headers_in.headers;
-
-    list->part.elts = headers;
-    list->part.nelts = nheaders;
-    list->part.next = NULL;
-    list->last = &list->part;
-    list->size = sizeof(ngx_table_elt_t);
-    list->nalloc = NGX_HTTP_PROVISION_X_INTERFACE_HEADERS;
-    list->pool = r->pool;
-
-    sr->headers_in.content_type = content_type.len ? &headers[0] : NULL;
-    sr->headers_in.authorization =
-        authorization.len ? &headers[nheaders - 2] : NULL;
-    sr->headers_in.content_length = NULL;
-    /* a POST or PUT says it has no body; a GET or DELETE says nothing */
-    sr->headers_in.content_length_n =
-        body.len || sr->method & (NGX_HTTP_POST | NGX_HTTP_PUT)
-            ? (off_t) body.len
-            : -1;
-    sr->headers_in.transfer_encoding = NULL;
-    sr->headers_in.expect = NULL;
-    sr->headers_in.chunked = 0;
-    sr->request_body = rb;
-
-    call->deadline.handler = ngx_http_provision_x_interface_deadline;
-    call->deadline.data = call;
-    call->deadline.log = r->connection->log;
-    ngx_add_timer(&call->deadline, t->timeout);
-
-    cln->handler = ngx_http_provision_x_interface_cleanup;
-    cln->data = call;
-
-    r->write_event_handler = ngx_http_provision_x_interface_resume;
+    ngx_http_provision_x_interface_set_request(
+        sr, out.method, headers, nheaders, content_type.len != 0,
+        authorization.len != 0, rb, body.len);
 
     return NGX_DONE;
 }
@@ -659,9 +592,14 @@ try {
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
+/*
+ * The caller's envelope, and the target it names: NGX_DECLINED with
+ * call->target set, or the answered refusal's code.
+ */
 static ngx_int_t
-ngx_http_provision_x_interface_process(
-    ngx_http_request_t *r, ngx_http_provision_x_interface_call_t *call)
+ngx_http_provision_x_interface_read(
+    ngx_http_request_t *r, ngx_http_provision_x_interface_call_t *call,
+    provision_x::interface_request &req) noexcept
 try {
     using namespace provision_x;
 
@@ -682,7 +620,6 @@ try {
             interface_outcome::internal_error, "the body could not be read");
     }
 
-    interface_request req;
     std::string detail;
     envelope_error e = req.parse(body, detail);
 
@@ -717,6 +654,28 @@ try {
             r, call, NGX_HTTP_NOT_FOUND, interface_outcome::unknown_config,
             "config_id: no target " + std::to_string(req.config_id()) +
                 " here");
+    }
+
+    return NGX_DECLINED;
+
+} catch (const std::exception &e) {
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "provision_x: interface request failed: %s", e.what());
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static ngx_int_t
+ngx_http_provision_x_interface_process(
+    ngx_http_request_t *r, ngx_http_provision_x_interface_call_t *call)
+try {
+    using namespace provision_x;
+
+    interface_request req;
+    std::string detail;
+
+    ngx_int_t rc = ngx_http_provision_x_interface_read(r, call, req);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     ngx_http_provision_x_interface_target_t *t = call->target;
@@ -1059,6 +1018,168 @@ ngx_http_provision_x_interface_operations(
 }
 
 /*
+ * One NAME=VALUE parameter of provision_x_interface_target: NGX_OK,
+ * NGX_DECLINED when it is invalid, NGX_ERROR when that was logged.
+ */
+static ngx_int_t
+ngx_http_provision_x_interface_target_param(
+    ngx_conf_t *cf, ngx_http_provision_x_interface_target_t *t, ngx_str_t *arg,
+    ngx_str_t **operations, bool *aliyun_only) noexcept
+{
+    std::string_view a = view(*arg);
+    std::string_view::size_type eq = a.find('=');
+
+    if (eq == std::string_view::npos || eq + 1 == a.size()) {
+        return NGX_DECLINED;
+    }
+
+    std::string_view k = a.substr(0, eq);
+    std::string_view v = a.substr(eq + 1);
+    ngx_str_t s = {v.size(), arg->data + eq + 1};
+
+    if (k == "id") {
+        t->id = ngx_atoi(s.data, s.len);
+
+        if (t->id == NGX_ERROR || t->id == 0) {
+            return NGX_DECLINED;
+        }
+
+    } else if (k == "dialect") {
+        if (!provision_x::dialect_from_name(v, &t->dialect) ||
+            t->dialect == dialect::off) {
+            return NGX_DECLINED;
+        }
+
+    } else if (k == "app") {
+        ngx_http_provision_x_main_conf_t *pmcf =
+            ngx_http_provision_x_main_conf(cf);
+
+        t->app = ngx_http_provision_x_app_find(pmcf, v);
+
+        if (t->app == NULL || t->app->secrets.nelts == 0) {
+            /* apps are read in order: a later provision_x_app is late */
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown app in \"%V\"; define it with "
+                               "\"provision_x_app\" before this "
+                               "directive",
+                               arg);
+            return NGX_ERROR;
+        }
+
+    } else if (k == "pass") {
+        if (v[0] != '/' || v.find_first_of("?# \t") != v.npos) {
+            return NGX_DECLINED;
+        }
+
+        t->pass = s;
+
+    } else if (k == "operations") {
+        *operations = arg;
+
+    } else if (k == "timeout") {
+        t->timeout = ngx_parse_time(&s, 0);
+
+        if (t->timeout == static_cast<ngx_msec_t>(NGX_ERROR) ||
+            t->timeout == 0) {
+            return NGX_DECLINED;
+        }
+
+    } else if (k == "method") {
+        if (v != "GET" && v != "POST") {
+            return NGX_DECLINED;
+        }
+
+        t->method = s;
+        *aliyun_only = true;
+
+    } else if (k == "access_key_id") {
+        t->key_id = s;
+        *aliyun_only = true;
+
+    } else if (k == "region") {
+        t->region = s;
+        *aliyun_only = true;
+
+    } else if (k == "version") {
+        t->version = s;
+        *aliyun_only = true;
+
+    } else if (k == "nonce") {
+        if (ngx_http_provision_x_complex_arg(cf, &s, &t->nonce) !=
+            NGX_CONF_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (k == "timestamp") {
+        if (ngx_http_provision_x_complex_arg(cf, &s, &t->timestamp) !=
+            NGX_CONF_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+/* A target's parameters together: what is required, what fits its
+ * dialect, an id no other target has. */
+static char *
+ngx_http_provision_x_interface_target_check(
+    ngx_conf_t *cf, ngx_http_provision_x_outbound_main_conf_t *omcf,
+    ngx_http_provision_x_interface_target_t *t, ngx_str_t *operations,
+    bool aliyun_only) noexcept
+{
+    static const char *required[] = {"id", "dialect", "app", "pass",
+                                     "operations"};
+    bool present[] = {t->id != 0, t->dialect != dialect::off, t->app != NULL,
+                      t->pass.len != 0, operations != NULL};
+
+    for (ngx_uint_t k = 0; k < 5; k++) {
+        if (!present[k]) {
+            ngx_conf_log_error(
+                NGX_LOG_EMERG, cf, 0, "\"%V\" must have \"%s\" parameter",
+                &static_cast<ngx_str_t *>(cf->args->elts)[0], required[k]);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
+        }
+    }
+
+    if (aliyun_only && t->dialect != dialect::aliyun) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "method=, access_key_id=, region= and version= "
+                           "are for dialect=aliyun targets only");
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
+    }
+
+    /* the APP_Key is the app's name; an AccessKeyId may be told apart */
+    if (t->key_id.len == 0) {
+        t->key_id = t->app->name;
+    }
+
+    /* a Huawei call goes to pass + path: "/_px/huawei" + "/rest/..." */
+    if (t->dialect == dialect::huawei && t->pass.len > 1 &&
+        t->pass.data[t->pass.len - 1] == '/') {
+        t->pass.len--;
+    }
+
+    for (ngx_uint_t k = 0; k < omcf->interface_targets.nelts - 1; k++) {
+        auto **targets =
+            static_cast<ngx_http_provision_x_interface_target_t **>(
+                omcf->interface_targets.elts);
+
+        if (targets[k]->id == t->id) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "id=%i is duplicate, target \"%V\" has it",
+                               t->id, &targets[k]->name);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
+        }
+    }
+
+    return ngx_http_provision_x_interface_operations(cf, t, operations);
+}
+
+/*
  * provision_x_interface_target NAME id=N dialect=aliyun|huawei app=APP
  *     pass=/uri operations=A[,B...] [timeout=time] [method=GET|POST]
  *     [access_key_id=ID] [region=ID] [version=V] [nonce=v] [timestamp=v];
@@ -1100,166 +1221,31 @@ ngx_http_provision_x_interface_target(ngx_conf_t *cf, ngx_command_t *cmd,
 
     ngx_str_t *operations = NULL;
     bool aliyun_only = false;
-    ngx_uint_t i;
 
-    for (i = 2; i < cf->args->nelts; i++) {
-        std::string_view a = view(value[i]);
-        std::string_view::size_type eq = a.find('=');
+    for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
+        switch (ngx_http_provision_x_interface_target_param(
+            cf, t, &value[i], &operations, &aliyun_only)) {
+        case NGX_OK:
+            break;
 
-        if (eq == std::string_view::npos || eq + 1 == a.size()) {
-            goto invalid;
-        }
+        case NGX_DECLINED:
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                               &value[i]);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
 
-        std::string_view k = a.substr(0, eq);
-        std::string_view v = a.substr(eq + 1);
-        ngx_str_t s = {v.size(), value[i].data + eq + 1};
-
-        if (k == "id") {
-            t->id = ngx_atoi(s.data, s.len);
-
-            if (t->id == NGX_ERROR || t->id == 0) {
-                goto invalid;
-            }
-
-        } else if (k == "dialect") {
-            if (!provision_x::dialect_from_name(v, &t->dialect) ||
-                t->dialect == dialect::off) {
-                goto invalid;
-            }
-
-        } else if (k == "app") {
-            auto *pmcf = static_cast<ngx_http_provision_x_main_conf_t *>(
-                ngx_http_conf_get_module_main_conf(
-                    cf, ngx_http_provision_x_module));
-
-            t->app = ngx_http_provision_x_app_find(pmcf, v);
-
-            if (t->app == NULL || t->app->secrets.nelts == 0) {
-                /* apps are read in order: a later provision_x_app is late */
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "unknown app in \"%V\"; define it with "
-                                   "\"provision_x_app\" before this "
-                                   "directive",
-                                   &value[i]);
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else if (k == "pass") {
-            if (v[0] != '/' || v.find_first_of("?# \t") != v.npos) {
-                goto invalid;
-            }
-
-            t->pass = s;
-
-        } else if (k == "operations") {
-            operations = &value[i];
-
-        } else if (k == "timeout") {
-            t->timeout = ngx_parse_time(&s, 0);
-
-            if (t->timeout == static_cast<ngx_msec_t>(NGX_ERROR) ||
-                t->timeout == 0) {
-                goto invalid;
-            }
-
-        } else if (k == "method") {
-            if (v != "GET" && v != "POST") {
-                goto invalid;
-            }
-
-            t->method = s;
-            aliyun_only = true;
-
-        } else if (k == "access_key_id") {
-            t->key_id = s;
-            aliyun_only = true;
-
-        } else if (k == "region") {
-            t->region = s;
-            aliyun_only = true;
-
-        } else if (k == "version") {
-            t->version = s;
-            aliyun_only = true;
-
-        } else if (k == "nonce") {
-            if (ngx_http_provision_x_complex_arg(cf, &s, &t->nonce) !=
-                NGX_CONF_OK) {
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else if (k == "timestamp") {
-            if (ngx_http_provision_x_complex_arg(cf, &s, &t->timestamp) !=
-                NGX_CONF_OK) {
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else {
-            goto invalid;
-        }
-    }
-
-    {
-        static const char *required[] = {"id", "dialect", "app", "pass",
-                                         "operations"};
-        bool present[] = {t->id != 0, t->dialect != dialect::off,
-                          t->app != NULL, t->pass.len != 0, operations != NULL};
-
-        for (ngx_uint_t k = 0; k < 5; k++) {
-            if (!present[k]) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"%V\" must have \"%s\" parameter",
-                                   &value[0], required[k]);
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-        }
-    }
-
-    if (aliyun_only && t->dialect != dialect::aliyun) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "method=, access_key_id=, region= and version= "
-                           "are for dialect=aliyun targets only");
-        return NGX_HTTP_PROVISION_X_CONF_ERROR;
-    }
-
-    /* the APP_Key is the app's name; an AccessKeyId may be told apart */
-    if (t->key_id.len == 0) {
-        t->key_id = t->app->name;
-    }
-
-    /* a Huawei call goes to pass + path: "/_px/huawei" + "/rest/..." */
-    if (t->dialect == dialect::huawei && t->pass.len > 1 &&
-        t->pass.data[t->pass.len - 1] == '/') {
-        t->pass.len--;
-    }
-
-    for (ngx_uint_t k = 0; k < omcf->interface_targets.nelts - 1; k++) {
-        auto **targets =
-            static_cast<ngx_http_provision_x_interface_target_t **>(
-                omcf->interface_targets.elts);
-
-        if (targets[k]->id == t->id) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "id=%i is duplicate, target \"%V\" has it",
-                               t->id, &targets[k]->name);
+        default:
             return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
     }
 
-    if (ngx_http_provision_x_interface_operations(cf, t, operations) !=
-        NGX_CONF_OK) {
+    if (ngx_http_provision_x_interface_target_check(
+            cf, omcf, t, operations, aliyun_only) != NGX_CONF_OK) {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     *slot = t;
 
     return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                       &value[i]);
-    return NGX_HTTP_PROVISION_X_CONF_ERROR;
 }
 
 /*

@@ -215,8 +215,6 @@ ngx_http_provision_x_outbound_ctx(ngx_http_request_t *r) noexcept
         return NULL;
     }
 
-    ctx->request = r;
-
     ngx_http_set_ctx(r, ctx, ngx_http_provision_x_outbound_module);
 
     return ctx;
@@ -230,7 +228,7 @@ ngx_http_provision_x_call_control_variable(ngx_http_request_t *r,
     auto *ctx = static_cast<ngx_http_provision_x_outbound_ctx_t *>(
         ngx_http_get_module_ctx(r, ngx_http_provision_x_outbound_module));
 
-    if (ctx == NULL || !ctx->answered) {
+    if (ctx == NULL || !ctx->cc_answered) {
         v->not_found = 1;
         return NGX_OK;
     }

@@ -19,6 +19,7 @@
 #include "ngx_http_provision_x_api_key.hpp"
 #include "ngx_http_provision_x_queue_zone.hpp"
 #include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_log.hpp"
 
 #define NGX_HTTP_PROVISION_X_QUEUE_POLL 100
 
@@ -29,6 +30,10 @@ struct ngx_http_provision_x_queue_wait_t {
     ngx_uint_t max;
     uint64_t *found; /* the lease's scratch, reused by every attempt */
 };
+
+/* consumers that do not acknowledge keep asking */
+static ngx_http_provision_x_log_limit_t ngx_http_provision_x_queue_no_slot =
+    NGX_HTTP_PROVISION_X_LOG_LIMIT("no free lease slot", 1);
 
 static ngx_int_t
 ngx_http_provision_x_queue_header(ngx_http_request_t *r, const char *key,
@@ -148,10 +153,13 @@ ngx_http_provision_x_queue_try(ngx_http_request_t *r, ngx_uint_t max,
         return NGX_DECLINED;
 
     case NGX_HTTP_PROVISION_X_QUEUE_NO_SLOT_FREE:
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "provision_x: queue zone \"%V\" has no free lease "
-                      "slot: too many leases are open",
-                      &ctx->shm_zone->shm.name);
+        if (ngx_http_provision_x_log_allowed(
+                &ngx_http_provision_x_queue_no_slot, r->connection->log)) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "provision_x: queue zone \"%V\" has no free lease "
+                          "slot: too many leases are open",
+                          &ctx->shm_zone->shm.name);
+        }
         return ngx_http_provision_x_send_envelope_error(
             r, NGX_HTTP_SERVICE_UNAVAILABLE, "too_many_leases",
             "too many leases are open; acknowledge or let them expire");
@@ -324,6 +332,9 @@ ngx_http_provision_x_queue_ack_request(ngx_http_request_t *r) noexcept
 
     switch (ngx_http_provision_x_queue_ack(ctx, id, &count)) {
     case NGX_HTTP_PROVISION_X_QUEUE_ACKED:
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "provision_x queue: lease %V acknowledged, %ui records",
+                       &arg, count);
         return ngx_http_provision_x_queue_send_acked(r, &arg, count);
 
     case NGX_HTTP_PROVISION_X_QUEUE_ACK_EXPIRED:

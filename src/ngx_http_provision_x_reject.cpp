@@ -9,6 +9,7 @@
 #include "ngx_http_provision_x_access.hpp"
 #include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_http.hpp"
+#include "ngx_http_provision_x_log.hpp"
 #include "ngx_http_provision_x_metrics.hpp"
 
 using provision_x::describe;
@@ -107,13 +108,21 @@ ngx_http_provision_x_reject(
 
     ngx_http_provision_x_metrics_rejected(ctx->dialect, ctx->app, refusal->why);
 
-    ngx_log_error(plcf->reject_log_level, r->connection->log, 0,
-                  "provision_x: %s %s callback: %s (app \"%V\")%s%s%s",
-                  plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG ? "would reject"
-                                                                : "rejected",
-                  provision_x::dialect_name(d),
-                  describe(refusal->why).name.data(), &app, detail ? ", " : "",
-                  detail ? detail : "", ngx_http_provision_x_created_name(ctx));
+    /* a flood of forged or replayed callbacks must not bury the log */
+    static ngx_http_provision_x_log_limit_t ngx_http_provision_x_rejections =
+        NGX_HTTP_PROVISION_X_LOG_LIMIT("rejected callback", 100);
+
+    if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_rejections,
+                                         r->connection->log)) {
+        ngx_log_error(
+            plcf->reject_log_level, r->connection->log, 0,
+            "provision_x: %s %s callback: %s (app \"%V\")%s%s%s",
+            plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG ? "would reject"
+                                                          : "rejected",
+            provision_x::dialect_name(d), describe(refusal->why).name.data(),
+            &app, detail ? ", " : "", detail ? detail : "",
+            ngx_http_provision_x_created_name(ctx));
+    }
 
     if (plcf->mode == NGX_HTTP_PROVISION_X_MODE_DEBUG) {
         return NGX_DECLINED;

@@ -200,4 +200,24 @@ chmod 0755, $data;
 ok $nginx->start(no_write => 1), 'with all of it fixed, nginx starts';
 is_deeply drained(), [sort @sent], 'and restores the records';
 
+# ---- at a stop, one nginx cannot read is moved aside, never overwritten
+
+@sent = push_n(2);
+my $junk = "PXQSNAP1 but nothing more";
+open my $j, '>:raw', $snap or die $!;
+print $j $junk;
+close $j;
+chmod 0600, $snap;
+$nginx->expect_in_log(qr/\[alert\] .*unreadable snapshot ".*q\.snap" \(too short\) moved to ".*q\.snap\.damaged"/);
+ok $nginx->stop('QUIT'), 'quit with a damaged snapshot on disk';
+is do { open my $f, '<:raw', "$snap.damaged"; local $/; <$f> }, $junk,
+    'it is kept as q.snap.damaged';
+is_deeply [sort map { record_keys($_) } read_snapshot($snap)], [sort @sent],
+    'a new snapshot holds the queue';
+like $nginx->error_log,
+    qr/\[alert\] .*unreadable snapshot ".*q\.snap" \(too short\) moved to ".*q\.snap\.damaged"/,
+    'the log says why';
+ok $nginx->start(no_write => 1), 'start';
+is_deeply drained(), [sort @sent], 'the records are back';
+
 done_testing();

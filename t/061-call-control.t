@@ -352,3 +352,32 @@ invalid parameter "fallback=connect"
 --- must_die
 --- error_log
 "provision_x_call_control" needs "pass=/uri"
+
+
+
+=== TEST 17: an answer larger than the subrequest's buffer: the fallback, not a closed connection
+--- http_config eval: $::HttpConfig
+--- config
+    provision_x_nonce nonces;
+
+    location = /cc/aliyun {
+        provision_x_verify aliyun app=ali;
+        provision_x_call_control aliyun pass=/binding timeout=1s
+                                 fallback=REJECT message=fallback;
+    }
+
+    location = /binding {
+        internal;
+        subrequest_output_buffer_size 1k;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/svc/big;
+    }
+
+    location = /svc/big {
+        return 200 '{"code":"OK","message":"OK","model":{"controlOperate":"CONTINUE","controlMsg":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","subsId":"","callNoPlayCode":""}}';
+    }
+--- request eval
+"GET /cc/aliyun?" . ::ali()
+--- response_body chomp
+{"code":"OK","message":"fallback","model":{"controlOperate":"REJECT","controlMsg":"","subsId":"0","callNoPlayCode":""}}
+--- error_log
+fallback_status: binding service failed, binding status 502

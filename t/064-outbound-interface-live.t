@@ -326,7 +326,7 @@ for my $case (
 
 ok $gw->wait_log(qr/target "ali" did not answer within 500 ms/),
     'the missed deadline is logged';
-ok $gw->wait_log(qr/the platform's answer after the deadline ignored/, 10),
+ok $gw->wait_log(qr/interface answer after the deadline ignored/, 10),
     "the platform's late answer is dropped when it comes";
 
 # ---- a platform that cannot be reached ----------------------------------

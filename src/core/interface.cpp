@@ -1,9 +1,10 @@
 // The interface endpoint's pure logic; see interface.hpp.
 
-#include "interface.hpp"
+#include "core/interface.hpp"
 
-#include "params.hpp"
-#include "signature.hpp"
+#include "core/json_doc.hpp"
+#include "core/params.hpp"
+#include "core/signature.hpp"
 
 #include <jansson.h>
 
@@ -94,12 +95,6 @@ private:
     json_t *obj_;
     bool ok_;
 };
-
-std::string_view
-str_of(const json_t *v) noexcept
-{
-    return {json_string_value(v), json_string_length(v)};
-}
 
 // Compact, members in their order; the text is freed even if a copy
 // throws.
@@ -193,7 +188,7 @@ scalar_text(const json_t *v, std::deque<std::string> &texts,
             std::string_view &out)
 {
     if (json_is_string(v)) {
-        out = str_of(v);
+        out = json_text(v);
         return true;
     }
 
@@ -387,11 +382,11 @@ build_aliyun(const json_t *payload, const interface_target &t,
     if (action == nullptr) {
         add_problem(out, "payload.Action", "required: the POP action to call");
 
-    } else if (!json_is_string(action) || !is_valid_action(str_of(action))) {
+    } else if (!json_is_string(action) || !is_valid_action(json_text(action))) {
         add_problem(out, "payload.Action", "must be 1-64 letters and digits");
 
     } else {
-        out.operation.assign(str_of(action));
+        out.operation.assign(json_text(action));
 
         if (!allowed(t, out.operation)) {
             return build_result::operation_not_allowed;
@@ -482,6 +477,71 @@ build_aliyun(const json_t *payload, const interface_target &t,
 
 constexpr std::string_view huawei_methods[] = {"GET", "POST", "PUT", "DELETE"};
 
+// payload.method and payload.body (a GET has none); false: no memory.
+bool
+huawei_method_and_body(const json_t *payload, outbound_call &out)
+{
+    const json_t *body = json_object_get(payload, "body");
+    const json_t *method = json_object_get(payload, "method");
+
+    out.method = body != nullptr ? "POST" : "GET";
+
+    if (method != nullptr) {
+        std::string_view m = json_is_string(method) ? json_text(method) : "";
+        bool known_method = false;
+
+        for (std::string_view h : huawei_methods) {
+            if (m == h) {
+                out.method = h;
+                known_method = true;
+            }
+        }
+
+        if (!known_method) {
+            add_problem(out, "payload.method",
+                        "must be GET, POST, PUT or DELETE");
+        }
+    }
+
+    if (body != nullptr) {
+        if (!json_is_object(body)) {
+            add_problem(out, "payload.body", "must be a JSON object");
+
+        } else if (!dump(body, out.body, false)) {
+            return false;
+        }
+
+        if (out.method == "GET") {
+            add_problem(out, "payload.body", "a GET carries no body");
+        }
+    }
+
+    return true;
+}
+
+// The query string of the sorted parameters, RFC 3986-encoded.
+bool
+huawei_query(const param_list &params, outbound_call &out)
+{
+    for (const param &p : params) {
+        if (!out.query.empty()) {
+            out.query += '&';
+        }
+
+        if (!url_encode(p.name, url_flavour::rfc3986, out.query)) {
+            return false;
+        }
+
+        out.query += '=';
+
+        if (!url_encode(p.value, url_flavour::rfc3986, out.query)) {
+            return false;
+        }
+    }
+
+    return true;
+}
+
 build_result
 build_huawei(const json_t *payload, const interface_target &t,
              const signing_inputs &in, outbound_call &out)
@@ -506,51 +566,20 @@ build_huawei(const json_t *payload, const interface_target &t,
                     "required: the API's path, as in "
                     "/rest/provision/voice/record/v1.0");
 
-    } else if (!json_is_string(path) || !is_valid_api_path(str_of(path))) {
+    } else if (!json_is_string(path) || !is_valid_api_path(json_text(path))) {
         add_problem(out, "payload.path",
                     "must be '/' and up to 255 of A-Z a-z 0-9 . _ ~ / -");
 
     } else {
-        out.operation.assign(str_of(path));
+        out.operation.assign(json_text(path));
 
         if (!allowed(t, out.operation)) {
             return build_result::operation_not_allowed;
         }
     }
 
-    const json_t *body = json_object_get(payload, "body");
-    const json_t *method = json_object_get(payload, "method");
-
-    out.method = body != nullptr ? "POST" : "GET";
-
-    if (method != nullptr) {
-        std::string_view m = json_is_string(method) ? str_of(method) : "";
-        bool known_method = false;
-
-        for (std::string_view h : huawei_methods) {
-            if (m == h) {
-                out.method = h;
-                known_method = true;
-            }
-        }
-
-        if (!known_method) {
-            add_problem(out, "payload.method",
-                        "must be GET, POST, PUT or DELETE");
-        }
-    }
-
-    if (body != nullptr) {
-        if (!json_is_object(body)) {
-            add_problem(out, "payload.body", "must be a JSON object");
-
-        } else if (!dump(body, out.body, false)) {
-            return build_result::no_memory;
-        }
-
-        if (out.method == "GET") {
-            add_problem(out, "payload.body", "a GET carries no body");
-        }
+    if (!huawei_method_and_body(payload, out)) {
+        return build_result::no_memory;
     }
 
     param_list params(max_params);
@@ -571,20 +600,8 @@ build_huawei(const json_t *payload, const interface_target &t,
         return build_result::incomplete;
     }
 
-    for (const param &p : params) {
-        if (!out.query.empty()) {
-            out.query += '&';
-        }
-
-        if (!url_encode(p.name, url_flavour::rfc3986, out.query)) {
-            return build_result::no_memory;
-        }
-
-        out.query += '=';
-
-        if (!url_encode(p.value, url_flavour::rfc3986, out.query)) {
-            return build_result::no_memory;
-        }
+    if (!huawei_query(params, out)) {
+        return build_result::no_memory;
     }
 
     // §3.2.1: the Content-Type goes along even on a GET (§3.7)
@@ -738,7 +755,7 @@ code_of(dialect d, const json_t *obj, std::string &scratch)
         json_object_get(obj, d == dialect::aliyun ? "Code" : "resultcode");
 
     if (json_is_string(code)) {
-        return str_of(code);
+        return json_text(code);
     }
 
     if (json_is_integer(code)) {
@@ -892,7 +909,7 @@ try {
         return refuse(envelope_error::mode_missing);
     }
 
-    std::string_view m = json_is_string(mode) ? str_of(mode) : "";
+    std::string_view m = json_is_string(mode) ? json_text(mode) : "";
 
     if (m == "live") {
         mode_ = interface_mode::live;
@@ -910,7 +927,7 @@ try {
         return refuse(envelope_error::user_id_missing);
     }
 
-    std::string_view u = json_is_string(user) ? str_of(user) : "";
+    std::string_view u = json_is_string(user) ? json_text(user) : "";
 
     if (u.empty() || u.size() > max_user_id_length || !is_visible_ascii(u)) {
         return refuse(envelope_error::user_id_invalid);
@@ -1042,6 +1059,55 @@ try {
     return false;
 }
 
+namespace {
+
+// The platform refused the call: its own 4xx passes through, a 5xx is
+// the gateway's 502, a refusal inside a 2xx is 422; its code and text go
+// into error, its whole answer into data.
+interface_answer
+platform_refusal(provision_x::dialect which, unsigned platform_status,
+                 json_t *answer, std::string_view code, std::string &out)
+{
+    bool aliyun = which == dialect::aliyun;
+    unsigned status = platform_status >= 500   ? 502
+                      : platform_status >= 400 ? platform_status
+                                               : 422;
+    const json_t *message =
+        json_object_get(answer, aliyun ? "Message" : "resultdesc");
+    std::string_view text = json_is_string(message)
+                                ? json_text(message)
+                                : "the platform refused the call";
+
+    json_ref root(json_object());
+    json_t *error = json_object();
+
+    json_builder(error)
+        .str("code", name_of(interface_outcome::platform_error))
+        .str("message", text)
+        .set("platform_code", code.empty()
+                                  ? json_null()
+                                  : json_stringn(code.data(), code.size()))
+        .num("platform_status", platform_status);
+
+    json_incref(answer);
+
+    bool ok = json_builder(root.get())
+                  .num("status_code", status)
+                  .str("message", text)
+                  .set("data", answer)
+                  .set("error", error)
+                  .ok();
+
+    if (!ok || !dump(root.get(), out)) {
+        out.clear();
+        return {500, interface_outcome::internal_error};
+    }
+
+    return {status, interface_outcome::platform_error};
+}
+
+} // namespace
+
 interface_answer
 render_platform_answer(provision_x::dialect which, const platform_reply &reply,
                        std::string &out) noexcept
@@ -1127,41 +1193,7 @@ try {
         return {200, interface_outcome::ok};
     }
 
-    unsigned status = reply.status >= 500   ? 502
-                      : reply.status >= 400 ? reply.status
-                                            : 422;
-    const json_t *message =
-        json_object_get(obj.get(), aliyun ? "Message" : "resultdesc");
-    std::string_view text = json_is_string(message)
-                                ? str_of(message)
-                                : "the platform refused the call";
-
-    json_ref root(json_object());
-    json_t *error = json_object();
-
-    json_builder(error)
-        .str("code", name_of(interface_outcome::platform_error))
-        .str("message", text)
-        .set("platform_code", code.empty()
-                                  ? json_null()
-                                  : json_stringn(code.data(), code.size()))
-        .num("platform_status", reply.status);
-
-    json_incref(obj.get());
-
-    bool ok = json_builder(root.get())
-                  .num("status_code", status)
-                  .str("message", text)
-                  .set("data", obj.get())
-                  .set("error", error)
-                  .ok();
-
-    if (!ok || !dump(root.get(), out)) {
-        out.clear();
-        return {500, interface_outcome::internal_error};
-    }
-
-    return {status, interface_outcome::platform_error};
+    return platform_refusal(which, reply.status, obj.get(), code, out);
 
 } catch (const std::exception &) {
     out.clear();

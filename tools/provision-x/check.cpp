@@ -326,8 +326,11 @@ aliyun_matches(const param_list &l, const check_input &in,
     return signature_text_matches(received, as_view(e));
 }
 
-void
-check_aliyun(const captured_request &r, const check_input &in, reporter &out)
+// The signed parameters: query, then a form or flat JSON body.  false:
+// reported.
+bool
+aliyun_params(const captured_request &r, param_list &l, std::string &arena,
+              std::deque<std::string> &json_values, reporter &out)
 {
     std::string query;
     auto q = r.target.find('?');
@@ -335,16 +338,13 @@ check_aliyun(const captured_request &r, const check_input &in, reporter &out)
         query = r.target.substr(q + 1);
     }
 
-    param_list l(256);
-    std::string arena;
     arena.reserve(query.size() + r.body.size() + 1);
-    std::deque<std::string> json_values;
 
     params_error pe = parse_urlencoded(query, 1 << 20, l, arena);
     if (pe != params_error::ok) {
         out.fail("parameter encoding",
                  "query string: " + std::string(describe(pe)));
-        return;
+        return false;
     }
 
     const std::string *ct = header(r, "Content-Type");
@@ -357,7 +357,7 @@ check_aliyun(const captured_request &r, const check_input &in, reporter &out)
         if (pe != params_error::ok) {
             out.fail("parameter encoding",
                      "form body: " + std::string(describe(pe)));
-            return;
+            return false;
         }
     } else if (!r.body.empty() && json) {
         json_error_t err;
@@ -366,7 +366,7 @@ check_aliyun(const captured_request &r, const check_input &in, reporter &out)
         if (root == nullptr || !json_is_object(root)) {
             json_decref(root);
             out.fail("parameter encoding", "body is not a JSON object");
-            return;
+            return false;
         }
         const char *k;
         json_t *v;
@@ -383,7 +383,7 @@ check_aliyun(const captured_request &r, const check_input &in, reporter &out)
                 std::string why = std::string("member ") + k + " is not flat";
                 json_decref(root);
                 out.fail("parameter encoding", why);
-                return;
+                return false;
             }
             json_values.push_back(k);
             std::string_view name = json_values.back();
@@ -392,14 +392,18 @@ check_aliyun(const captured_request &r, const check_input &in, reporter &out)
                 json_decref(root);
                 out.fail("parameter encoding",
                          "parameter " + std::string(name) + " given twice");
-                return;
+                return false;
             }
         }
         json_decref(root);
     }
-    out.ok("parameter encoding",
-           std::to_string(l.size()) + " parameters decoded");
+    return true;
+}
 
+// The protocol's own parameters, the nonce and the clock.
+void
+aliyun_common(const param_list &l, const check_input &in, reporter &out)
+{
     const struct {
         const char *name;
         const char *value;
@@ -435,39 +439,13 @@ check_aliyun(const captured_request &r, const check_input &in, reporter &out)
     if (ts != nullptr) {
         check_clock(out, ts->value, in, false);
     }
+}
 
-    const param *sig = l.find(xmode_signature_param);
-    if (sig == nullptr || sig->value.empty()) {
-        return;
-    }
-
-    aliyun_reading chosen{in.encoder == "rfc3986" ? url_flavour::rfc3986
-                                                  : url_flavour::java,
-                          in.key == "ampersand", in.second_encoding};
-    std::string encrypt_str, to_sign;
-    xmode_options opt;
-    opt.flavour = chosen.flavour;
-    opt.key_ampersand = chosen.ampersand;
-    opt.second_encoding = chosen.twice;
-    if (!xmode_encrypt_str(l, chosen.flavour, encrypt_str) ||
-        !xmode_string_to_sign(l, opt, to_sign)) {
-        throw io_error("out of memory");
-    }
-    out.rep.lines.push_back("reading: " + reading_text(chosen));
-    out.rep.lines.push_back("encryptStr: " + encrypt_str);
-    out.rep.lines.push_back("string to sign: " + to_sign);
-    out.rep.lines.push_back("received signature: " + std::string(sig->value));
-
-    std::string expected;
-    bool match = aliyun_matches(l, in, chosen, sig->value, expected);
-    if (in.show_digest) {
-        out.rep.lines.push_back("expected signature (Base64): " + expected);
-    }
-    if (match) {
-        out.ok("signature", "HMAC-SHA1, Base64, matched");
-        return;
-    }
-
+// No reading matched: another reading, a mangled encoding, or the secret.
+void
+aliyun_diagnose(const param_list &l, const check_input &in, const param *sig,
+                reporter &out)
+{
     for (int f = 0; f < 2; f++) {
         for (int a = 0; a < 2; a++) {
             for (int t = 0; t < 2; t++) {
@@ -512,6 +490,57 @@ check_aliyun(const captured_request &r, const check_input &in, reporter &out)
     out.fail("digest", "no reading matches: another secret, or a "
                        "parameter changed after signing (compare the "
                        "encryptStr above with the sender's)");
+}
+
+void
+check_aliyun(const captured_request &r, const check_input &in, reporter &out)
+{
+    param_list l(256);
+    std::string arena;
+    std::deque<std::string> json_values;
+
+    if (!aliyun_params(r, l, arena, json_values, out)) {
+        return;
+    }
+
+    out.ok("parameter encoding",
+           std::to_string(l.size()) + " parameters decoded");
+
+    aliyun_common(l, in, out);
+
+    const param *sig = l.find(xmode_signature_param);
+    if (sig == nullptr || sig->value.empty()) {
+        return;
+    }
+
+    aliyun_reading chosen{in.encoder == "rfc3986" ? url_flavour::rfc3986
+                                                  : url_flavour::java,
+                          in.key == "ampersand", in.second_encoding};
+    std::string encrypt_str, to_sign;
+    xmode_options opt;
+    opt.flavour = chosen.flavour;
+    opt.key_ampersand = chosen.ampersand;
+    opt.second_encoding = chosen.twice;
+    if (!xmode_encrypt_str(l, chosen.flavour, encrypt_str) ||
+        !xmode_string_to_sign(l, opt, to_sign)) {
+        throw io_error("out of memory");
+    }
+    out.rep.lines.push_back("reading: " + reading_text(chosen));
+    out.rep.lines.push_back("encryptStr: " + encrypt_str);
+    out.rep.lines.push_back("string to sign: " + to_sign);
+    out.rep.lines.push_back("received signature: " + std::string(sig->value));
+
+    std::string expected;
+    bool match = aliyun_matches(l, in, chosen, sig->value, expected);
+    if (in.show_digest) {
+        out.rep.lines.push_back("expected signature (Base64): " + expected);
+    }
+    if (match) {
+        out.ok("signature", "HMAC-SHA1, Base64, matched");
+        return;
+    }
+
+    aliyun_diagnose(l, in, sig, out);
 }
 
 } // namespace

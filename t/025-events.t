@@ -221,11 +221,11 @@ like $nginx->error_log,
 my $debug = slurp('debug.log');
 like $debug, qr/\[debug\].*provision_x: huawei push of type numStatus: 2 records, 2 valid/,
     'debug: the type parsed, and the records';
-like $debug, qr/\[debug\].*provision_x: numStatus push is an identical retry, acknowledged by its digest/,
+like $debug, qr/\[debug\].*provision_x: the numStatus push was handed off before, acknowledged again/,
     'debug: an identical retry';
-like $debug, qr/\[debug\].*provision_x: record 0: dedup hit, handed off before/,
+like $debug, qr/\[debug\].*provision_x: numStatus record 0 was handed off before/,
     'debug: a dedup hit';
-like $debug, qr/\[debug\].*provision_x: handing 1 new records to the forward sink/,
+like $debug, qr/\[debug\].*provision_x: numStatus push: 1 new, 1 duplicate, 0 invalid records; sink forward/,
     'debug: the sink chosen';
 
 # --- types a location does not take ---------------------------------------
