@@ -7,6 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
 #include "core/cdr.hpp"
 #include "core/signature.hpp"
 
@@ -333,6 +338,60 @@ TEST(CliSample, GeneratedPushesAreValid)
                                          report.size(), options, push2));
     EXPECT_EQ(50u, push2.valid_count());
     EXPECT_EQ(0u, push2.duplicate_count());
+}
+
+// Every push type the simulator makes is one the gateway takes: each
+// record valid, of that type, under its own key, as many per push as the
+// type holds (a statusInfo or an smsEvent is one).
+TEST(CliSample, EveryTypeIsValidWithDistinctKeys)
+{
+    cdr_parser parser;
+
+    for (dialect d : {dialect::huawei, dialect::aliyun}) {
+        for (size_t t = 0; t < push_type_count; t++) {
+            auto type = static_cast<push_type>(t);
+            uint32_t bit = push_type_bit(type);
+
+            if (!push_types_valid(d, bit)) {
+                continue;
+            }
+
+            SCOPED_TRACE(push_type_name(type));
+            sample_rng r(3);
+            cdr_options options;
+            options.types = bit;
+            size_t n = std::min<size_t>(cdr_max_records(d, type, options), 40);
+            std::vector<std::string> records;
+            std::set<std::string> keys;
+
+            for (long run = 0; run < 3; run++) {
+                records.clear();
+                for (size_t i = 0; i < n; i++) {
+                    records.push_back(push_record(r, d, type, "appKeyA", "run",
+                                                  run * 100 + i + 1,
+                                                  1795000000));
+                }
+
+                std::string body = push_body(d, type, "appKeyA", records);
+                cdr_push push;
+                ASSERT_EQ(cdr_status::ok,
+                          parse_push(parser, d, body.data(), body.size(),
+                                     options, push))
+                    << body;
+                EXPECT_EQ(type, push.type());
+                EXPECT_EQ(n, push.valid_count()) << body;
+
+                for (size_t i = 0; i < push.size(); i++) {
+                    std::string key(push[i].key_len, '\0');
+                    ASSERT_EQ(key.size(),
+                              cdr_write_key(push, i, key.data(), key.size()));
+                    keys.insert(key);
+                }
+            }
+
+            EXPECT_EQ(3 * n, keys.size());
+        }
+    }
 }
 
 TEST(CliInterface, Envelope)
