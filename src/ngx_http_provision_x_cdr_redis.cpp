@@ -42,7 +42,12 @@ ngx_http_provision_x_cdr_redis_write(ngx_http_request_t *r,
 
         records[i].line = provision_x::view(cdr->lines[i]);
         records[i].key = std::string_view(key, n);
-        records[i].app = cdr->meta.app.empty() ? rec->tenant : cdr->meta.app;
+        std::string_view app =
+            cdr->meta.app.empty() ? rec->tenant : cdr->meta.app;
+
+        /* a type without a tenant (Huawei events) has none: "", never a
+         * null pointer for the command's memcpy */
+        records[i].app = app.data() != nullptr ? app : std::string_view("");
         records[i].digest = cdr->keys[i];
     }
 
