@@ -1010,8 +1010,7 @@ ngx_http_provision_x_variable(ngx_http_request_t *r,
             return NGX_OK;
         }
 
-        ngx_http_provision_x_queue_stats_t st;
-        ngx_http_provision_x_queue_stats(plcf->cdr_queue, &st);
+        ngx_uint_t depth = ngx_http_provision_x_queue_depth(plcf->cdr_queue);
 
         u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_INT_T_LEN));
         if (p == NULL) {
@@ -1019,7 +1018,7 @@ ngx_http_provision_x_variable(ngx_http_request_t *r,
         }
 
         ngx_http_provision_x_set_variable(v, p,
-                                          ngx_sprintf(p, "%ui", st.depth) - p);
+                                          ngx_sprintf(p, "%ui", depth) - p);
         return NGX_OK;
     }
 

@@ -50,6 +50,9 @@ ngx_http_provision_x_queue_rc_e
 ngx_http_provision_x_queue_push(ngx_shm_zone_t *zone, const ngx_str_t *records,
                                 ngx_uint_t n, ngx_log_t *log) noexcept;
 
+/* Records not yet acknowledged, without the lock: for log variables. */
+ngx_uint_t ngx_http_provision_x_queue_depth(ngx_shm_zone_t *zone) noexcept;
+
 void ngx_http_provision_x_queue_stats(
     ngx_shm_zone_t *zone, ngx_http_provision_x_queue_stats_t *st) noexcept;
 

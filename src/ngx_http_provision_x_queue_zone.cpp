@@ -234,6 +234,14 @@ ngx_http_provision_x_queue_ack(ctx_t *ctx, const u_char *id,
     }
 }
 
+ngx_uint_t
+ngx_http_provision_x_queue_depth(ngx_shm_zone_t *zone) noexcept
+{
+    auto *ctx = static_cast<ctx_t *>(zone->data);
+
+    return ctx->sh != NULL ? provision_x::ring_depth_unlocked(ctx->sh) : 0;
+}
+
 void
 ngx_http_provision_x_queue_stats(
     ngx_shm_zone_t *zone, ngx_http_provision_x_queue_stats_t *st) noexcept

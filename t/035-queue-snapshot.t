@@ -43,13 +43,7 @@ my $tags = 0;
 
 sub push_n {
     my ($n) = @_;
-    my $tag = 's' . ++$tags;
-    my $res = $nginx->request(POST => '/cdr',
-                              body => fee_push(tag => $tag, n => $n));
-    return $res->code == 200
-        ? map { "huawei/appKeyA/1200_${tag}_$_\@callenabler.example/0/"
-                . "icid-$tag-$_" } 1 .. $n
-        : ();
+    return push_records($nginx, 's' . ++$tags, $n);
 }
 
 sub lease {

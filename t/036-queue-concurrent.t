@@ -10,11 +10,9 @@ use lib "$FindBin::Bin/helper";
 
 use POSIX ();
 use Test::More;
-use Time::HiRes qw(sleep time);
 
 use PXNginx;
 use PXQueue;
-use PXSign;
 
 my $secrets = "$FindBin::Bin/secrets";
 chmod 0600, glob "$secrets/*.key";
@@ -38,60 +36,25 @@ ok $nginx->start, 'nginx starts' or BAIL_OUT($nginx->error_log);
 my $dir = $nginx->prefix . '/data';
 my ($producers, $pushes, $per_push) = (4, 40, 5);
 
-# A producer behaves like the platform: a refused push (503) is retried.
-sub producer {
-    my ($p) = @_;
-    open my $out, '>', "$dir/produced-$p" or die $!;
-    for my $i (1 .. $pushes) {
-        my $tag = "p${p}x$i";
-        for (1 .. 200) {
-            my $res = $nginx->request(POST => '/cdr',
-                body => fee_push(tag => $tag, n => $per_push));
-            if ($res->code == 200) {
-                print $out "huawei/appKeyA/1200_${tag}_$_\@callenabler"
-                    . ".example/0/icid-$tag-$_\n" for 1 .. $per_push;
-                last;
-            }
-            sleep 0.05;
-        }
-    }
-    close $out;
-}
-
-# A consumer records what it acknowledged, until the producers are done
-# and the queue stays empty.
-sub consumer {
-    my ($c) = @_;
-    open my $out, '>', "$dir/consumed-$c" or die $!;
-    my $empty = 0;
-    while ($empty < 2) {
-        my $res = $nginx->request(GET => '/queue', headers => consumer_auth());
-        if ($res->code == 204) {
-            $empty++ if -e "$dir/done";
-            next;
-        }
-        $empty = 0;
-        next unless $res->code == 200;
-        my $id = $res->header('X-Lease-Id');
-        my $ack = $nginx->request(DELETE => "/queue?lease=$id",
-                                  headers => consumer_auth());
-        print $out "$_\n" for record_keys($res->content);
-        die 'ack: ' . $ack->code unless $ack->code == 200;
-    }
-    close $out;
-}
-
 my @pids;
 for my $c (1 .. 2) {
     my $pid = fork // die "fork: $!";
-    if (!$pid) { consumer($c); POSIX::_exit(0) }
+    if (!$pid) {
+        consume(nginx => $nginx, file => "$dir/consumed-$c",
+                done => "$dir/done", empty => 2, strict => 1);
+        POSIX::_exit(0);
+    }
     push @pids, $pid;
 }
 
 my @producing;
 for my $p (1 .. $producers) {
     my $pid = fork // die "fork: $!";
-    if (!$pid) { producer($p); POSIX::_exit(0) }
+    if (!$pid) {
+        produce(nginx => $nginx, file => "$dir/produced-$p", tag => "p$p",
+                pushes => $pushes, per_push => $per_push);
+        POSIX::_exit(0);
+    }
     push @producing, $pid;
 }
 

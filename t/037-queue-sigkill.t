@@ -45,58 +45,24 @@ ok $nginx->start, 'nginx starts' or BAIL_OUT($nginx->error_log);
 my $dir = $nginx->prefix . '/data';
 my ($producers, $per_push) = (3, 4);
 
-# pushes until told to stop, retrying each push until it is acknowledged
-sub producer {
-    my ($p) = @_;
-    open my $out, '>', "$dir/produced-$p" or die $!;
-    $out->autoflush(1);
-    for (my $i = 1; !-e "$dir/stop"; $i++) {
-        my $tag = "k${p}x$i";
-        for (1 .. 500) {
-            my $res = $nginx->request(POST => '/cdr', timeout => 5,
-                body => fee_push(tag => $tag, n => $per_push));
-            if ($res->code == 200) {
-                print $out "huawei/appKeyA/1200_${tag}_$_\@callenabler"
-                    . ".example/0/icid-$tag-$_\n" for 1 .. $per_push;
-                last;
-            }
-            sleep 0.02;
-        }
-    }
-    close $out;
-}
-
-sub consumer {
-    my ($c) = @_;
-    open my $out, '>', "$dir/consumed-$c" or die $!;
-    my $empty = 0;
-    while ($empty < 4) {
-        my $res = $nginx->request(GET => '/queue', headers => consumer_auth(),
-                                  timeout => 5);
-        if ($res->code == 204) {
-            $empty++ if -e "$dir/done";
-            next;
-        }
-        $empty = 0;
-        next unless $res->code == 200;
-        my $id = $res->header('X-Lease-Id');
-        my $ack = $nginx->request(DELETE => "/queue?lease=$id",
-                                  headers => consumer_auth(), timeout => 5);
-        next unless $ack->code == 200;
-        print $out "$_\n" for record_keys($res->content);
-    }
-    close $out;
-}
-
 my (@consumers, @producing);
 for my $c (1 .. 2) {
     my $pid = fork // die "fork: $!";
-    if (!$pid) { consumer($c); POSIX::_exit(0) }
+    if (!$pid) {
+        consume(nginx => $nginx, file => "$dir/consumed-$c",
+                done => "$dir/done", empty => 4);
+        POSIX::_exit(0);
+    }
     push @consumers, $pid;
 }
 for my $p (1 .. $producers) {
     my $pid = fork // die "fork: $!";
-    if (!$pid) { producer($p); POSIX::_exit(0) }
+    if (!$pid) {
+        produce(nginx => $nginx, file => "$dir/produced-$p", tag => "k$p",
+                stop => "$dir/stop", per_push => $per_push, tries => 500,
+                pause => 0.02);
+        POSIX::_exit(0);
+    }
     push @producing, $pid;
 }
 

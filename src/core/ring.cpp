@@ -623,6 +623,12 @@ ring_ack(ring_header *h, const unsigned char *id, uint64_t now_ms,
     return ring_ack_result::acked;
 }
 
+uint64_t
+ring_depth_unlocked(const ring_header *h) noexcept
+{
+    return __atomic_load_n(&h->depth, __ATOMIC_RELAXED);
+}
+
 void
 ring_get_stats(const ring_header *h, uint64_t now_ms, ring_stats *st) noexcept
 {

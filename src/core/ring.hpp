@@ -289,6 +289,11 @@ struct ring_stats {
     uint64_t refused_full;
 };
 
+/* The number of records not yet acknowledged, read without the lock (a
+ * log variable asks on every request): one aligned load, possibly a moment
+ * old, never torn. */
+uint64_t ring_depth_unlocked(const ring_header *h) noexcept;
+
 void ring_get_stats(const ring_header *h, uint64_t now_ms,
                     ring_stats *st) noexcept;
 

@@ -9,9 +9,12 @@ use warnings;
 
 use Compress::Zlib qw(crc32);
 use Exporter 'import';
+use Time::HiRes qw(sleep);
+
+use PXSign qw(fee_push);
 
 our @EXPORT = qw(write_snapshot read_snapshot record_keys lease_all
-                 consumer_auth);
+                 consumer_auth fee_keys push_records produce consume);
 
 # The consumer key of t/secrets/api-a.key.
 sub consumer_auth {
@@ -81,6 +84,73 @@ sub lease_all {
             unless $ack->code == 200;
     }
     return @lines;
+}
+
+# The keys of the records fee_push(tag => $tag, n => $n) makes.
+sub fee_keys {
+    my ($tag, $n) = @_;
+    return map { "huawei/appKeyA/1200_${tag}_$_\@callenabler.example/0/"
+                 . "icid-$tag-$_" } 1 .. $n;
+}
+
+# One push of n records to /cdr: their keys when it was acknowledged.
+sub push_records {
+    my ($nginx, $tag, $n) = @_;
+    my $res = $nginx->request(POST => '/cdr',
+                              body => fee_push(tag => $tag, n => $n));
+    return $res->code == 200 ? fee_keys($tag, $n) : ();
+}
+
+# A producer as the platform is: each push of `per_push` records is
+# retried until it is acknowledged, and the keys of acknowledged records
+# are written to `file`.  It pushes `pushes` times, or until the file
+# `stop` exists.
+sub produce {
+    my (%a) = @_;
+    my ($nginx, $per_push) = @a{qw(nginx per_push)};
+    open my $out, '>', $a{file} or die "$a{file}: $!";
+    $out->autoflush(1);
+    for (my $i = 1; $a{stop} ? !-e $a{stop} : $i <= $a{pushes}; $i++) {
+        my $tag = "$a{tag}x$i";
+        for (1 .. $a{tries} // 200) {
+            my $res = $nginx->request(POST => '/cdr', timeout => 5,
+                body => fee_push(tag => $tag, n => $per_push));
+            if ($res->code == 200) {
+                print $out "$_\n" for fee_keys($tag, $per_push);
+                last;
+            }
+            sleep $a{pause} // 0.05;
+        }
+    }
+    close $out;
+}
+
+# A consumer leases from /queue and acknowledges, writing the keys it
+# acknowledged to `file`, until the file `done` exists and the queue was
+# found empty `empty` times in a row.  `strict`: a refused acknowledgement
+# is a failure (else, with workers being killed, it is only not counted).
+sub consume {
+    my (%a) = @_;
+    my $nginx = $a{nginx};
+    open my $out, '>', $a{file} or die "$a{file}: $!";
+    my $empty = 0;
+    while ($empty < $a{empty}) {
+        my $res = $nginx->request(GET => '/queue', headers => consumer_auth(),
+                                  timeout => 5);
+        if ($res->code == 204) {
+            $empty++ if -e $a{done};
+            next;
+        }
+        $empty = 0;
+        next unless $res->code == 200;
+        my $id = $res->header('X-Lease-Id');
+        my $ack = $nginx->request(DELETE => "/queue?lease=$id",
+                                  headers => consumer_auth(), timeout => 5);
+        die 'ack: ' . $ack->code if $a{strict} && $ack->code != 200;
+        next unless $ack->code == 200;
+        print $out "$_\n" for record_keys($res->content);
+    }
+    close $out;
 }
 
 1;

@@ -91,6 +91,7 @@ TEST(Ring, PushAppendsInOrder)
 
     ring_stats st = stats(r.h);
     EXPECT_EQ(st.depth, 4u);
+    EXPECT_EQ(ring_depth_unlocked(r.h), 4u);
     EXPECT_EQ(st.enqueued, 4u);
     EXPECT_EQ(st.bytes_used, entry(1) + entry(2) + entry(0) + entry(3));
     EXPECT_EQ(st.bytes_free, r.h->cap - st.bytes_used);
