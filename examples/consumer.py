@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drain a provision_x CDR queue: lease, process, acknowledge, repeat.
 
-    PX_API_KEY_FILE=build/run/conf/consumer.key \\
+    PX_API_KEY_FILE=build/run/conf/demo-consumer.key \\
         examples/consumer.py http://127.0.0.1:8080/px/queue
 
 Python standard library only.  Each record is one JSON line (the same
