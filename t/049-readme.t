@@ -1,0 +1,286 @@
+# The README's examples work as shown: every ```nginx block passes
+# "nginx -t" with the module loaded, and every ```sh block runs, verbatim,
+# against the demo gateway of "make run", in the order the README shows
+# them.
+#
+# The README marks what a block is with HTML comments right before it:
+#
+#   (none)                      an nginx block is a complete nginx.conf
+#   <!-- fragment: main -->     nginx: main context (http {...} and the
+#                               like); the test adds the load_module line
+#                               before it (unless it has one), pid and
+#                               "events {}" after it
+#   <!-- fragment: http -->     nginx: the inside of http {} (a file in
+#                               /etc/nginx/conf.d/); the test wraps it as
+#                               main, in "http { ... }"
+#   <!-- fragment: server -->   nginx: the inside of a server {}
+#   <!-- synopsis -->           nginx, http: also checked as
+#                               /etc/nginx/conf.d/provision-x.conf in a copy
+#                               of the distribution's /etc/nginx (Debian's
+#                               nginx only)
+#   <!-- not run: REASON -->    sh: not run (installs into the system, needs
+#                               a Redis server); counted and listed
+#
+# What the test changes in the text, and nothing else:
+#   nginx: the paths an operator uses are moved into a scratch directory
+#     (/etc/nginx/px/ holds files made here: secrets, keys, a self-signed
+#     certificate; /var/log/nginx/ and /var/lib/nginx/provision-x/ are
+#     empty directories); load_module names the module under test; the
+#     platforms' host names in proxy_pass become 127.0.0.1 (the test
+#     machines resolve no names);
+#   sh: 127.0.0.1:8080 becomes the demo's test port. Each block runs under
+#     "bash -e -o pipefail" in a directory where build/run is the demo's
+#     prefix, build/provision-x the CLI under test and examples/ the
+#     repository's; a "# -> TEXT" line means the output contains TEXT.
+#
+# The demo is started as "make run" starts it (scripts/run.sh, with
+# PX_DEMO_PORT and PX_DEMO_PLATFORM_PORT: TEST_NGINX_PORT and the next one
+# when set, else free ports) and stopped gracefully at the end; its error
+# log must hold no crash, alert or sanitizer report.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/helper";
+
+use Cwd qw(abs_path);
+use Fcntl qw(:flock);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use IPC::Run3 qw(run3);
+use POSIX qw(WNOHANG);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+use PXLogs;
+use PXNginx;
+
+my $Root = abs_path("$FindBin::Bin/..");
+my $binary = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
+my $module = $ENV{TEST_NGINX_LOAD_MODULES}
+    // "$Root/build/ngx_http_provision_x_module.so";
+my $cli = $ENV{TEST_PX_CLI} // (-x dirname($module) . '/provision-x'
+                                ? dirname($module) . '/provision-x'
+                                : "$Root/build/provision-x");
+plan skip_all => "$module not built (make)" unless -f $module;
+plan skip_all => "$cli not built (make)" unless -x $cli;
+for my $tool (qw(curl openssl python3 bash)) {
+    plan skip_all => "$tool not installed"
+        unless grep { -x "$_/$tool" } split /:/, $ENV{PATH};
+}
+
+sub slurp { local (@ARGV, $/) = @_; return <> // '' }
+
+sub spew {
+    my ($file, $text, $mode) = @_;
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh $text;
+    close $fh;
+    chmod $mode, $file if defined $mode;
+}
+
+# ---- the README's fenced blocks, with the comments right before them ----
+
+my @blocks;
+{
+    my @lines = split /\n/, slurp("$Root/README.md");
+    my @marks;
+    for (my $i = 0; $i < @lines; $i++) {
+        my $line = $lines[$i];
+        if ($line =~ /^<!--\s*(.*?)\s*-->$/) {
+            push @marks, $1;
+            next;
+        }
+        if ($line =~ /^```(\S*)$/) {
+            my ($lang, $start, @body) = ($1, $i + 1);
+            push @body, $lines[$i] while ++$i < @lines && $lines[$i] ne '```';
+            push @blocks, { lang => $lang, line => $start, marks => [@marks],
+                            text => join("\n", @body) . "\n" };
+        }
+        @marks = () unless $line =~ /^\s*$/;
+    }
+}
+
+my @nginx = grep { $_->{lang} eq 'nginx' } @blocks;
+my @sh = grep { $_->{lang} eq 'sh' } @blocks;
+my @other = grep { $_->{lang} !~ /^(nginx|sh|json|text)$/ } @blocks;
+ok !@other, 'every fenced block is nginx, sh, json or text'
+    or diag join ', ', map { "line $_->{line}: '$_->{lang}'" } @other;
+
+sub mark {
+    my ($block, $re) = @_;
+    for (@{ $block->{marks} }) { return $1 if /$re/ }
+    return undef;
+}
+
+# ---- nginx -t on every nginx block ----
+
+my $dir = tempdir(CLEANUP => 1);
+make_path("$dir/px", "$dir/logs", "$dir/conf");
+make_path("$dir/lib/provision-x", { mode => 0700 });
+chmod 0700, "$dir/px", "$dir/lib/provision-x";
+run3(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+      'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj',
+      '/CN=localhost', '-keyout', "$dir/px/gateway.key", '-out',
+      "$dir/px/gateway.pem"], undef, \my $ssl_out, \my $ssl_err);
+is $?, 0, 'a certificate for the examples' or diag $ssl_err;
+chmod 0600, "$dir/px/gateway.key";
+
+sub rewrite_nginx {
+    my ($text) = @_;
+    # every file the block names under /etc/nginx/px/ exists
+    for my $file ($text =~ m{/etc/nginx/px/([\w.-]+)}g) {
+        spew("$dir/px/$file", join('', map { sprintf '%02x', rand 256 }
+                                       1 .. 24) . "\n", 0600)
+            unless -e "$dir/px/$file";
+    }
+    $text =~ s{/etc/nginx/px/}{$dir/px/}g;
+    $text =~ s{/var/log/nginx/}{$dir/logs/}g;
+    $text =~ s{/var/lib/nginx/provision-x/}{$dir/lib/provision-x/}g;
+    $text =~ s{load_module\s+\S*ngx_http_provision_x_module\.so;}
+              {load_module $module;}g;
+    $text =~ s{(proxy_pass\s+https?://)[a-z0-9-]+(?:\.[a-z0-9-]+)+\.(?:com|net|cn)\b}
+              {${1}127.0.0.1}g;
+    return $text;
+}
+
+sub wrap {
+    my ($block) = @_;
+    my $text = rewrite_nginx($block->{text});
+    my $context = mark($block, qr/^fragment:\s*(\w+)$/) // 'complete';
+    my $port = PXNginx::free_port();
+    $text = "server {\n    listen 127.0.0.1:$port;\n$text}\n"
+        if $context eq 'server';
+    $text = "http {\n$text}\n" if $context =~ /^(server|http)$/;
+    if ($context ne 'complete') {
+        my $head = $text =~ /^\s*load_module\b/m ? ''
+                 : "load_module $module;\n";
+        $text = "$head${text}pid $dir/logs/nginx.pid;\nevents {}\n";
+    }
+    return ($context, $text);
+}
+
+my %contexts;
+for my $block (@nginx) {
+    my ($context, $conf) = wrap($block);
+    $contexts{$context}++;
+    spew("$dir/conf/nginx.conf", $conf);
+    run3([$binary, '-t', '-p', "$dir/", '-c', "$dir/conf/nginx.conf",
+          '-e', "$dir/logs/error.log"], undef, \my $out, \my $err);
+    my $name = "README line $block->{line}: the nginx block ($context) "
+             . 'passes nginx -t';
+    is $? >> 8, 0, $name or diag "$err\n$conf";
+    unlike $err, qr/\[(warn|emerg|alert|crit)\]/, '... without a warning'
+        or diag $err;
+}
+cmp_ok scalar(@nginx), '>=', 10, scalar(@nginx) . ' nginx blocks checked ('
+    . join(', ', map { "$contexts{$_} $_" } sort keys %contexts) . ')';
+
+# ---- the synopsis as a conf.d file of the distribution's nginx ----
+
+my ($synopsis) = grep { defined mark($_, qr/^(synopsis)$/) } @nginx;
+ok $synopsis, 'the README has its complete configuration';
+SKIP: {
+    skip 'no /etc/nginx/nginx.conf of Debian\'s nginx', 2
+        unless -f '/etc/nginx/nginx.conf'
+            && abs_path($binary) eq '/usr/sbin/nginx' && $synopsis;
+
+    # t/080 enables its package in /etc/nginx for a moment: not meanwhile
+    my $lock_dir = -d '/run/lock' ? '/run/lock' : '/tmp';
+    open my $lock, '>>', "$lock_dir/provision-x-package-test.lock" or die $!;
+    flock $lock, LOCK_SH or die "flock: $!";
+
+    my $tree = "$dir/etc";
+    system('cp', '-a', '/etc/nginx', $tree) == 0 or die "cp: $?";
+    my $conf = "load_module $module;\n" . slurp("$tree/nginx.conf");
+    $conf =~ s{/etc/nginx/}{$tree/}g;
+    $conf =~ s{^pid .*$}{pid $dir/logs/stock.pid;}m;
+    spew("$tree/nginx.conf", $conf);
+    ok -d "$tree/conf.d" && $conf =~ m{include $tree/conf\.d/\*\.conf;},
+        'the stock nginx.conf includes conf.d/*.conf in http {}';
+    spew("$tree/conf.d/provision-x.conf", rewrite_nginx($synopsis->{text}));
+    run3([$binary, '-t', '-c', "$tree/nginx.conf", '-e',
+          "$dir/logs/stock-error.log"], undef, \my $out, \my $err);
+    is $? >> 8, 0, 'the complete configuration, as conf.d/provision-x.conf '
+        . 'of the stock /etc/nginx, passes nginx -t' or diag $err;
+    close $lock;
+}
+
+# ---- the demo gateway, as make run starts it ----
+
+my $prefix = "$Root/t/servroot-readme";
+remove_tree($prefix);
+make_path($prefix);
+my ($port, $platform_port) = $ENV{TEST_NGINX_PORT}
+    ? ($ENV{TEST_NGINX_PORT}, $ENV{TEST_NGINX_PORT} + 1)
+    : (PXNginx::free_port(), PXNginx::free_port());
+
+my $pid = fork // die "fork: $!";
+if ($pid == 0) {
+    open STDOUT, '>', "$prefix/run.out" or die $!;
+    open STDERR, '>', "$prefix/error.log" or die $!;
+    chdir $Root or die $!;
+    $ENV{PX_DEMO_PORT} = $port;
+    $ENV{PX_DEMO_PLATFORM_PORT} = $platform_port;
+    exec 'sh', "$Root/scripts/run.sh", $binary, $module, $prefix;
+    die "exec: $!";
+}
+
+my $up;
+for (1 .. 100) {
+    last if waitpid($pid, WNOHANG) == $pid;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+    if ($s) { $up = 1; close $s; last }
+    sleep 0.1;
+}
+ok $up, "the demo gateway listens on 127.0.0.1:$port"
+    or BAIL_OUT(slurp("$prefix/error.log"));
+
+my $work = tempdir(CLEANUP => 1);
+make_path("$work/build");
+symlink $prefix, "$work/build/run" or die $!;
+symlink $cli, "$work/build/provision-x" or die $!;
+symlink $module, "$work/build/ngx_http_provision_x_module.so" or die $!;
+symlink "$Root/$_", "$work/$_" or die $! for qw(examples monitoring);
+
+my (@skipped, $ran);
+for my $block (@sh) {
+    if (defined(my $why = mark($block, qr/^not run:\s*(.*)$/))) {
+        push @skipped, "line $block->{line}: $why";
+        next;
+    }
+    $ran++;
+    (my $script = $block->{text}) =~ s/127\.0\.0\.1:8080\b/127.0.0.1:$port/g;
+    my ($out, $err) = ('', '');
+    run3(['timeout', '120', 'bash', '-e', '-o', 'pipefail', '-c',
+          "cd '$work'\n$script"], \undef, \$out, \$err);
+    my $rc = $? >> 8;
+    is $rc, 0, "README line $block->{line}: the sh block runs"
+        or diag "$script\n--- stdout\n$out\n--- stderr\n$err";
+    for my $want ($block->{text} =~ /^\s*# -> (.+?)\s*$/mg) {
+        ok index($out, $want) >= 0,
+            "README line $block->{line}: the output contains $want"
+            or diag "--- stdout\n$out\n--- stderr\n$err";
+    }
+}
+
+cmp_ok $ran, '>=', 10, "$ran sh blocks run against the demo";
+note scalar(@skipped) . " sh blocks not run:\n  " . join "\n  ", @skipped;
+cmp_ok scalar(@skipped), '<=', 8, scalar(@skipped)
+    . ' sh blocks marked "not run", each with its reason';
+
+kill 'QUIT', $pid;
+my $gone;
+for (1 .. 100) {
+    if (waitpid($pid, WNOHANG) == $pid) { $gone = 1; last }
+    sleep 0.1;
+}
+ok $gone, 'the demo stops gracefully' or kill 'KILL', $pid;
+my @bad = PXLogs::crash_lines(slurp("$prefix/error.log"));
+ok !@bad, 'the demo\'s error log holds no crash, alert or sanitizer report'
+    or diag join "\n", @bad;
+
+done_testing();
