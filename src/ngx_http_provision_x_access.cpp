@@ -669,9 +669,8 @@ static ngx_http_provision_x_ctx_t *
 ngx_http_provision_x_create_ctx(ngx_http_request_t *r) noexcept
 {
     /* zeroed pool memory, never destroyed: plain data only */
-    static_assert(
-        std::is_trivially_destructible_v<ngx_http_provision_x_ctx_t> &&
-        std::is_standard_layout_v<ngx_http_provision_x_ctx_t>);
+    static_assert(std::is_trivially_destructible_v<ngx_http_provision_x_ctx_t>);
+    static_assert(std::is_standard_layout_v<ngx_http_provision_x_ctx_t>);
 
     ngx_pool_cleanup_t *cln =
         ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_provision_x_ctx_t));

@@ -136,10 +136,12 @@ ngx_http_provision_x_cdr_what(ngx_uint_t type) noexcept
         return "CDR";
     }
 
-    return type < provision_x::push_type_count
-               ? provision_x::push_type_name(
-                     static_cast<provision_x::push_type>(type))
-               : "event";
+    if (type >= provision_x::push_type_count) {
+        return "event";
+    }
+
+    return provision_x::push_type_name(
+        static_cast<provision_x::push_type>(type));
 }
 
 static void *
@@ -596,6 +598,139 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
     return NGX_OK;
 }
 
+/* a push the parse refused as a whole: its dialect's 4xx, or a 5xx for
+ * what the gateway itself failed at */
+static ngx_int_t
+ngx_http_provision_x_cdr_refuse(ngx_http_request_t *r,
+                                ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+    const cdr_push &push = *cdr->push;
+
+    if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_cdr_refused,
+                                         r->connection->log)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "provision_x: refused %s %s push: %s%s%s",
+                      provision_x::dialect_name(push.dialect()),
+                      ngx_http_provision_x_cdr_what(cdr->type),
+                      provision_x::cdr_status_name(push.status()),
+                      push.detail()[0] ? ", " : "", push.detail());
+    }
+
+    ngx_http_provision_x_metrics_cdr_refused(ctx->dialect, cdr->type);
+
+    if (push.status() == cdr_status::no_memory) {
+        return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                               "out of memory, retry later");
+    }
+
+    return ngx_http_provision_x_cdr_answer(
+        r,
+        push.status() == cdr_status::too_large
+            ? NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+            : NGX_HTTP_BAD_REQUEST,
+        provision_x::cdr_push_message(push));
+}
+
+/* what every line of the push carries: when it arrived and which app
+ * signed it */
+static ngx_int_t
+ngx_http_provision_x_cdr_stamp(ngx_http_request_t *r,
+                               ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+    provision_x::utc_timestamp_text now;
+
+    provision_x::format_utc_timestamp(ngx_time(), now);
+
+    u_char *received = static_cast<u_char *>(
+        ngx_pnalloc(r->pool, provision_x::utc_timestamp_length));
+    if (received == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(received, now.data(), provision_x::utc_timestamp_length);
+    cdr->meta.received = std::string_view(reinterpret_cast<char *>(received),
+                                          provision_x::utc_timestamp_length);
+
+    if (ctx->app != NULL) {
+        cdr->meta.app = provision_x::view(ctx->app->name);
+    }
+
+    return NGX_OK;
+}
+
+/*
+ * Invalid records refuse the push (invalid=reject) or go to the
+ * dead-letter file before anything is handed off.  0 lets the valid
+ * records go on; otherwise the status to answer, and *why.
+ */
+static ngx_uint_t
+ngx_http_provision_x_cdr_set_aside_invalid(
+    ngx_http_request_t *r, ngx_http_provision_x_loc_conf_t *plcf,
+    ngx_http_provision_x_ctx_t *ctx, const char **why) noexcept
+{
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+    const cdr_push &push = *cdr->push;
+
+    if (plcf->cdr_invalid != NGX_HTTP_PROVISION_X_INVALID_REJECT) {
+        if (ngx_http_provision_x_cdr_dead_letter(r, plcf, push, cdr->meta) !=
+            NGX_OK) {
+            *why = "dead letter not written";
+            return NGX_HTTP_SERVICE_UNAVAILABLE;
+        }
+
+        return 0;
+    }
+
+    for (const provision_x::cdr_record &rec : push) {
+        if (!rec.valid) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "provision_x: refused %s %s push: invalid "
+                          "record: %s",
+                          provision_x::dialect_name(push.dialect()),
+                          ngx_http_provision_x_cdr_what(cdr->type), rec.reason);
+            break;
+        }
+    }
+
+    ngx_http_provision_x_metrics_cdr_refused(ctx->dialect, cdr->type);
+
+    *why = "the push holds an invalid record";
+    return NGX_HTTP_BAD_REQUEST;
+}
+
+/* the new records go to the location's sink; a push without any is
+ * acknowledged at once */
+static ngx_int_t
+ngx_http_provision_x_cdr_hand_off(ngx_http_request_t *r,
+                                  ngx_http_provision_x_loc_conf_t *plcf,
+                                  ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "provision_x: %s push: %ui new, %ui duplicate, %ui invalid "
+                   "records; sink %s",
+                   ngx_http_provision_x_cdr_what(cdr->type), cdr->fresh,
+                   cdr->duplicates, cdr->invalid, plcf->cdr_sink->name);
+
+    if (cdr->fresh == 0) {
+        return ngx_http_provision_x_cdr_commit(r, ctx);
+    }
+
+    cdr->hand_off_start = ngx_current_msec;
+
+    ngx_int_t rc = plcf->cdr_sink->hand_off(r, ctx);
+
+    if (rc != NGX_DONE && plcf->cdr_sink->finish != NULL) {
+        /* a subrequest sink that could not even start: a 5xx all the same */
+        ngx_http_provision_x_cdr_handed_off(r, ctx, rc);
+    }
+
+    return rc;
+}
+
 static ngx_int_t
 ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
                                  ngx_http_provision_x_loc_conf_t *plcf,
@@ -674,29 +809,7 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
     }
 
     if (push.status() != cdr_status::ok) {
-        if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_cdr_refused,
-                                             r->connection->log)) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "provision_x: refused %s %s push: %s%s%s",
-                          provision_x::dialect_name(push.dialect()),
-                          ngx_http_provision_x_cdr_what(cdr->type),
-                          provision_x::cdr_status_name(push.status()),
-                          push.detail()[0] ? ", " : "", push.detail());
-        }
-
-        ngx_http_provision_x_metrics_cdr_refused(ctx->dialect, cdr->type);
-
-        if (push.status() == cdr_status::no_memory) {
-            return ngx_http_provision_x_cdr_answer(
-                r, NGX_HTTP_SERVICE_UNAVAILABLE, "out of memory, retry later");
-        }
-
-        return ngx_http_provision_x_cdr_answer(
-            r,
-            push.status() == cdr_status::too_large
-                ? NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
-                : NGX_HTTP_BAD_REQUEST,
-            provision_x::cdr_push_message(push));
+        return ngx_http_provision_x_cdr_refuse(r, ctx);
     }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -705,73 +818,22 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
                    provision_x::push_type_name(push.type()), push.size(),
                    push.valid_count());
 
-    provision_x::utc_timestamp_text now;
-    provision_x::format_utc_timestamp(ngx_time(), now);
-
-    u_char *received = static_cast<u_char *>(
-        ngx_pnalloc(r->pool, provision_x::utc_timestamp_length));
-    if (received == NULL) {
+    if (ngx_http_provision_x_cdr_stamp(r, ctx) != NGX_OK ||
+        ngx_http_provision_x_cdr_classify(r, plcf, cdr) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(received, now.data(), provision_x::utc_timestamp_length);
-    cdr->meta.received = std::string_view(reinterpret_cast<char *>(received),
-                                          provision_x::utc_timestamp_length);
+    if (cdr->invalid > 0) {
+        const char *why;
+        ngx_uint_t status =
+            ngx_http_provision_x_cdr_set_aside_invalid(r, plcf, ctx, &why);
 
-    if (ctx->app != NULL) {
-        cdr->meta.app = provision_x::view(ctx->app->name);
-    }
-
-    if (ngx_http_provision_x_cdr_classify(r, plcf, cdr) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (cdr->invalid > 0 &&
-        plcf->cdr_invalid == NGX_HTTP_PROVISION_X_INVALID_REJECT) {
-        for (const provision_x::cdr_record &rec : push) {
-            if (!rec.valid) {
-                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                              "provision_x: refused %s %s push: invalid "
-                              "record: %s",
-                              provision_x::dialect_name(push.dialect()),
-                              ngx_http_provision_x_cdr_what(cdr->type),
-                              rec.reason);
-                break;
-            }
+        if (status != 0) {
+            return ngx_http_provision_x_cdr_answer(r, status, why);
         }
-
-        ngx_http_provision_x_metrics_cdr_refused(ctx->dialect, cdr->type);
-
-        return ngx_http_provision_x_cdr_answer(
-            r, NGX_HTTP_BAD_REQUEST, "the push holds an invalid record");
     }
 
-    if (cdr->invalid > 0 && ngx_http_provision_x_cdr_dead_letter(
-                                r, plcf, push, cdr->meta) != NGX_OK) {
-        return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                               "dead letter not written");
-    }
-
-    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "provision_x: %s push: %ui new, %ui duplicate, %ui invalid "
-                   "records; sink %s",
-                   ngx_http_provision_x_cdr_what(cdr->type), cdr->fresh,
-                   cdr->duplicates, cdr->invalid, plcf->cdr_sink->name);
-
-    if (cdr->fresh == 0) {
-        return ngx_http_provision_x_cdr_commit(r, ctx);
-    }
-
-    cdr->hand_off_start = ngx_current_msec;
-
-    ngx_int_t rc = plcf->cdr_sink->hand_off(r, ctx);
-
-    if (rc != NGX_DONE && plcf->cdr_sink->finish != NULL) {
-        /* a subrequest sink that could not even start: a 5xx all the same */
-        ngx_http_provision_x_cdr_handed_off(r, ctx, rc);
-    }
-
-    return rc;
+    return ngx_http_provision_x_cdr_hand_off(r, plcf, ctx);
 }
 
 static void

@@ -863,10 +863,10 @@ ngx_http_provision_x_interface_variable(ngx_http_request_t *r,
             value = view(call->operation);
             break;
         default:
-            value = call->answered
-                        ? provision_x::name_of(
-                              static_cast<interface_outcome>(call->outcome))
-                        : "";
+            if (call->answered) {
+                value = provision_x::name_of(
+                    static_cast<interface_outcome>(call->outcome));
+            }
             break;
         }
     }

@@ -303,10 +303,12 @@ ngx_http_provision_x_status_types(
 static const char *
 ngx_http_provision_x_status_type_name(ngx_uint_t type) noexcept
 {
-    return type < provision_x::push_type_count
-               ? provision_x::push_type_name(
-                     static_cast<provision_x::push_type>(type))
-               : "unknown";
+    if (type >= provision_x::push_type_count) {
+        return "unknown";
+    }
+
+    return provision_x::push_type_name(
+        static_cast<provision_x::push_type>(type));
 }
 
 static ngx_atomic_uint_t

@@ -3188,8 +3188,8 @@ cdr_line_bound(const cdr_push &push, size_t i,
     return sizeof("{\"dialect\":\"\",\"type\":\"\",\"app\":\"\","
                   "\"key\":\"\",\"received\":\"\",\"error\":\"\","
                   "\"record_base64\":}") +
-           6 /* "huawei" */ +
-           type_names[static_cast<size_t>(push.type())].size() +
+           6 /* "huawei" */
+           + type_names[static_cast<size_t>(push.type())].size() +
            escaped_bound(line_app(r, meta)) + r.key_len +
            escaped_bound(meta.received) + escaped_bound(r.reason) + body;
 }
