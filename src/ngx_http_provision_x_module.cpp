@@ -256,8 +256,9 @@ ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
         return provision_x::conf_message("is duplicate");
     }
 
-    if (ngx_http_provision_x_conf_dialect(cf, &value[1], true, &plcf->verify) !=
-        NGX_CONF_OK) {
+    if (ngx_http_provision_x_conf_dialect(cf, &value[1], true, &plcf->verify)
+        != NGX_CONF_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
@@ -454,8 +455,9 @@ ngx_http_provision_x_type_named(dialect d, std::string_view name,
                                 provision_x::push_type *t) noexcept
 {
     /* the platforms' own names for their CDR push */
-    if ((d == dialect::huawei && name == "fee") ||
-        (d == dialect::aliyun && name == "SecretReport")) {
+    if ((d == dialect::huawei && name == "fee")
+        || (d == dialect::aliyun && name == "SecretReport"))
+    {
         *t = provision_x::push_type::cdr;
         return true;
     }
@@ -730,8 +732,9 @@ ngx_http_provision_x_receive(ngx_conf_t *cf, ngx_command_t *cmd,
             "takes several Huawei types)");
     }
 
-    if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &plcf->cdr) !=
-        NGX_CONF_OK) {
+    if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &plcf->cdr)
+        != NGX_CONF_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
@@ -846,8 +849,8 @@ ngx_http_provision_x_check_sinks(
         ngx_http_provision_x_loc_conf_t *plcf = rcv[i].plcf;
         ngx_str_t *uri = &plcf->cdr_sink_uri;
 
-        if (uri->len == 0 ||
-            ngx_http_provision_x_location_found(rcv[i].cscf, uri)) {
+        if (uri->len == 0
+            || ngx_http_provision_x_location_found(rcv[i].cscf, uri)) {
             continue;
         }
 
@@ -951,8 +954,8 @@ ngx_http_provision_x_dead_letter_open(ngx_conf_t *cf, ngx_str_t *name) noexcept
 
         *ngx_cpymem(dir.data, full.data, dir.len) = '\0';
 
-        if (ngx_file_info(dir.data, &fi) == NGX_FILE_ERROR ||
-            !ngx_is_dir(&fi)) {
+        if (ngx_file_info(dir.data, &fi) == NGX_FILE_ERROR || !ngx_is_dir(&fi))
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "dead-letter file \"%V\": directory \"%V\" "
                                "does not exist; set "
@@ -1204,11 +1207,15 @@ ngx_http_provision_x_create_main_conf(ngx_conf_t *cf) noexcept
     pmcf->log_redact = NGX_CONF_UNSET;
 
     if (ngx_array_init(&pmcf->apps, cf->pool, 4,
-                       sizeof(ngx_http_provision_x_app_t)) != NGX_OK ||
-        ngx_array_init(&pmcf->receivers, cf->pool, 4,
-                       sizeof(ngx_http_provision_x_receiver_t)) != NGX_OK ||
-        ngx_array_init(&pmcf->zone_refs, cf->pool, 4,
-                       sizeof(ngx_http_provision_x_zone_ref_t)) != NGX_OK) {
+                       sizeof(ngx_http_provision_x_app_t))
+            != NGX_OK
+        || ngx_array_init(&pmcf->receivers, cf->pool, 4,
+                          sizeof(ngx_http_provision_x_receiver_t))
+               != NGX_OK
+        || ngx_array_init(&pmcf->zone_refs, cf->pool, 4,
+                          sizeof(ngx_http_provision_x_zone_ref_t))
+               != NGX_OK)
+    {
         return NULL;
     }
 
@@ -1314,8 +1321,9 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(cf);
 
-    if (pmcf->log_redact &&
-        ngx_http_provision_x_redact_log(cf->pool, clcf->error_log) != NGX_OK) {
+    if (pmcf->log_redact
+        && ngx_http_provision_x_redact_log(cf->pool, clcf->error_log) != NGX_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
@@ -1332,8 +1340,8 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
      * The default file is opened only for a location that receives CDRs:
      * loading the module must not open files nobody asked for.
      */
-    if (conf->cdr != dialect::off &&
-        conf->cdr_dead_letter == NGX_CONF_UNSET_PTR) {
+    if (conf->cdr != dialect::off
+        && conf->cdr_dead_letter == NGX_CONF_UNSET_PTR) {
         ngx_str_t path;
 
         if (ngx_http_provision_x_dead_letter_default(cf, &path) != NGX_OK) {
@@ -1348,8 +1356,8 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     /* verification without replay protection must be asked for by name */
-    if (conf->verify != dialect::off &&
-        conf->nonce_zone == NGX_CONF_UNSET_PTR) {
+    if (conf->verify != dialect::off && conf->nonce_zone == NGX_CONF_UNSET_PTR)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"provision_x_verify\" needs "
                            "\"provision_x_nonce\": a nonce zone, or \"off\"");
@@ -1431,8 +1439,10 @@ ngx_http_provision_x_init_module(ngx_cycle_t *cycle) noexcept
 
     /* the main-level logs are all known only now (an error_log after the
      * http block, say); location-level ones got the writer in merge */
-    if (pmcf->log_redact && ngx_http_provision_x_redact_log(
-                                cycle->pool, &cycle->new_log) != NGX_OK) {
+    if (pmcf->log_redact
+        && ngx_http_provision_x_redact_log(cycle->pool, &cycle->new_log)
+               != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

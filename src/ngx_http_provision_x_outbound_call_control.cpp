@@ -65,8 +65,8 @@ ngx_http_provision_x_cc_answered(
     ctx->outcome = outcome;
 
     ngx_time_t *tp = ngx_timeofday();
-    auto elapsed = static_cast<ngx_msec_int_t>((tp->sec - r->start_sec) * 1000 +
-                                               (tp->msec - r->start_msec));
+    auto elapsed = static_cast<ngx_msec_int_t>((tp->sec - r->start_sec) * 1000
+                                               + (tp->msec - r->start_msec));
 
     if (olcf->cc_sms) {
         ngx_http_provision_x_metrics_sms_control(outcome,
@@ -106,7 +106,8 @@ ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
     ngx_http_provision_x_cc_answered(r, olcf, ctx, outcome);
 
     if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_cc_fallbacks,
-                                         r->connection->log)) {
+                                         r->connection->log))
+    {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "provision_x: %s fallback \"%V\" (%V: %s, "
                       "binding status %i)",
@@ -176,9 +177,11 @@ ngx_http_provision_x_cc_landline(
 try {
     std::string_view body;
 
-    if (r->request_body != NULL &&
-        ngx_http_provision_x_body_view(r, NGX_HTTP_PROVISION_X_CC_BODY_MAX, 0,
-                                       &body, NULL) != NGX_OK) {
+    if (r->request_body != NULL
+        && ngx_http_provision_x_body_view(r, NGX_HTTP_PROVISION_X_CC_BODY_MAX,
+                                          0, &body, NULL)
+               != NGX_OK)
+    {
         body = {};
     }
 
@@ -200,8 +203,9 @@ try {
         params.clear();
 
         if (provision_x::parse_urlencoded(raw, NGX_HTTP_PROVISION_X_CC_BODY_MAX,
-                                          params, arena) !=
-            provision_x::params_error::ok) {
+                                          params, arena)
+            != provision_x::params_error::ok)
+        {
             continue;
         }
 
@@ -251,10 +255,11 @@ ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept
     ctx->call.answer = ngx_http_provision_x_cc_answer;
     ctx->call.expired = ngx_http_provision_x_cc_expired;
 
-    if (NGX_HTTP_PROVISION_X_FAULT("control_subrequest") ||
-        ngx_http_provision_x_deadline_start(r, &ctx->call, &olcf->cc_pass,
-                                            &r->args, olcf->cc_timeout,
-                                            &sr) != NGX_OK) {
+    if (NGX_HTTP_PROVISION_X_FAULT("control_subrequest")
+        || ngx_http_provision_x_deadline_start(r, &ctx->call, &olcf->cc_pass,
+                                               &r->args, olcf->cc_timeout, &sr)
+               != NGX_OK)
+    {
         ngx_http_provision_x_cc_fallback(
             r, ctx, NGX_HTTP_PROVISION_X_CC_FALLBACK_ERROR, "no subrequest", 0);
         return;
@@ -377,8 +382,8 @@ ngx_http_provision_x_cc_param(ngx_http_provision_x_outbound_loc_conf_t *olcf,
 
     if (k == "timeout") {
         olcf->cc_timeout = ngx_parse_time(value, 0);
-        return olcf->cc_timeout != static_cast<ngx_msec_t>(NGX_ERROR) &&
-               olcf->cc_timeout != 0;
+        return olcf->cc_timeout != static_cast<ngx_msec_t>(NGX_ERROR)
+               && olcf->cc_timeout != 0;
     }
 
     if (k == "fallback") {
@@ -462,8 +467,9 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
             "is duplicate: one control answer per location");
     }
 
-    if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &p.d) !=
-        NGX_CONF_OK) {
+    if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &p.d)
+        != NGX_CONF_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
@@ -500,16 +506,19 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    if (!ngx_http_provision_x_cc_check(cf, olcf, &p) ||
-        !ngx_http_provision_x_cc_body(cf, p.d, p.sms, p.operation, p.message,
-                                      p.called, p.calling,
-                                      &olcf->cc_fallback)) {
+    if (!ngx_http_provision_x_cc_check(cf, olcf, &p)
+        || !ngx_http_provision_x_cc_body(cf, p.d, p.sms, p.operation, p.message,
+                                         p.called, p.calling,
+                                         &olcf->cc_fallback))
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
-    if (p.landline && !ngx_http_provision_x_cc_body(
-                          cf, p.d, false, aliyun ? "REJECT" : "close", "", "",
-                          "", &olcf->cc_landline)) {
+    if (p.landline
+        && !ngx_http_provision_x_cc_body(cf, p.d, false,
+                                         aliyun ? "REJECT" : "close", "", "",
+                                         "", &olcf->cc_landline))
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 

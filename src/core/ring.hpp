@@ -117,8 +117,9 @@ struct ring_header {
     /* followed by nslots slots, then the ring */
 };
 
-static_assert(is_plain_data<ring_rec> && is_plain_data<ring_slot> &&
-              is_plain_data<ring_header>);
+static_assert(is_plain_data<ring_rec>);
+static_assert(is_plain_data<ring_slot>);
+static_assert(is_plain_data<ring_header>);
 static_assert(sizeof(ring_rec) == 32);
 static_assert(sizeof(ring_slot) == 56);
 static_assert(sizeof(ring_header) == 120);

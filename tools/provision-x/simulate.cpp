@@ -92,8 +92,9 @@ parse_schedule(const std::string &text)
     while (std::getline(s, item, ',')) {
         char *end = nullptr;
         double v = std::strtod(item.c_str(), &end);
-        if (item.empty() || *end != '\0' || !(v >= 0 && v <= 100000) ||
-            (!out.empty() && v < out.back())) {
+        if (item.empty() || *end != '\0' || !(v >= 0 && v <= 100000)
+            || (!out.empty() && v < out.back()))
+        {
             throw usage_error("--schedule wants ascending minutes, e.g. "
                               "1,4,9 (or none)");
         }
@@ -145,8 +146,8 @@ acknowledged(const std::string &dialect, const http_response &res)
         return true;
     }
     json_t *root = json_loadb(res.body.data(), res.body.size(), 0, nullptr);
-    bool ok = root != nullptr && json_is_object(root) &&
-              json_is_number(json_object_get(root, "code"));
+    bool ok = root != nullptr && json_is_object(root)
+              && json_is_number(json_object_get(root, "code"));
     json_decref(root);
     return ok;
 }
@@ -187,10 +188,11 @@ read_simulation(const options &o)
         huawei ? provision_x::dialect::huawei : provision_x::dialect::aliyun;
     std::string cdr_name = huawei ? "fee" : "SecretReport";
     std::string type_name = o.get("type", cdr_name);
-    if (type_name != cdr_name &&
-        !push_type_from_name(s.dialect, type_name, &s.type)) {
-        throw usage_error("--type " + type_name + " is no " + s.dialect_name +
-                          " push type (see --help)");
+    if (type_name != cdr_name
+        && !push_type_from_name(s.dialect, type_name, &s.type))
+    {
+        throw usage_error("--type " + type_name + " is no " + s.dialect_name
+                          + " push type (see --help)");
     }
     s.app = o.get("app", huawei ? "demo-huawei" : "demo-aliyun");
     if (huawei) {
@@ -298,8 +300,8 @@ replay(const simulation &s, std::vector<push> &pushes)
     };
 
     auto later = [&](std::size_t a, std::size_t b) {
-        return pushes[a].due > pushes[b].due ||
-               (pushes[a].due == pushes[b].due && a > b);
+        return pushes[a].due > pushes[b].due
+               || (pushes[a].due == pushes[b].due && a > b);
     };
     std::priority_queue<std::size_t, std::vector<std::size_t>, decltype(later)>
         queue(later);
