@@ -139,9 +139,8 @@ main(int argc, char **argv)
             params.clear();
             arena.clear();
             arena.reserve(query.size());
-            if (parse_urlencoded(query, 8192, params, arena) !=
-                    params_error::ok ||
-                xmode_verify(params, key, opt, scratch) != sig_error::ok)
+            if (parse_urlencoded(query, 8192, params, arena) != params_error::ok
+                || xmode_verify(params, key, opt, scratch) != sig_error::ok)
                 return 1;
         }
         return 0;
@@ -197,8 +196,8 @@ main(int argc, char **argv)
     if (op == "parse_push" || op == "parse_event") {
         for (long i = 0; i < n; i++) {
             region.used = 0;
-            if (parse_push(parser, dialect, body.data(), len, options, push) !=
-                cdr_status::ok)
+            if (parse_push(parser, dialect, body.data(), len, options, push)
+                != cdr_status::ok)
                 return 1;
             sink = push.valid_count();
         }
@@ -208,8 +207,8 @@ main(int argc, char **argv)
     if (op == "dedup_lines" || op == "event_lines") {
         // NDJSON line serialisation of every record of one parsed push
         // (the key is rendered into the line); one op = one record.
-        if (parse_push(parser, dialect, body.data(), len, options, push) !=
-            cdr_status::ok)
+        if (parse_push(parser, dialect, body.data(), len, options, push)
+            != cdr_status::ok)
             return 1;
         cdr_line_meta meta{"", "2026-11-29T03:00:00Z"};
         std::string buf(64 * 1024, '\0');

@@ -42,21 +42,24 @@ mac_ctx_dup(long n)
     size_t len;
     int rc = 1;
 
-    if (base == nullptr ||
-        EVP_MAC_init(base,
-                     reinterpret_cast<const unsigned char *>(secret.data()),
-                     secret.size(), params) != 1) {
+    if (base == nullptr
+        || EVP_MAC_init(base,
+                        reinterpret_cast<const unsigned char *>(secret.data()),
+                        secret.size(), params)
+               != 1)
+    {
         goto done;
     }
 
     for (long i = 0; i < n; i++) {
         EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(base);
         bool ok =
-            ctx != nullptr &&
-            EVP_MAC_update(
-                ctx, reinterpret_cast<const unsigned char *>(message.data()),
-                message.size()) == 1 &&
-            EVP_MAC_final(ctx, out, &len, sizeof(out)) == 1;
+            ctx != nullptr
+            && EVP_MAC_update(
+                   ctx, reinterpret_cast<const unsigned char *>(message.data()),
+                   message.size())
+                   == 1
+            && EVP_MAC_final(ctx, out, &len, sizeof(out)) == 1;
         EVP_MAC_CTX_free(ctx);
         if (!ok) {
             goto done;

@@ -93,8 +93,8 @@ sanitize_utf8(std::string &t, std::vector<touch> &touches)
 {
     for (size_t i = 0; i < t.size();) {
         size_t n = lead_length(static_cast<unsigned char>(t[i]));
-        if (n != 0 && i + n <= t.size() &&
-            is_utf8(std::string_view(t).substr(i, n))) {
+        if (n != 0 && i + n <= t.size()
+            && is_utf8(std::string_view(t).substr(i, n))) {
             i += n;
             continue;
         }
@@ -173,8 +173,9 @@ zero_number(std::string &t, size_t end)
     size_t e = std::min(end, t.size());
     size_t b = e;
 
-    while (b > 0 && std::strchr("0123456789+-.eE", t[b - 1]) != nullptr &&
-           t[b - 1] != '\0') {
+    while (b > 0 && std::strchr("0123456789+-.eE", t[b - 1]) != nullptr
+           && t[b - 1] != '\0')
+    {
         b--;
     }
     if (b == e) {
@@ -263,8 +264,8 @@ bool
 holds_nul(json_t *v)
 {
     if (json_is_string(v)) {
-        return std::memchr(json_string_value(v), '\0', json_string_length(v)) !=
-               nullptr;
+        return std::memchr(json_string_value(v), '\0', json_string_length(v))
+               != nullptr;
     }
     if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
@@ -302,9 +303,10 @@ percent(std::string_view s)
     static const char hex[] = "0123456789ABCDEF";
     std::string out;
     for (unsigned char c : s) {
-        if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-            (c >= 'a' && c <= 'z') ||
-            (c != '\0' && std::strchr("-._~@:+", c) != nullptr)) {
+        if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z')
+            || (c >= 'a' && c <= 'z')
+            || (c != '\0' && std::strchr("-._~@:+", c) != nullptr))
+        {
             out += static_cast<char>(c);
         } else {
             out += '%';
@@ -446,22 +448,26 @@ reference(json_t *rec, const ref_type &type, const cdr_options &opt,
         }
 
         cdr_problem p = cdr_problem::none;
-        bool text_ok = r->type == cdr_field_type::string ||
-                       r->type == cdr_field_type::string_or_integer;
+        bool text_ok = r->type == cdr_field_type::string
+                       || r->type == cdr_field_type::string_or_integer;
         if (json_is_string(v) && text_ok) {
             if (json_string_length(v) < r->min_len) {
                 p = cdr_problem::too_short;
-            } else if (r->max_len != 0 &&
-                       code_points(json_string_value(v),
-                                   json_string_length(v)) > r->max_len) {
+            } else if (r->max_len != 0
+                       && code_points(json_string_value(v),
+                                      json_string_length(v))
+                              > r->max_len)
+            {
                 p = cdr_problem::too_long;
             }
         } else if (r->type == cdr_field_type::number) {
             p = json_is_number(v) ? p : cdr_problem::wrong_type;
         } else if (r->type == cdr_field_type::string || !json_is_integer(v)) {
             p = cdr_problem::wrong_type;
-        } else if (r->ranged && (json_integer_value(v) < r->lo ||
-                                 json_integer_value(v) > r->hi)) {
+        } else if (r->ranged
+                   && (json_integer_value(v) < r->lo
+                       || json_integer_value(v) > r->hi))
+        {
             p = cdr_problem::out_of_range;
         }
 
@@ -486,8 +492,9 @@ reference(json_t *rec, const ref_type &type, const cdr_options &opt,
         tenant = at(cdr_field_role::app_key);
     } else if (type.tenant == tenant_from::envelope) {
         tenant = envelope_app_key;
-    } else if (pools && !broken(cdr_field_role::pool_key) &&
-               !broken(cdr_field_role::partner_key)) {
+    } else if (pools && !broken(cdr_field_role::pool_key)
+               && !broken(cdr_field_role::partner_key))
+    {
         json_t *pool = at(cdr_field_role::pool_key);
         json_t *partner = at(cdr_field_role::partner_key);
         if (pool != nullptr && json_string_length(pool) > 0) {
@@ -501,8 +508,9 @@ reference(json_t *rec, const ref_type &type, const cdr_options &opt,
 
     x.field = bad != nullptr ? bad->name : "";
     json_t *mode = at(cdr_field_role::mode);
-    if (bad == nullptr && type.mode != nullptr && mode != nullptr &&
-        text(mode) != type.mode) {
+    if (bad == nullptr && type.mode != nullptr && mode != nullptr
+        && text(mode) != type.mode)
+    {
         problem = cdr_problem::wrong_value;
         x.field = mode_field;
     }
@@ -515,9 +523,10 @@ reference(json_t *rec, const ref_type &type, const cdr_options &opt,
         }
     }
 
-    if (pools && tenant == nullptr && !broken(cdr_field_role::pool_key) &&
-        !broken(cdr_field_role::partner_key) &&
-        problem != cdr_problem::missing) {
+    if (pools && tenant == nullptr && !broken(cdr_field_role::pool_key)
+        && !broken(cdr_field_role::partner_key)
+        && problem != cdr_problem::missing)
+    {
         problem = cdr_problem::missing;
         x.field = "pool_key/partner_key";
     }
@@ -546,9 +555,10 @@ reference(json_t *rec, const ref_type &type, const cdr_options &opt,
     }
     x.problem = problem;
 
-    if ((type.tenant != tenant_from::none && tenant == nullptr) ||
-        at(cdr_field_role::key1) == nullptr || broken(cdr_field_role::key2) ||
-        broken(cdr_field_role::key3)) {
+    if ((type.tenant != tenant_from::none && tenant == nullptr)
+        || at(cdr_field_role::key1) == nullptr || broken(cdr_field_role::key2)
+        || broken(cdr_field_role::key3))
+    {
         return x;
     }
 
@@ -605,10 +615,11 @@ huawei_type(json_t *root, const cdr_options &opt)
 
     for (const ref_type &r : ref_types) {
         bool named = ev == nullptr ? r.type == push_type::sms
-                                   : r.event != nullptr && json_is_string(ev) &&
-                                         text(ev) == r.event;
-        if (r.dialect == dialect::huawei && named &&
-            (opt.types & push_type_bit(r.type)) != 0) {
+                                   : r.event != nullptr && json_is_string(ev)
+                                         && text(ev) == r.event;
+        if (r.dialect == dialect::huawei && named
+            && (opt.types & push_type_bit(r.type)) != 0)
+        {
             return &r;
         }
     }
@@ -711,8 +722,8 @@ compare_with_jansson(const cdr_push &p, json_t *root, dialect d,
             require(x.field == (r.field != nullptr ? r.field : ""),
                     "offending field");
         }
-        require(x.has_tenant == (r.tenant.data() != nullptr) &&
-                    (!x.has_tenant || x.tenant == r.tenant),
+        require(x.has_tenant == (r.tenant.data() != nullptr)
+                    && (!x.has_tenant || x.tenant == r.tenant),
                 "tenant");
         require(x.has_key == (r.key_len != 0), "key presence");
         if (x.has_key) {
@@ -774,17 +785,17 @@ compare_relaxed(const cdr_push &orig, const char *obase, const cdr_push &san,
 
     if (san.status() != cdr_status::ok) {
         cdr_status s = orig.status();
-        require(s == san.status() || (utf8 && s == cdr_status::not_json) ||
-                    (dup && s == cdr_status::duplicate_key),
+        require(s == san.status() || (utf8 && s == cdr_status::not_json)
+                    || (dup && s == cdr_status::duplicate_key),
                 "refused push: status not explained by the changes");
         return;
     }
 
     if (outside[size_t(change::utf8)] || outside[size_t(change::dup_key)]) {
         cdr_status s = orig.status();
-        require((outside[size_t(change::utf8)] && s == cdr_status::not_json) ||
-                    (outside[size_t(change::dup_key)] &&
-                     s == cdr_status::duplicate_key),
+        require((outside[size_t(change::utf8)] && s == cdr_status::not_json)
+                    || (outside[size_t(change::dup_key)]
+                        && s == cdr_status::duplicate_key),
                 "a change outside the records must refuse the push");
         return;
     }
@@ -795,8 +806,8 @@ compare_relaxed(const cdr_push &orig, const char *obase, const cdr_push &san,
     for (size_t i = 0; i < orig.size(); i++) {
         const cdr_record &a = orig[i];
         const cdr_record &b = san[i];
-        require(a.raw.data() - obase == b.raw.data() - sbase &&
-                    a.raw.size() == b.raw.size(),
+        require(a.raw.data() - obase == b.raw.data() - sbase
+                    && a.raw.size() == b.raw.size(),
                 "record span");
 
         bool u = touched(touches, b.raw, sbase, change::utf8);
@@ -814,18 +825,19 @@ compare_relaxed(const cdr_push &orig, const char *obase, const cdr_push &san,
             require(a.problem == cdr_problem::duplicate_key, "duplicate_key");
         } else if (n) {
             require(a.valid ? b.valid && a.key_len == b.key_len
-                            : (a.problem == b.problem ||
-                               a.problem == cdr_problem::wrong_type ||
-                               a.problem == cdr_problem::out_of_range),
+                            : (a.problem == b.problem
+                               || a.problem == cdr_problem::wrong_type
+                               || a.problem == cdr_problem::out_of_range),
                     "big number");
         } else {
-            require(a.problem == b.problem && a.valid == b.valid &&
-                        a.compact == b.compact &&
-                        std::strcmp(a.reason, b.reason) == 0 &&
-                        a.key_len == b.key_len &&
-                        (a.key_len == 0 || key_of(orig, i) == key_of(san, i)) &&
-                        std::memcmp(a.key_digest, b.key_digest,
-                                    cdr_key_digest_size) == 0,
+            require(a.problem == b.problem && a.valid == b.valid
+                        && a.compact == b.compact
+                        && std::strcmp(a.reason, b.reason) == 0
+                        && a.key_len == b.key_len
+                        && (a.key_len == 0 || key_of(orig, i) == key_of(san, i))
+                        && std::memcmp(a.key_digest, b.key_digest,
+                                       cdr_key_digest_size)
+                               == 0,
                     "untouched record differs");
             if (touches.empty()) {
                 require(a.dup_of == b.dup_of && a.conflict == b.conflict,

@@ -34,8 +34,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     for (size_t t = 0; t < push_type_count; t++) {
         uint32_t bit = push_type_bit(static_cast<push_type>(t));
-        if (t != static_cast<size_t>(push_type::cdr) &&
-            push_types_valid(dialect::huawei, bit)) {
+        if (t != static_cast<size_t>(push_type::cdr)
+            && push_types_valid(dialect::huawei, bit))
+        {
             huawei |= bit;
         }
     }

@@ -129,23 +129,25 @@ check_lines(const cdr_push &p)
                  * NUL in a key) is in the record itself, which then fails
                  * alike; the differential harness covers those records.
                  */
-                CHECK(rec == nullptr &&
-                      json_error_code(&err) == json_error_code(&rec_err));
-                CHECK(json_error_code(&err) == json_error_numeric_overflow ||
-                      json_error_code(&err) == json_error_null_byte_in_key);
+                CHECK(rec == nullptr
+                      && json_error_code(&err) == json_error_code(&rec_err));
+                CHECK(json_error_code(&err) == json_error_numeric_overflow
+                      || json_error_code(&err) == json_error_null_byte_in_key);
                 continue;
             }
             CHECK(json_is_string(json_object_get(line, "key")));
             CHECK(std::strcmp(json_string_value(json_object_get(line, "type")),
-                              push_type_name(p.type())) == 0);
+                              push_type_name(p.type()))
+                  == 0);
             if (decodable) {
-                CHECK(rec == nullptr ||
-                      json_equal(json_object_get(line, "record"), rec));
+                CHECK(rec == nullptr
+                      || json_equal(json_object_get(line, "record"), rec));
             } else {
                 std::string back;
                 CHECK(base64_decode(json_string_value(
                                         json_object_get(line, "record_base64")),
-                                    back) == codec_error::ok);
+                                    back)
+                      == codec_error::ok);
                 CHECK(back == r.raw);
             }
             json_decref(line);
@@ -169,8 +171,8 @@ same(const cdr_push &a, const cdr_push &b)
         CHECK(a[i].raw == b[i].raw);
         CHECK(a[i].compact == b[i].compact);
         CHECK(key_of(a, i) == key_of(b, i));
-        CHECK(std::memcmp(a[i].key_digest, b[i].key_digest,
-                          cdr_key_digest_size) == 0);
+        CHECK(std::memcmp(a[i].key_digest, b[i].key_digest, cdr_key_digest_size)
+              == 0);
         CHECK(std::strcmp(a[i].reason, b[i].reason) == 0);
     }
 }
@@ -194,8 +196,8 @@ run(dialect which, const uint8_t *data, size_t size,
     CHECK(cdr_status_message(plain.status(), which) != nullptr);
     CHECK(cdr_push_message(plain) != nullptr);
     CHECK(plain.status() != cdr_status::ok || plain.size() > 0);
-    CHECK(plain.status() != cdr_status::ok ||
-          (types & push_type_bit(plain.type())) != 0);
+    CHECK(plain.status() != cdr_status::ok
+          || (types & push_type_bit(plain.type())) != 0);
 
     /* as the glue does it: pool memory, the body followed by zeros */
     pool mem;

@@ -42,8 +42,8 @@ check_answer(const std::string &out, unsigned status)
     json_t *root = json_loadb(out.data(), out.size(), 0, nullptr);
 
     check(json_is_object(root));
-    check(json_integer_value(json_object_get(root, "status_code")) ==
-          static_cast<json_int_t>(status));
+    check(json_integer_value(json_object_get(root, "status_code"))
+          == static_cast<json_int_t>(status));
     json_decref(root);
 }
 
@@ -69,13 +69,14 @@ build_and_render(const interface_request &req, dialect d, bool carries_secret)
 
     switch (r) {
     case build_result::ok:
-        check(call.problems.empty() && !call.signature.empty() &&
-              !call.string_to_sign.empty() && !call.operation.empty());
+        check(call.problems.empty() && !call.signature.empty()
+              && !call.string_to_sign.empty() && !call.operation.empty());
         if (d == dialect::aliyun) {
             const std::string &signed_params =
                 call.method == "GET" ? call.query : call.body;
-            check(signed_params.compare(0, call.canonical.size(),
-                                        call.canonical) == 0);
+            check(
+                signed_params.compare(0, call.canonical.size(), call.canonical)
+                == 0);
             check(signed_params.find("&Signature=") == call.canonical.size());
         } else {
             check(!call.x_aksk.empty() && is_utf8(call.body));
@@ -85,8 +86,8 @@ build_and_render(const interface_request &req, dialect d, bool carries_secret)
         check(!call.problems.empty() && call.signature.empty());
         break;
     case build_result::operation_not_allowed:
-        check(call.operation != t.operations[0] &&
-              call.operation != t.operations[1]);
+        check(call.operation != t.operations[0]
+              && call.operation != t.operations[1]);
         return;
     default:
         // the inputs are fixed and valid: only memory can fail
@@ -135,8 +136,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (e == envelope_error::ok) {
         check(req.payload() != nullptr);
-        check(!req.user_id().empty() &&
-              req.user_id().size() <= max_user_id_length);
+        check(!req.user_id().empty()
+              && req.user_id().size() <= max_user_id_length);
 
         for (unsigned char c : req.user_id()) {
             check(c > 0x20 && c < 0x7f && c != '"' && c != '\\');
@@ -160,9 +161,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
             check(a.status >= 200 && a.status < 600);
             check((a.outcome == interface_outcome::ok) == (a.status == 200));
-            check(a.outcome == interface_outcome::ok ||
-                  a.outcome == interface_outcome::platform_error ||
-                  a.outcome == interface_outcome::platform_timeout);
+            check(a.outcome == interface_outcome::ok
+                  || a.outcome == interface_outcome::platform_error
+                  || a.outcome == interface_outcome::platform_timeout);
             check_answer(out, a.status);
         }
     }

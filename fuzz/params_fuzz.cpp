@@ -76,10 +76,11 @@ check_list(const param_list &list, std::string_view arena)
         check(is_utf8(p.name) && is_utf8(p.value));
         check(list.find(p.name) == &p);
         // Every view lies inside the arena.
-        check(p.name.data() >= arena.data() &&
-              p.name.data() + p.name.size() <= arena.data() + arena.size());
-        check(p.value.data() >= arena.data() &&
-              p.value.data() + p.value.size() <= arena.data() + arena.size());
+        check(p.name.data() >= arena.data()
+              && p.name.data() + p.name.size() <= arena.data() + arena.size());
+        check(p.value.data() >= arena.data()
+              && p.value.data() + p.value.size()
+                     <= arena.data() + arena.size());
         if (prev != nullptr) {
             check(prev->name < p.name);
         }
@@ -103,8 +104,8 @@ exercise_signers(const param_list &list)
         check(signature_text_matches(out, as_view(e)));
 
         sig_error v = xmode_verify(list, "secret", opt, scratch);
-        check(v == sig_error::ok || v == sig_error::mismatch ||
-              v == sig_error::missing_signature);
+        check(v == sig_error::ok || v == sig_error::mismatch
+              || v == sig_error::missing_signature);
 
         // The gateway's prepared key signs and verifies exactly alike.
         static hmac_key key;

@@ -137,8 +137,8 @@ same_record(void *data, const ring_rec *rec,
 
     const std::string &want = (*w->records)[w->next++].bytes;
 
-    return rec->len == want.size() &&
-           std::memcmp(bytes, want.data(), want.size()) == 0;
+    return rec->len == want.size()
+           && std::memcmp(bytes, want.data(), want.size()) == 0;
 }
 
 class harness {
@@ -201,7 +201,8 @@ harness::push()
     bool empty = m_.records.empty();
 
     switch (ring_push(h_, {batch.data(), batch.size(), string_at},
-                      static_cast<int64_t>(now_ / 1000))) {
+                      static_cast<int64_t>(now_ / 1000)))
+    {
     case ring_push_result::ok:
         for (std::string &r : batch) {
             m_.records.push_back({seq_++, std::move(r), 0, ""});
@@ -417,13 +418,14 @@ harness::resize()
     uint32_t count;
 
     check(ring_push(h_, {&x, 1, string_at}, 0) == ring_push_result::retired);
-    check(ring_lease_prepare(h_, now_, found, 1, &plan) ==
-          ring_lease_result::retired);
+    check(ring_lease_prepare(h_, now_, found, 1, &plan)
+          == ring_lease_result::retired);
     if (!m_.leases.empty()) {
         check(ring_ack(h_,
                        reinterpret_cast<const unsigned char *>(
                            m_.leases.begin()->first.data()),
-                       now_, &count) == ring_ack_result::retired);
+                       now_, &count)
+              == ring_ack_result::retired);
     }
 
     /* every lease ended: its records are visible in the new ring */

@@ -57,14 +57,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     window_result r = check_window(n[0], n[1], w);
     if (r == window_result::utc) {
-        check(
-            n[0] <= n[1]
-                ? static_cast<std::uint64_t>(n[1]) -
-                          static_cast<std::uint64_t>(n[0]) <=
-                      static_cast<std::uint64_t>(w.past < 0 ? 0 : w.past)
-                : static_cast<std::uint64_t>(n[0]) -
-                          static_cast<std::uint64_t>(n[1]) <=
-                      static_cast<std::uint64_t>(w.future < 0 ? 0 : w.future));
+        bool past = n[0] <= n[1];
+        auto gap = past ? static_cast<std::uint64_t>(n[1]) - n[0]
+                        : static_cast<std::uint64_t>(n[0]) - n[1];
+        std::int64_t allowed = past ? w.past : w.future;
+
+        check(gap <= static_cast<std::uint64_t>(allowed < 0 ? 0 : allowed));
     }
     check(r != window_result::beijing || w.beijing_alternative);
 

@@ -27,8 +27,8 @@ check(bool ok)
 bool
 inside(std::string_view part, std::string_view whole)
 {
-    return part.data() >= whole.data() &&
-           part.data() + part.size() <= whole.data() + whole.size();
+    return part.data() >= whole.data()
+           && part.data() + part.size() <= whole.data() + whole.size();
 }
 
 } // namespace
@@ -54,13 +54,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    check(inside(tok.username, in) && inside(tok.password_digest, in) &&
-          inside(tok.nonce, in) && inside(tok.created, in));
+    check(inside(tok.username, in) && inside(tok.password_digest, in)
+          && inside(tok.nonce, in) && inside(tok.created, in));
     check(is_valid_nonce(tok.nonce) && is_valid_username(tok.username));
 
     std::int64_t epoch;
-    check(parse_utc_timestamp(tok.created, epoch) &&
-          epoch == tok.created_epoch);
+    check(parse_utc_timestamp(tok.created, epoch)
+          && epoch == tok.created_epoch);
 
     sig_error v =
         aksk_verify("secret", tok.nonce, tok.created, tok.password_digest);
@@ -74,15 +74,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     // Whatever we accept we can also emit, and it parses back the same.
     std::string authorization, x_aksk;
     check(build_aksk_headers(tok.username, "secret", tok.nonce, tok.created,
-                             authorization, x_aksk) == sig_error::ok);
+                             authorization, x_aksk)
+          == sig_error::ok);
     check(parse_authorization(authorization, false, scheme) == xaksk_error::ok);
 
     username_token back;
     check(parse_username_token(x_aksk, back) == xaksk_error::ok);
-    check(back.username == tok.username && back.nonce == tok.nonce &&
-          back.created == tok.created);
-    check(aksk_verify("secret", back.nonce, back.created,
-                      back.password_digest) == sig_error::ok);
+    check(back.username == tok.username && back.nonce == tok.nonce
+          && back.created == tok.created);
+    check(aksk_verify("secret", back.nonce, back.created, back.password_digest)
+          == sig_error::ok);
 
     return 0;
 }

@@ -60,8 +60,8 @@ ngx_http_provision_x_detail(ngx_http_provision_x_verdict_t *v, const char *fmt,
 
     va_start(args, fmt);
     u_char *last = ngx_vslprintf(reinterpret_cast<u_char *>(v->detail),
-                                 reinterpret_cast<u_char *>(v->detail) +
-                                     sizeof(v->detail) - 1,
+                                 reinterpret_cast<u_char *>(v->detail)
+                                     + sizeof(v->detail) - 1,
                                  fmt, args);
     va_end(args);
 
@@ -113,9 +113,10 @@ ngx_http_provision_x_record_nonce(ngx_http_request_t *r,
     provision_x::sha256_digest digest;
     std::string_view app_name = provision_x::view(app->name);
 
-    if (NGX_HTTP_PROVISION_X_FAULT("nonce_digest") ||
-        !provision_x::sha256({app_name, std::string_view("\0", 1), nonce},
-                             digest)) {
+    if (NGX_HTTP_PROVISION_X_FAULT("nonce_digest")
+        || !provision_x::sha256({app_name, std::string_view("\0", 1), nonce},
+                                digest))
+    {
         return ngx_http_provision_x_fail(v, reason::internal_error,
                                          "the nonce's digest failed");
     }
@@ -123,7 +124,8 @@ ngx_http_provision_x_record_nonce(ngx_http_request_t *r,
     time_t expire = static_cast<time_t>(stamp + plcf->clock_past + 1);
 
     switch (ngx_http_provision_x_seen_add(
-        zone, digest.data(), expire, app->metrics_slot, r->connection->log)) {
+        zone, digest.data(), expire, app->metrics_slot, r->connection->log))
+    {
     case NGX_HTTP_PROVISION_X_SEEN_ADDED:
         return reason::none;
 
@@ -238,9 +240,11 @@ ngx_http_provision_x_header(ngx_http_request_t *r, std::string_view name,
             i = 0;
         }
 
-        if (h[i].key.len == name.size() &&
-            ngx_strncasecmp(h[i].key.data, (u_char *) name.data(),
-                            name.size()) == 0) {
+        if (h[i].key.len == name.size()
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name.data(),
+                               name.size())
+                   == 0)
+        {
             if (found != NULL) {
                 *duplicate = true;
             }
@@ -360,8 +364,9 @@ ngx_http_provision_x_verify_huawei(ngx_http_request_t *r,
     }
 
     if (ngx_http_provision_x_check_clock(plcf, ctx, ut.created_epoch,
-                                         plcf->huawei_beijing_time,
-                                         v) != reason::none) {
+                                         plcf->huawei_beijing_time, v)
+        != reason::none)
+    {
         return v->why;
     }
 
@@ -384,20 +389,25 @@ ngx_http_provision_x_body_kind(ngx_http_request_t *r,
     static const std::string_view form = "application/x-www-form-urlencoded";
     static const std::string_view json = "application/json";
 
-    if (r->headers_in.content_type == NULL ||
-        (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked)) {
+    if (r->headers_in.content_type == NULL
+        || (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked))
+    {
         return NGX_HTTP_PROVISION_X_BODY_NONE;
     }
 
     ngx_str_t *type = &r->headers_in.content_type->value;
 
-    if (type->len >= form.size() &&
-        ngx_strncasecmp(type->data, (u_char *) form.data(), form.size()) == 0) {
+    if (type->len >= form.size()
+        && ngx_strncasecmp(type->data, (u_char *) form.data(), form.size())
+               == 0)
+    {
         return NGX_HTTP_PROVISION_X_BODY_FORM;
     }
 
-    if (plcf->aliyun_json && type->len >= json.size() &&
-        ngx_strncasecmp(type->data, (u_char *) json.data(), json.size()) == 0) {
+    if (plcf->aliyun_json && type->len >= json.size()
+        && ngx_strncasecmp(type->data, (u_char *) json.data(), json.size())
+               == 0)
+    {
         return NGX_HTTP_PROVISION_X_BODY_JSON;
     }
 
@@ -470,19 +480,23 @@ ngx_http_provision_x_verify_aliyun_params(
 
     ngx_http_provision_x_aliyun_fields(&f);
 
-    if (ngx_http_provision_x_require(f.signature, "signature", "", v) !=
-            reason::none ||
-        ngx_http_provision_x_require(f.signature_method, "signatureMethod",
-                                     "HMAC-SHA1", v) != reason::none ||
-        ngx_http_provision_x_require(f.signature_version, "signatureVersion",
-                                     "1.0", v) != reason::none ||
-        ngx_http_provision_x_require(f.signature_nonce, "signatureNonce", "",
-                                     v) != reason::none ||
-        ngx_http_provision_x_require(f.timestamp, "timestamp", "", v) !=
-            reason::none ||
-        (plcf->aliyun_require_format &&
-         ngx_http_provision_x_require(f.format, "format", "JSON", v) !=
-             reason::none)) {
+    if (ngx_http_provision_x_require(f.signature, "signature", "", v)
+            != reason::none
+        || ngx_http_provision_x_require(f.signature_method, "signatureMethod",
+                                        "HMAC-SHA1", v)
+               != reason::none
+        || ngx_http_provision_x_require(f.signature_version, "signatureVersion",
+                                        "1.0", v)
+               != reason::none
+        || ngx_http_provision_x_require(f.signature_nonce, "signatureNonce", "",
+                                        v)
+               != reason::none
+        || ngx_http_provision_x_require(f.timestamp, "timestamp", "", v)
+               != reason::none
+        || (plcf->aliyun_require_format
+            && ngx_http_provision_x_require(f.format, "format", "JSON", v)
+                   != reason::none))
+    {
         return v->why;
     }
 
@@ -508,9 +522,9 @@ ngx_http_provision_x_verify_aliyun_params(
     for (ngx_uint_t i = 0; i < n && matched == NULL; i++) {
         ngx_http_provision_x_app_t *app =
             candidates ? static_cast<ngx_http_provision_x_app_t **>(
-                             candidates->elts)[i]
+                candidates->elts)[i]
                        : &static_cast<ngx_http_provision_x_app_t *>(
-                             pmcf->apps.elts)[i];
+                           pmcf->apps.elts)[i];
 
         auto **keys =
             static_cast<ngx_http_provision_x_secret_keys_t **>(app->keys.elts);
@@ -543,9 +557,9 @@ ngx_http_provision_x_verify_aliyun_params(
     if (matched == NULL) {
         if (n == 1) {
             ctx->app = candidates ? static_cast<ngx_http_provision_x_app_t **>(
-                                        candidates->elts)[0]
+                           candidates->elts)[0]
                                   : static_cast<ngx_http_provision_x_app_t *>(
-                                        pmcf->apps.elts);
+                                      pmcf->apps.elts);
         }
 
         return ngx_http_provision_x_fail(v, reason::bad_signature,
@@ -554,8 +568,9 @@ ngx_http_provision_x_verify_aliyun_params(
 
     ctx->app = matched;
 
-    if (ngx_http_provision_x_check_clock(plcf, ctx, stamp, false, v) !=
-        reason::none) {
+    if (ngx_http_provision_x_check_clock(plcf, ctx, stamp, false, v)
+        != reason::none)
+    {
         return v->why;
     }
 
@@ -577,7 +592,7 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
         ngx_int_t rc = NGX_HTTP_PROVISION_X_FAULT("verify_body")
                            ? NGX_ERROR
                            : ngx_http_provision_x_body_view(
-                                 r, plcf->verify_body_max, 0, &body, NULL);
+                               r, plcf->verify_body_max, 0, &body, NULL);
         if (rc == NGX_DECLINED) {
             ngx_http_provision_x_detail(v, "body over %uz bytes",
                                         plcf->verify_body_max);
@@ -595,8 +610,9 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
 
     ngx_http_provision_x_scratch->params.clear();
 
-    if (NGX_HTTP_PROVISION_X_FAULT("verify_alloc") ||
-        !ngx_http_provision_x_reserve(r, args.size() + body.size())) {
+    if (NGX_HTTP_PROVISION_X_FAULT("verify_alloc")
+        || !ngx_http_provision_x_reserve(r, args.size() + body.size()))
+    {
         return ngx_http_provision_x_fail(v, reason::internal_error,
                                          "no memory for parameters");
     }
@@ -610,8 +626,8 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
         perr = parse_urlencoded(body, max, ngx_http_provision_x_scratch->params,
                                 ngx_http_provision_x_scratch->arena);
 
-    } else if (perr == params_error::ok &&
-               kind == NGX_HTTP_PROVISION_X_BODY_JSON) {
+    } else if (perr == params_error::ok
+               && kind == NGX_HTTP_PROVISION_X_BODY_JSON) {
         perr =
             parse_json_object(body, max, ngx_http_provision_x_scratch->params,
                               ngx_http_provision_x_scratch->arena);
@@ -619,8 +635,8 @@ ngx_http_provision_x_verify_aliyun(ngx_http_request_t *r,
 
     if (perr != params_error::ok) {
         /* what the gateway lacked is no fault of the request */
-        bool ours = (perr == params_error::no_memory ||
-                     perr == params_error::arena_too_small);
+        bool ours = (perr == params_error::no_memory
+                     || perr == params_error::arena_too_small);
 
         return ngx_http_provision_x_fail(
             v, ours ? reason::internal_error : reason::malformed_auth,
@@ -669,9 +685,8 @@ static ngx_http_provision_x_ctx_t *
 ngx_http_provision_x_create_ctx(ngx_http_request_t *r) noexcept
 {
     /* zeroed pool memory, never destroyed: plain data only */
-    static_assert(
-        std::is_trivially_destructible_v<ngx_http_provision_x_ctx_t> &&
-        std::is_standard_layout_v<ngx_http_provision_x_ctx_t>);
+    static_assert(std::is_trivially_destructible_v<ngx_http_provision_x_ctx_t>);
+    static_assert(std::is_standard_layout_v<ngx_http_provision_x_ctx_t>);
 
     ngx_pool_cleanup_t *cln =
         ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_provision_x_ctx_t));
@@ -730,8 +745,8 @@ static bool
 ngx_http_provision_x_verdict_holds(ngx_http_provision_x_loc_conf_t *plcf,
                                    ngx_http_provision_x_ctx_t *ctx) noexcept
 {
-    return ctx->passed && !ctx->debug && ctx->dialect == plcf->verify &&
-           ngx_http_provision_x_app_allowed(plcf, ctx->app);
+    return ctx->passed && !ctx->debug && ctx->dialect == plcf->verify
+           && ngx_http_provision_x_app_allowed(plcf, ctx->app);
 }
 
 static ngx_int_t
@@ -843,11 +858,12 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
 
     ctx->dialect = plcf->verify;
 
-    if (plcf->verify == dialect::aliyun && !ctx->body_read &&
-        ngx_http_provision_x_body_kind(r, plcf) !=
-            NGX_HTTP_PROVISION_X_BODY_NONE) {
-        if (r->headers_in.content_length_n >
-            static_cast<off_t>(plcf->verify_body_max)) {
+    if (plcf->verify == dialect::aliyun && !ctx->body_read
+        && ngx_http_provision_x_body_kind(r, plcf)
+               != NGX_HTTP_PROVISION_X_BODY_NONE)
+    {
+        if (r->headers_in.content_length_n
+            > static_cast<off_t>(plcf->verify_body_max)) {
             ngx_http_provision_x_settle(ctx, plcf, false);
 
             static const ngx_http_provision_x_refusal_t too_large = {

@@ -87,8 +87,10 @@ ngx_http_provision_x_read_secret(ngx_conf_t *cf, ngx_str_t *path,
     }
 
     /* editors add a final newline; a secret never ends in whitespace */
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-                     buf[n - 1] == ' ' || buf[n - 1] == '\t')) {
+    while (n > 0
+           && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '
+               || buf[n - 1] == '\t'))
+    {
         n--;
     }
 
@@ -169,9 +171,10 @@ ngx_http_provision_x_prepare_keys(ngx_conf_t *cf,
 
     std::string_view text = provision_x::view(*secret);
 
-    if (!keys->aliyun.set(hmac_algorithm::sha1, {text}) ||
-        !keys->aliyun_amp.set(hmac_algorithm::sha1, {text, "&"}) ||
-        !keys->huawei.set(hmac_algorithm::sha256, {text})) {
+    if (!keys->aliyun.set(hmac_algorithm::sha1, {text})
+        || !keys->aliyun_amp.set(hmac_algorithm::sha1, {text, "&"})
+        || !keys->huawei.set(hmac_algorithm::sha256, {text}))
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "OpenSSL could not prepare the HMAC keys of app "
                            "\"%V\"",
@@ -221,16 +224,18 @@ ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
     app->name = value[1];
 
     if (ngx_array_init(&app->secrets, cf->pool, cf->args->nelts - 2,
-                       sizeof(ngx_str_t)) != NGX_OK ||
-        ngx_array_init(&app->keys, cf->pool, cf->args->nelts - 2,
-                       sizeof(ngx_http_provision_x_secret_keys_t *)) !=
-            NGX_OK) {
+                       sizeof(ngx_str_t))
+            != NGX_OK
+        || ngx_array_init(&app->keys, cf->pool, cf->args->nelts - 2,
+                          sizeof(ngx_http_provision_x_secret_keys_t *))
+               != NGX_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
     for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
-        if (ngx_strncmp(value[i].data, "secret=", 7) != 0 ||
-            value[i].len == 7) {
+        if (ngx_strncmp(value[i].data, "secret=", 7) != 0 || value[i].len == 7)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\", expected "
                                "\"secret=file\"",
@@ -247,8 +252,9 @@ ngx_http_provision_x_app(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
 
-        if (ngx_http_provision_x_read_secret(cf, &path, secret) != NGX_OK ||
-            ngx_http_provision_x_prepare_keys(cf, app, secret) != NGX_OK) {
+        if (ngx_http_provision_x_read_secret(cf, &path, secret) != NGX_OK
+            || ngx_http_provision_x_prepare_keys(cf, app, secret) != NGX_OK)
+        {
             return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
     }

@@ -65,7 +65,9 @@ ngx_http_provision_x_cdr_send(ngx_http_request_t *r, ngx_uint_t status,
         value.len = ngx_sprintf(value.data, "%T", retry_after) - value.data;
 
         if (ngx_http_provision_x_push_header(r, ngx_string("Retry-After"),
-                                             value) != NGX_OK) {
+                                             value)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
     }
@@ -106,8 +108,8 @@ ngx_http_provision_x_cdr_answer(ngx_http_request_t *r, ngx_uint_t status,
 
     size_t n = ngx_strlen(message);
     auto *text = reinterpret_cast<u_char *>(const_cast<char *>(message));
-    size_t len = sizeof("{\"resultcode\":\"\",\"resultdesc\":\"\"}") +
-                 NGX_INT_T_LEN + n + ngx_escape_json(NULL, text, n);
+    size_t len = sizeof("{\"resultcode\":\"\",\"resultdesc\":\"\"}")
+                 + NGX_INT_T_LEN + n + ngx_escape_json(NULL, text, n);
     u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
     if (p == NULL) {
         /* nginx's own 500 still makes the platform retry */
@@ -136,10 +138,12 @@ ngx_http_provision_x_cdr_what(ngx_uint_t type) noexcept
         return "CDR";
     }
 
-    return type < provision_x::push_type_count
-               ? provision_x::push_type_name(
-                     static_cast<provision_x::push_type>(type))
-               : "event";
+    if (type >= provision_x::push_type_count) {
+        return "event";
+    }
+
+    return provision_x::push_type_name(
+        static_cast<provision_x::push_type>(type));
 }
 
 static void *
@@ -196,8 +200,9 @@ ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
      * the scope alone).  An unsigned Aliyun receiver may list the
      * tenants it takes.
      */
-    if (plcf->cdr == dialect::huawei && plcf->verify == dialect::huawei &&
-        ctx->passed && ctx->app != NULL) {
+    if (plcf->cdr == dialect::huawei && plcf->verify == dialect::huawei
+        && ctx->passed && ctx->app != NULL)
+    {
         options.signer = provision_x::view(ctx->app->name);
         options.scope = options.signer;
     }
@@ -239,7 +244,8 @@ ngx_http_provision_x_cdr_dead_letter(
         ngx_uint_t level = blocked ? NGX_LOG_ERR : NGX_LOG_WARN;
 
         if (ngx_http_provision_x_log_allowed(
-                &ngx_http_provision_x_cdr_dead_lettered, r->connection->log)) {
+                &ngx_http_provision_x_cdr_dead_lettered, r->connection->log))
+        {
             ngx_log_error(
                 level, r->connection->log, 0,
                 "provision_x: dead-lettered %s %s record %uz: %s%s",
@@ -270,9 +276,10 @@ ngx_http_provision_x_cdr_dead_letter(
         line[n++] = '\n';
 
         /* one write per line: O_APPEND keeps lines of workers whole */
-        if (NGX_HTTP_PROVISION_X_FAULT("dead_letter") ||
-            ngx_write_fd(plcf->cdr_dead_letter->fd, line, n) !=
-                static_cast<ssize_t>(n)) {
+        if (NGX_HTTP_PROVISION_X_FAULT("dead_letter")
+            || ngx_write_fd(plcf->cdr_dead_letter->fd, line, n)
+                   != static_cast<ssize_t>(n))
+        {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
                           "provision_x: writing dead letter to \"%V\" "
                           "failed, the push is not acknowledged",
@@ -356,7 +363,9 @@ ngx_http_provision_x_cdr_subrequest(ngx_http_request_t *r,
     ps->data = ctx->cdr;
 
     if (ngx_http_subrequest(r, &plcf->cdr_sink_uri, NULL, sr, ps,
-                            NGX_HTTP_SUBREQUEST_WAITED) != NGX_OK) {
+                            NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -378,8 +387,8 @@ ngx_http_provision_x_cdr_handed_off(ngx_http_request_t *r,
                                     ngx_http_provision_x_ctx_t *ctx,
                                     ngx_int_t status) noexcept
 {
-    auto elapsed = static_cast<ngx_msec_int_t>(ngx_current_msec -
-                                               ctx->cdr->hand_off_start);
+    auto elapsed = static_cast<ngx_msec_int_t>(ngx_current_msec
+                                               - ctx->cdr->hand_off_start);
 
     ngx_http_provision_x_metrics_hand_off(
         ctx->dialect, ctx->cdr->type,
@@ -407,8 +416,8 @@ ngx_http_provision_x_cdr_sink_finish(ngx_http_request_t *r,
                   ctx->cdr->fresh);
 
     /* the platform retries on any 5xx; 503 tells it the sink is busy */
-    ngx_uint_t answer = (status == NGX_HTTP_SERVICE_UNAVAILABLE ||
-                         status == NGX_HTTP_TOO_MANY_REQUESTS)
+    ngx_uint_t answer = (status == NGX_HTTP_SERVICE_UNAVAILABLE
+                         || status == NGX_HTTP_TOO_MANY_REQUESTS)
                             ? NGX_HTTP_SERVICE_UNAVAILABLE
                             : NGX_HTTP_BAD_GATEWAY;
 
@@ -436,7 +445,7 @@ ngx_http_provision_x_cdr_dedup(ngx_http_provision_x_loc_conf_t *plcf) noexcept
     return plcf->cdr_dedup == NULL
                ? NULL
                : static_cast<ngx_http_provision_x_seen_ctx_t *>(
-                     plcf->cdr_dedup->data);
+                   plcf->cdr_dedup->data);
 }
 
 /*
@@ -453,22 +462,25 @@ ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
         ngx_http_provision_x_cdr_dedup(plcf);
 
     if (dedup != NULL) {
-        time_t expire = ngx_time() + (plcf->cdr_dedup_ttl ? plcf->cdr_dedup_ttl
-                                                          : dedup->ttl);
+        time_t expire =
+            ngx_time()
+            + (plcf->cdr_dedup_ttl ? plcf->cdr_dedup_ttl : dedup->ttl);
         ngx_uint_t owner = ctx->app ? ctx->app->metrics_slot : 0;
         u_char body[NGX_HTTP_PROVISION_X_DIGEST_LEN];
 
         ngx_http_provision_x_cdr_body_entry(cdr->body_digest, cdr->type, body);
 
-        if (ngx_http_provision_x_seen_add_all(
-                dedup, cdr->keys, cdr->fresh, expire, owner,
-                r->connection->log) > NGX_HTTP_PROVISION_X_SEEN_PRESENT ||
-            ngx_http_provision_x_seen_add(dedup, body, expire, owner,
-                                          r->connection->log) >
-                NGX_HTTP_PROVISION_X_SEEN_PRESENT) {
+        if (ngx_http_provision_x_seen_add_all(dedup, cdr->keys, cdr->fresh,
+                                              expire, owner, r->connection->log)
+                > NGX_HTTP_PROVISION_X_SEEN_PRESENT
+            || ngx_http_provision_x_seen_add(dedup, body, expire, owner,
+                                             r->connection->log)
+                   > NGX_HTTP_PROVISION_X_SEEN_PRESENT)
+        {
             /* the records are safe; only a later retry may repeat them */
             if (ngx_http_provision_x_log_allowed(
-                    &ngx_http_provision_x_cdr_dedup_full, r->connection->log)) {
+                    &ngx_http_provision_x_cdr_dedup_full, r->connection->log))
+            {
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                               "provision_x: dedup zone \"%V\" could not "
                               "take every key, a retry of this push would be "
@@ -536,8 +548,9 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
         ngx_pnalloc(r->pool, push.size() * NGX_HTTP_PROVISION_X_DIGEST_LEN));
     cdr->records = static_cast<const provision_x::cdr_record **>(ngx_palloc(
         r->pool, push.size() * sizeof(const provision_x::cdr_record *)));
-    if (cdr->lines == NULL || cdr->keys == NULL || cdr->records == NULL ||
-        NGX_HTTP_PROVISION_X_FAULT("cdr_lines")) {
+    if (cdr->lines == NULL || cdr->keys == NULL || cdr->records == NULL
+        || NGX_HTTP_PROVISION_X_FAULT("cdr_lines"))
+    {
         return NGX_ERROR;
     }
 
@@ -563,8 +576,8 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
             continue;
         }
 
-        if (dedup != NULL &&
-            ngx_http_provision_x_seen_contains(dedup, rec.key_digest)) {
+        if (dedup != NULL
+            && ngx_http_provision_x_seen_contains(dedup, rec.key_digest)) {
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "provision_x: %s record %uz was handed off "
                            "before",
@@ -596,6 +609,140 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
     return NGX_OK;
 }
 
+/* a push the parse refused as a whole: its dialect's 4xx, or a 5xx for
+ * what the gateway itself failed at */
+static ngx_int_t
+ngx_http_provision_x_cdr_refuse(ngx_http_request_t *r,
+                                ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+    const cdr_push &push = *cdr->push;
+
+    if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_cdr_refused,
+                                         r->connection->log))
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "provision_x: refused %s %s push: %s%s%s",
+                      provision_x::dialect_name(push.dialect()),
+                      ngx_http_provision_x_cdr_what(cdr->type),
+                      provision_x::cdr_status_name(push.status()),
+                      push.detail()[0] ? ", " : "", push.detail());
+    }
+
+    ngx_http_provision_x_metrics_cdr_refused(ctx->dialect, cdr->type);
+
+    if (push.status() == cdr_status::no_memory) {
+        return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                               "out of memory, retry later");
+    }
+
+    return ngx_http_provision_x_cdr_answer(
+        r,
+        push.status() == cdr_status::too_large
+            ? NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+            : NGX_HTTP_BAD_REQUEST,
+        provision_x::cdr_push_message(push));
+}
+
+/* what every line of the push carries: when it arrived and which app
+ * signed it */
+static ngx_int_t
+ngx_http_provision_x_cdr_stamp(ngx_http_request_t *r,
+                               ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+    provision_x::utc_timestamp_text now;
+
+    provision_x::format_utc_timestamp(ngx_time(), now);
+
+    u_char *received = static_cast<u_char *>(
+        ngx_pnalloc(r->pool, provision_x::utc_timestamp_length));
+    if (received == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(received, now.data(), provision_x::utc_timestamp_length);
+    cdr->meta.received = std::string_view(reinterpret_cast<char *>(received),
+                                          provision_x::utc_timestamp_length);
+
+    if (ctx->app != NULL) {
+        cdr->meta.app = provision_x::view(ctx->app->name);
+    }
+
+    return NGX_OK;
+}
+
+/*
+ * Invalid records refuse the push (invalid=reject) or go to the
+ * dead-letter file before anything is handed off.  0 lets the valid
+ * records go on; otherwise the status to answer, and *why.
+ */
+static ngx_uint_t
+ngx_http_provision_x_cdr_set_aside_invalid(
+    ngx_http_request_t *r, ngx_http_provision_x_loc_conf_t *plcf,
+    ngx_http_provision_x_ctx_t *ctx, const char **why) noexcept
+{
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+    const cdr_push &push = *cdr->push;
+
+    if (plcf->cdr_invalid != NGX_HTTP_PROVISION_X_INVALID_REJECT) {
+        if (ngx_http_provision_x_cdr_dead_letter(r, plcf, push, cdr->meta)
+            != NGX_OK) {
+            *why = "dead letter not written";
+            return NGX_HTTP_SERVICE_UNAVAILABLE;
+        }
+
+        return 0;
+    }
+
+    for (const provision_x::cdr_record &rec : push) {
+        if (!rec.valid) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "provision_x: refused %s %s push: invalid "
+                          "record: %s",
+                          provision_x::dialect_name(push.dialect()),
+                          ngx_http_provision_x_cdr_what(cdr->type), rec.reason);
+            break;
+        }
+    }
+
+    ngx_http_provision_x_metrics_cdr_refused(ctx->dialect, cdr->type);
+
+    *why = "the push holds an invalid record";
+    return NGX_HTTP_BAD_REQUEST;
+}
+
+/* the new records go to the location's sink; a push without any is
+ * acknowledged at once */
+static ngx_int_t
+ngx_http_provision_x_cdr_hand_off(ngx_http_request_t *r,
+                                  ngx_http_provision_x_loc_conf_t *plcf,
+                                  ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    ngx_http_provision_x_cdr_t *cdr = ctx->cdr;
+
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "provision_x: %s push: %ui new, %ui duplicate, %ui invalid "
+                   "records; sink %s",
+                   ngx_http_provision_x_cdr_what(cdr->type), cdr->fresh,
+                   cdr->duplicates, cdr->invalid, plcf->cdr_sink->name);
+
+    if (cdr->fresh == 0) {
+        return ngx_http_provision_x_cdr_commit(r, ctx);
+    }
+
+    cdr->hand_off_start = ngx_current_msec;
+
+    ngx_int_t rc = plcf->cdr_sink->hand_off(r, ctx);
+
+    if (rc != NGX_DONE && plcf->cdr_sink->finish != NULL) {
+        /* a subrequest sink that could not even start: a 5xx all the same */
+        ngx_http_provision_x_cdr_handed_off(r, ctx, rc);
+    }
+
+    return rc;
+}
+
 static ngx_int_t
 ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
                                  ngx_http_provision_x_loc_conf_t *plcf,
@@ -608,7 +755,8 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
                 ? NGX_ERROR
                 : ngx_http_provision_x_body_view(r, plcf->cdr_max_body,
                                                  provision_x::cdr_padding,
-                                                 &body, &padded)) {
+                                                 &body, &padded))
+    {
     case NGX_OK:
         break;
 
@@ -674,29 +822,7 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
     }
 
     if (push.status() != cdr_status::ok) {
-        if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_cdr_refused,
-                                             r->connection->log)) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "provision_x: refused %s %s push: %s%s%s",
-                          provision_x::dialect_name(push.dialect()),
-                          ngx_http_provision_x_cdr_what(cdr->type),
-                          provision_x::cdr_status_name(push.status()),
-                          push.detail()[0] ? ", " : "", push.detail());
-        }
-
-        ngx_http_provision_x_metrics_cdr_refused(ctx->dialect, cdr->type);
-
-        if (push.status() == cdr_status::no_memory) {
-            return ngx_http_provision_x_cdr_answer(
-                r, NGX_HTTP_SERVICE_UNAVAILABLE, "out of memory, retry later");
-        }
-
-        return ngx_http_provision_x_cdr_answer(
-            r,
-            push.status() == cdr_status::too_large
-                ? NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
-                : NGX_HTTP_BAD_REQUEST,
-            provision_x::cdr_push_message(push));
+        return ngx_http_provision_x_cdr_refuse(r, ctx);
     }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -705,73 +831,23 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
                    provision_x::push_type_name(push.type()), push.size(),
                    push.valid_count());
 
-    provision_x::utc_timestamp_text now;
-    provision_x::format_utc_timestamp(ngx_time(), now);
-
-    u_char *received = static_cast<u_char *>(
-        ngx_pnalloc(r->pool, provision_x::utc_timestamp_length));
-    if (received == NULL) {
+    if (ngx_http_provision_x_cdr_stamp(r, ctx) != NGX_OK
+        || ngx_http_provision_x_cdr_classify(r, plcf, cdr) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(received, now.data(), provision_x::utc_timestamp_length);
-    cdr->meta.received = std::string_view(reinterpret_cast<char *>(received),
-                                          provision_x::utc_timestamp_length);
+    if (cdr->invalid > 0) {
+        const char *why;
+        ngx_uint_t status =
+            ngx_http_provision_x_cdr_set_aside_invalid(r, plcf, ctx, &why);
 
-    if (ctx->app != NULL) {
-        cdr->meta.app = provision_x::view(ctx->app->name);
-    }
-
-    if (ngx_http_provision_x_cdr_classify(r, plcf, cdr) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (cdr->invalid > 0 &&
-        plcf->cdr_invalid == NGX_HTTP_PROVISION_X_INVALID_REJECT) {
-        for (const provision_x::cdr_record &rec : push) {
-            if (!rec.valid) {
-                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                              "provision_x: refused %s %s push: invalid "
-                              "record: %s",
-                              provision_x::dialect_name(push.dialect()),
-                              ngx_http_provision_x_cdr_what(cdr->type),
-                              rec.reason);
-                break;
-            }
+        if (status != 0) {
+            return ngx_http_provision_x_cdr_answer(r, status, why);
         }
-
-        ngx_http_provision_x_metrics_cdr_refused(ctx->dialect, cdr->type);
-
-        return ngx_http_provision_x_cdr_answer(
-            r, NGX_HTTP_BAD_REQUEST, "the push holds an invalid record");
     }
 
-    if (cdr->invalid > 0 && ngx_http_provision_x_cdr_dead_letter(
-                                r, plcf, push, cdr->meta) != NGX_OK) {
-        return ngx_http_provision_x_cdr_answer(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                               "dead letter not written");
-    }
-
-    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "provision_x: %s push: %ui new, %ui duplicate, %ui invalid "
-                   "records; sink %s",
-                   ngx_http_provision_x_cdr_what(cdr->type), cdr->fresh,
-                   cdr->duplicates, cdr->invalid, plcf->cdr_sink->name);
-
-    if (cdr->fresh == 0) {
-        return ngx_http_provision_x_cdr_commit(r, ctx);
-    }
-
-    cdr->hand_off_start = ngx_current_msec;
-
-    ngx_int_t rc = plcf->cdr_sink->hand_off(r, ctx);
-
-    if (rc != NGX_DONE && plcf->cdr_sink->finish != NULL) {
-        /* a subrequest sink that could not even start: a 5xx all the same */
-        ngx_http_provision_x_cdr_handed_off(r, ctx, rc);
-    }
-
-    return rc;
+    return ngx_http_provision_x_cdr_hand_off(r, plcf, ctx);
 }
 
 static void
@@ -802,7 +878,9 @@ ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept
 
     if (r->method != NGX_HTTP_POST) {
         if (ngx_http_provision_x_push_header(r, ngx_string("Allow"),
-                                             ngx_string("POST")) != NGX_OK) {
+                                             ngx_string("POST"))
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -814,8 +892,8 @@ ngx_http_provision_x_cdr_handler(ngx_http_request_t *r) noexcept
                                                "only POST is accepted");
     }
 
-    if (r->headers_in.content_length_n >
-        static_cast<off_t>(plcf->cdr_max_body)) {
+    if (r->headers_in.content_length_n > static_cast<off_t>(plcf->cdr_max_body))
+    {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }

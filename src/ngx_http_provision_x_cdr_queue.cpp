@@ -26,14 +26,16 @@ ngx_http_provision_x_cdr_queue_hand_off(
     switch (NGX_HTTP_PROVISION_X_FAULT("queue_push")
                 ? NGX_HTTP_PROVISION_X_QUEUE_ERROR
                 : ngx_http_provision_x_queue_push(queue, cdr->lines, cdr->fresh,
-                                                  r->connection->log)) {
+                                                  r->connection->log))
+    {
     case NGX_HTTP_PROVISION_X_QUEUE_OK:
         ngx_http_provision_x_cdr_handed_off(r, ctx, NGX_HTTP_OK);
         return ngx_http_provision_x_cdr_commit(r, ctx);
 
     case NGX_HTTP_PROVISION_X_QUEUE_FULL:
         if (ngx_http_provision_x_log_allowed(
-                &ngx_http_provision_x_cdr_queue_full, r->connection->log)) {
+                &ngx_http_provision_x_cdr_queue_full, r->connection->log))
+        {
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "provision_x: queue \"%V\" is full, %ui records "
                           "refused",

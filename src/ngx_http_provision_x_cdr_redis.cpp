@@ -106,8 +106,8 @@ ngx_http_provision_x_cdr_redis_finish(ngx_http_request_t *r,
         return;
     }
 
-    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE &&
-        !w->written) {
+    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE
+        && !w->written) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "provision_x: redis=%V answered %i but is no "
                       "provision_x_redis_pass location",

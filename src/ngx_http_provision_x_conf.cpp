@@ -12,8 +12,9 @@ ngx_http_provision_x_conf_dialect(ngx_conf_t *cf, ngx_str_t *value,
                                   bool allow_off,
                                   provision_x::dialect *d) noexcept
 {
-    if (provision_x::dialect_from_name(provision_x::view(*value), d) &&
-        (allow_off || *d != dialect::off)) {
+    if (provision_x::dialect_from_name(provision_x::view(*value), d)
+        && (allow_off || *d != dialect::off))
+    {
         return NGX_CONF_OK;
     }
 

@@ -173,9 +173,9 @@ ngx_http_provision_x_envelope(ngx_http_request_t *r, ngx_uint_t status,
 
     /* worst case: every byte of the error escaped as \u00XX */
     size_t len = sizeof("{\"status_code\":,\"message\":\"\",\"data\":null,"
-                        "\"error\":{\"code\":\"\",\"message\":\"\"}}\n") +
-                 NGX_INT_T_LEN + ngx_strlen(text) + data.size() +
-                 6 * (code_len + message_len);
+                        "\"error\":{\"code\":\"\",\"message\":\"\"}}\n")
+                 + NGX_INT_T_LEN + ngx_strlen(text) + data.size()
+                 + 6 * (code_len + message_len);
 
     ngx_buf_t *b = ngx_create_temp_buf(r->pool, len);
     auto *cl = ngx_alloc_chain_link(r->pool);
@@ -206,16 +206,20 @@ ngx_http_provision_x_envelope(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (status == NGX_HTTP_UNAUTHORIZED &&
-        ngx_http_provision_x_push_header(
-            r, ngx_string("WWW-Authenticate"),
-            ngx_string("Bearer realm=\"provision_x\"")) != NGX_OK) {
+    if (status == NGX_HTTP_UNAUTHORIZED
+        && ngx_http_provision_x_push_header(
+               r, ngx_string("WWW-Authenticate"),
+               ngx_string("Bearer realm=\"provision_x\""))
+               != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE &&
-        ngx_http_provision_x_push_header(r, ngx_string("Retry-After"),
-                                         ngx_string("1")) != NGX_OK) {
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_http_provision_x_push_header(r, ngx_string("Retry-After"),
+                                            ngx_string("1"))
+               != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

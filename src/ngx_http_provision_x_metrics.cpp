@@ -21,8 +21,8 @@ ngx_http_provision_x_metrics_slot(
     size_t *lens, ngx_uint_t max, ngx_str_t *name) noexcept
 {
     for (ngx_uint_t i = 1; i <= *n; i++) {
-        if (lens[i] == name->len &&
-            ngx_memcmp(names[i], name->data, name->len) == 0) {
+        if (lens[i] == name->len
+            && ngx_memcmp(names[i], name->data, name->len) == 0) {
             return i;
         }
     }
@@ -82,8 +82,8 @@ ngx_http_provision_x_metrics_add_zone(
     ngx_conf_t *cf, ngx_http_provision_x_main_conf_t *pmcf) noexcept
 {
     size_t size =
-        ngx_align(sizeof(ngx_http_provision_x_metrics_sh_t), ngx_pagesize) +
-        8 * ngx_pagesize;
+        ngx_align(sizeof(ngx_http_provision_x_metrics_sh_t), ngx_pagesize)
+        + 8 * ngx_pagesize;
 
     ngx_shm_zone_t *shm_zone =
         ngx_shared_memory_add(cf, &ngx_http_provision_x_metrics_name, size,
@@ -136,9 +136,10 @@ static ngx_http_provision_x_cdr_counters_t *
 ngx_http_provision_x_metrics_cdr_of(provision_x::dialect dialect,
                                     ngx_uint_t type) noexcept
 {
-    if (ngx_http_provision_x_metrics == NULL ||
-        static_cast<size_t>(dialect) >= provision_x::dialect_count ||
-        type >= NGX_HTTP_PROVISION_X_TYPE_SLOTS) {
+    if (ngx_http_provision_x_metrics == NULL
+        || static_cast<size_t>(dialect) >= provision_x::dialect_count
+        || type >= NGX_HTTP_PROVISION_X_TYPE_SLOTS)
+    {
         return NULL;
     }
 
@@ -202,8 +203,9 @@ ngx_http_provision_x_metrics_observe(ngx_http_provision_x_latency_t *h,
 {
     ngx_uint_t i = 0;
 
-    while (i < NGX_HTTP_PROVISION_X_LATENCY_BOUNDS &&
-           elapsed > ngx_http_provision_x_latency_bounds[i]) {
+    while (i < NGX_HTTP_PROVISION_X_LATENCY_BOUNDS
+           && elapsed > ngx_http_provision_x_latency_bounds[i])
+    {
         i++;
     }
 
@@ -250,8 +252,9 @@ ngx_http_provision_x_metrics_call_control(
     provision_x::dialect dialect, ngx_http_provision_x_cc_outcome_e outcome,
     ngx_msec_t elapsed) noexcept
 {
-    if (ngx_http_provision_x_metrics == NULL ||
-        static_cast<size_t>(dialect) >= provision_x::dialect_count) {
+    if (ngx_http_provision_x_metrics == NULL
+        || static_cast<size_t>(dialect) >= provision_x::dialect_count)
+    {
         return;
     }
 
@@ -297,9 +300,10 @@ void
 ngx_http_provision_x_metrics_interface(ngx_uint_t slot,
                                        ngx_uint_t outcome) noexcept
 {
-    if (ngx_http_provision_x_metrics == NULL ||
-        slot > NGX_HTTP_PROVISION_X_METRICS_TARGETS ||
-        outcome >= NGX_HTTP_PROVISION_X_INTERFACE_OUTCOMES) {
+    if (ngx_http_provision_x_metrics == NULL
+        || slot > NGX_HTTP_PROVISION_X_METRICS_TARGETS
+        || outcome >= NGX_HTTP_PROVISION_X_INTERFACE_OUTCOMES)
+    {
         return;
     }
 

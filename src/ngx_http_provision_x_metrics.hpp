@@ -11,9 +11,8 @@
 
 #include "core/cdr.hpp"
 #include "core/interface.hpp"
+#include "core/plain_data.hpp"
 #include "core/reason.hpp"
-
-#include <type_traits>
 
 #define NGX_HTTP_PROVISION_X_METRICS_APPS 64
 
@@ -127,8 +126,7 @@ struct ngx_http_provision_x_metrics_sh_t {
 };
 
 /* NULL until the zone is initialised (and in processes without http) */
-static_assert(std::is_standard_layout_v<ngx_http_provision_x_metrics_sh_t> &&
-              std::is_trivially_copyable_v<ngx_http_provision_x_metrics_sh_t>);
+static_assert(provision_x::is_plain_data<ngx_http_provision_x_metrics_sh_t>);
 
 extern ngx_http_provision_x_metrics_sh_t *ngx_http_provision_x_metrics;
 

@@ -256,8 +256,9 @@ ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
         return provision_x::conf_message("is duplicate");
     }
 
-    if (ngx_http_provision_x_conf_dialect(cf, &value[1], true, &plcf->verify) !=
-        NGX_CONF_OK) {
+    if (ngx_http_provision_x_conf_dialect(cf, &value[1], true, &plcf->verify)
+        != NGX_CONF_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
@@ -454,8 +455,9 @@ ngx_http_provision_x_type_named(dialect d, std::string_view name,
                                 provision_x::push_type *t) noexcept
 {
     /* the platforms' own names for their CDR push */
-    if ((d == dialect::huawei && name == "fee") ||
-        (d == dialect::aliyun && name == "SecretReport")) {
+    if ((d == dialect::huawei && name == "fee")
+        || (d == dialect::aliyun && name == "SecretReport"))
+    {
         *t = provision_x::push_type::cdr;
         return true;
     }
@@ -531,163 +533,125 @@ ngx_http_provision_x_receive_types(ngx_conf_t *cf, dialect d, ngx_str_t *arg,
     return NGX_OK;
 }
 
-/*
- * provision_x_receive huawei|aliyun types=LIST
- *                     forward=URI|queue=NAME|redis=URI [dedup=NAME]
- *                     [dedup_ttl=TIME] [max_records=N] [max_body=SIZE]
- *                     [invalid=dead_letter|reject] [tenants=A,B];
- * provision_x_cdr     the same for CDRs: no types=.
- */
-static char *
-ngx_http_provision_x_receive(ngx_conf_t *cf, ngx_command_t *cmd,
-                             void *conf) noexcept
+/* forward=/uri, redis=/uri or queue=name: the receiver's one sink */
+static ngx_int_t
+ngx_http_provision_x_receive_sink(ngx_conf_t *cf,
+                                  ngx_http_provision_x_loc_conf_t *plcf,
+                                  const ngx_http_provision_x_cdr_sink_t *sink,
+                                  ngx_str_t *v) noexcept
 {
-    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(conf);
     auto *value = static_cast<ngx_str_t *>(cf->args->elts);
-    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(cf);
-    bool cdr_form = provision_x::view(cmd->name) == "provision_x_cdr";
 
-    if (plcf->cdr != NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
-        return provision_x::conf_message(
-            "is duplicate: one receiver per location (provision_x_receive "
-            "takes several Huawei types)");
+    if (plcf->cdr_sink != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" directive needs exactly one sink: "
+                           "forward=/uri, queue=name or redis=/uri",
+                           &value[0]);
+        return NGX_ERROR;
     }
 
-    if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &plcf->cdr) !=
-        NGX_CONF_OK) {
-        return NGX_HTTP_PROVISION_X_CONF_ERROR;
+    plcf->cdr_sink = sink;
+
+    if (sink == &ngx_http_provision_x_cdr_queue) {
+        plcf->cdr_queue = ngx_http_provision_x_queue_ref(cf, v);
+        return plcf->cdr_queue != NULL ? NGX_OK : NGX_ERROR;
     }
 
-    plcf->cdr_types =
-        cdr_form ? provision_x::push_type_bit(provision_x::push_type::cdr) : 0;
+    if (v->data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs %s=/uri of a location in "
+                           "this server",
+                           &value[0], sink->name);
+        return NGX_ERROR;
+    }
 
-    for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
-        std::string_view arg = provision_x::view(value[i]);
-        size_t eq = arg.find('=');
-        ngx_str_t v;
+    plcf->cdr_sink_uri = *v;
 
-        if (eq == std::string_view::npos || eq + 1 == arg.size()) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                               &value[i]);
-            return NGX_HTTP_PROVISION_X_CONF_ERROR;
-        }
+    return NGX_OK;
+}
 
-        std::string_view key = arg.substr(0, eq);
-        v.data = value[i].data + eq + 1;
-        v.len = value[i].len - eq - 1;
-
-        const ngx_http_provision_x_cdr_sink_t *sink =
-            ngx_http_provision_x_cdr_sink_named(key);
-
-        if (sink != NULL) {
-            if (plcf->cdr_sink != NULL) {
-                return provision_x::conf_message(
-                    "needs exactly one sink: forward=/uri, queue=name or "
-                    "redis=/uri");
-            }
-
-            plcf->cdr_sink = sink;
-
-            if (sink == &ngx_http_provision_x_cdr_queue) {
-                plcf->cdr_queue = ngx_http_provision_x_queue_ref(cf, &v);
-                if (plcf->cdr_queue == NULL) {
-                    return NGX_HTTP_PROVISION_X_CONF_ERROR;
-                }
-
-            } else if (v.data[0] == '/') {
-                plcf->cdr_sink_uri = v;
-
-            } else {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"%V\" needs %s=/uri of a location in "
-                                   "this server",
-                                   &value[0], sink->name);
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else if (key == "types" && !cdr_form) {
-            if (plcf->cdr_types != 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "duplicate parameter \"%V\"", &value[i]);
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-            if (ngx_http_provision_x_receive_types(
-                    cf, plcf->cdr, &value[i], provision_x::view(v),
-                    &plcf->cdr_types) != NGX_OK) {
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else if (key == "dedup") {
-            plcf->cdr_dedup = ngx_http_provision_x_zone_refer(
-                cf, &pmcf->zone_refs, &v, NGX_HTTP_PROVISION_X_ZONE_DEDUP,
-                &ngx_http_provision_x_module);
-            if (plcf->cdr_dedup == NULL) {
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else if (key == "dedup_ttl") {
-            plcf->cdr_dedup_ttl = ngx_parse_time(&v, 1);
-            if (plcf->cdr_dedup_ttl == static_cast<time_t>(NGX_ERROR) ||
-                plcf->cdr_dedup_ttl == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid parameter \"%V\"", &value[i]);
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else if (key == "max_records") {
-            ngx_int_t n = ngx_atoi(v.data, v.len);
-            if (n == NGX_ERROR || n == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid parameter \"%V\"", &value[i]);
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-            plcf->cdr_max_records = n;
-
-        } else if (key == "max_body") {
-            ssize_t n = ngx_parse_size(&v);
-            if (n == NGX_ERROR || n == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid parameter \"%V\"", &value[i]);
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-            plcf->cdr_max_body = n;
-
-        } else if (key == "tenants") {
-            if (ngx_http_provision_x_cdr_tenants(cf, plcf, &v) != NGX_OK) {
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else if (key == "invalid") {
-            std::string_view how = provision_x::view(v);
-
-            if (how == "dead_letter") {
-                plcf->cdr_invalid = NGX_HTTP_PROVISION_X_INVALID_DEAD_LETTER;
-
-            } else if (how == "reject") {
-                plcf->cdr_invalid = NGX_HTTP_PROVISION_X_INVALID_REJECT;
-
-            } else {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid parameter \"%V\", expected "
-                                   "\"invalid=dead_letter\" or "
-                                   "\"invalid=reject\"",
-                                   &value[i]);
-                return NGX_HTTP_PROVISION_X_CONF_ERROR;
-            }
-
-        } else {
+/*
+ * One key=value parameter of a receiver other than its sink; NGX_DECLINED
+ * for a key it does not take.
+ */
+static ngx_int_t
+ngx_http_provision_x_receive_param(ngx_conf_t *cf,
+                                   ngx_http_provision_x_loc_conf_t *plcf,
+                                   ngx_str_t *arg, std::string_view key,
+                                   ngx_str_t *v, bool cdr_form) noexcept
+{
+    if (key == "types" && !cdr_form) {
+        if (plcf->cdr_types != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"%s", &value[i],
-                               cdr_form && key == "types"
-                                   ? ": provision_x_receive takes types="
-                                   : "");
-            return NGX_HTTP_PROVISION_X_CONF_ERROR;
+                               "duplicate parameter \"%V\"", arg);
+            return NGX_ERROR;
         }
+
+        return ngx_http_provision_x_receive_types(
+            cf, plcf->cdr, arg, provision_x::view(*v), &plcf->cdr_types);
     }
 
+    if (key == "dedup") {
+        plcf->cdr_dedup = ngx_http_provision_x_zone_refer(
+            cf, &ngx_http_provision_x_main_conf(cf)->zone_refs, v,
+            NGX_HTTP_PROVISION_X_ZONE_DEDUP, &ngx_http_provision_x_module);
+        return plcf->cdr_dedup != NULL ? NGX_OK : NGX_ERROR;
+    }
+
+    if (key == "tenants") {
+        return ngx_http_provision_x_cdr_tenants(cf, plcf, v);
+    }
+
+    if (key == "invalid") {
+        std::string_view how = provision_x::view(*v);
+
+        if (how == "dead_letter" || how == "reject") {
+            plcf->cdr_invalid = (how == "reject")
+                                    ? NGX_HTTP_PROVISION_X_INVALID_REJECT
+                                    : NGX_HTTP_PROVISION_X_INVALID_DEAD_LETTER;
+            return NGX_OK;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\", expected "
+                           "\"invalid=dead_letter\" or \"invalid=reject\"",
+                           arg);
+        return NGX_ERROR;
+    }
+
+    ngx_int_t n;
+
+    if (key == "dedup_ttl") {
+        n = ngx_parse_time(v, 1);
+        plcf->cdr_dedup_ttl = n;
+
+    } else if (key == "max_records") {
+        n = ngx_atoi(v->data, v->len);
+        plcf->cdr_max_records = n;
+
+    } else if (key == "max_body") {
+        n = ngx_parse_size(v);
+        plcf->cdr_max_body = n;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    /* a value that did not parse: the configuration is not used */
+    if (n == NGX_ERROR || n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                           arg);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+/* what the parameters allow only together, checked once all are read */
+static char *
+ngx_http_provision_x_receive_check(
+    ngx_http_provision_x_loc_conf_t *plcf) noexcept
+{
     if (plcf->cdr_types == 0) {
         return provision_x::conf_message(
             "needs types=: the push types this location receives");
@@ -710,6 +674,20 @@ ngx_http_provision_x_receive(ngx_conf_t *cf, ngx_command_t *cmd,
             "needs exactly one sink: forward=/uri, queue=name or redis=/uri");
     }
 
+    return NGX_CONF_OK;
+}
+
+/*
+ * The receiver is remembered with its line, for the checks of its sink at
+ * the end of http{}, and becomes the location's content handler.
+ */
+static char *
+ngx_http_provision_x_receive_register(
+    ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_provision_x_loc_conf_t *plcf) noexcept
+{
+    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(cf);
+
     auto *receiver = static_cast<ngx_http_provision_x_receiver_t *>(
         ngx_array_push(&pmcf->receivers));
     if (receiver == NULL) {
@@ -731,6 +709,77 @@ ngx_http_provision_x_receive(ngx_conf_t *cf, ngx_command_t *cmd,
     clcf->handler = ngx_http_provision_x_cdr_handler;
 
     return NGX_CONF_OK;
+}
+
+/*
+ * provision_x_receive huawei|aliyun types=LIST
+ *                     forward=URI|queue=NAME|redis=URI [dedup=NAME]
+ *                     [dedup_ttl=TIME] [max_records=N] [max_body=SIZE]
+ *                     [invalid=dead_letter|reject] [tenants=A,B];
+ * provision_x_cdr     the same for CDRs: no types=.
+ */
+static char *
+ngx_http_provision_x_receive(ngx_conf_t *cf, ngx_command_t *cmd,
+                             void *conf) noexcept
+{
+    auto *plcf = static_cast<ngx_http_provision_x_loc_conf_t *>(conf);
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+    bool cdr_form = provision_x::view(cmd->name) == "provision_x_cdr";
+
+    if (plcf->cdr != NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
+        return provision_x::conf_message(
+            "is duplicate: one receiver per location (provision_x_receive "
+            "takes several Huawei types)");
+    }
+
+    if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &plcf->cdr)
+        != NGX_CONF_OK)
+    {
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
+    }
+
+    plcf->cdr_types =
+        cdr_form ? provision_x::push_type_bit(provision_x::push_type::cdr) : 0;
+
+    for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
+        std::string_view arg = provision_x::view(value[i]);
+        size_t eq = arg.find('=');
+
+        if (eq == std::string_view::npos || eq + 1 == arg.size()) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                               &value[i]);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
+        }
+
+        std::string_view key = arg.substr(0, eq);
+        ngx_str_t v = {value[i].len - eq - 1, value[i].data + eq + 1};
+        const ngx_http_provision_x_cdr_sink_t *sink =
+            ngx_http_provision_x_cdr_sink_named(key);
+        ngx_int_t rc =
+            (sink != NULL)
+                ? ngx_http_provision_x_receive_sink(cf, plcf, sink, &v)
+                : ngx_http_provision_x_receive_param(cf, plcf, &value[i], key,
+                                                     &v, cdr_form);
+
+        if (rc == NGX_DECLINED) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"%s", &value[i],
+                               cdr_form && key == "types"
+                                   ? ": provision_x_receive takes types="
+                                   : "");
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
+        }
+    }
+
+    char *rv = ngx_http_provision_x_receive_check(plcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_provision_x_receive_register(cf, cmd, plcf);
 }
 
 /*
@@ -800,8 +849,8 @@ ngx_http_provision_x_check_sinks(
         ngx_http_provision_x_loc_conf_t *plcf = rcv[i].plcf;
         ngx_str_t *uri = &plcf->cdr_sink_uri;
 
-        if (uri->len == 0 ||
-            ngx_http_provision_x_location_found(rcv[i].cscf, uri)) {
+        if (uri->len == 0
+            || ngx_http_provision_x_location_found(rcv[i].cscf, uri)) {
             continue;
         }
 
@@ -905,8 +954,8 @@ ngx_http_provision_x_dead_letter_open(ngx_conf_t *cf, ngx_str_t *name) noexcept
 
         *ngx_cpymem(dir.data, full.data, dir.len) = '\0';
 
-        if (ngx_file_info(dir.data, &fi) == NGX_FILE_ERROR ||
-            !ngx_is_dir(&fi)) {
+        if (ngx_file_info(dir.data, &fi) == NGX_FILE_ERROR || !ngx_is_dir(&fi))
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "dead-letter file \"%V\": directory \"%V\" "
                                "does not exist; set "
@@ -1158,11 +1207,15 @@ ngx_http_provision_x_create_main_conf(ngx_conf_t *cf) noexcept
     pmcf->log_redact = NGX_CONF_UNSET;
 
     if (ngx_array_init(&pmcf->apps, cf->pool, 4,
-                       sizeof(ngx_http_provision_x_app_t)) != NGX_OK ||
-        ngx_array_init(&pmcf->receivers, cf->pool, 4,
-                       sizeof(ngx_http_provision_x_receiver_t)) != NGX_OK ||
-        ngx_array_init(&pmcf->zone_refs, cf->pool, 4,
-                       sizeof(ngx_http_provision_x_zone_ref_t)) != NGX_OK) {
+                       sizeof(ngx_http_provision_x_app_t))
+            != NGX_OK
+        || ngx_array_init(&pmcf->receivers, cf->pool, 4,
+                          sizeof(ngx_http_provision_x_receiver_t))
+               != NGX_OK
+        || ngx_array_init(&pmcf->zone_refs, cf->pool, 4,
+                          sizeof(ngx_http_provision_x_zone_ref_t))
+               != NGX_OK)
+    {
         return NULL;
     }
 
@@ -1268,8 +1321,9 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(cf);
 
-    if (pmcf->log_redact &&
-        ngx_http_provision_x_redact_log(cf->pool, clcf->error_log) != NGX_OK) {
+    if (pmcf->log_redact
+        && ngx_http_provision_x_redact_log(cf->pool, clcf->error_log) != NGX_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
@@ -1286,8 +1340,8 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
      * The default file is opened only for a location that receives CDRs:
      * loading the module must not open files nobody asked for.
      */
-    if (conf->cdr != dialect::off &&
-        conf->cdr_dead_letter == NGX_CONF_UNSET_PTR) {
+    if (conf->cdr != dialect::off
+        && conf->cdr_dead_letter == NGX_CONF_UNSET_PTR) {
         ngx_str_t path;
 
         if (ngx_http_provision_x_dead_letter_default(cf, &path) != NGX_OK) {
@@ -1302,8 +1356,8 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     /* verification without replay protection must be asked for by name */
-    if (conf->verify != dialect::off &&
-        conf->nonce_zone == NGX_CONF_UNSET_PTR) {
+    if (conf->verify != dialect::off && conf->nonce_zone == NGX_CONF_UNSET_PTR)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"provision_x_verify\" needs "
                            "\"provision_x_nonce\": a nonce zone, or \"off\"");
@@ -1385,8 +1439,10 @@ ngx_http_provision_x_init_module(ngx_cycle_t *cycle) noexcept
 
     /* the main-level logs are all known only now (an error_log after the
      * http block, say); location-level ones got the writer in merge */
-    if (pmcf->log_redact && ngx_http_provision_x_redact_log(
-                                cycle->pool, &cycle->new_log) != NGX_OK) {
+    if (pmcf->log_redact
+        && ngx_http_provision_x_redact_log(cycle->pool, &cycle->new_log)
+               != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

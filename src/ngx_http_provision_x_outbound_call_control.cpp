@@ -65,8 +65,8 @@ ngx_http_provision_x_cc_answered(
     ctx->outcome = outcome;
 
     ngx_time_t *tp = ngx_timeofday();
-    auto elapsed = static_cast<ngx_msec_int_t>((tp->sec - r->start_sec) * 1000 +
-                                               (tp->msec - r->start_msec));
+    auto elapsed = static_cast<ngx_msec_int_t>((tp->sec - r->start_sec) * 1000
+                                               + (tp->msec - r->start_msec));
 
     if (olcf->cc_sms) {
         ngx_http_provision_x_metrics_sms_control(outcome,
@@ -106,7 +106,8 @@ ngx_http_provision_x_cc_fallback(ngx_http_request_t *r,
     ngx_http_provision_x_cc_answered(r, olcf, ctx, outcome);
 
     if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_cc_fallbacks,
-                                         r->connection->log)) {
+                                         r->connection->log))
+    {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "provision_x: %s fallback \"%V\" (%V: %s, "
                       "binding status %i)",
@@ -176,9 +177,11 @@ ngx_http_provision_x_cc_landline(
 try {
     std::string_view body;
 
-    if (r->request_body != NULL &&
-        ngx_http_provision_x_body_view(r, NGX_HTTP_PROVISION_X_CC_BODY_MAX, 0,
-                                       &body, NULL) != NGX_OK) {
+    if (r->request_body != NULL
+        && ngx_http_provision_x_body_view(r, NGX_HTTP_PROVISION_X_CC_BODY_MAX,
+                                          0, &body, NULL)
+               != NGX_OK)
+    {
         body = {};
     }
 
@@ -200,8 +203,9 @@ try {
         params.clear();
 
         if (provision_x::parse_urlencoded(raw, NGX_HTTP_PROVISION_X_CC_BODY_MAX,
-                                          params, arena) !=
-            provision_x::params_error::ok) {
+                                          params, arena)
+            != provision_x::params_error::ok)
+        {
             continue;
         }
 
@@ -251,10 +255,11 @@ ngx_http_provision_x_cc_body_done(ngx_http_request_t *r) noexcept
     ctx->call.answer = ngx_http_provision_x_cc_answer;
     ctx->call.expired = ngx_http_provision_x_cc_expired;
 
-    if (NGX_HTTP_PROVISION_X_FAULT("control_subrequest") ||
-        ngx_http_provision_x_deadline_start(r, &ctx->call, &olcf->cc_pass,
-                                            &r->args, olcf->cc_timeout,
-                                            &sr) != NGX_OK) {
+    if (NGX_HTTP_PROVISION_X_FAULT("control_subrequest")
+        || ngx_http_provision_x_deadline_start(r, &ctx->call, &olcf->cc_pass,
+                                               &r->args, olcf->cc_timeout, &sr)
+               != NGX_OK)
+    {
         ngx_http_provision_x_cc_fallback(
             r, ctx, NGX_HTTP_PROVISION_X_CC_FALLBACK_ERROR, "no subrequest", 0);
         return;
@@ -345,6 +350,103 @@ try {
     return false;
 }
 
+/* the parameters of one control directive, as read */
+struct ngx_http_provision_x_cc_params_t {
+    dialect d;
+    bool sms;
+    std::string_view operation; /* of the fallback answer */
+    std::string_view message;
+    std::string_view called;
+    std::string_view calling;
+    bool landline;
+};
+
+/* One key=value parameter; false for a key or value the directive does
+ * not take. */
+static bool
+ngx_http_provision_x_cc_param(ngx_http_provision_x_outbound_loc_conf_t *olcf,
+                              ngx_http_provision_x_cc_params_t *p,
+                              std::string_view k, ngx_str_t *value) noexcept
+{
+    std::string_view v = view(*value);
+    bool aliyun = p->d == dialect::aliyun;
+
+    if (k == "pass") {
+        if (v[0] != '/' || v.find('?') != std::string_view::npos) {
+            return false;
+        }
+
+        olcf->cc_pass = *value;
+        return true;
+    }
+
+    if (k == "timeout") {
+        olcf->cc_timeout = ngx_parse_time(value, 0);
+        return olcf->cc_timeout != static_cast<ngx_msec_t>(NGX_ERROR)
+               && olcf->cc_timeout != 0;
+    }
+
+    if (k == "fallback") {
+        /* Huawei connect needs a callee, which only the service knows */
+        p->operation = v;
+
+        return p->sms   ? provision_x::huawei_sms_operation_allowed(v)
+               : aliyun ? provision_x::aliyun_operate_allowed(v)
+                        : v == "close";
+    }
+
+    if (k == "landline" && !p->sms) {
+        p->landline = v == "reject";
+        return v == "reject" || v == "pass";
+    }
+
+    std::string_view *text = (k == "message" && aliyun)   ? &p->message
+                             : (k == "called" && p->sms)  ? &p->called
+                             : (k == "calling" && p->sms) ? &p->calling
+                                                          : nullptr;
+    if (text == nullptr) {
+        return false;
+    }
+
+    *text = v;
+
+    return true;
+}
+
+/* what the parameters allow only together, checked once all are read */
+static bool
+ngx_http_provision_x_cc_check(
+    ngx_conf_t *cf, ngx_http_provision_x_outbound_loc_conf_t *olcf,
+    const ngx_http_provision_x_cc_params_t *p) noexcept
+{
+    auto *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (olcf->cc_pass.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" needs \"pass=/uri\"",
+                           &value[0]);
+        return false;
+    }
+
+    if (p->sms && (p->operation == "vNumberRoute") != !p->called.empty()) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": called= is the number a "
+                           "\"fallback=vNumberRoute\" routes to, and "
+                           "belongs to it alone",
+                           &value[0]);
+        return false;
+    }
+
+    if (p->sms && !p->calling.empty() && p->called.empty()) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": calling= belongs to "
+                           "\"fallback=vNumberRoute\"",
+                           &value[0]);
+        return false;
+    }
+
+    return true;
+}
+
 /*
  * provision_x_call_control huawei|aliyun pass=URI [timeout=TIME]
  *                          [fallback=OP] [message=TEXT] [landline=reject];
@@ -358,23 +460,24 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     auto *olcf = static_cast<ngx_http_provision_x_outbound_loc_conf_t *>(conf);
     auto *value = static_cast<ngx_str_t *>(cf->args->elts);
-    bool sms = view(cmd->name) == "provision_x_sms_control";
+    ngx_http_provision_x_cc_params_t p{};
 
     if (olcf->cc != NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
         return provision_x::conf_message(
             "is duplicate: one control answer per location");
     }
 
-    dialect d;
-
-    if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &d) !=
-        NGX_CONF_OK) {
+    if (ngx_http_provision_x_conf_dialect(cf, &value[1], false, &p.d)
+        != NGX_CONF_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
-    bool aliyun = d == dialect::aliyun;
+    bool aliyun = p.d == dialect::aliyun;
 
-    if (sms && aliyun) {
+    p.sms = view(cmd->name) == "provision_x_sms_control";
+
+    if (p.sms && aliyun) {
         return provision_x::conf_message(
             "is for Huawei only: Aliyun has no SMS Block mode");
     }
@@ -382,120 +485,50 @@ ngx_http_provision_x_call_control(ngx_conf_t *cf, ngx_command_t *cmd,
     /* fail open on Aliyun (the platform keeps its own bindings); close on
      * Huawei, where connect needs a callee only the service knows; an SMS
      * is dropped unless a number to route it to is configured */
-    std::string_view operation = sms      ? "DiscardMessage"
-                                 : aliyun ? "CONTINUE"
-                                          : "close";
-    std::string_view message, called, calling;
-    bool landline = false;
-    ngx_uint_t i;
+    p.operation = p.sms ? "DiscardMessage" : aliyun ? "CONTINUE" : "close";
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
         std::string_view a = view(value[i]);
         std::string_view::size_type eq = a.find('=');
+        bool valid = eq != std::string_view::npos && eq + 1 < a.size();
 
-        if (eq == std::string_view::npos || eq + 1 == a.size()) {
-            goto invalid;
+        if (valid) {
+            ngx_str_t v = {value[i].len - eq - 1, value[i].data + eq + 1};
+
+            valid =
+                ngx_http_provision_x_cc_param(olcf, &p, a.substr(0, eq), &v);
         }
 
-        std::string_view k = a.substr(0, eq);
-        std::string_view v = a.substr(eq + 1);
-        ngx_str_t s = {v.size(), value[i].data + eq + 1};
-
-        if (k == "pass") {
-            if (v[0] != '/' || v.find('?') != std::string_view::npos) {
-                goto invalid;
-            }
-
-            olcf->cc_pass = s;
-
-        } else if (k == "timeout") {
-            olcf->cc_timeout = ngx_parse_time(&s, 0);
-
-            if (olcf->cc_timeout == static_cast<ngx_msec_t>(NGX_ERROR) ||
-                olcf->cc_timeout == 0) {
-                goto invalid;
-            }
-
-        } else if (k == "fallback") {
-            /* Huawei connect needs a callee, which only the service knows */
-            if (sms      ? !provision_x::huawei_sms_operation_allowed(v)
-                : aliyun ? !provision_x::aliyun_operate_allowed(v)
-                         : v != "close") {
-                goto invalid;
-            }
-
-            operation = v;
-
-        } else if (k == "message" && aliyun) {
-            message = v;
-
-        } else if (k == "landline" && !sms) {
-            if (v != "reject" && v != "pass") {
-                goto invalid;
-            }
-
-            landline = v == "reject";
-
-        } else if (k == "called" && sms) {
-            called = v;
-
-        } else if (k == "calling" && sms) {
-            calling = v;
-
-        } else {
-            goto invalid;
+        if (!valid) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                               &value[i]);
+            return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }
     }
 
-    if (olcf->cc_pass.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" needs \"pass=/uri\"",
-                           &value[0]);
-        return NGX_HTTP_PROVISION_X_CONF_ERROR;
-    }
-
-    if (sms && (operation == "vNumberRoute") != !called.empty()) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\": called= is the number a "
-                           "\"fallback=vNumberRoute\" routes to, and "
-                           "belongs to it alone",
-                           &value[0]);
-        return NGX_HTTP_PROVISION_X_CONF_ERROR;
-    }
-
-    if (sms && !calling.empty() && called.empty()) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\": calling= belongs to "
-                           "\"fallback=vNumberRoute\"",
-                           &value[0]);
-        return NGX_HTTP_PROVISION_X_CONF_ERROR;
-    }
-
-    if (!ngx_http_provision_x_cc_body(cf, d, sms, operation, message, called,
-                                      calling, &olcf->cc_fallback)) {
-        return NGX_HTTP_PROVISION_X_CONF_ERROR;
-    }
-
-    if (landline &&
-        !ngx_http_provision_x_cc_body(cf, d, false, aliyun ? "REJECT" : "close",
-                                      "", "", "", &olcf->cc_landline)) {
-        return NGX_HTTP_PROVISION_X_CONF_ERROR;
-    }
-
-    olcf->cc = d;
-    olcf->cc_sms = sms;
-
+    if (!ngx_http_provision_x_cc_check(cf, olcf, &p)
+        || !ngx_http_provision_x_cc_body(cf, p.d, p.sms, p.operation, p.message,
+                                         p.called, p.calling,
+                                         &olcf->cc_fallback))
     {
-        auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
-            ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-
-        clcf->handler = ngx_http_provision_x_cc_handler;
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
+
+    if (p.landline
+        && !ngx_http_provision_x_cc_body(cf, p.d, false,
+                                         aliyun ? "REJECT" : "close", "", "",
+                                         "", &olcf->cc_landline))
+    {
+        return NGX_HTTP_PROVISION_X_CONF_ERROR;
+    }
+
+    olcf->cc = p.d;
+    olcf->cc_sms = p.sms;
+
+    auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+
+    clcf->handler = ngx_http_provision_x_cc_handler;
 
     return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                       &value[i]);
-    return NGX_HTTP_PROVISION_X_CONF_ERROR;
 }

@@ -144,9 +144,11 @@ ngx_http_provision_x_deadline_start(ngx_http_request_t *r,
     ps->data = call;
 
     if (ngx_http_subrequest(r, uri, args, sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY |
-                                NGX_HTTP_SUBREQUEST_WAITED |
-                                NGX_HTTP_SUBREQUEST_BACKGROUND) != NGX_OK) {
+                            NGX_HTTP_SUBREQUEST_IN_MEMORY
+                                | NGX_HTTP_SUBREQUEST_WAITED
+                                | NGX_HTTP_SUBREQUEST_BACKGROUND)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -360,7 +360,8 @@ ngx_http_provision_x_interface_set_request(
     ngx_http_request_body_t *rb, size_t body_len) noexcept
 {
     for (ngx_uint_t i = 0;
-         i < std::size(ngx_http_provision_x_interface_methods); i++) {
+         i < std::size(ngx_http_provision_x_interface_methods); i++)
+    {
         if (method == view(ngx_http_provision_x_interface_methods[i])) {
             sr->method = ngx_http_provision_x_interface_method_ids[i];
             sr->method_name = ngx_http_provision_x_interface_methods[i];
@@ -412,22 +413,26 @@ ngx_http_provision_x_interface_send_call(
     uri.data = static_cast<u_char *>(ngx_pnalloc(r->pool, uri.len));
 
     auto *headers = static_cast<ngx_table_elt_t *>(
-        ngx_pcalloc(r->pool, NGX_HTTP_PROVISION_X_INTERFACE_HEADERS *
-                                 sizeof(ngx_table_elt_t)));
+        ngx_pcalloc(r->pool, NGX_HTTP_PROVISION_X_INTERFACE_HEADERS
+                                 * sizeof(ngx_table_elt_t)));
     auto *rb = static_cast<ngx_http_request_body_t *>(
         ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t)));
     ngx_chain_t *cl = ngx_alloc_chain_link(r->pool);
     auto *b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
 
-    if (uri.data == NULL || headers == NULL || rb == NULL || cl == NULL ||
-        b == NULL ||
-        ngx_http_provision_x_interface_keep(r, out.query, &args) != NGX_OK ||
-        ngx_http_provision_x_interface_keep(r, out.body, &body) != NGX_OK ||
-        ngx_http_provision_x_interface_keep(r, out.content_type,
-                                            &content_type) != NGX_OK ||
-        ngx_http_provision_x_interface_keep(r, out.authorization,
-                                            &authorization) != NGX_OK ||
-        ngx_http_provision_x_interface_keep(r, out.x_aksk, &x_aksk) != NGX_OK) {
+    if (uri.data == NULL || headers == NULL || rb == NULL || cl == NULL
+        || b == NULL
+        || ngx_http_provision_x_interface_keep(r, out.query, &args) != NGX_OK
+        || ngx_http_provision_x_interface_keep(r, out.body, &body) != NGX_OK
+        || ngx_http_provision_x_interface_keep(r, out.content_type,
+                                               &content_type)
+               != NGX_OK
+        || ngx_http_provision_x_interface_keep(r, out.authorization,
+                                               &authorization)
+               != NGX_OK
+        || ngx_http_provision_x_interface_keep(r, out.x_aksk, &x_aksk)
+               != NGX_OK)
+    {
         return ngx_http_provision_x_interface_refuse(
             r, call, NGX_HTTP_INTERNAL_SERVER_ERROR,
             interface_outcome::internal_error, "no memory for the call");
@@ -472,9 +477,11 @@ ngx_http_provision_x_interface_send_call(
     ctx->call.answer = ngx_http_provision_x_interface_answered;
     ctx->call.expired = ngx_http_provision_x_interface_expired;
 
-    if (NGX_HTTP_PROVISION_X_FAULT("interface_subrequest") ||
-        ngx_http_provision_x_deadline_start(r, &ctx->call, &uri, &args,
-                                            t->timeout, &sr) != NGX_OK) {
+    if (NGX_HTTP_PROVISION_X_FAULT("interface_subrequest")
+        || ngx_http_provision_x_deadline_start(r, &ctx->call, &uri, &args,
+                                               t->timeout, &sr)
+               != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "provision_x: interface: no subrequest to \"%V\"", &uri);
         return ngx_http_provision_x_interface_refuse(
@@ -529,8 +536,8 @@ ngx_http_provision_x_interface_input(ngx_http_request_t *r,
 {
     ngx_str_t s;
 
-    if (cv == NULL || ngx_http_complex_value(r, cv, &s) != NGX_OK ||
-        s.len == 0) {
+    if (cv == NULL || ngx_http_complex_value(r, cv, &s) != NGX_OK || s.len == 0)
+    {
         return fresh;
     }
 
@@ -606,7 +613,8 @@ try {
     std::string_view body;
 
     switch (ngx_http_provision_x_body_view(
-        r, NGX_HTTP_PROVISION_X_INTERFACE_BODY_MAX, 0, &body, NULL)) {
+        r, NGX_HTTP_PROVISION_X_INTERFACE_BODY_MAX, 0, &body, NULL))
+    {
     case NGX_OK:
         break;
     case NGX_DECLINED:
@@ -635,8 +643,9 @@ try {
             detail);
     }
 
-    if (ngx_http_provision_x_interface_keep(r, req.user_id(), &call->user_id) !=
-        NGX_OK) {
+    if (ngx_http_provision_x_interface_keep(r, req.user_id(), &call->user_id)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -652,8 +661,8 @@ try {
 
         return ngx_http_provision_x_interface_refuse_text(
             r, call, NGX_HTTP_NOT_FOUND, interface_outcome::unknown_config,
-            "config_id: no target " + std::to_string(req.config_id()) +
-                " here");
+            "config_id: no target " + std::to_string(req.config_id())
+                + " here");
     }
 
     return NGX_DECLINED;
@@ -683,8 +692,8 @@ try {
     std::array<char, 32> fresh_nonce;
     utc_timestamp_text fresh_stamp;
 
-    if (!make_nonce(fresh_nonce) ||
-        !format_utc_timestamp(ngx_time(), fresh_stamp)) {
+    if (!make_nonce(fresh_nonce)
+        || !format_utc_timestamp(ngx_time(), fresh_stamp)) {
         return ngx_http_provision_x_interface_refuse(
             r, call, NGX_HTTP_INTERNAL_SERVER_ERROR,
             interface_outcome::internal_error, "no nonce for the call");
@@ -703,9 +712,11 @@ try {
                              ? build_result::crypto_failure
                              : build_outbound(req, target, in, out);
 
-    if (!out.operation.empty() &&
-        ngx_http_provision_x_interface_keep(r, out.operation,
-                                            &call->operation) != NGX_OK) {
+    if (!out.operation.empty()
+        && ngx_http_provision_x_interface_keep(r, out.operation,
+                                               &call->operation)
+               != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -820,8 +831,8 @@ ngx_http_provision_x_interface_handler(ngx_http_request_t *r) noexcept
             interface_outcome::method_not_allowed, "use POST");
     }
 
-    if (r->headers_in.content_length_n >
-        NGX_HTTP_PROVISION_X_INTERFACE_BODY_MAX) {
+    if (r->headers_in.content_length_n
+        > NGX_HTTP_PROVISION_X_INTERFACE_BODY_MAX) {
         return ngx_http_provision_x_interface_refuse(
             r, call, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
             interface_outcome::payload_too_large,
@@ -863,10 +874,10 @@ ngx_http_provision_x_interface_variable(ngx_http_request_t *r,
             value = view(call->operation);
             break;
         default:
-            value = call->answered
-                        ? provision_x::name_of(
-                              static_cast<interface_outcome>(call->outcome))
-                        : "";
+            if (call->answered) {
+                value = provision_x::name_of(
+                    static_cast<interface_outcome>(call->outcome));
+            }
             break;
         }
     }
@@ -929,8 +940,9 @@ ngx_http_provision_x_outbound_create_main_conf(ngx_conf_t *cf) noexcept
     }
 
     if (ngx_array_init(&omcf->interface_targets, cf->pool, 4,
-                       sizeof(ngx_http_provision_x_interface_target_t *)) !=
-        NGX_OK) {
+                       sizeof(ngx_http_provision_x_interface_target_t *))
+        != NGX_OK)
+    {
         return NULL;
     }
 
@@ -962,8 +974,9 @@ ngx_http_provision_x_interface_name_ok(std::string_view name) noexcept
     }
 
     for (unsigned char c : name) {
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+        {
             return false;
         }
     }
@@ -997,7 +1010,8 @@ ngx_http_provision_x_interface_operations(
         std::string_view op = list.substr(0, comma);
 
         if (huawei ? !provision_x::is_valid_api_path(op)
-                   : !provision_x::is_valid_action(op)) {
+                   : !provision_x::is_valid_action(op))
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid operation \"%*s\" in \"%V\", "
                                "expected %s",
@@ -1045,8 +1059,9 @@ ngx_http_provision_x_interface_target_param(
         }
 
     } else if (k == "dialect") {
-        if (!provision_x::dialect_from_name(v, &t->dialect) ||
-            t->dialect == dialect::off) {
+        if (!provision_x::dialect_from_name(v, &t->dialect)
+            || t->dialect == dialect::off)
+        {
             return NGX_DECLINED;
         }
 
@@ -1079,8 +1094,8 @@ ngx_http_provision_x_interface_target_param(
     } else if (k == "timeout") {
         t->timeout = ngx_parse_time(&s, 0);
 
-        if (t->timeout == static_cast<ngx_msec_t>(NGX_ERROR) ||
-            t->timeout == 0) {
+        if (t->timeout == static_cast<ngx_msec_t>(NGX_ERROR) || t->timeout == 0)
+        {
             return NGX_DECLINED;
         }
 
@@ -1105,14 +1120,14 @@ ngx_http_provision_x_interface_target_param(
         *aliyun_only = true;
 
     } else if (k == "nonce") {
-        if (ngx_http_provision_x_complex_arg(cf, &s, &t->nonce) !=
-            NGX_CONF_OK) {
+        if (ngx_http_provision_x_complex_arg(cf, &s, &t->nonce) != NGX_CONF_OK)
+        {
             return NGX_ERROR;
         }
 
     } else if (k == "timestamp") {
-        if (ngx_http_provision_x_complex_arg(cf, &s, &t->timestamp) !=
-            NGX_CONF_OK) {
+        if (ngx_http_provision_x_complex_arg(cf, &s, &t->timestamp)
+            != NGX_CONF_OK) {
             return NGX_ERROR;
         }
 
@@ -1158,8 +1173,9 @@ ngx_http_provision_x_interface_target_check(
     }
 
     /* a Huawei call goes to pass + path: "/_px/huawei" + "/rest/..." */
-    if (t->dialect == dialect::huawei && t->pass.len > 1 &&
-        t->pass.data[t->pass.len - 1] == '/') {
+    if (t->dialect == dialect::huawei && t->pass.len > 1
+        && t->pass.data[t->pass.len - 1] == '/')
+    {
         t->pass.len--;
     }
 
@@ -1224,7 +1240,8 @@ ngx_http_provision_x_interface_target(ngx_conf_t *cf, ngx_command_t *cmd,
 
     for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
         switch (ngx_http_provision_x_interface_target_param(
-            cf, t, &value[i], &operations, &aliyun_only)) {
+            cf, t, &value[i], &operations, &aliyun_only))
+        {
         case NGX_OK:
             break;
 
@@ -1238,8 +1255,10 @@ ngx_http_provision_x_interface_target(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    if (ngx_http_provision_x_interface_target_check(
-            cf, omcf, t, operations, aliyun_only) != NGX_CONF_OK) {
+    if (ngx_http_provision_x_interface_target_check(cf, omcf, t, operations,
+                                                    aliyun_only)
+        != NGX_CONF_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
@@ -1280,10 +1299,11 @@ ngx_http_provision_x_interface(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     if (cf->args->nelts > 1) {
-        icf->targets = static_cast<ngx_http_provision_x_interface_target_t **>(
-            ngx_palloc(cf->pool,
-                       (cf->args->nelts - 1) *
-                           sizeof(ngx_http_provision_x_interface_target_t *)));
+        icf->targets =
+            static_cast<ngx_http_provision_x_interface_target_t **>(ngx_palloc(
+                cf->pool,
+                (cf->args->nelts - 1)
+                    * sizeof(ngx_http_provision_x_interface_target_t *)));
         if (icf->targets == NULL) {
             return NGX_HTTP_PROVISION_X_CONF_ERROR;
         }

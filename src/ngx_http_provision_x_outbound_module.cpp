@@ -135,7 +135,9 @@ static ngx_int_t
 ngx_http_provision_x_outbound_add_variables(ngx_conf_t *cf) noexcept
 {
     if (ngx_http_provision_x_add_variable_table(
-            cf, ngx_http_provision_x_outbound_vars) != NGX_OK) {
+            cf, ngx_http_provision_x_outbound_vars)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -151,14 +151,15 @@ ngx_http_provision_x_aliyun_pop_sign(ngx_conf_t *cf, ngx_command_t *cmd,
             olcf->pop_version = v;
 
         } else if (name == "nonce") {
-            if (ngx_http_provision_x_complex_arg(cf, &v, &olcf->pop_nonce) !=
-                NGX_CONF_OK) {
+            if (ngx_http_provision_x_complex_arg(cf, &v, &olcf->pop_nonce)
+                != NGX_CONF_OK) {
                 return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
         } else if (name == "timestamp") {
-            if (ngx_http_provision_x_complex_arg(
-                    cf, &v, &olcf->pop_timestamp) != NGX_CONF_OK) {
+            if (ngx_http_provision_x_complex_arg(cf, &v, &olcf->pop_timestamp)
+                != NGX_CONF_OK)
+            {
                 return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
@@ -226,9 +227,10 @@ try {
         return NGX_ERROR;
     }
 
-    if (ngx_http_provision_x_keep(r, authorization,
-                                  &ctx->huawei_authorization) != NGX_OK ||
-        ngx_http_provision_x_keep(r, x_aksk, &ctx->huawei_x_aksk) != NGX_OK) {
+    if (ngx_http_provision_x_keep(r, authorization, &ctx->huawei_authorization)
+            != NGX_OK
+        || ngx_http_provision_x_keep(r, x_aksk, &ctx->huawei_x_aksk) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -304,8 +306,8 @@ try {
     std::array<char, 32> fresh_nonce;
     utc_timestamp_text fresh_stamp;
 
-    if (!make_nonce(fresh_nonce) ||
-        !format_utc_timestamp(ngx_time(), fresh_stamp)) {
+    if (!make_nonce(fresh_nonce)
+        || !format_utc_timestamp(ngx_time(), fresh_stamp)) {
         return NGX_ERROR;
     }
 
@@ -313,10 +315,11 @@ try {
 
     if (!ngx_http_provision_x_pop_input(
             r, olcf->pop_nonce,
-            std::string_view(fresh_nonce.data(), fresh_nonce.size()), &nonce) ||
-        !ngx_http_provision_x_pop_input(
+            std::string_view(fresh_nonce.data(), fresh_nonce.size()), &nonce)
+        || !ngx_http_provision_x_pop_input(
             r, olcf->pop_timestamp,
-            std::string_view(fresh_stamp.data(), fresh_stamp.size()), &stamp)) {
+            std::string_view(fresh_stamp.data(), fresh_stamp.size()), &stamp))
+    {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "provision_x: POP query not signed: empty nonce or "
                       "timestamp");
@@ -381,8 +384,8 @@ ngx_http_provision_x_sign_variable(ngx_http_request_t *r,
 
     bool huawei = data != NGX_HTTP_PROVISION_X_VAR_ALIYUN_POP_QUERY;
 
-    if ((huawei && olcf->huawei_app == NULL) ||
-        (!huawei && olcf->pop_app == NULL)) {
+    if ((huawei && olcf->huawei_app == NULL)
+        || (!huawei && olcf->pop_app == NULL)) {
         return NGX_OK;
     }
 
@@ -395,8 +398,9 @@ ngx_http_provision_x_sign_variable(ngx_http_request_t *r,
     ngx_str_t *value;
 
     if (huawei) {
-        if (ctx->huawei_authorization.len == 0 &&
-            ngx_http_provision_x_sign_huawei(r, olcf, ctx) != NGX_OK) {
+        if (ctx->huawei_authorization.len == 0
+            && ngx_http_provision_x_sign_huawei(r, olcf, ctx) != NGX_OK)
+        {
             /* empty rather than an error: proxy_pass then gets a 401 */
             return NGX_OK;
         }
@@ -406,8 +410,9 @@ ngx_http_provision_x_sign_variable(ngx_http_request_t *r,
                     : &ctx->huawei_x_aksk;
 
     } else {
-        if (ctx->pop_query.len == 0 &&
-            ngx_http_provision_x_sign_pop(r, olcf, ctx) != NGX_OK) {
+        if (ctx->pop_query.len == 0
+            && ngx_http_provision_x_sign_pop(r, olcf, ctx) != NGX_OK)
+        {
             return NGX_OK;
         }
 

@@ -108,8 +108,8 @@ ngx_http_provision_x_api_key_token(ngx_http_request_t *r,
     u_char *p = h->value.data;
     u_char *last = p + h->value.len;
 
-    if (h->value.len <= len ||
-        ngx_strncasecmp(p, (u_char *) scheme, len) != 0) {
+    if (h->value.len <= len || ngx_strncasecmp(p, (u_char *) scheme, len) != 0)
+    {
         return NGX_ERROR;
     }
 
@@ -172,7 +172,8 @@ ngx_http_provision_x_api_key_check(ngx_http_request_t *r) noexcept
     for (ngx_uint_t i = 0; i < qlcf->api_keys->nelts; i++) {
         match |= CRYPTO_memcmp(digest.data(),
                                keys + i * NGX_HTTP_PROVISION_X_API_KEY_DIGEST,
-                               NGX_HTTP_PROVISION_X_API_KEY_DIGEST) == 0;
+                               NGX_HTTP_PROVISION_X_API_KEY_DIGEST)
+                 == 0;
     }
 
     OPENSSL_cleanse(digest.data(), digest.size());

@@ -96,16 +96,22 @@ ngx_http_provision_x_queue_send_lease(ngx_http_request_t *r,
     u_char *again_end = ngx_sprintf(again, "%ui", lease->redelivered);
 
     if (ngx_http_provision_x_queue_header(r, "X-Lease-Id", lease->id,
-                                          sizeof(lease->id)) != NGX_OK ||
-        ngx_http_provision_x_queue_header(r, "X-Lease-Expires", expires,
-                                          expires_end - expires) != NGX_OK ||
-        ngx_http_provision_x_queue_header(r, "X-Lease-Timeout", seconds,
-                                          seconds_end - seconds) != NGX_OK ||
-        ngx_http_provision_x_queue_header(r, "X-Lease-Count", count,
-                                          count_end - count) != NGX_OK ||
-        ngx_http_provision_x_queue_header(r, "X-Lease-Redelivered", again,
-                                          again_end - again) != NGX_OK ||
-        ngx_http_provision_x_no_store(r) != NGX_OK) {
+                                          sizeof(lease->id))
+            != NGX_OK
+        || ngx_http_provision_x_queue_header(r, "X-Lease-Expires", expires,
+                                             expires_end - expires)
+               != NGX_OK
+        || ngx_http_provision_x_queue_header(r, "X-Lease-Timeout", seconds,
+                                             seconds_end - seconds)
+               != NGX_OK
+        || ngx_http_provision_x_queue_header(r, "X-Lease-Count", count,
+                                             count_end - count)
+               != NGX_OK
+        || ngx_http_provision_x_queue_header(r, "X-Lease-Redelivered", again,
+                                             again_end - again)
+               != NGX_OK
+        || ngx_http_provision_x_no_store(r) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -142,7 +148,8 @@ ngx_http_provision_x_queue_try(ngx_http_request_t *r, ngx_uint_t max,
 
     switch (ngx_http_provision_x_queue_lease(ctx, max, found,
                                              qlcf->lease * 1000, r->pool,
-                                             &lease, r->connection->log)) {
+                                             &lease, r->connection->log))
+    {
     case NGX_HTTP_PROVISION_X_QUEUE_LEASED:
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "provision_x queue: lease %*s of %ui records",
@@ -154,7 +161,8 @@ ngx_http_provision_x_queue_try(ngx_http_request_t *r, ngx_uint_t max,
 
     case NGX_HTTP_PROVISION_X_QUEUE_NO_SLOT_FREE:
         if (ngx_http_provision_x_log_allowed(
-                &ngx_http_provision_x_queue_no_slot, r->connection->log)) {
+                &ngx_http_provision_x_queue_no_slot, r->connection->log))
+        {
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "provision_x: queue zone \"%V\" has no free lease "
                           "slot: too many leases are open",
@@ -360,8 +368,8 @@ ngx_http_provision_x_queue_ack_request(ngx_http_request_t *r) noexcept
 static bool
 ngx_http_provision_x_queue_is_ack_uri(ngx_http_request_t *r) noexcept
 {
-    return r->uri.len >= 4 &&
-           ngx_strncmp(r->uri.data + r->uri.len - 4, "/ack", 4) == 0;
+    return r->uri.len >= 4
+           && ngx_strncmp(r->uri.data + r->uri.len - 4, "/ack", 4) == 0;
 }
 
 ngx_int_t
@@ -378,14 +386,16 @@ ngx_http_provision_x_queue_consume_handler(ngx_http_request_t *r) noexcept
         return ngx_http_provision_x_queue_get(r);
     }
 
-    if (r->method == NGX_HTTP_DELETE ||
-        (r->method == NGX_HTTP_POST &&
-         ngx_http_provision_x_queue_is_ack_uri(r))) {
+    if (r->method == NGX_HTTP_DELETE
+        || (r->method == NGX_HTTP_POST
+            && ngx_http_provision_x_queue_is_ack_uri(r)))
+    {
         return ngx_http_provision_x_queue_ack_request(r);
     }
 
-    if (ngx_http_provision_x_queue_header_str(r, "Allow",
-                                              "GET, DELETE, POST") != NGX_OK) {
+    if (ngx_http_provision_x_queue_header_str(r, "Allow", "GET, DELETE, POST")
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -143,8 +143,9 @@ ngx_http_provision_x_queue_snapshot_path(
         static_cast<ngx_http_provision_x_queue_ctx_t **>(qmcf->zones.elts);
 
     for (ngx_uint_t i = 0; i < qmcf->zones.nelts; i++) {
-        if (ctxs[i]->snapshot.len == path->len &&
-            ngx_strncmp(ctxs[i]->snapshot.data, path->data, path->len) == 0) {
+        if (ctxs[i]->snapshot.len == path->len
+            && ngx_strncmp(ctxs[i]->snapshot.data, path->data, path->len) == 0)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "snapshot file \"%V\" is already used by "
                                "queue zone \"%V\"",
@@ -224,16 +225,16 @@ ngx_http_provision_x_queue_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
     for (ngx_uint_t i = 1; i < cf->args->nelts; i++) {
         if (value[i].len > 5 && ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-            if (ngx_http_provision_x_zone_arg(cf, &value[i], &name, &size) !=
-                NGX_OK) {
+            if (ngx_http_provision_x_zone_arg(cf, &value[i], &name, &size)
+                != NGX_OK) {
                 return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
             continue;
         }
 
-        if (value[i].len > 9 &&
-            ngx_strncmp(value[i].data, "snapshot=", 9) == 0) {
+        if (value[i].len > 9 && ngx_strncmp(value[i].data, "snapshot=", 9) == 0)
+        {
             snapshot.data = value[i].data + 9;
             snapshot.len = value[i].len - 9;
             continue;
@@ -252,8 +253,10 @@ ngx_http_provision_x_queue_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
-    if (snapshot.len && ngx_http_provision_x_queue_snapshot_path(
-                            cf, &snapshot, qmcf) != NGX_OK) {
+    if (snapshot.len
+        && ngx_http_provision_x_queue_snapshot_path(cf, &snapshot, qmcf)
+               != NGX_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
@@ -367,8 +370,8 @@ ngx_http_provision_x_queue_consume(ngx_conf_t *cf, ngx_command_t *cmd,
     for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
         ngx_str_t s;
 
-        if (ngx_http_provision_x_queue_param(cf, &value[i], "lease=", &s) ==
-            NGX_OK) {
+        if (ngx_http_provision_x_queue_param(cf, &value[i], "lease=", &s)
+            == NGX_OK) {
             lease = ngx_parse_time(&s, 1);
             if (lease == static_cast<time_t>(NGX_ERROR) || lease < 1) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -378,8 +381,9 @@ ngx_http_provision_x_queue_consume(ngx_conf_t *cf, ngx_command_t *cmd,
                 return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
-        } else if (ngx_http_provision_x_queue_param(cf, &value[i],
-                                                    "max=", &s) == NGX_OK) {
+        } else if (ngx_http_provision_x_queue_param(cf, &value[i], "max=", &s)
+                   == NGX_OK)
+        {
             max = ngx_atoi(s.data, s.len);
             if (max < 1 || max > NGX_HTTP_PROVISION_X_QUEUE_MAX_LIMIT) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -389,8 +393,9 @@ ngx_http_provision_x_queue_consume(ngx_conf_t *cf, ngx_command_t *cmd,
                 return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
-        } else if (ngx_http_provision_x_queue_param(cf, &value[i],
-                                                    "wait=", &s) == NGX_OK) {
+        } else if (ngx_http_provision_x_queue_param(cf, &value[i], "wait=", &s)
+                   == NGX_OK)
+        {
             wait = ngx_parse_time(&s, 1);
             if (wait == static_cast<time_t>(NGX_ERROR)) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid wait \"%V\"",
@@ -435,9 +440,12 @@ ngx_http_provision_x_queue_create_main_conf(ngx_conf_t *cf) noexcept
     }
 
     if (ngx_array_init(&qmcf->zones, cf->pool, 2,
-                       sizeof(ngx_http_provision_x_queue_ctx_t *)) != NGX_OK ||
-        ngx_array_init(&qmcf->zone_refs, cf->pool, 4,
-                       sizeof(ngx_http_provision_x_zone_ref_t)) != NGX_OK) {
+                       sizeof(ngx_http_provision_x_queue_ctx_t *))
+            != NGX_OK
+        || ngx_array_init(&qmcf->zone_refs, cf->pool, 4,
+                          sizeof(ngx_http_provision_x_zone_ref_t))
+               != NGX_OK)
+    {
         return NULL;
     }
 

@@ -168,8 +168,9 @@ read_own_file(const ngx_str_t *path, file_bytes *out, const char **why,
     out->size = ngx_file_size(&fi);
 
     /* too short to read: snapshot_check() says so */
-    if (out->size < provision_x::snapshot_header_size +
-                        provision_x::snapshot_trailer_size) {
+    if (out->size < provision_x::snapshot_header_size
+                        + provision_x::snapshot_trailer_size)
+    {
         return NGX_OK;
     }
 
@@ -376,8 +377,9 @@ forget_restored(ctx_t *ctx, ngx_log_t *log) noexcept
 {
     heap_path aside(&ctx->snapshot, ".restored", log);
 
-    if (aside.get() != NULL && ngx_delete_file(aside.get()) == NGX_FILE_ERROR &&
-        ngx_errno != NGX_ENOENT) {
+    if (aside.get() != NULL && ngx_delete_file(aside.get()) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
         ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
                       ngx_delete_file_n " \"%s\" failed", aside.get());
     }
@@ -389,8 +391,9 @@ set_aside_damaged(ctx_t *ctx, const char *why, ngx_log_t *log) noexcept
 {
     heap_path aside(&ctx->snapshot, ".damaged", log);
 
-    if (aside.get() == NULL ||
-        ngx_rename_file(ctx->snapshot.data, aside.get()) == NGX_FILE_ERROR) {
+    if (aside.get() == NULL
+        || ngx_rename_file(ctx->snapshot.data, aside.get()) == NGX_FILE_ERROR)
+    {
         ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
                       "provision_x: snapshot \"%V\" is unreadable (%s) "
                       "and could not be moved aside",
@@ -418,8 +421,8 @@ replace_snapshot(ctx_t *ctx, const snapshot_t *prior, ngx_log_t *log) noexcept
         return NGX_ERROR;
     }
 
-    if (ngx_delete_file(tmp.get()) == NGX_FILE_ERROR &&
-        ngx_errno != NGX_ENOENT) {
+    if (ngx_delete_file(tmp.get()) == NGX_FILE_ERROR && ngx_errno != NGX_ENOENT)
+    {
         ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
                       ngx_delete_file_n " stale \"%s\" failed", tmp.get());
         return NGX_ERROR;
@@ -529,8 +532,10 @@ ngx_http_provision_x_queue_restore(ctx_t *ctx, ngx_log_t *log) noexcept
     while (provision_x::snapshot_next(&r, &rec)) {
         bytes += rec.len;
 
-        if (fits && !provision_x::ring_append(ctx->sh, rec.bytes, rec.len,
-                                              rec.deliveries, rec.enqueued)) {
+        if (fits
+            && !provision_x::ring_append(ctx->sh, rec.bytes, rec.len,
+                                         rec.deliveries, rec.enqueued))
+        {
             fits = false;
         }
     }

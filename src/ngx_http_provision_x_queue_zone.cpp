@@ -289,16 +289,19 @@ old_zone(ngx_shm_zone_t *shm_zone) noexcept
                                      &ngx_http_provision_x_queue_module);
 
     while (ngx_shm_zone_t *zone = ngx_http_provision_x_zones_next(&it)) {
-        if (zone->shm.name.len != shm_zone->shm.name.len ||
-            ngx_strncmp(zone->shm.name.data, shm_zone->shm.name.data,
-                        shm_zone->shm.name.len) != 0) {
+        if (zone->shm.name.len != shm_zone->shm.name.len
+            || ngx_strncmp(zone->shm.name.data, shm_zone->shm.name.data,
+                           shm_zone->shm.name.len)
+                   != 0)
+        {
             continue;
         }
 
         auto *octx = static_cast<ctx_t *>(zone->data);
 
-        if (zone->shm.addr == NULL || octx == NULL || octx->sh == NULL ||
-            octx->sh->magic != provision_x::ring_magic) {
+        if (zone->shm.addr == NULL || octx == NULL || octx->sh == NULL
+            || octx->sh->magic != provision_x::ring_magic)
+        {
             return NULL;
         }
 

@@ -49,8 +49,8 @@ ngx_http_provision_x_redact_writer(ngx_log_t *log, ngx_uint_t level,
     }
 
     /* what ngx_log_error_core() does for a file */
-    if (ngx_write_fd(log->file->fd, out, len) == -1 &&
-        ngx_errno == NGX_ENOSPC) {
+    if (ngx_write_fd(log->file->fd, out, len) == -1 && ngx_errno == NGX_ENOSPC)
+    {
         log->disk_full_time = ngx_time();
     }
 }
@@ -78,8 +78,9 @@ ngx_int_t
 ngx_http_provision_x_redact_log(ngx_pool_t *pool, ngx_log_t *log) noexcept
 {
     for (/* void */; log; log = log->next) {
-        if (log->writer == ngx_http_provision_x_redact_writer ||
-            (log->writer == NULL && log->file == NULL)) {
+        if (log->writer == ngx_http_provision_x_redact_writer
+            || (log->writer == NULL && log->file == NULL))
+        {
             continue;
         }
 
@@ -116,9 +117,10 @@ ngx_http_provision_x_redact_request_line(ngx_http_request_t *r) noexcept
 
     /* (once masked, the line needs nothing more: the second phase that
      * calls this costs one scan) */
-    if (r->args.len == 0 ||
-        !provision_x::redact_needed(reinterpret_cast<const char *>(line->data),
-                                    line->len)) {
+    if (r->args.len == 0
+        || !provision_x::redact_needed(
+            reinterpret_cast<const char *>(line->data), line->len))
+    {
         return;
     }
 

@@ -538,8 +538,9 @@ ngx_http_provision_x_redis_check_preamble(
     }
 
     for (ngx_uint_t i = 0; i < n; i++) {
-        if (replies[i].type != resp_type::simple ||
-            replies[i].text != (i == 0 ? "RESET" : "OK")) {
+        if (replies[i].type != resp_type::simple
+            || replies[i].text != (i == 0 ? "RESET" : "OK"))
+        {
             return ngx_http_provision_x_redis_invalid(r, what[i], replies[i]);
         }
     }
@@ -600,15 +601,18 @@ ngx_http_provision_x_redis_process_header(ngx_http_request_t *r) noexcept
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
-    if (verdict.type == resp_type::error && !w->eval &&
-        verdict.text.substr(0, 9) == "NOSCRIPT ") {
+    if (verdict.type == resp_type::error && !w->eval
+        && verdict.text.substr(0, 9) == "NOSCRIPT ")
+    {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "provision_x: redis does not know the sink script "
                       "yet, sending it with EVAL");
         w->noscript = 1;
 
-    } else if (verdict.type == resp_type::bulk && verdict.text.size() == w->n &&
-               verdict.text.find_first_not_of("01") == std::string_view::npos) {
+    } else if (verdict.type == resp_type::bulk && verdict.text.size() == w->n
+               && verdict.text.find_first_not_of("01")
+                      == std::string_view::npos)
+    {
         w->known = 0;
 
         for (char c : verdict.text) {
@@ -770,8 +774,8 @@ ngx_http_provision_x_redis_password_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
     ngx_str_t path = value[1];
 
-    if (ngx_http_provision_x_read_secret(cf, &path, &rlcf->password) !=
-        NGX_OK) {
+    if (ngx_http_provision_x_read_secret(cf, &path, &rlcf->password) != NGX_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
@@ -859,8 +863,8 @@ ngx_http_provision_x_redis_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     ngx_conf_merge_bitmask_value(
         conf->upstream.next_upstream, prev->upstream.next_upstream,
-        NGX_CONF_BITMASK_SET | NGX_HTTP_UPSTREAM_FT_ERROR |
-            NGX_HTTP_UPSTREAM_FT_TIMEOUT);
+        NGX_CONF_BITMASK_SET | NGX_HTTP_UPSTREAM_FT_ERROR
+            | NGX_HTTP_UPSTREAM_FT_TIMEOUT);
 
     if (conf->upstream.next_upstream & NGX_HTTP_UPSTREAM_FT_OFF) {
         conf->upstream.next_upstream =
@@ -922,8 +926,9 @@ ngx_http_provision_x_redis_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     /* only the location that talks to Redis needs a context of its own */
-    if (conf->ssl && conf->upstream.upstream != NULL &&
-        ngx_http_provision_x_redis_set_ssl(cf, conf) != NGX_OK) {
+    if (conf->ssl && conf->upstream.upstream != NULL
+        && ngx_http_provision_x_redis_set_ssl(cf, conf) != NGX_OK)
+    {
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 #endif
@@ -953,8 +958,8 @@ ngx_http_provision_x_redis_set_ssl(
 
     ssl->log = cf->log;
 
-    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2 | NGX_SSL_TLSv1_3, NULL) !=
-        NGX_OK) {
+    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2 | NGX_SSL_TLSv1_3, NULL) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -969,10 +974,11 @@ ngx_http_provision_x_redis_set_ssl(
 
     conf->upstream.ssl = ssl;
 
-    if (conf->upstream.ssl_verify &&
-        ngx_ssl_trusted_certificate(cf, ssl, &conf->ssl_trusted_certificate,
-                                    NGX_HTTP_PROVISION_X_REDIS_SSL_DEPTH) !=
-            NGX_OK) {
+    if (conf->upstream.ssl_verify
+        && ngx_ssl_trusted_certificate(cf, ssl, &conf->ssl_trusted_certificate,
+                                       NGX_HTTP_PROVISION_X_REDIS_SSL_DEPTH)
+               != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -45,8 +45,8 @@ ngx_http_provision_x_send_rejection(
     }
 
     /* codes and messages are fixed ASCII without quotes: no escaping */
-    size_t len = sizeof("{\"resultcode\":\"\",\"resultdesc\":\"\"}\n") - 1 +
-                 code.len + message.len;
+    size_t len = sizeof("{\"resultcode\":\"\",\"resultdesc\":\"\"}\n") - 1
+                 + code.len + message.len;
 
     ngx_buf_t *b = NGX_HTTP_PROVISION_X_FAULT("reject_alloc")
                        ? NULL
@@ -65,9 +65,11 @@ ngx_http_provision_x_send_rejection(
                               &code, &message);
     }
 
-    if (refusal->why == reason::nonce_store_full &&
-        ngx_http_provision_x_push_header(r, ngx_string("Retry-After"),
-                                         ngx_string("1")) != NGX_OK) {
+    if (refusal->why == reason::nonce_store_full
+        && ngx_http_provision_x_push_header(r, ngx_string("Retry-After"),
+                                            ngx_string("1"))
+               != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -113,7 +115,8 @@ ngx_http_provision_x_reject(
         NGX_HTTP_PROVISION_X_LOG_LIMIT("rejected callback", 100);
 
     if (ngx_http_provision_x_log_allowed(&ngx_http_provision_x_rejections,
-                                         r->connection->log)) {
+                                         r->connection->log))
+    {
         ngx_log_error(
             plcf->reject_log_level, r->connection->log, 0,
             "provision_x: %s %s callback: %s (app \"%V\")%s%s%s",
@@ -160,7 +163,9 @@ ngx_http_provision_x_header_filter(ngx_http_request_t *r) noexcept
     ngx_str_t value = {name.size(), (u_char *) name.data()};
 
     if (ngx_http_provision_x_push_header(r, ngx_http_provision_x_would_reject,
-                                         value) != NGX_OK) {
+                                         value)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -133,16 +133,19 @@ old_zone(ngx_shm_zone_t *shm_zone) noexcept
                                      &ngx_http_provision_x_module);
 
     while (ngx_shm_zone_t *zone = ngx_http_provision_x_zones_next(&it)) {
-        if (zone->shm.name.len != shm_zone->shm.name.len ||
-            ngx_strncmp(zone->shm.name.data, shm_zone->shm.name.data,
-                        shm_zone->shm.name.len) != 0) {
+        if (zone->shm.name.len != shm_zone->shm.name.len
+            || ngx_strncmp(zone->shm.name.data, shm_zone->shm.name.data,
+                           shm_zone->shm.name.len)
+                   != 0)
+        {
             continue;
         }
 
         auto *octx = static_cast<ngx_http_provision_x_seen_ctx_t *>(zone->data);
 
-        if (zone->shm.addr == NULL || octx == NULL || octx->sh == NULL ||
-            !provision_x::seen_valid(octx->sh)) {
+        if (zone->shm.addr == NULL || octx == NULL || octx->sh == NULL
+            || !provision_x::seen_valid(octx->sh))
+        {
             return NULL;
         }
 
@@ -213,10 +216,10 @@ random_salt() noexcept
 {
     uint64_t salt;
 
-    if (RAND_bytes(reinterpret_cast<unsigned char *>(&salt), sizeof(salt)) !=
-        1) {
-        salt = (static_cast<uint64_t>(ngx_random()) << 32) ^ ngx_random() ^
-               static_cast<uint64_t>(ngx_time());
+    if (RAND_bytes(reinterpret_cast<unsigned char *>(&salt), sizeof(salt)) != 1)
+    {
+        salt = (static_cast<uint64_t>(ngx_random()) << 32) ^ ngx_random()
+               ^ static_cast<uint64_t>(ngx_time());
     }
 
     return salt;
@@ -276,7 +279,7 @@ init_zone(ngx_shm_zone_t *shm_zone, void *data) noexcept
     ctx->sh = NGX_HTTP_PROVISION_X_FAULT("shm_init")
                   ? NULL
                   : static_cast<seen_header *>(ngx_slab_alloc(
-                        ctx->shpool, provision_x::seen_table_bytes(buckets)));
+                      ctx->shpool, provision_x::seen_table_bytes(buckets)));
     if (buckets == 0 || ctx->sh == NULL) {
         ngx_log_error(NGX_LOG_EMERG, log, 0, "zone \"%V\" is too small",
                       &shm_zone->shm.name);
@@ -398,17 +401,18 @@ ngx_http_provision_x_seen_zone(ngx_conf_t *cf, ngx_uint_t kind) noexcept
         char *rv = NGX_CONF_OK;
 
         if (arg->len > 5 && ngx_strncmp(arg->data, "zone=", 5) == 0) {
-            if (ngx_http_provision_x_zone_arg(cf, arg, &name, &size) !=
-                NGX_OK) {
+            if (ngx_http_provision_x_zone_arg(cf, arg, &name, &size) != NGX_OK)
+            {
                 return NGX_HTTP_PROVISION_X_CONF_ERROR;
             }
 
-        } else if (kind == NGX_HTTP_PROVISION_X_ZONE_DEDUP && arg->len > 4 &&
-                   ngx_strncmp(arg->data, "ttl=", 4) == 0) {
+        } else if (kind == NGX_HTTP_PROVISION_X_ZONE_DEDUP && arg->len > 4
+                   && ngx_strncmp(arg->data, "ttl=", 4) == 0)
+        {
             rv = parse_ttl(cf, ctx, arg);
 
-        } else if (arg->len > 10 &&
-                   ngx_strncmp(arg->data, "max_share=", 10) == 0) {
+        } else if (arg->len > 10
+                   && ngx_strncmp(arg->data, "max_share=", 10) == 0) {
             rv = parse_share(cf, ctx, arg);
 
         } else {

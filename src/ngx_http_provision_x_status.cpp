@@ -303,10 +303,12 @@ ngx_http_provision_x_status_types(
 static const char *
 ngx_http_provision_x_status_type_name(ngx_uint_t type) noexcept
 {
-    return type < provision_x::push_type_count
-               ? provision_x::push_type_name(
-                     static_cast<provision_x::push_type>(type))
-               : "unknown";
+    if (type >= provision_x::push_type_count) {
+        return "unknown";
+    }
+
+    return provision_x::push_type_name(
+        static_cast<provision_x::push_type>(type));
 }
 
 static ngx_atomic_uint_t
@@ -742,8 +744,8 @@ ngx_http_provision_x_status_interface(
                                      &target);
         }
 
-        for (ngx_uint_t k = 0; k < NGX_HTTP_PROVISION_X_INTERFACE_OUTCOMES;
-             k++) {
+        for (ngx_uint_t k = 0; k < NGX_HTTP_PROVISION_X_INTERFACE_OUTCOMES; k++)
+        {
             const char *outcome =
                 provision_x::name_of(
                     static_cast<provision_x::interface_outcome>(k))
@@ -1052,17 +1054,18 @@ ngx_http_provision_x_wants_prometheus(ngx_http_request_t *r) noexcept
     ngx_str_t format;
 
     if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK) {
-        return format.len == 10 &&
-               ngx_strncmp(format.data, "prometheus", 10) == 0;
+        return format.len == 10
+               && ngx_strncmp(format.data, "prometheus", 10) == 0;
     }
 
     /* Prometheus scrapers ask for text/plain or its openmetrics variant */
     ngx_table_elt_t *accept = r->headers_in.accept;
 
-    return accept != NULL &&
-           ngx_strlcasestrn(accept->value.data,
-                            accept->value.data + accept->value.len,
-                            (u_char *) "text/plain", 10 - 1) != NULL;
+    return accept != NULL
+           && ngx_strlcasestrn(accept->value.data,
+                               accept->value.data + accept->value.len,
+                               (u_char *) "text/plain", 10 - 1)
+                  != NULL;
 }
 
 static ngx_int_t

@@ -46,9 +46,9 @@ ngx_http_provision_x_status_wants_page(ngx_http_request_t *r) noexcept
     std::string_view value = provision_x::view(accept->value);
     unsigned html = provision_x::accept_quality(value, "text/html");
 
-    return html > 0 &&
-           html > provision_x::accept_quality(value, "application/json") &&
-           html > provision_x::accept_quality(value, "text/plain");
+    return html > 0
+           && html > provision_x::accept_quality(value, "application/json")
+           && html > provision_x::accept_quality(value, "text/plain");
 }
 
 ngx_int_t

@@ -143,8 +143,9 @@ accept_quality(std::string_view accept, std::string_view media_type) noexcept
             std::string_view param = trim(element.substr(0, semi));
             std::string_view::size_type eq = param.find('=');
 
-            if (eq != std::string_view::npos &&
-                equal_nocase(trim(param.substr(0, eq)), "q")) {
+            if (eq != std::string_view::npos
+                && equal_nocase(trim(param.substr(0, eq)), "q"))
+            {
                 q = parse_quality(trim(param.substr(eq + 1)));
             }
         }

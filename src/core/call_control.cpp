@@ -45,8 +45,8 @@ global_number(const json_t *v) noexcept
 
     std::string_view s = json_text(v);
 
-    return s.size() >= 4 && s.size() <= 31 && s[0] == '+' &&
-           all_digits(s.substr(1));
+    return s.size() >= 4 && s.size() <= 31 && s[0] == '+'
+           && all_digits(s.substr(1));
 }
 
 cc_verdict
@@ -60,13 +60,14 @@ validate_aliyun_model(const json_t *model) noexcept
 
     const json_t *subs = json_object_get(model, "subsId");
 
-    if (subs != nullptr &&
-        !(json_is_string(subs) && all_digits(json_text(subs)))) {
+    if (subs != nullptr
+        && !(json_is_string(subs) && all_digits(json_text(subs)))) {
         return cc_verdict::bad_field;
     }
 
-    if (!optional_string(model, "controlMsg", 256) ||
-        !optional_string(model, "callNoPlayCode", 256)) {
+    if (!optional_string(model, "controlMsg", 256)
+        || !optional_string(model, "callNoPlayCode", 256))
+    {
         return cc_verdict::bad_field;
     }
 
@@ -92,24 +93,27 @@ validate_connect_info(const json_t *info) noexcept
 
     const json_t *max = json_object_get(info, "maxDuration");
 
-    if (max != nullptr &&
-        !(json_is_integer(max) && json_integer_value(max) >= 0 &&
-          json_integer_value(max) <= 1440)) {
+    if (max != nullptr
+        && !(json_is_integer(max) && json_integer_value(max) >= 0
+             && json_integer_value(max) <= 1440))
+    {
         return cc_verdict::bad_field;
     }
 
     const json_t *record = json_object_get(info, "recordFlag");
 
-    if (record != nullptr &&
-        !(json_is_string(record) &&
-          (json_text(record) == "true" || json_text(record) == "false"))) {
+    if (record != nullptr
+        && !(json_is_string(record)
+             && (json_text(record) == "true" || json_text(record) == "false")))
+    {
         return cc_verdict::bad_field;
     }
 
-    if (!optional_string(info, "waitVoice", 128) ||
-        !optional_string(info, "recordHintTone", 128) ||
-        !optional_string(info, "lastMinVoice", 128) ||
-        !optional_string(info, "userData", 256)) {
+    if (!optional_string(info, "waitVoice", 128)
+        || !optional_string(info, "recordHintTone", 128)
+        || !optional_string(info, "lastMinVoice", 128)
+        || !optional_string(info, "userData", 256))
+    {
         return cc_verdict::bad_field;
     }
 
@@ -135,9 +139,10 @@ validate_sms_action(const json_t *action) noexcept
     const json_t *calling = json_object_get(message, "calling");
     bool route = json_text(op) == "vNumberRoute";
 
-    if ((message != nullptr && !json_is_object(message)) ||
-        (called != nullptr ? !global_number(called) : route) ||
-        (calling != nullptr && !global_number(calling))) {
+    if ((message != nullptr && !json_is_object(message))
+        || (called != nullptr ? !global_number(called) : route)
+        || (calling != nullptr && !global_number(calling)))
+    {
         return cc_verdict::bad_field;
     }
 
@@ -272,9 +277,11 @@ validate_huawei_answer(std::string_view body) noexcept
 
     const json_t *close = json_object_get(doc.root, "closeInfo");
 
-    if (close != nullptr && !(json_is_object(close) &&
-                              optional_string(close, "closeHintTone", 128) &&
-                              optional_string(close, "userData", 256))) {
+    if (close != nullptr
+        && !(json_is_object(close)
+             && optional_string(close, "closeHintTone", 128)
+             && optional_string(close, "userData", 256)))
+    {
         return cc_verdict::bad_field;
     }
 
@@ -395,8 +402,8 @@ bool
 aliyun_is_landline(std::string_view number) noexcept
 {
     // trunk prefix, then a 2-3 digit area code and a 7-8 digit number
-    return all_digits(number) && number[0] == '0' && number.size() >= 10 &&
-           number.size() <= 12;
+    return all_digits(number) && number[0] == '0' && number.size() >= 10
+           && number.size() <= 12;
 }
 
 bool

@@ -303,11 +303,11 @@ constexpr size_t name_slots = 128;
 constexpr uint32_t
 name_hash(const char *s, size_t n)
 {
-    return (static_cast<uint32_t>(n) * 0xD5F4B3B3u ^
-            static_cast<unsigned char>(s[0]) * 0x63CA828Du ^
-            static_cast<unsigned char>(s[n - 1]) * 0x6EC9D287u ^
-            static_cast<unsigned char>(s[n / 2]) * 0x9B810E77u) >>
-           25;
+    return (static_cast<uint32_t>(n) * 0xD5F4B3B3u
+            ^ static_cast<unsigned char>(s[0]) * 0x63CA828Du
+            ^ static_cast<unsigned char>(s[n - 1]) * 0x6EC9D287u
+            ^ static_cast<unsigned char>(s[n / 2]) * 0x9B810E77u)
+           >> 25;
 }
 
 /* longer than every known name, so names compare as whole words */
@@ -376,14 +376,14 @@ rules_sorted(const cdr_field_rule (&t)[N])
     return N <= 64 && N < name_slots / 2; /* 64-bit masks; a sparse table */
 }
 
-static_assert(rules_sorted(huawei_rules) && rules_sorted(aliyun_rules) &&
-                  rules_sorted(huawei_call_rules) &&
-                  rules_sorted(huawei_number_rules) &&
-                  rules_sorted(huawei_sms_rules) &&
-                  rules_sorted(aliyun_start_rules) &&
-                  rules_sorted(aliyun_ring_rules) &&
-                  rules_sorted(aliyun_recording_rules) &&
-                  rules_sorted(aliyun_number_rules),
+static_assert(rules_sorted(huawei_rules) && rules_sorted(aliyun_rules)
+                  && rules_sorted(huawei_call_rules)
+                  && rules_sorted(huawei_number_rules)
+                  && rules_sorted(huawei_sms_rules)
+                  && rules_sorted(aliyun_start_rules)
+                  && rules_sorted(aliyun_ring_rules)
+                  && rules_sorted(aliyun_recording_rules)
+                  && rules_sorted(aliyun_number_rules),
               "rule tables must be sorted");
 
 constexpr name_table huawei_names = make_name_table(huawei_rules);
@@ -397,15 +397,14 @@ constexpr name_table aliyun_recording_names =
     make_name_table(aliyun_recording_rules);
 constexpr name_table aliyun_number_names = make_name_table(aliyun_number_rules);
 
-static_assert(huawei_names.longest_probe <= 2 &&
-                  aliyun_names.longest_probe <= 2 &&
-                  huawei_call_names.longest_probe <= 2 &&
-                  huawei_number_names.longest_probe <= 2 &&
-                  huawei_sms_names.longest_probe <= 2 &&
-                  aliyun_start_names.longest_probe <= 2 &&
-                  aliyun_ring_names.longest_probe <= 2 &&
-                  aliyun_recording_names.longest_probe <= 2 &&
-                  aliyun_number_names.longest_probe <= 2,
+static_assert(huawei_names.longest_probe <= 2 && aliyun_names.longest_probe <= 2
+                  && huawei_call_names.longest_probe <= 2
+                  && huawei_number_names.longest_probe <= 2
+                  && huawei_sms_names.longest_probe <= 2
+                  && aliyun_start_names.longest_probe <= 2
+                  && aliyun_ring_names.longest_probe <= 2
+                  && aliyun_recording_names.longest_probe <= 2
+                  && aliyun_number_names.longest_probe <= 2,
               "name_hash spreads the known names badly");
 
 struct rule_table {
@@ -448,9 +447,10 @@ make_rule_table(const cdr_field_rule (&rules)[N], const name_table &names)
         }
         if (r >= cdr_field_role::key1 && r <= cdr_field_role::key3) {
             t.components = std::max<uint8_t>(
-                t.components, static_cast<uint8_t>(
-                                  static_cast<int>(r) -
-                                  static_cast<int>(cdr_field_role::key1) + 1));
+                t.components,
+                static_cast<uint8_t>(static_cast<int>(r)
+                                     - static_cast<int>(cdr_field_role::key1)
+                                     + 1));
         } else if (r == cdr_field_role::mode) {
             t.mode_field = rules[i].name;
         }
@@ -624,9 +624,9 @@ same_name(const char *key, const name_words &n) noexcept
                   "name_words are little-endian words");
     uint64_t w[3];
     std::memcpy(w, key, sizeof(w));
-    return (((w[0] ^ n.word[0]) & n.mask[0]) |
-            ((w[1] ^ n.word[1]) & n.mask[1]) |
-            ((w[2] ^ n.word[2]) & n.mask[2])) == 0;
+    return (((w[0] ^ n.word[0]) & n.mask[0]) | ((w[1] ^ n.word[1]) & n.mask[1])
+            | ((w[2] ^ n.word[2]) & n.mask[2]))
+           == 0;
 }
 
 /*
@@ -646,10 +646,12 @@ find_rule(const rule_table &t, std::string_view name, bool in_place) noexcept
         if (s == 0) {
             return -1;
         }
-        if (t.names->length[h] == name.size() &&
-            (in_place ? same_name(name.data(), t.names->words[h])
-                      : std::memcmp(t.names->text[h], name.data(),
-                                    name.size()) == 0)) {
+        if (t.names->length[h] == name.size()
+            && (in_place
+                    ? same_name(name.data(), t.names->words[h])
+                    : std::memcmp(t.names->text[h], name.data(), name.size())
+                          == 0))
+        {
             return s - 1;
         }
     }
@@ -662,8 +664,8 @@ inline bool
 is_ws(char c) noexcept
 {
     /* most bytes asked about are printable: one comparison for them */
-    return static_cast<unsigned char>(c) <= ' ' &&
-           (c == ' ' || c == '\t' || c == '\n' || c == '\r');
+    return static_cast<unsigned char>(c) <= ' '
+           && (c == ' ' || c == '\t' || c == '\n' || c == '\r');
 }
 
 /* Code points of valid UTF-8. */
@@ -717,8 +719,9 @@ utf8_sequence(const unsigned char *s, size_t len) noexcept
         cp = (cp << 6) | (s[i] & 0x3F);
     }
 
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
+        || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+    {
         return 0;
     }
 
@@ -851,9 +854,10 @@ struct raw_string_reader {
         unsigned v = 0;
         for (int i = 0; i < 4; i++) {
             char c = s[i];
-            v = v * 16 + static_cast<unsigned>(c <= '9'   ? c - '0'
-                                               : c <= 'F' ? c - 'A' + 10
-                                                          : c - 'a' + 10);
+            v = v * 16
+                + static_cast<unsigned>(c <= '9'   ? c - '0'
+                                        : c <= 'F' ? c - 'A' + 10
+                                                   : c - 'a' + 10);
         }
         return v;
     }
@@ -969,10 +973,10 @@ make_key_chars()
 {
     key_char_table t{};
     for (int c = 0; c < 256; c++) {
-        t.unreserved[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                          (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-                          c == '_' || c == '~' || c == '@' || c == ':' ||
-                          c == '+';
+        t.unreserved[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                          || (c >= '0' && c <= '9') || c == '-' || c == '.'
+                          || c == '_' || c == '~' || c == '@' || c == ':'
+                          || c == '+';
     }
     return t;
 }
@@ -992,8 +996,10 @@ key_part_write(char *p, std::string_view s) noexcept
     const bool *ok = key_chars.unreserved;
 
     while (u < e) {
-        if (e - u >= 8 && (ok[u[0]] & ok[u[1]] & ok[u[2]] & ok[u[3]] &
-                           ok[u[4]] & ok[u[5]] & ok[u[6]] & ok[u[7]])) {
+        if (e - u >= 8
+            && (ok[u[0]] & ok[u[1]] & ok[u[2]] & ok[u[3]] & ok[u[4]] & ok[u[5]]
+                & ok[u[6]] & ok[u[7]]))
+        {
             std::memcpy(p, u, 8);
             p += 8;
             u += 8;
@@ -1385,8 +1391,8 @@ push_types_valid(dialect d, uint32_t types) noexcept
         if ((types >> i & 1) == 0) {
             continue;
         }
-        if (i >= push_type_count ||
-            shape_of(d, static_cast<push_type>(i)) == nullptr) {
+        if (i >= push_type_count
+            || shape_of(d, static_cast<push_type>(i)) == nullptr) {
             return false;
         }
         count++;
@@ -1615,8 +1621,9 @@ cdr_parser::reserve(size_t max_body) noexcept
     state_->keys = static_cast<key_entry *>(
         std::malloc(key_stack_size(cap) * sizeof(key_entry)));
 
-    if (state_->input == nullptr || state_->keys == nullptr ||
-        state_->json.allocate(cap) != simdjson::SUCCESS) {
+    if (state_->input == nullptr || state_->keys == nullptr
+        || state_->json.allocate(cap) != simdjson::SUCCESS)
+    {
         delete state_;
         state_ = nullptr;
         return false;
@@ -1912,8 +1919,8 @@ cdr_walk::add_key(size_t first, std::string_view key, const char *raw,
 
     if (nkeys - first < key_linear_limit) {
         for (size_t i = first; i < nkeys; i++) {
-            if (keys[i].hash == h &&
-                raw_string_equals(base + keys[i].offset, key)) {
+            if (keys[i].hash == h
+                && raw_string_equals(base + keys[i].offset, key)) {
                 if (rec == nullptr) {
                     return fail(cdr_status::duplicate_key,
                                 "duplicate object key", raw);
@@ -1950,8 +1957,9 @@ cdr_walk::close_object(size_t first, record_scan *rec) noexcept
     });
 
     for (key_entry *k = b + 1; k < e; k++) {
-        if (k[-1].hash == k->hash &&
-            raw_string_compare(text + k[-1].offset, text + k->offset) == 0) {
+        if (k[-1].hash == k->hash
+            && raw_string_compare(text + k[-1].offset, text + k->offset) == 0)
+        {
             if (rec == nullptr) {
                 return fail(cdr_status::duplicate_key, "duplicate object key",
                             text + std::max(k[-1].offset, k->offset));
@@ -2028,8 +2036,9 @@ cdr_walk::walk_string(od::value &v, std::string_view tok, record_scan *rec,
     if (e != simdjson::SUCCESS) {
         return json_error(e, tok.data());
     }
-    if (rec != nullptr && s.size() != t.size() - 2 &&
-        std::memchr(s.data(), '\0', s.size()) != nullptr) {
+    if (rec != nullptr && s.size() != t.size() - 2
+        && std::memchr(s.data(), '\0', s.size()) != nullptr)
+    {
         rec->nul = true;
     }
 
@@ -2057,8 +2066,8 @@ cdr_walk::key_text(od::field &f, const char *raw, const char *value,
         return json_error(e, raw);
     }
 
-    if (rec != nullptr &&
-        std::memchr(key->data(), '\0', key->size()) != nullptr) {
+    if (rec != nullptr
+        && std::memchr(key->data(), '\0', key->size()) != nullptr) {
         rec->nul = true;
     }
     return true;
@@ -2126,8 +2135,8 @@ cdr_walk::walk_members(od::object &obj, const char *at, size_t depth,
         }
 
         if (rec != nullptr) {
-            rec->compact &= (raw[-2] == '{' || raw[-2] == ',') &&
-                            vp[-1] == ':' && vp[-2] == '"';
+            rec->compact &= (raw[-2] == '{' || raw[-2] == ',') && vp[-1] == ':'
+                            && vp[-2] == '"';
         }
 
         if (!add_key(first, key, raw, rec) || !walk_value(fv, depth + 1, rec)) {
@@ -2229,8 +2238,9 @@ cdr_walk::walk_field(od::value &v, std::string_view tok, size_t depth,
         /* bytes >= code points, so count only when needed */
         if (s.size() < rule->min_len) {
             p = cdr_problem::too_short;
-        } else if (rule->max_len != 0 && s.size() > rule->max_len &&
-                   utf8_length(s) > rule->max_len) {
+        } else if (rule->max_len != 0 && s.size() > rule->max_len
+                   && utf8_length(s) > rule->max_len)
+        {
             p = cdr_problem::too_long;
         } else if (role != 0) {
             std::string_view t = trimmed(tok);
@@ -2254,8 +2264,9 @@ cdr_walk::walk_field(od::value &v, std::string_view tok, size_t depth,
         } else if (k != number_kind::integer) {
             p = cdr_problem::wrong_type;
         } else if (std::string_view t = trimmed(tok);
-                   !integer_value(t, n) ||
-                   (rule->ranged && (n < rule->lo || n > rule->hi))) {
+                   !integer_value(t, n)
+                   || (rule->ranged && (n < rule->lo || n > rule->hi)))
+        {
             p = cdr_problem::out_of_range;
         } else if (role != 0) {
             /* its decimal spelling is the token, but for -0 */
@@ -2321,8 +2332,9 @@ cdr_walk::tenant_of(const record_scan &rec, cdr_tenant_kind *kind) noexcept
     const slot_text &pool = rec.text(cdr_field_role::pool_key);
     const slot_text &partner = rec.text(cdr_field_role::partner_key);
 
-    if (rec.bad_role(cdr_field_role::pool_key) ||
-        rec.bad_role(cdr_field_role::partner_key)) {
+    if (rec.bad_role(cdr_field_role::pool_key)
+        || rec.bad_role(cdr_field_role::partner_key))
+    {
         return nullptr;
     }
     if (pool.set && !pool.decoded.empty()) {
@@ -2347,8 +2359,9 @@ cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
     const slot_text &mode = rec.text(cdr_field_role::mode);
     const slot_text *tenant = tenant_of(rec, &r.tenant_kind);
 
-    if (bad == nullptr && shape->mode != nullptr && mode.set &&
-        mode.decoded != shape->mode) {
+    if (bad == nullptr && shape->mode != nullptr && mode.set
+        && mode.decoded != shape->mode)
+    {
         problem = cdr_problem::wrong_value;
         name = rules.mode_field;
     }
@@ -2361,9 +2374,10 @@ cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
         name = bad->name;
     }
 
-    if (pools && tenant == nullptr && !rec.bad_role(cdr_field_role::pool_key) &&
-        !rec.bad_role(cdr_field_role::partner_key) &&
-        problem != cdr_problem::missing) {
+    if (pools && tenant == nullptr && !rec.bad_role(cdr_field_role::pool_key)
+        && !rec.bad_role(cdr_field_role::partner_key)
+        && problem != cdr_problem::missing)
+    {
         problem = cdr_problem::missing;
         name = "pool_key/partner_key";
     }
@@ -2405,10 +2419,11 @@ cdr_walk::judge(cdr_record &r, record_scan &rec) noexcept
     }
 
     /* the key is built whenever its own fields are fine, for logging */
-    if ((shape->tenant != tenant_source::none && tenant == nullptr) ||
-        !rec.text(cdr_field_role::key1).set ||
-        rec.bad_role(cdr_field_role::key2) ||
-        rec.bad_role(cdr_field_role::key3)) {
+    if ((shape->tenant != tenant_source::none && tenant == nullptr)
+        || !rec.text(cdr_field_role::key1).set
+        || rec.bad_role(cdr_field_role::key2)
+        || rec.bad_role(cdr_field_role::key3))
+    {
         return true;
     }
 
@@ -2549,8 +2564,8 @@ cdr_walk::walk_record(od::value &v, size_t depth, cdr_record *r,
             if (index >= 0) {
                 ok = walk_field(fv, vt, depth + 1, index, rec);
             } else {
-                ok = add_key(first, key, raw, &rec) &&
-                     walk_value(fv, depth + 1, &rec);
+                ok = add_key(first, key, raw, &rec)
+                     && walk_value(fv, depth + 1, &rec);
             }
             if (!ok) {
                 return false;
@@ -2567,8 +2582,8 @@ cdr_walk::walk_record(od::value &v, size_t depth, cdr_record *r,
             return false;
         }
         rec.compact &=
-            members > 0 ||
-            trimmed(std::string_view(start, end - start)).size() == 2;
+            members > 0
+            || trimmed(std::string_view(start, end - start)).size() == 2;
     }
 
     if (r == nullptr) {
@@ -2646,8 +2661,9 @@ cdr_walk::walk_list(od::array &arr, const char *at, size_t depth) noexcept
         if (records < max_records && (r = record_slot()) == nullptr) {
             return false;
         }
-        if (!walk_record(ev, depth + 1, r, rec) ||
-            (r != nullptr && !finish_record(*r, rec))) {
+        if (!walk_record(ev, depth + 1, r, rec)
+            || (r != nullptr && !finish_record(*r, rec)))
+        {
             return false;
         }
         records++;
@@ -2793,8 +2809,9 @@ cdr_walk::walk_huawei(od::object &obj, const char *at, bool *shape_ok) noexcept
         std::string_view vt = fv.raw_json_token();
         std::string_view key;
 
-        if (!key_text(f, raw, vt.data(), nullptr, &key) ||
-            !add_key(first, key, raw, nullptr)) {
+        if (!key_text(f, raw, vt.data(), nullptr, &key)
+            || !add_key(first, key, raw, nullptr))
+        {
             return false;
         }
 
@@ -2806,8 +2823,8 @@ cdr_walk::walk_huawei(od::object &obj, const char *at, bool *shape_ok) noexcept
         } else if (key == "eventType" && first_char(vt) == '"') {
             std::string_view s;
             ok = walk_string(fv, vt, nullptr, &s);
-            event_ok = shape != nullptr && shape->event != nullptr &&
-                       s == shape->event;
+            event_ok = shape != nullptr && shape->event != nullptr
+                       && s == shape->event;
         } else if (sms && !app_key_seen && key == "appKey") {
             app_key_seen = true;
             ok = walk_app_key(fv, vt, &app_key_ok);
@@ -2951,9 +2968,11 @@ cdr_walk::find_duplicates() noexcept
             cdr_record &r = out.records_[i];
             for (size_t j = 0; r.valid && j < i; j++) {
                 const cdr_record &q = out.records_[j];
-                if (q.valid && q.dup_of == cdr_no_dup &&
-                    std::memcmp(q.key_digest, r.key_digest,
-                                cdr_key_digest_size) == 0) {
+                if (q.valid && q.dup_of == cdr_no_dup
+                    && std::memcmp(q.key_digest, r.key_digest,
+                                   cdr_key_digest_size)
+                           == 0)
+                {
                     r.dup_of = static_cast<uint32_t>(j);
                     r.conflict = !minified_equal(q, r);
                     out.dups_++;
@@ -2981,8 +3000,8 @@ cdr_walk::find_duplicates() noexcept
                 break;
             }
             const cdr_record &q = out.records_[slots[s]];
-            if (std::memcmp(q.key_digest, r.key_digest, cdr_key_digest_size) ==
-                0) {
+            if (std::memcmp(q.key_digest, r.key_digest, cdr_key_digest_size)
+                == 0) {
                 r.dup_of = slots[s];
                 r.conflict = !minified_equal(q, r);
                 out.dups_++;
@@ -3042,16 +3061,16 @@ cdr_walk::run() noexcept
 
     if (fallback) {
         /* replaced bytes are tolerated only inside records of a good push */
-        for (size_t i = 0; shape_ok && i < std::min(records, max_records);
-             i++) {
+        for (size_t i = 0; shape_ok && i < std::min(records, max_records); i++)
+        {
             const cdr_record &r = out.records_[i];
             if (r.problem == cdr_problem::not_utf8) {
                 std::memcpy(copy + (r.raw.data() - data), r.raw.data(),
                             r.raw.size());
             }
         }
-        if (!shape_ok || records > max_records ||
-            std::memcmp(copy, data, len) != 0) {
+        if (!shape_ok || records > max_records
+            || std::memcmp(copy, data, len) != 0) {
             fail(cdr_status::not_json, "invalid UTF-8 outside the records",
                  nullptr);
             return status;
@@ -3187,11 +3206,11 @@ cdr_line_bound(const cdr_push &push, size_t i,
 
     return sizeof("{\"dialect\":\"\",\"type\":\"\",\"app\":\"\","
                   "\"key\":\"\",\"received\":\"\",\"error\":\"\","
-                  "\"record_base64\":}") +
-           6 /* "huawei" */ +
-           type_names[static_cast<size_t>(push.type())].size() +
-           escaped_bound(line_app(r, meta)) + r.key_len +
-           escaped_bound(meta.received) + escaped_bound(r.reason) + body;
+                  "\"record_base64\":}")
+           + 6 /* "huawei" */
+           + type_names[static_cast<size_t>(push.type())].size()
+           + escaped_bound(line_app(r, meta)) + r.key_len
+           + escaped_bound(meta.received) + escaped_bound(r.reason) + body;
 }
 
 size_t

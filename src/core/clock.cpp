@@ -113,27 +113,29 @@ classify(std::int64_t stamp, std::int64_t now, const clock_window &w) noexcept
 bool
 parse_utc_timestamp(std::string_view s, std::int64_t &epoch) noexcept
 {
-    if (s.size() != utc_timestamp_length || s[4] != '-' || s[7] != '-' ||
-        s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z') {
+    if (s.size() != utc_timestamp_length || s[4] != '-' || s[7] != '-'
+        || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z')
+    {
         return false;
     }
 
     unsigned year, month, day, hour, minute, second;
 
-    if (!digits(s, 0, 4, year) || !digits(s, 5, 2, month) ||
-        !digits(s, 8, 2, day) || !digits(s, 11, 2, hour) ||
-        !digits(s, 14, 2, minute) || !digits(s, 17, 2, second)) {
+    if (!digits(s, 0, 4, year) || !digits(s, 5, 2, month)
+        || !digits(s, 8, 2, day) || !digits(s, 11, 2, hour)
+        || !digits(s, 14, 2, minute) || !digits(s, 17, 2, second))
+    {
         return false;
     }
 
-    if (month < 1 || month > 12 || day < 1 ||
-        day > days_in_month(year, month) || hour > 23 || minute > 59 ||
-        second > 59) {
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)
+        || hour > 23 || minute > 59 || second > 59)
+    {
         return false;
     }
 
-    epoch = days_from_civil(year, month, day) * seconds_per_day + hour * 3600 +
-            minute * 60 + second;
+    epoch = days_from_civil(year, month, day) * seconds_per_day + hour * 3600
+            + minute * 60 + second;
     return true;
 }
 
@@ -197,8 +199,9 @@ check_window(std::int64_t stamp, std::int64_t now,
 {
     window_result utc = classify(stamp, now, w);
 
-    if (utc == window_result::utc || !w.beijing_alternative ||
-        stamp < std::numeric_limits<std::int64_t>::min() + beijing_offset) {
+    if (utc == window_result::utc || !w.beijing_alternative
+        || stamp < std::numeric_limits<std::int64_t>::min() + beijing_offset)
+    {
         return utc;
     }
 

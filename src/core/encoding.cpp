@@ -13,8 +13,8 @@ constexpr char b64_alphabet[] =
 constexpr bool
 unreserved_in(int c, url_flavour f) noexcept
 {
-    bool common = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    bool common = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                  || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 
     return common || (f == url_flavour::java ? c == '*' : c == '~');
 }
@@ -28,10 +28,10 @@ struct unreserved_table {
         for (int c = 0; c < 256; c++) {
             bits[c] = static_cast<unsigned char>(
                 (unreserved_in(c, url_flavour::java) ? bit(url_flavour::java)
-                                                     : 0) |
-                (unreserved_in(c, url_flavour::rfc3986)
-                     ? bit(url_flavour::rfc3986)
-                     : 0));
+                                                     : 0)
+                | (unreserved_in(c, url_flavour::rfc3986)
+                       ? bit(url_flavour::rfc3986)
+                       : 0));
         }
     }
 
@@ -302,8 +302,8 @@ base64_encode(const unsigned char *in, std::size_t n, char *out) noexcept
     std::size_t i = 0;
 
     for (; n - i >= 3; i += 3) {
-        unsigned v = unsigned(in[i]) << 16 | unsigned(in[i + 1]) << 8 |
-                     unsigned(in[i + 2]);
+        unsigned v = unsigned(in[i]) << 16 | unsigned(in[i + 1]) << 8
+                     | unsigned(in[i + 2]);
         *p++ = b64_alphabet[v >> 18 & 0x3f];
         *p++ = b64_alphabet[v >> 12 & 0x3f];
         *p++ = b64_alphabet[v >> 6 & 0x3f];

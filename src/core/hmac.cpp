@@ -61,9 +61,10 @@ digest_pieces(hmac_algorithm alg, std::initializer_list<byte_pieces> parts,
     const EVP_MD *md = fetched(alg);
     EVP_MD_CTX *ctx = reusable_ctx();
 
-    if (md == nullptr || ctx == nullptr ||
-        static_cast<std::size_t>(EVP_MD_get_size(md)) != out_size ||
-        EVP_DigestInit_ex2(ctx, md, nullptr) != 1) {
+    if (md == nullptr || ctx == nullptr
+        || static_cast<std::size_t>(EVP_MD_get_size(md)) != out_size
+        || EVP_DigestInit_ex2(ctx, md, nullptr) != 1)
+    {
         return false;
     }
 
@@ -184,8 +185,8 @@ pad_state(hmac_algorithm alg, const unsigned char (&kbuf)[hmac_block_size],
 
     xor_pad(kbuf, byte, pad);
 
-    bool ok = EVP_DigestInit_ex2(ctx, md, nullptr) == 1 &&
-              EVP_DigestUpdate(ctx, pad, sizeof(pad)) == 1;
+    bool ok = EVP_DigestInit_ex2(ctx, md, nullptr) == 1
+              && EVP_DigestUpdate(ctx, pad, sizeof(pad)) == 1;
 
     OPENSSL_cleanse(pad, sizeof(pad));
 
@@ -245,8 +246,9 @@ hmac_key::mac(byte_pieces msg, unsigned char *out,
     unsigned char inner[max_digest_size];
     unsigned int len = 0;
 
-    if (inner_ == nullptr || ctx == nullptr || out_size != digest_size(alg_) ||
-        EVP_MD_CTX_copy_ex(ctx, inner_) != 1) {
+    if (inner_ == nullptr || ctx == nullptr || out_size != digest_size(alg_)
+        || EVP_MD_CTX_copy_ex(ctx, inner_) != 1)
+    {
         return false;
     }
 
@@ -256,10 +258,10 @@ hmac_key::mac(byte_pieces msg, unsigned char *out,
         ok = ok && EVP_DigestUpdate(ctx, piece.data(), piece.size()) == 1;
     }
 
-    ok = ok && EVP_DigestFinal_ex(ctx, inner, &len) == 1 && len == out_size &&
-         EVP_MD_CTX_copy_ex(ctx, outer_) == 1 &&
-         EVP_DigestUpdate(ctx, inner, out_size) == 1 &&
-         EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == out_size;
+    ok = ok && EVP_DigestFinal_ex(ctx, inner, &len) == 1 && len == out_size
+         && EVP_MD_CTX_copy_ex(ctx, outer_) == 1
+         && EVP_DigestUpdate(ctx, inner, out_size) == 1
+         && EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == out_size;
 
     OPENSSL_cleanse(inner, sizeof(inner));
     return ok;
@@ -305,8 +307,8 @@ sha256(byte_pieces msg, sha256_digest &out) noexcept
 bool
 ct_equal(std::string_view a, std::string_view b) noexcept
 {
-    return a.size() == b.size() &&
-           CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+    return a.size() == b.size()
+           && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 bool

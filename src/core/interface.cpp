@@ -138,8 +138,8 @@ is_valid_param_name(std::string_view name) noexcept
     }
 
     for (unsigned char c : name) {
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                  || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
         if (!ok) {
             return false;
         }
@@ -295,8 +295,9 @@ check_known(const known_operation *k, std::string_view prefix,
         }
     }
 
-    if (!k->one[0].empty() && !present(params, k->one[0]) &&
-        !present(params, k->one[1])) {
+    if (!k->one[0].empty() && !present(params, k->one[0])
+        && !present(params, k->one[1]))
+    {
         std::string m = by;
 
         m += " when ";
@@ -641,8 +642,9 @@ problems_json(const outbound_call &call)
         if (!json_builder(item)
                  .str("field", p.field)
                  .str("message", p.message)
-                 .ok() ||
-            json_array_append_new(list, item) != 0) {
+                 .ok()
+            || json_array_append_new(list, item) != 0)
+        {
             json_decref(list);
             return nullptr;
         }
@@ -717,7 +719,8 @@ request_json(const outbound_call &call)
              .str("query", call.query)
              .set("headers", headers_json(call))
              .str("body", call.body)
-             .ok()) {
+             .ok())
+    {
         json_decref(r);
         return nullptr;
     }
@@ -739,8 +742,9 @@ gateway_error(unsigned status, interface_outcome o, std::string_view text,
              .str("message", text)
              .set("data", json_null())
              .set("error", error)
-             .ok() ||
-        !dump(root.get(), out)) {
+             .ok()
+        || !dump(root.get(), out))
+    {
         out.clear();
         return {500, interface_outcome::internal_error};
     }
@@ -894,8 +898,8 @@ try {
     {
         std::string_view k(key);
 
-        if (k != "mode" && k != "config_id" && k != "user_id" &&
-            k != "payload") {
+        if (k != "mode" && k != "config_id" && k != "user_id" && k != "payload")
+        {
             detail = field_of("body", k);
             detail += ": ";
             detail += describe(envelope_error::unknown_field);
@@ -1157,10 +1161,12 @@ try {
     }
 
     if (redirect) {
-        if (reply.location.empty() ||
-            json_object_set_new(obj.get(), "location",
-                                json_stringn(reply.location.data(),
-                                             reply.location.size())) != 0) {
+        if (reply.location.empty()
+            || json_object_set_new(
+                   obj.get(), "location",
+                   json_stringn(reply.location.data(), reply.location.size()))
+                   != 0)
+        {
             return gateway_error(502, interface_outcome::platform_error,
                                  "bad gateway",
                                  "the platform redirected without a usable "
@@ -1208,8 +1214,9 @@ is_valid_action(std::string_view action) noexcept
     }
 
     for (unsigned char c : action) {
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9'))) {
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9')))
+        {
             return false;
         }
     }
@@ -1225,9 +1232,9 @@ is_valid_api_path(std::string_view path) noexcept
     }
 
     for (unsigned char c : path) {
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '~' ||
-                  c == '/' || c == '-';
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                  || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '~'
+                  || c == '/' || c == '-';
         if (!ok) {
             return false;
         }

@@ -65,10 +65,11 @@ constexpr reason_info reason_table[reason_count] = {
      "Internal system error; retry later."},
 };
 
-static_assert(std::size(reason_table) == reason_count &&
-                  reason_table[static_cast<std::size_t>(reason::internal_error)]
-                          .name == "internal_error",
-              "reason_table follows enum reason");
+static_assert(
+    std::size(reason_table) == reason_count
+        && reason_table[static_cast<std::size_t>(reason::internal_error)].name
+               == "internal_error",
+    "reason_table follows enum reason");
 
 constexpr const reason_info &
 describe(reason r) noexcept

@@ -56,8 +56,8 @@ skip_blanks(const char *in, size_t len, size_t at) noexcept
 bool
 value_end(char c) noexcept
 {
-    return c == '&' || c == '"' || c == ',' || c == ';' || c == '\n' ||
-           c == '\r' || blank(c);
+    return c == '&' || c == '"' || c == ',' || c == ';' || c == '\n'
+           || c == '\r' || blank(c);
 }
 
 int
@@ -82,8 +82,8 @@ signature_name(const char *in, size_t from, size_t to) noexcept
     for (size_t i = from; i < to; i++) {
         char c = in[i];
 
-        if (c == '%' && i + 2 < to && hex(in[i + 1]) >= 0 &&
-            hex(in[i + 2]) >= 0) {
+        if (c == '%' && i + 2 < to && hex(in[i + 1]) >= 0
+            && hex(in[i + 2]) >= 0) {
             c = static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
             i += 2;
         }
@@ -121,8 +121,9 @@ credential(const char *in, size_t len, size_t at, size_t *from,
     char c = lower(in[at]);
     size_t p;
 
-    if (c == 'x' &&
-        (starts(in, len, at, "x-aksk") || starts(in, len, at, "x-wsse"))) {
+    if (c == 'x'
+        && (starts(in, len, at, "x-aksk") || starts(in, len, at, "x-wsse")))
+    {
         p = skip_blanks(in, len, at + 6);
         if (p == len || in[p] != ':') {
             return false;
@@ -146,8 +147,8 @@ credential(const char *in, size_t len, size_t at, size_t *from,
         }
 
         p = skip_blanks(in, len, p + 1);
-        if (!starts(in, len, p, "bearer") || p + 6 == len ||
-            !blank(in[p + 6])) {
+        if (!starts(in, len, p, "bearer") || p + 6 == len || !blank(in[p + 6]))
+        {
             return false;
         }
 
@@ -164,8 +165,9 @@ credential(const char *in, size_t len, size_t at, size_t *from,
     } else if (param_start(in, at)) {
         p = at;
 
-        while (p < len && p - at <= max_name && in[p] != '=' &&
-               !value_end(in[p]) && in[p] != '?') {
+        while (p < len && p - at <= max_name && in[p] != '='
+               && !value_end(in[p]) && in[p] != '?')
+        {
             p++;
         }
 
@@ -275,8 +277,8 @@ redact(const char *in, size_t len, char *out) noexcept
     for (size_t p = 0; p < len; p++) {
         size_t from, to;
 
-        if (credential(in, len, p, &from, &to) && from != to &&
-            !pending.add(from, to)) {
+        if (credential(in, len, p, &from, &to) && from != to
+            && !pending.add(from, to)) {
             masked_to = line_end(in, len, from);
         }
 

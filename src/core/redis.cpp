@@ -240,9 +240,9 @@ redis_sink_command_size(const redis_sink_params &p,
     size += bulk_size(p.dialect.size());
 
     for (size_t i = 0; i < n; i++) {
-        size += bulk_size(records[i].line.size()) +
-                bulk_size(records[i].key.size()) +
-                bulk_size(records[i].app.size());
+        size += bulk_size(records[i].line.size())
+                + bulk_size(records[i].key.size())
+                + bulk_size(records[i].app.size());
     }
 
     return size;
@@ -286,8 +286,8 @@ redis_sink_command(char *buf, const redis_sink_params &p,
 size_t
 redis_auth_size(std::string_view user, std::string_view password) noexcept
 {
-    size_t size = array_size(user.empty() ? 2 : 3) + bulk_size(4) +
-                  bulk_size(password.size());
+    size_t size = array_size(user.empty() ? 2 : 3) + bulk_size(4)
+                  + bulk_size(password.size());
 
     return user.empty() ? size : size + bulk_size(user.size());
 }

@@ -26,8 +26,8 @@ constexpr uint64_t ring_min = 4096;
 constexpr size_t id_slot_len = 2;
 constexpr size_t id_gen_len = 4;
 
-static_assert(id_slot_len + id_gen_len + ring_lease_random_size ==
-              ring_lease_id_size);
+static_assert(id_slot_len + id_gen_len + ring_lease_random_size
+              == ring_lease_id_size);
 static_assert(slots_max <= 0xffff, "a slot index takes 2 bytes of an id");
 
 /*
@@ -205,11 +205,12 @@ finish_ack(ring_header *h, uint32_t idx) noexcept
     uint64_t from = slot->first > h->head ? slot->first : h->head;
 
     for (uint64_t pos = align_pos(h, from); pos <= slot->last && pos < h->tail;
-         pos = next_pos(h, pos)) {
+         pos = next_pos(h, pos))
+    {
         ring_rec *rec = at(h, pos);
 
-        if (rec->state == ring_rec_ready && rec->slot == idx &&
-            rec->gen == slot->gen) {
+        if (rec->state == ring_rec_ready && rec->slot == idx
+            && rec->gen == slot->gen) {
             rec->state = ring_rec_acked;
             h->depth--;
         }
@@ -226,15 +227,18 @@ check_records(ring_header *h, ring_recovery *r) noexcept
 {
     /* every committed entry was complete before the tail passed it */
     for (uint64_t pos = align_pos(h, h->head); pos < h->tail;
-         pos = next_pos(h, pos)) {
+         pos = next_pos(h, pos))
+    {
         const ring_rec *rec = at(h, pos);
         uint64_t room = h->cap - pos % h->cap;
 
-        if (rec->size >= rec_header && rec->size % 8 == 0 &&
-            rec->size <= room && pos + rec->size <= h->tail &&
-            (rec->state == ring_rec_pad ||
-             ((rec->state == ring_rec_ready || rec->state == ring_rec_acked) &&
-              rec->len <= rec->size - rec_header))) {
+        if (rec->size >= rec_header && rec->size % 8 == 0 && rec->size <= room
+            && pos + rec->size <= h->tail
+            && (rec->state == ring_rec_pad
+                || ((rec->state == ring_rec_ready
+                     || rec->state == ring_rec_acked)
+                    && rec->len <= rec->size - rec_header)))
+        {
             continue;
         }
 
@@ -348,8 +352,8 @@ ring_recover(ring_header *h, ring_recovery *r) noexcept
         if (slot[i].state == ring_slot_acking) {
             finish_ack(h, i);
 
-        } else if (slot[i].state != ring_slot_free &&
-                   slot[i].state != ring_slot_active) {
+        } else if (slot[i].state != ring_slot_free
+                   && slot[i].state != ring_slot_active) {
             slot[i].state = ring_slot_free;
         }
     }
@@ -359,7 +363,8 @@ ring_recover(ring_header *h, ring_recovery *r) noexcept
     uint64_t depth = 0;
 
     for (uint64_t pos = align_pos(h, h->head); pos < h->tail;
-         pos = next_pos(h, pos)) {
+         pos = next_pos(h, pos))
+    {
         if (at(h, pos)->state == ring_rec_ready) {
             depth++;
         }
@@ -593,8 +598,8 @@ ring_ack(ring_header *h, const unsigned char *id, uint64_t now_ms,
 
     ring_slot *slot = &slots(h)[idx];
 
-    if (slot->gen != gen ||
-        CRYPTO_memcmp(slot->id, id, ring_lease_id_size) != 0) {
+    if (slot->gen != gen
+        || CRYPTO_memcmp(slot->id, id, ring_lease_id_size) != 0) {
         return ring_ack_result::unknown;
     }
 
@@ -643,7 +648,8 @@ ring_get_stats(const ring_header *h, uint64_t now_ms, ring_stats *st) noexcept
     }
 
     for (uint64_t pos = align_pos(h, h->head); pos < h->tail;
-         pos = next_pos(h, pos)) {
+         pos = next_pos(h, pos))
+    {
         const ring_rec *rec = at(h, pos);
 
         if (rec->state == ring_rec_ready) {
@@ -667,7 +673,8 @@ bool
 ring_walk(const ring_header *h, ring_walk_fn fn, void *data) noexcept
 {
     for (uint64_t pos = align_pos(h, h->head); pos < h->tail;
-         pos = next_pos(h, pos)) {
+         pos = next_pos(h, pos))
+    {
         const ring_rec *rec = at(h, pos);
 
         if (rec->state != ring_rec_ready) {
@@ -692,8 +699,8 @@ ring_append(ring_header *h, const void *data, size_t len, uint32_t deliveries,
 
     uint64_t size = entry_size(len);
 
-    if (size > h->cap ||
-        place(h, h->tail, size, false) + size - h->head > h->cap) {
+    if (size > h->cap
+        || place(h, h->tail, size, false) + size - h->head > h->cap) {
         return false;
     }
 
@@ -724,8 +731,10 @@ carry_record(void *data, const ring_rec *rec,
     carry->carried->records++;
     carry->carried->bytes += rec->len;
 
-    if (carry->fits && !ring_append(carry->to, bytes, rec->len, rec->deliveries,
-                                    rec->enqueued)) {
+    if (carry->fits
+        && !ring_append(carry->to, bytes, rec->len, rec->deliveries,
+                        rec->enqueued))
+    {
         carry->fits = false;
     }
 

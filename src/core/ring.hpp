@@ -41,7 +41,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
+
+#include "core/plain_data.hpp"
 
 namespace provision_x {
 
@@ -116,12 +117,9 @@ struct ring_header {
     /* followed by nslots slots, then the ring */
 };
 
-static_assert(std::is_standard_layout_v<ring_rec> &&
-              std::is_trivially_copyable_v<ring_rec>);
-static_assert(std::is_standard_layout_v<ring_slot> &&
-              std::is_trivially_copyable_v<ring_slot>);
-static_assert(std::is_standard_layout_v<ring_header> &&
-              std::is_trivially_copyable_v<ring_header>);
+static_assert(is_plain_data<ring_rec>);
+static_assert(is_plain_data<ring_slot>);
+static_assert(is_plain_data<ring_header>);
 static_assert(sizeof(ring_rec) == 32);
 static_assert(sizeof(ring_slot) == 56);
 static_assert(sizeof(ring_header) == 120);

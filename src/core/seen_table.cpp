@@ -74,8 +74,8 @@ live(const seen_slot &s, int64_t now_rel) noexcept
 bool
 same_digest(const seen_slot &s, const unsigned char *digest) noexcept
 {
-    return load64(s.digest) == load64(digest) &&
-           load64(s.digest + 8) == load64(digest + 8);
+    return load64(s.digest) == load64(digest)
+           && load64(s.digest + 8) == load64(digest + 8);
 }
 
 uint32_t
@@ -276,8 +276,9 @@ insert(seen_header *h, const unsigned char *digest, int64_t expire,
 size_t
 seen_table_bytes(uint32_t buckets) noexcept
 {
-    return offsetof(seen_header, slots) +
-           static_cast<size_t>(buckets) * seen_bucket_slots * sizeof(seen_slot);
+    return offsetof(seen_header, slots)
+           + static_cast<size_t>(buckets) * seen_bucket_slots
+                 * sizeof(seen_slot);
 }
 
 uint32_t
@@ -313,8 +314,8 @@ seen_init(seen_header *h, uint32_t buckets, seen_kind kind, int64_t now,
 bool
 seen_valid(const seen_header *h) noexcept
 {
-    return h->magic == seen_magic && h->version == seen_version &&
-           h->buckets != 0;
+    return h->magic == seen_magic && h->version == seen_version
+           && h->buckets != 0;
 }
 
 void
@@ -435,8 +436,11 @@ seen_carry(const seen_header *from, seen_header *to, int64_t now,
 
         ++*entries;
 
-        if (fits && insert(to, s.digest, from->epoch + s.expire, owner_of(s), 0,
-                           relative(to, now)) == seen_result::full) {
+        if (fits
+            && insert(to, s.digest, from->epoch + s.expire, owner_of(s), 0,
+                      relative(to, now))
+                   == seen_result::full)
+        {
             fits = false;
         }
     }

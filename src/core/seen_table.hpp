@@ -36,7 +36,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
+
+#include "core/plain_data.hpp"
 
 namespace provision_x {
 
@@ -75,14 +76,8 @@ struct seen_header {
 };
 
 static_assert(sizeof(seen_slot) == 24, "a slot is 24 bytes");
-static_assert(std::is_standard_layout_v<seen_slot> &&
-                  std::is_trivially_copyable_v<seen_slot> &&
-                  std::is_standard_layout_v<seen_header> &&
-                  std::is_trivially_copyable_v<seen_header>,
-              "plain data: the table lives in shared memory");
-static_assert(std::is_standard_layout_v<seen_header> &&
-                  std::is_trivially_copyable_v<seen_header>,
-              "the header lives in shared memory");
+static_assert(is_plain_data<seen_slot> && is_plain_data<seen_header>,
+              "the table lives in shared memory");
 
 enum class seen_result : uint8_t {
     added,

@@ -42,8 +42,8 @@ append_pairs(const param_list &params, std::string_view skip_name,
     std::size_t bound = 0;
 
     for (const param &p : params) {
-        bound += url_encoded_bound(p.name.size() + p.value.size(), twice) +
-                 eq.size() + amp.size();
+        bound += url_encoded_bound(p.name.size() + p.value.size(), twice)
+                 + eq.size() + amp.size();
     }
 
     std::size_t old = out.size();
@@ -221,8 +221,8 @@ signature_text_matches(std::string_view received,
     std::string_view r(plus, n);
     bool as_is = ct_equal(r, expected);
     bool once_more =
-        percent_decode(r, false, decoded, decoded_len) == codec_error::ok &&
-        ct_equal(std::string_view(decoded, decoded_len), expected);
+        percent_decode(r, false, decoded, decoded_len) == codec_error::ok
+        && ct_equal(std::string_view(decoded, decoded_len), expected);
 
     return as_is || once_more;
 }
@@ -286,9 +286,9 @@ pop_string_to_sign(std::string_view method, const param_list &params,
     }
 
     // percentEncode("/") is "%2F".
-    bool ok = append(out, method) && append(out, "&%2F&") &&
-              append_pairs(params, pop_signature_param, false,
-                           url_flavour::rfc3986, true, out);
+    bool ok = append(out, method) && append(out, "&%2F&")
+              && append_pairs(params, pop_signature_param, false,
+                              url_flavour::rfc3986, true, out);
 
     return ok ? sig_error::ok : sig_error::no_memory;
 }
@@ -320,9 +320,9 @@ pop_sign(std::string_view method, const param_list &params,
         *signature = b64;
     }
 
-    bool ok = pop_canonical_query(params, query) &&
-              append(query, params.empty() ? "Signature=" : "&Signature=") &&
-              url_encode(as_view(b64), url_flavour::rfc3986, query);
+    bool ok = pop_canonical_query(params, query)
+              && append(query, params.empty() ? "Signature=" : "&Signature=")
+              && url_encode(as_view(b64), url_flavour::rfc3986, query);
 
     return ok ? sig_error::ok : sig_error::no_memory;
 }
@@ -424,8 +424,9 @@ wsse_verify(std::string_view secret, std::string_view nonce,
     sha256_base64 raw;
     sha256_hex_base64 hex;
 
-    if (wsse_digest_raw(secret, nonce, created, raw) != sig_error::ok ||
-        wsse_digest_hex(secret, nonce, created, hex) != sig_error::ok) {
+    if (wsse_digest_raw(secret, nonce, created, raw) != sig_error::ok
+        || wsse_digest_hex(secret, nonce, created, hex) != sig_error::ok)
+    {
         return sig_error::crypto_failure;
     }
 
@@ -465,8 +466,9 @@ build_aksk_headers(std::string_view app_key, std::string_view secret,
 {
     std::int64_t epoch;
 
-    if (!is_valid_username(app_key) || !is_valid_nonce(nonce) ||
-        !parse_utc_timestamp(created, epoch)) {
+    if (!is_valid_username(app_key) || !is_valid_nonce(nonce)
+        || !parse_utc_timestamp(created, epoch))
+    {
         return sig_error::bad_input;
     }
 
@@ -478,12 +480,12 @@ build_aksk_headers(std::string_view app_key, std::string_view secret,
     }
 
     bool ok =
-        append(authorization, aksk_authorization) &&
-        append(x_aksk, "UsernameToken Username=\"") &&
-        append(x_aksk, app_key) && append(x_aksk, "\",PasswordDigest=\"") &&
-        append(x_aksk, as_view(digest)) && append(x_aksk, "\",Nonce=\"") &&
-        append(x_aksk, nonce) && append(x_aksk, "\",Created=\"") &&
-        append(x_aksk, created) && append(x_aksk, "\"");
+        append(authorization, aksk_authorization)
+        && append(x_aksk, "UsernameToken Username=\"")
+        && append(x_aksk, app_key) && append(x_aksk, "\",PasswordDigest=\"")
+        && append(x_aksk, as_view(digest)) && append(x_aksk, "\",Nonce=\"")
+        && append(x_aksk, nonce) && append(x_aksk, "\",Created=\"")
+        && append(x_aksk, created) && append(x_aksk, "\"");
 
     return ok ? sig_error::ok : sig_error::no_memory;
 }

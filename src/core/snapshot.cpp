@@ -33,9 +33,9 @@ struct file_trailer {
     uint32_t reserved;
 };
 
-static_assert(sizeof(file_header) == snapshot_header_size &&
-              sizeof(file_record) == snapshot_record_header_size &&
-              sizeof(file_trailer) == snapshot_trailer_size);
+static_assert(sizeof(file_header) == snapshot_header_size
+              && sizeof(file_record) == snapshot_record_header_size
+              && sizeof(file_trailer) == snapshot_trailer_size);
 
 constexpr std::array<uint32_t, 256>
 crc_table() noexcept
@@ -57,8 +57,8 @@ crc_table() noexcept
 
 constexpr std::array<uint32_t, 256> crc_table_256 = crc_table();
 
-static_assert(crc_table_256[1] == 0x77073096U &&
-              crc_table_256[255] == 0x2d02ef8dU);
+static_assert(crc_table_256[1] == 0x77073096U
+              && crc_table_256[255] == 0x2d02ef8dU);
 
 } // namespace
 
@@ -118,8 +118,9 @@ snapshot_check(const unsigned char *data, size_t size, uint64_t *count) noexcept
     std::memcpy(&t, data + body, sizeof(t));
 
     /* the spare words are 0 in this version: what sets them is another */
-    if (std::memcmp(h.magic, file_magic, sizeof(file_magic)) != 0 ||
-        h.version != file_version || h.reserved != 0) {
+    if (std::memcmp(h.magic, file_magic, sizeof(file_magic)) != 0
+        || h.version != file_version || h.reserved != 0)
+    {
         return snapshot_error::not_a_snapshot;
     }
 

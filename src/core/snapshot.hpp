@@ -18,7 +18,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
+
+#include "core/plain_data.hpp"
 
 namespace provision_x {
 
@@ -53,8 +54,7 @@ struct snapshot_record {
     const unsigned char *bytes;
 };
 
-static_assert(std::is_standard_layout_v<snapshot_record> &&
-              std::is_trivially_copyable_v<snapshot_record>);
+static_assert(is_plain_data<snapshot_record>);
 
 /* Checks a whole file read into memory; *count: its records. */
 snapshot_error snapshot_check(const unsigned char *data, size_t size,

@@ -15,8 +15,8 @@ is_ows(char c) noexcept
 bool
 is_alnum(char c) noexcept
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9');
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9');
 }
 
 // Wider than the known keys so that an unexpected key is reported as
@@ -121,8 +121,8 @@ parse_pairs(std::string_view s, Visit &&visit) noexcept
             i++;
         }
 
-        if (i == key_at || i + 1 >= s.size() || s[i] != '=' ||
-            s[i + 1] != '"') {
+        if (i == key_at || i + 1 >= s.size() || s[i] != '=' || s[i + 1] != '"')
+        {
             return xaksk_error::syntax;
         }
 

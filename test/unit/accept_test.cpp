@@ -74,8 +74,8 @@ TEST(AcceptQuality, NoMatchOrMalformed)
     EXPECT_EQ(0u, accept_quality(",,,;;;", "text/html"));
 
     // a malformed q ignores its range, not the header
-    for (std::string_view q :
-         {"2", "1.5", "0.1234", "abc", "", ".5", "1.001"}) {
+    for (std::string_view q : {"2", "1.5", "0.1234", "abc", "", ".5", "1.001"})
+    {
         std::string a = "text/html;q=" + std::string(q) + ",*/*;q=0.2";
         SCOPED_TRACE(a);
         EXPECT_EQ(200u, accept_quality(a, "text/html"));

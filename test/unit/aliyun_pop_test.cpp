@@ -47,10 +47,10 @@ TEST(AliyunPopVectors, AllIntermediatesAndSignedQuery)
         ASSERT_EQ(sig_error::ok,
                   pop_sign(method, params, secret, scratch, query, &sig));
         EXPECT_EQ(field(vec, "base64"), as_view(sig));
-        EXPECT_EQ(
-            std::string(field(vec, "canonicalizedQueryString")) +
-                "&Signature=" + std::string(field(vec, "signature_in_query")),
-            query);
+        EXPECT_EQ(std::string(field(vec, "canonicalizedQueryString"))
+                      + "&Signature="
+                      + std::string(field(vec, "signature_in_query")),
+                  query);
 
         // The signed query parses back into the same parameters plus a
         // Signature that decodes to the Base64.

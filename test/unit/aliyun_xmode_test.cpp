@@ -134,7 +134,8 @@ TEST(AliyunXmodeVectors, VerifyReceivedValueInEveryForm)
         }
 
         for (const std::string &r : {b64, param_value, eaten_plus,
-                                     url_encoded(b64, url_flavour::rfc3986)}) {
+                                     url_encoded(b64, url_flavour::rfc3986)})
+        {
             SCOPED_TRACE(r);
             param_list params(32);
             fill_params(vec, params);
@@ -179,7 +180,8 @@ TEST(AliyunXmodeVectors, FullPipelineFromTheWire)
         // value again, or puts it on the wire as is, or sends raw Base64.
         for (const std::string &on_wire :
              {url_encoded(param_value, url_flavour::java), param_value,
-              std::string(field(vec, "base64"))}) {
+              std::string(field(vec, "base64"))})
+        {
             SCOPED_TRACE(on_wire);
             std::string q = wire_query(vec, on_wire);
             param_list params(32);

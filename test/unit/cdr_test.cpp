@@ -255,7 +255,8 @@ TEST(cdr_huawei, not_json)
                              "{\"a\":{]}",
                              "\"fee\" \"fee\"",
                              "7 8",
-                             "{} {}"}) {
+                             "{} {}"})
+    {
         EXPECT_EQ(parse(dialect::huawei, body, p), cdr_status::not_json)
             << body;
         EXPECT_EQ(p.size(), 0u);
@@ -278,7 +279,8 @@ TEST(cdr_huawei, valid_json_values_are_not_refused_as_json)
     for (const char *body :
          {"{\"a\":\"\\u0000\"}", "{\"a\":99999999999999999999999}",
           "{\"a\":1e400}", "{\"a\":-1e400}", "{\"a\":1e-400}", "{\"a\":-0}",
-          "{\"a\":[[[[]]]],\"b\":{\"c\":{}},\"d\":\"\\ud83d\\ude00\"}"}) {
+          "{\"a\":[[[[]]]],\"b\":{\"c\":{}},\"d\":\"\\ud83d\\ude00\"}"})
+    {
         EXPECT_EQ(parse(dialect::huawei, body, p), cdr_status::wrong_event_type)
             << body;
     }
@@ -287,12 +289,12 @@ TEST(cdr_huawei, valid_json_values_are_not_refused_as_json)
 TEST(cdr_huawei, nesting_depth_is_janssons)
 {
     /* jansson: a value may be nested 2048 deep (the root is 1), not 2049 */
-    std::string ok = "{\"eventType\":\"fee\",\"x\":" + std::string(2047, '[') +
-                     std::string(2047, ']') + ",\"feeLst\":[" + demo_record +
-                     "]}";
-    std::string deep =
-        "{\"eventType\":\"fee\",\"x\":" + std::string(2048, '[') +
-        std::string(2048, ']') + ",\"feeLst\":[" + demo_record + "]}";
+    std::string ok = "{\"eventType\":\"fee\",\"x\":" + std::string(2047, '[')
+                     + std::string(2047, ']') + ",\"feeLst\":[" + demo_record
+                     + "]}";
+    std::string deep = "{\"eventType\":\"fee\",\"x\":" + std::string(2048, '[')
+                       + std::string(2048, ']') + ",\"feeLst\":[" + demo_record
+                       + "]}";
     cdr_push p;
     EXPECT_EQ(parse(dialect::huawei, ok, p), cdr_status::ok);
     EXPECT_EQ(parse(dialect::huawei, deep, p), cdr_status::not_json);
@@ -307,7 +309,8 @@ TEST(cdr_huawei, body_ending_inside_the_list)
          {"{\"eventType\":\"fee\",\"feeLst\":[{\"appKey\":\"a\","
           "\"x\":[{\"a\":\"a\",\"a\":\"b\"}]}",
           "{\"eventType\":\"fee\",\"feeLst\":[{}", "[{\"a\":{}}", "[{\"a\":[]",
-          "[[1]", "[{}"}) {
+          "[[1]", "[{}"})
+    {
         EXPECT_EQ(parse(dialect::huawei, body, p), cdr_status::not_json)
             << body;
         if (body[0] == '[') {
@@ -325,7 +328,8 @@ TEST(cdr_huawei, body_ending_inside_the_list)
     in_place.padded = true;
     for (std::string body :
          {"{\"a\":1,\"b\":2", "[{\"pool_key\":\"p\",\"call_id\":\"c\"}",
-          "[{\"pool_key\":\"p\",\"call_id\":\"c\"", "{\"a\":{}", "[[]"}) {
+          "[{\"pool_key\":\"p\",\"call_id\":\"c\"", "{\"a\":{}", "[[]"})
+    {
         for (char pad : {'}', ']', ',', '"'}) {
             std::string padded = body + std::string(cdr_padding, pad);
             for (dialect d : {dialect::huawei, dialect::aliyun}) {
@@ -358,24 +362,24 @@ TEST(cdr_huawei, duplicate_key_in_the_envelope_refuses_the_push)
     cdr_push p;
     EXPECT_EQ(parse(dialect::huawei,
                     "{\"eventType\":\"fee\",\"eventType\":\"fee\","
-                    "\"feeLst\":[" +
-                        demo_record + "]}",
+                    "\"feeLst\":["
+                        + demo_record + "]}",
                     p),
               cdr_status::duplicate_key);
     EXPECT_NE(std::string(p.detail()).find("duplicate"), std::string::npos);
 
     /* the escaped spelling of the same key is the same key */
     EXPECT_EQ(parse(dialect::huawei,
-                    "{\"eventType\":\"fee\",\"feeLst\":[" + demo_record +
-                        "],\"fee\\u004Cst\":[]}",
+                    "{\"eventType\":\"fee\",\"feeLst\":[" + demo_record
+                        + "],\"fee\\u004Cst\":[]}",
                     p),
               cdr_status::duplicate_key);
 
     /* in an object of the envelope that is not a record, too */
     EXPECT_EQ(parse(dialect::huawei,
                     "{\"eventType\":\"fee\",\"x\":{\"a\":1,\"a\":2},"
-                    "\"feeLst\":[" +
-                        demo_record + "]}",
+                    "\"feeLst\":["
+                        + demo_record + "]}",
                     p),
               cdr_status::duplicate_key);
 
@@ -395,7 +399,8 @@ TEST(cdr_huawei, wrong_event_type)
     std::string list = "\"feeLst\":[" + demo_record + "]";
     for (std::string ev :
          {"\"callin\"", "\"Fee\"", "\"fee \"", "1", "null", "[\"fee\"]",
-          "\"fe\\u0000\"", "\"fee\\u0000\"", "{\"fee\":1}"}) {
+          "\"fe\\u0000\"", "\"fee\\u0000\"", "{\"fee\":1}"})
+    {
         std::string body = "{\"eventType\":" + ev + "," + list + "}";
         EXPECT_EQ(parse(dialect::huawei, body, p), cdr_status::wrong_event_type)
             << ev;
@@ -437,9 +442,8 @@ TEST(cdr_huawei, envelope_shapes)
         cdr_status::not_json);
 
     /* feeLst after other members, pretty-printed */
-    std::string body =
-        "{\n  \"x\": {\"feeLst\": [1]},\n  \"feeLst\" : [\n    " + demo_record +
-        " ,\n 7 ],\n  \"eventType\": \"fee\"\n}";
+    std::string body = "{\n  \"x\": {\"feeLst\": [1]},\n  \"feeLst\" : [\n    "
+                       + demo_record + " ,\n 7 ],\n  \"eventType\": \"fee\"\n}";
     ASSERT_EQ(parse(dialect::huawei, body, p), cdr_status::ok);
     ASSERT_EQ(p.size(), 2u);
     EXPECT_EQ(raw(p, 0), demo_record);
@@ -472,7 +476,8 @@ TEST(cdr_huawei, each_missing_required_field)
 {
     cdr_push p;
     for (const char *f :
-         {"spId", "appKey", "bindNum", "sessionId", "callerNum", "calleeNum"}) {
+         {"spId", "appKey", "bindNum", "sessionId", "callerNum", "calleeNum"})
+    {
         std::string rec = without_field(demo_record, f);
         ASSERT_EQ(rec.find(std::string("\"") + f + "\""), std::string::npos);
         ASSERT_EQ(
@@ -626,9 +631,9 @@ TEST(cdr_huawei, big_numbers_cost_at_most_their_record)
     std::string known_inf =
         with_field(huawei_record_n(1), "ulFailReason", "1e400");
     std::string unknown = huawei_record_n(2);
-    unknown.insert(1, "\"vendorBig\":" + two70 +
-                          ",\"vendorInf\":1e400,"
-                          "\"vendorNeg\":-1e400,\"vendorTiny\":1e-400,");
+    unknown.insert(1, "\"vendorBig\":" + two70
+                          + ",\"vendorInf\":1e400,"
+                            "\"vendorNeg\":-1e400,\"vendorTiny\":1e-400,");
     ASSERT_EQ(
         parse(dialect::huawei, huawei_push({known_big, known_inf, unknown}), p),
         cdr_status::ok);
@@ -713,8 +718,8 @@ TEST(cdr_huawei, invalid_utf8_costs_its_record)
     EXPECT_EQ(l, "{\"dialect\":\"huawei\",\"type\":\"cdr\",\"app\":\"shop\","
                  "\"key\":\"\","
                  "\"received\":\"t\",\"error\":\"record is not valid UTF-8\","
-                 "\"record_base64\":\"" +
-                     b64 + "\"}");
+                 "\"record_base64\":\""
+                     + b64 + "\"}");
     EXPECT_LE(l.size(), cdr_line_bound(p, 1, {"shop", "t"}));
     json_t *j = load(l);
     std::string back;
@@ -737,9 +742,8 @@ TEST(cdr_huawei, invalid_utf8_costs_its_record)
     }
 
     /* outside the records the push is not JSON */
-    std::string envelope =
-        "{\"eventType\":\"fee\",\"x\":\"\xff\",\"feeLst\":[" + demo_record +
-        "]}";
+    std::string envelope = "{\"eventType\":\"fee\",\"x\":\"\xff\",\"feeLst\":["
+                           + demo_record + "]}";
     EXPECT_EQ(parse(dialect::huawei, envelope, p), cdr_status::not_json);
     EXPECT_EQ(parse(dialect::huawei, body + "\xff", p), cdr_status::not_json);
     /* and so it is when the envelope is refused anyway */
@@ -938,8 +942,8 @@ TEST(cdr_huawei, whitespace_variants_give_identical_lines)
 
     /* around the record, whitespace is not the record's */
     ASSERT_EQ(parse(dialect::huawei,
-                    "{\"eventType\":\"fee\",\"feeLst\":[ \n" + compact +
-                        "\n , " + compact + "\t]}",
+                    "{\"eventType\":\"fee\",\"feeLst\":[ \n" + compact + "\n , "
+                        + compact + "\t]}",
                     p),
               cdr_status::ok);
     EXPECT_TRUE(p[0].compact);
@@ -1000,7 +1004,8 @@ TEST(cdr_huawei, key_stability)
              {"icid", "\"other\""},
              {"sessionId", "\"other\""},
              {"appKey", "\"other\""},
-             {"direction", "2"}}) {
+             {"direction", "2"}})
+    {
         ASSERT_EQ(parse(dialect::huawei,
                         huawei_push({with_field(demo_record, f, v)}), b),
                   cdr_status::ok);
@@ -1162,8 +1167,8 @@ TEST(cdr_aliyun, secret_report_push)
     EXPECT_EQ(
         l, "{\"dialect\":\"aliyun\",\"type\":\"cdr\",\"app\":\"shop\",\"key\":"
            "\"aliyun/pool_key/FC100000123456789/abcedf1234\","
-           "\"received\":\"2026-11-28T12:00:00Z\",\"record\":" +
-               aliyun_record + "}");
+           "\"received\":\"2026-11-28T12:00:00Z\",\"record\":"
+               + aliyun_record + "}");
 }
 
 TEST(cdr_aliyun, record_rules)
@@ -1266,8 +1271,8 @@ TEST(cdr_aliyun, thousand_records)
     EXPECT_FALSE(p[500].conflict);
     for (size_t i = 1; i < p.size(); i++) {
         if (i != 500) {
-            EXPECT_EQ(key(p, i), "aliyun/pool_key/FC100000123456789/c-" +
-                                     std::to_string(i));
+            EXPECT_EQ(key(p, i), "aliyun/pool_key/FC100000123456789/c-"
+                                     + std::to_string(i));
         }
         ASSERT_EQ(raw(p, i), many[i]);
     }
@@ -1304,9 +1309,9 @@ TEST(cdr_line, wrapper_format)
 
     EXPECT_EQ(
         line(p, 0, {"shop", "2026-11-28T12:00:00Z"}),
-        "{\"dialect\":\"huawei\",\"type\":\"cdr\",\"app\":\"shop\",\"key\":\"" +
-            demo_key + "\",\"received\":\"2026-11-28T12:00:00Z\",\"record\":" +
-            demo_record + "}");
+        "{\"dialect\":\"huawei\",\"type\":\"cdr\",\"app\":\"shop\",\"key\":\""
+            + demo_key + "\",\"received\":\"2026-11-28T12:00:00Z\",\"record\":"
+            + demo_record + "}");
 
     /* no app given: the record's appKey */
     EXPECT_EQ(
@@ -1528,8 +1533,8 @@ TEST(cdr_push_memory, a_megabyte_aliyun_push_stays_within_twice_its_size)
 
     /* the record table grown by doubling (64 ... 1000), the duplicate
      * table, and one decoded copy per escaped call_id */
-    size_t tables = (64 + 128 + 256 + 512 + 1000) * sizeof(cdr_record) +
-                    2048 * sizeof(uint32_t);
+    size_t tables = (64 + 128 + 256 + 512 + 1000) * sizeof(cdr_record)
+                    + 2048 * sizeof(uint32_t);
     EXPECT_LE(pool.bytes, 2 * body.size() + 2 * 1000 * sizeof(cdr_record));
     EXPECT_LE(pool.bytes, tables + 1000 * 16);
     EXPECT_EQ(pool.calls, 5u + 1 + 1000);

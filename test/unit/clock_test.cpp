@@ -55,7 +55,8 @@ TEST(ParseUtcTimestamp, CalendarValidation)
              "2024-00-10T00:00:00Z", "2024-13-10T00:00:00Z",
              "2024-01-10T24:00:00Z", "2024-01-10T23:60:00Z",
              "2024-12-31T23:59:60Z", // no leap seconds
-         }) {
+         })
+    {
         EXPECT_FALSE(parse_utc_timestamp(bad, t)) << bad;
     }
     EXPECT_EQ(parse_ok("2024-03-01T00:00:00Z") - 86400,
@@ -83,7 +84,8 @@ TEST(ParseUtcTimestamp, ShapeIsExact)
              "2024-01-02T3:04:05Z",       "2024-01-02T03:04:5Z",
              "20240102T030405Z",          "2024-0a-02T03:04:05Z",
              "2024-01-02T03:04: 5Z",      "",
-         }) {
+         })
+    {
         EXPECT_FALSE(parse_utc_timestamp(bad, t)) << bad;
     }
     std::string with_nul("2024-01-02T03:04:05Z");

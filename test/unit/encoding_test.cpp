@@ -78,7 +78,8 @@ TEST(UrlEncode, TwiceEqualsEncodingTheEncoding)
 
     for (url_flavour f : {url_flavour::java, url_flavour::rfc3986}) {
         for (std::string_view s : {std::string_view("a b*c~d+/=&"),
-                                   std::string_view(all), std::string_view()}) {
+                                   std::string_view(all), std::string_view()})
+        {
             EXPECT_EQ(enc(enc(s, f), f), enc2(s, f));
         }
     }
@@ -104,7 +105,8 @@ TEST(PercentDecode, RejectsBadEscapes)
 {
     std::string out = "keep";
     for (std::string_view bad :
-         {"%", "%4", "a%", "%G1", "%1G", "%%", "%%41", "ab%2", "% 41", "%-1"}) {
+         {"%", "%4", "a%", "%G1", "%1G", "%%", "%%41", "ab%2", "% 41", "%-1"})
+    {
         out = "keep";
         EXPECT_EQ(codec_error::bad_percent, percent_decode(bad, true, out))
             << bad;
@@ -172,7 +174,8 @@ TEST(Base64, DecodeIsStrict)
 {
     for (std::string_view bad :
          {"Zg=", "Zg", "Z===", "====", "Zm9v YQ==", "Zm9v\nYQ==", "Zg=a",
-          "Z=g=", "Zm9vYg=\x3d=", "Zh==", "Zm9=", "Zm-v", "Zm_v", "Zm9v="}) {
+          "Z=g=", "Zm9vYg=\x3d=", "Zh==", "Zm9=", "Zm-v", "Zm_v", "Zm9v="})
+    {
         std::string out = "keep";
         EXPECT_EQ(codec_error::bad_base64, base64_decode(bad, out)) << bad;
         EXPECT_EQ("keep", out);
@@ -218,7 +221,8 @@ TEST(Utf8, RejectsMalformed)
              "a\xe5",            // truncated at end
              "\xe5\x41\x41",     // bad continuation
              "\xf0\x9f\x98\x41", // bad last continuation
-         }) {
+         })
+    {
         EXPECT_FALSE(is_utf8(bad)) << testing::PrintToString(bad);
     }
 }

@@ -22,10 +22,10 @@ const std::string session =
 
 /* §3.3.3 statusInfo of a call event in X mode */
 const std::string status_info = "{\"timestamp\":\"2019-01-23 09:15:14\","
-                                "\"userData\":\"order-42\",\"sessionId\":\"" +
-                                session +
-                                "\",\"caller\":\"+8613800000021\","
-                                "\"called\":\"+8613800000022\"}";
+                                "\"userData\":\"order-42\",\"sessionId\":\""
+                                + session
+                                + "\",\"caller\":\"+8613800000021\","
+                                  "\"called\":\"+8613800000022\"}";
 
 std::string
 call_event(const std::string &type, const std::string &info = status_info)
@@ -40,8 +40,8 @@ const std::string number_entry =
 std::string
 num_status(const std::vector<std::string> &entries)
 {
-    return "{\"eventType\":\"numStatus\",\"numInfo\":" + json_array(entries) +
-           "}";
+    return "{\"eventType\":\"numStatus\",\"numInfo\":" + json_array(entries)
+           + "}";
 }
 
 /* §3.6 */
@@ -157,8 +157,8 @@ TEST(push_types, names_and_sets)
 
     EXPECT_TRUE(push_types_valid(dialect::huawei, huawei_events.types));
     EXPECT_TRUE(
-        push_types_valid(dialect::huawei, push_type_bit(push_type::cdr) |
-                                              push_type_bit(push_type::sms)));
+        push_types_valid(dialect::huawei, push_type_bit(push_type::cdr)
+                                              | push_type_bit(push_type::sms)));
     EXPECT_FALSE(push_types_valid(dialect::huawei, 0));
     EXPECT_FALSE(push_types_valid(dialect::huawei,
                                   push_type_bit(push_type::ring_report)));
@@ -166,8 +166,8 @@ TEST(push_types, names_and_sets)
     EXPECT_TRUE(
         push_types_valid(dialect::aliyun, push_type_bit(push_type::recording)));
     EXPECT_FALSE(push_types_valid(dialect::aliyun,
-                                  push_type_bit(push_type::cdr) |
-                                      push_type_bit(push_type::recording)));
+                                  push_type_bit(push_type::cdr)
+                                      | push_type_bit(push_type::recording)));
     EXPECT_FALSE(
         push_types_valid(dialect::aliyun, push_type_bit(push_type::callout)));
     EXPECT_FALSE(push_types_valid(dialect::aliyun, 0));
@@ -180,7 +180,8 @@ TEST(push_types, acknowledgements)
     EXPECT_EQ(push_ack_body(dialect::huawei, push_type::sms), "");
     EXPECT_EQ(push_ack_body(dialect::huawei, push_type::num_status), "");
     for (push_type t :
-         {push_type::cdr, push_type::start_report, push_type::number_report}) {
+         {push_type::cdr, push_type::start_report, push_type::number_report})
+    {
         EXPECT_EQ(push_ack_body(dialect::aliyun, t),
                   "{\"code\":0,\"msg\":\"\xe6\x8e\xa5\xe6\x94\xb6\xe6\x88\x90"
                   "\xe5\x8a\x9f\"}");
@@ -239,14 +240,14 @@ TEST(event_huawei_call, each_type_is_received)
         ASSERT_EQ(p.size(), 1u);
         EXPECT_TRUE(p[0].valid) << p[0].reason;
         EXPECT_EQ(std::string(p[0].raw), info);
-        EXPECT_EQ(key(p, 0), std::string("huawei.") + name + "/" + session +
-                                 "/2019-01-23%2009:15:14");
+        EXPECT_EQ(key(p, 0), std::string("huawei.") + name + "/" + session
+                                 + "/2019-01-23%2009:15:14");
         EXPECT_EQ(p[0].tenant.data(), nullptr);
         EXPECT_EQ(line(p, 0, {"shop", "2026-11-28T12:00:00Z"}),
-                  std::string("{\"dialect\":\"huawei\",\"type\":\"") + name +
-                      "\",\"app\":\"shop\",\"key\":\"" + key(p, 0) +
-                      "\",\"received\":\"2026-11-28T12:00:00Z\",\"record\":" +
-                      info + "}");
+                  std::string("{\"dialect\":\"huawei\",\"type\":\"") + name
+                      + "\",\"app\":\"shop\",\"key\":\"" + key(p, 0)
+                      + "\",\"received\":\"2026-11-28T12:00:00Z\",\"record\":"
+                      + info + "}");
     }
 
     /* no appKey: a line without an app name has an empty one */
@@ -267,8 +268,8 @@ TEST(event_huawei_call, keys_repeat_on_a_retry_and_differ_per_event)
 
     /* the envelope's order and spacing, non-key fields: same key */
     std::string reordered =
-        "{ \"statusInfo\" : " + with_field(status_info, "userData", "\"x\"") +
-        " , \"eventType\" : \"answer\" }";
+        "{ \"statusInfo\" : " + with_field(status_info, "userData", "\"x\"")
+        + " , \"eventType\" : \"answer\" }";
     ASSERT_EQ(parse(dialect::huawei, reordered, b, huawei_events),
               cdr_status::ok);
     EXPECT_EQ(b.type(), push_type::answer);
@@ -451,11 +452,11 @@ TEST(event_huawei_call, envelope_refusals)
          cdr_status::no_records, nullptr},
         {"[" + call_event("answer") + "]", huawei_events,
          cdr_status::not_an_object, "request body must be a JSON object"},
-        {"{\"eventType\":\"answer\",\"statusInfo\":" + status_info +
-             ",\"statusInfo\":" + status_info + "}",
+        {"{\"eventType\":\"answer\",\"statusInfo\":" + status_info
+             + ",\"statusInfo\":" + status_info + "}",
          huawei_events, cdr_status::duplicate_key, nullptr},
-        {"{\"eventType\":\"answer\",\"eventType\":\"answer\",\"statusInfo\":" +
-             status_info + "}",
+        {"{\"eventType\":\"answer\",\"eventType\":\"answer\",\"statusInfo\":"
+             + status_info + "}",
          huawei_events, cdr_status::duplicate_key, nullptr},
         {call_event("answer") + "x", huawei_events, cdr_status::not_json,
          "request body is not valid JSON"},
@@ -533,8 +534,8 @@ TEST(event_huawei_number, each_entry_is_a_record)
     EXPECT_EQ(line(p, 1, {"shop", "t"}),
               "{\"dialect\":\"huawei\",\"type\":\"numStatus\",\"app\":"
               "\"shop\",\"key\":\"huawei.numStatus/+8617000000002/9/\","
-              "\"received\":\"t\",\"record\":" +
-                  paused + "}");
+              "\"received\":\"t\",\"record\":"
+                  + paused + "}");
 
     /* a repeated entry in one push: the in-push duplicate */
     ASSERT_EQ(parse(dialect::huawei, num_status({number_entry, number_entry}),
@@ -614,8 +615,8 @@ TEST(event_huawei_number, unbounded_key_components)
               cdr_status::ok);
     ASSERT_TRUE(p[0].valid);
     EXPECT_EQ(key(p, 0), "huawei.numStatus/" + big + "%20/10/2");
-    EXPECT_EQ(p[0].key_len, sizeof("huawei.numStatus/") - 1 + big.size() +
-                                sizeof("%20/10/2") - 1);
+    EXPECT_EQ(p[0].key_len, sizeof("huawei.numStatus/") - 1 + big.size()
+                                + sizeof("%20/10/2") - 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -633,19 +634,19 @@ TEST(event_huawei_sms, notify_push)
     EXPECT_EQ(std::string(p[0].raw), sms_event);
     EXPECT_EQ(p[0].tenant, app_key);
     EXPECT_EQ(p[0].tenant_kind, cdr_tenant_kind::app_key);
-    const std::string k = "huawei.smsEvent/" + app_key +
-                          "/sms-0001/TextSMS/2020-12-23T09:06:16.450Z";
+    const std::string k = "huawei.smsEvent/" + app_key
+                          + "/sms-0001/TextSMS/2020-12-23T09:06:16.450Z";
     EXPECT_EQ(key(p, 0), k);
     /* without an app name the line names the envelope's appKey */
     EXPECT_EQ(line(p, 0, {"", "t"}),
-              "{\"dialect\":\"huawei\",\"type\":\"smsEvent\",\"app\":\"" +
-                  app_key + "\",\"key\":\"" + k +
-                  "\",\"received\":\"t\",\"record\":" + sms_event + "}");
+              "{\"dialect\":\"huawei\",\"type\":\"smsEvent\",\"app\":\""
+                  + app_key + "\",\"key\":\"" + k
+                  + "\",\"received\":\"t\",\"record\":" + sms_event + "}");
 
     /* appKey after the event, escaped: the same tenant and key */
     cdr_push q;
-    std::string escaped = "{\"smsEvent\":" + sms_event +
-                          ",\"appKey\":\"\\u0056" + app_key.substr(1) + "\"}";
+    std::string escaped = "{\"smsEvent\":" + sms_event + ",\"appKey\":\"\\u0056"
+                          + app_key.substr(1) + "\"}";
     ASSERT_EQ(parse(dialect::huawei, escaped, q, sms_only), cdr_status::ok);
     EXPECT_EQ(q[0].tenant, app_key);
     EXPECT_TRUE(same_digest(p[0], q[0]));
@@ -678,7 +679,8 @@ TEST(event_huawei_sms, binding_and_envelope)
 
     for (const std::string &bad :
          {std::string("7"), std::string("\"\""), std::string("null"),
-          "\"" + std::string(33, 'k') + "\""}) {
+          "\"" + std::string(33, 'k') + "\""})
+    {
         EXPECT_EQ(parse(dialect::huawei, sms(sms_event, bad), p, sms_only),
                   cdr_status::bad_app_key)
             << bad;
@@ -703,8 +705,8 @@ TEST(event_huawei_sms, binding_and_envelope)
 
     /* an eventType makes it no SMS push */
     EXPECT_EQ(parse(dialect::huawei,
-                    "{\"eventType\":\"sms\",\"appKey\":\"a\",\"smsEvent\":" +
-                        sms_event + "}",
+                    "{\"eventType\":\"sms\",\"appKey\":\"a\",\"smsEvent\":"
+                        + sms_event + "}",
                     p, sms_only),
               cdr_status::wrong_event_type);
     /* nor is a body without eventType where SMS is not accepted */
@@ -783,10 +785,10 @@ TEST(event_aliyun, each_type_is_received)
         EXPECT_EQ(key(p, 0), c.key);
         EXPECT_EQ(p[1].dup_of, 0u);
         EXPECT_EQ(line(p, 0, {"", "t"}),
-                  std::string("{\"dialect\":\"aliyun\",\"type\":\"") +
-                      push_type_name(c.type) + "\",\"app\":\"" +
-                      std::string(p[0].tenant) + "\",\"key\":\"" + c.key +
-                      "\",\"received\":\"t\",\"record\":" + c.record + "}");
+                  std::string("{\"dialect\":\"aliyun\",\"type\":\"")
+                      + push_type_name(c.type) + "\",\"app\":\""
+                      + std::string(p[0].tenant) + "\",\"key\":\"" + c.key
+                      + "\",\"received\":\"t\",\"record\":" + c.record + "}");
 
         /* a receipt of one type keys apart from the same call's others */
         ASSERT_EQ(parse(dialect::aliyun, json_array({c.record}), p),

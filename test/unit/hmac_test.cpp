@@ -216,8 +216,8 @@ TEST(HmacKey, EveryKeyLengthAndPieceSplitMatchesThePlainHmac)
             secret += static_cast<char>('a' + i % 26);
         }
         for (std::size_t m : {0u, 1u, 55u, 56u, 64u, 119u, 200u}) {
-            SCOPED_TRACE(std::to_string(n) + " key bytes, " +
-                         std::to_string(m) + " message bytes");
+            SCOPED_TRACE(std::to_string(n) + " key bytes, " + std::to_string(m)
+                         + " message bytes");
             std::string msg(m, 'm');
             std::string_view half = std::string_view(msg).substr(0, m / 2);
             std::string_view rest = std::string_view(msg).substr(m / 2);

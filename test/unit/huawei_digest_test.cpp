@@ -215,9 +215,9 @@ TEST(HuaweiXwsseVectors, RawAndHexVariants)
         std::string_view raw_b64 = field(vec, "passwordDigest_b64_raw");
         std::string_view hex_b64 = field(vec, "passwordDigest_b64_hex");
 
-        EXPECT_EQ(field(vec, "message"), std::string(nonce) +
-                                             std::string(created) +
-                                             std::string(secret));
+        EXPECT_EQ(field(vec, "message"), std::string(nonce)
+                                             + std::string(created)
+                                             + std::string(secret));
         sha256_digest d;
         ASSERT_TRUE(sha256({nonce, created, secret}, d));
         EXPECT_EQ(field(vec, "sha256_hex"), px_test::hex(d));
@@ -266,10 +266,10 @@ TEST(HuaweiXwsseVectors, RawAndHexVariants)
 
         // The hex variant's 88-char digest fits the token grammar.
         std::string hex_header = "UsernameToken Username=\"k\", "
-                                 "PasswordDigest=\"" +
-                                 std::string(hex_b64) + "\", Nonce=\"" +
-                                 std::string(nonce) + "\", Created=\"" +
-                                 std::string(created) + "\"";
+                                 "PasswordDigest=\""
+                                 + std::string(hex_b64) + "\", Nonce=\""
+                                 + std::string(nonce) + "\", Created=\""
+                                 + std::string(created) + "\"";
         ASSERT_EQ(xaksk_error::ok, parse_username_token(hex_header, tok));
         EXPECT_EQ(hex_b64, tok.password_digest);
     }
@@ -291,9 +291,9 @@ TEST(HuaweiVoicecallVectors, Digest)
         std::string_view nonce = field(vec, "nonce");
         std::string_view created = field(vec, "created");
 
-        EXPECT_EQ(field(vec, "message"), std::string(url) + "\n" +
-                                             std::string(nonce) + "\n" +
-                                             std::string(created));
+        EXPECT_EQ(field(vec, "message"), std::string(url) + "\n"
+                                             + std::string(nonce) + "\n"
+                                             + std::string(created));
         sha256_digest d;
         ASSERT_TRUE(
             hmac_sha256({secret}, {url, "\n", nonce, "\n", created}, d));

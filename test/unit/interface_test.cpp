@@ -75,8 +75,8 @@ struct parsed {
 std::string
 envelope(const std::string &payload, const char *mode = "live")
 {
-    return std::string("{\"mode\":\"") + mode +
-           "\",\"user_id\":\"user123\",\"payload\":" + payload + "}";
+    return std::string("{\"mode\":\"") + mode
+           + "\",\"user_id\":\"user123\",\"payload\":" + payload + "}";
 }
 
 const std::string_view pop_operations[] = {"QueryRecordFileDownloadUrl",
@@ -198,8 +198,8 @@ TEST(InterfaceEnvelope, EveryRefusalNamesItsField)
          envelope_error::user_id_invalid, ""},
         {"{\"mode\":\"live\",\"user_id\":\"a\\\"b\",\"payload\":{}}",
          envelope_error::user_id_invalid, ""},
-        {"{\"mode\":\"live\",\"user_id\":\"" + std::string(129, 'u') +
-             "\",\"payload\":{}}",
+        {"{\"mode\":\"live\",\"user_id\":\"" + std::string(129, 'u')
+             + "\",\"payload\":{}}",
          envelope_error::user_id_invalid, ""},
         {"{\"mode\":\"live\",\"user_id\":7,\"payload\":{}}",
          envelope_error::user_id_invalid, ""},
@@ -303,9 +303,10 @@ TEST(InterfacePop, VectorsReproduceThroughThePayload)
         json_object_foreach(json_object_get(vec, "params"), key, value)
         {
             std::string_view k(key);
-            if (k != "AccessKeyId" && k != "SignatureMethod" &&
-                k != "SignatureVersion" && k != "SignatureNonce" &&
-                k != "Timestamp") {
+            if (k != "AccessKeyId" && k != "SignatureMethod"
+                && k != "SignatureVersion" && k != "SignatureNonce"
+                && k != "Timestamp")
+            {
                 json_object_set(payload, key, value);
             }
         }
@@ -334,8 +335,8 @@ TEST(InterfacePop, VectorsReproduceThroughThePayload)
         EXPECT_EQ("/", call.path);
 
         std::string signed_query =
-            std::string(field(vec, "canonicalizedQueryString")) +
-            "&Signature=" + std::string(field(vec, "signature_in_query"));
+            std::string(field(vec, "canonicalizedQueryString"))
+            + "&Signature=" + std::string(field(vec, "signature_in_query"));
 
         if (method == "GET") {
             EXPECT_EQ(signed_query, call.query);
@@ -566,7 +567,8 @@ TEST(InterfaceHuawei, ProblemsAndTheAllowList)
               fields(call));
 
     for (const char *path : {"\"rest/x\"", "\"/rest//x\"", "\"/rest/../x\"",
-                             "\"/rest/x?y=1\"", "\"/\"", "7"}) {
+                             "\"/rest/x?y=1\"", "\"/\"", "7"})
+    {
         SCOPED_TRACE(path);
         EXPECT_EQ(build_result::incomplete,
                   build(std::string("{\"path\":") + path + "}", huawei_target(),
@@ -648,8 +650,8 @@ TEST(InterfaceDebug, ExplainsTheSignedRequestWithoutTheSecret)
     EXPECT_EQ("/", a.str("data.request.path"));
     EXPECT_NE(std::string::npos,
               a.str("data.request.query")
-                  .find("&Signature=" +
-                        std::string(field(vec, "signature_in_query"))));
+                  .find("&Signature="
+                        + std::string(field(vec, "signature_in_query"))));
     EXPECT_EQ(0u, json_array_size(a.at("data.problems")));
 }
 

@@ -83,7 +83,8 @@ TEST(ParseUrlencoded, RejectsBadPercent)
 {
     parsed p;
     for (std::string_view raw :
-         {"a=%", "a=%4", "a=%zz", "%=1", "a%2=1", "a=1&b=%G0", "a=100%"}) {
+         {"a=%", "a=%4", "a=%zz", "%=1", "a%2=1", "a=1&b=%G0", "a=100%"})
+    {
         EXPECT_EQ(params_error::bad_percent, p.parse(raw)) << raw;
     }
 }
@@ -92,7 +93,8 @@ TEST(ParseUrlencoded, RejectsNonUtf8)
 {
     parsed p;
     for (std::string_view raw : {"a=%FF", "a=%C0%80", "a=%ED%A0%80", "%E4%BD=1",
-                                 "a=\xff", "a=%E4%BD%A0%E4"}) {
+                                 "a=\xff", "a=%E4%BD%A0%E4"})
+    {
         EXPECT_EQ(params_error::not_utf8, p.parse(raw)) << raw;
     }
     EXPECT_EQ(params_error::ok, p.parse("a=%E4%BD%A0"));
@@ -192,7 +194,8 @@ TEST(ParseUrlencoded, ErrorsOfOneSegmentComeInAddsOrder)
 TEST(ParseUrlencoded, TrimsTheArenaToWhatWasDecodedOnEveryOutcome)
 {
     for (std::string_view raw :
-         {"a=%41%42&b=2", "a=1&b=%zz", "a=%FF", "a=1&a=2", "&&"}) {
+         {"a=%41%42&b=2", "a=1&b=%zz", "a=%FF", "a=1&a=2", "&&"})
+    {
         SCOPED_TRACE(raw);
         param_list list(8);
         std::string arena = "xy";

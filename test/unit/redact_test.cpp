@@ -43,7 +43,8 @@ TEST(Redact, OtherParametersStay)
     for (const char *s :
          {"?signatureMethod=HMAC-SHA1&signatureNonce=n1", "?mysignature=abc",
           "?signatures=abc", "designature=abc", "?sig=abc", "signature",
-          "?signature=", "%7signature=abc"}) {
+          "?signature=", "%7signature=abc"})
+    {
         EXPECT_EQ(s, red(s)) << s;
         EXPECT_FALSE(redact_needed(s, std::string(s).size())) << s;
     }

@@ -72,8 +72,8 @@ TEST(redis_command, eval_carries_the_script)
     std::string c = command(params(true), r);
 
     EXPECT_EQ(0u,
-              c.find("*11\r\n$4\r\nEVAL\r\n$" + std::to_string(script.size()) +
-                     "\r\n" + script + "\r\n$1\r\n2\r\n"));
+              c.find("*11\r\n$4\r\nEVAL\r\n$" + std::to_string(script.size())
+                     + "\r\n" + script + "\r\n$1\r\n2\r\n"));
 }
 
 TEST(redis_command, sizes_are_exact_for_many_records)

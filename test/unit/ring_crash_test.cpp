@@ -171,8 +171,8 @@ make_record(uint64_t seq)
         return p;
     }();
 
-    return "seq=" + std::to_string(seq) + ";" +
-           padding.substr(0, std::rand() % padding.size());
+    return "seq=" + std::to_string(seq) + ";"
+           + padding.substr(0, std::rand() % padding.size());
 }
 
 uint64_t
@@ -313,8 +313,9 @@ crash_harness::round(unsigned seed)
      * so many kills land inside an update.
      */
     if (std::rand() % 2) {
-        while (__atomic_load_n(&h_->holder, __ATOMIC_ACQUIRE) == 0 &&
-               __atomic_load_n(&journal_->ops, __ATOMIC_ACQUIRE) < ops_max) {
+        while (__atomic_load_n(&h_->holder, __ATOMIC_ACQUIRE) == 0
+               && __atomic_load_n(&journal_->ops, __ATOMIC_ACQUIRE) < ops_max)
+        {
             sched_yield();
         }
     }
@@ -397,8 +398,9 @@ crash_harness::check()
 
             depth++;
 
-            if (seq >= journal_->next_seq || journal_->pushed[seq] == none ||
-                journal_->pushed[seq] == refused) {
+            if (seq >= journal_->next_seq || journal_->pushed[seq] == none
+                || journal_->pushed[seq] == refused)
+            {
                 fail("a record nobody pushed", seq);
             } else if (journal_->acked[seq] == ok) {
                 fail("an acknowledged record is back", seq);

@@ -166,9 +166,10 @@ view_of(ring_header *h)
             std::string bytes(reinterpret_cast<char *>(rec + 1), rec->len);
             std::string by;
 
-            if (rec->slot < h->nslots &&
-                slot[rec->slot].state == ring_slot_active &&
-                slot[rec->slot].gen == rec->gen) {
+            if (rec->slot < h->nslots
+                && slot[rec->slot].state == ring_slot_active
+                && slot[rec->slot].gen == rec->gen)
+            {
                 by.assign(reinterpret_cast<char *>(slot[rec->slot].id),
                           ring_lease_id_size);
                 v.leases[by].records.push_back(bytes);
@@ -193,8 +194,8 @@ one_of(const std::map<std::string, T> &a, const std::map<std::string, T> &b,
     auto ia = a.find(key);
     auto ib = b.find(key);
 
-    return (ia != a.end() && ia->second == value) ||
-           (ib != b.end() && ib->second == value);
+    return (ia != a.end() && ia->second == value)
+           || (ib != b.end() && ib->second == value);
 }
 
 /* r, a killed state once recovered, is before or after, lease by lease */
@@ -220,8 +221,8 @@ expect_before_or_after(const view &r, const view &before, const view &after,
         bool ended =
             lease != before.leases.end() && lease->second.expire <= now;
 
-        EXPECT_TRUE(one_of(before.hidden_by, after.hidden_by, x, by) ||
-                    (by.empty() && ended))
+        EXPECT_TRUE(one_of(before.hidden_by, after.hidden_by, x, by)
+                    || (by.empty() && ended))
             << "a record's lease is neither the old nor the new";
         EXPECT_TRUE(
             one_of(before.deliveries, after.deliveries, x, r.deliveries.at(x)))
@@ -367,10 +368,9 @@ store_harness::check_recovery(const unsigned char *state, const char *name,
     for (size_t j = 0; j < partial.size() / region_size; j++) {
         view r = recovered(partial.data() + j * region_size, 3, &rec);
 
-        EXPECT_TRUE(r.records == whole.records &&
-                    r.hidden_by == whole.hidden_by &&
-                    r.deliveries == whole.deliveries &&
-                    r.leases == whole.leases && r.depth == whole.depth)
+        EXPECT_TRUE(r.records == whole.records && r.hidden_by == whole.hidden_by
+                    && r.deliveries == whole.deliveries
+                    && r.leases == whole.leases && r.depth == whole.depth)
             << name << ", killed after store " << k
             << ", the recovery killed after store " << j;
         recoveries_checked++;
@@ -400,8 +400,8 @@ TEST(RingEveryStore, AKillAfterAnyStoreLeavesTheOldStateOrTheNew)
         case 1: {
             std::vector<std::string> batch;
             for (unsigned i = 0; i < 1 + g() % 4; i++, seq++) {
-                batch.push_back(std::to_string(seq) + ":" +
-                                std::string(g() % 600, 'a' + seq % 26));
+                batch.push_back(std::to_string(seq) + ":"
+                                + std::string(g() % 600, 'a' + seq % 26));
             }
             uint64_t tail = t.h()->tail;
             t.run("push", 0, [&] { (void) push(t.h(), batch, 0); });

@@ -49,8 +49,8 @@ TEST(Ring, InitLaysOutSlotsAndRing)
     EXPECT_TRUE(ring_valid(r.h));
     EXPECT_EQ(r.h->nslots, 32u);
     EXPECT_EQ(r.h->cap % 8, 0u);
-    EXPECT_EQ(r.h->cap, (small - sizeof(ring_header) - 32 * sizeof(ring_slot)) &
-                            ~uint64_t{7});
+    EXPECT_EQ(r.h->cap, (small - sizeof(ring_header) - 32 * sizeof(ring_slot))
+                            & ~uint64_t{7});
     EXPECT_EQ(r.h->head, 0u);
     EXPECT_EQ(r.h->tail, 0u);
     EXPECT_EQ(r.h->holder, 0);
@@ -477,8 +477,8 @@ TEST(Ring, WrapsAroundManyLapsWithoutSplittingARecord)
     for (int round = 0; round < 2000; round++) {
         std::vector<std::string> batch;
         for (int i = 0; i < 1 + round % 3; i++, seq++) {
-            batch.push_back(std::to_string(seq) + ":" +
-                            std::string((seq * 37) % 700, 'a' + seq % 26));
+            batch.push_back(std::to_string(seq) + ":"
+                            + std::string((seq * 37) % 700, 'a' + seq % 26));
         }
 
         if (push(r.h, batch) != ring_push_result::ok) {
@@ -693,8 +693,8 @@ TEST(Ring, RecoveryChecksEveryKindOfDamage)
         damage(rec_at(r.h, entry(2)));
         ring_recovery rec;
         ring_recover(r.h, &rec);
-        return rec.damaged && rec.damaged_at == entry(2) &&
-               contents(r.h).size() == 1;
+        return rec.damaged && rec.damaged_at == entry(2)
+               && contents(r.h).size() == 1;
     };
 
     EXPECT_TRUE(damaged([](ring_rec *rec) { rec->size = 16; }));

@@ -64,8 +64,9 @@ for_each_entry(ring_header *h, F f, uint64_t *bad)
 
         ring_rec *rec = rec_at(h, pos);
 
-        if (rec->size < sizeof(ring_rec) || rec->size > room ||
-            rec->size % 8 != 0 || pos + rec->size > h->tail) {
+        if (rec->size < sizeof(ring_rec) || rec->size > room
+            || rec->size % 8 != 0 || pos + rec->size > h->tail)
+        {
             *bad = pos;
             return false;
         }
@@ -109,7 +110,8 @@ lease(ring_header *h, uint64_t now_ms, uint64_t timeout_ms, size_t max,
 
     size_t start = 0;
     for (size_t nl; (nl = body.find('\n', start)) != std::string::npos;
-         start = nl + 1) {
+         start = nl + 1)
+    {
         out.records.push_back(body.substr(start, nl - start));
     }
 

@@ -220,11 +220,12 @@ TEST(SeenTable, AWorkerKilledMidAddLeavesAUsableTable)
         bool expire_written = false;
         for (size_t j = 0; j < k; j++) {
             size_t off = changed[j];
-            if (off >= slot_start &&
-                (off - slot_start) % sizeof(seen_slot) >=
-                    offsetof(seen_slot, expire) &&
-                (off - slot_start) % sizeof(seen_slot) <
-                    offsetof(seen_slot, owner)) {
+            if (off >= slot_start
+                && (off - slot_start) % sizeof(seen_slot)
+                       >= offsetof(seen_slot, expire)
+                && (off - slot_start) % sizeof(seen_slot)
+                       < offsetof(seen_slot, owner))
+            {
                 expire_written = true;
                 expire_bytes++;
             }

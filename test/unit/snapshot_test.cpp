@@ -18,8 +18,8 @@ struct record {
 
     bool operator==(const record &o) const
     {
-        return bytes == o.bytes && deliveries == o.deliveries &&
-               enqueued == o.enqueued;
+        return bytes == o.bytes && deliveries == o.deliveries
+               && enqueued == o.enqueued;
     }
 };
 

@@ -18,9 +18,9 @@ token(std::string_view username = "ka4k0000ExampleKey00",
       std::string_view nonce = nonce32,
       std::string_view created = "2018-02-12T15:30:20Z")
 {
-    return "UsernameToken Username=\"" + std::string(username) +
-           "\",PasswordDigest=\"" + std::string(digest) + "\",Nonce=\"" +
-           std::string(nonce) + "\",Created=\"" + std::string(created) + "\"";
+    return "UsernameToken Username=\"" + std::string(username)
+           + "\",PasswordDigest=\"" + std::string(digest) + "\",Nonce=\""
+           + std::string(nonce) + "\",Created=\"" + std::string(created) + "\"";
 }
 
 xaksk_error
@@ -63,7 +63,8 @@ TEST(ParseAuthorization, CanonicalAndTolerated)
              "AKSK realm=\"SDP\",profile=\"UsernameToken\",type=\"appkey\"",
              "AKSK realm=\"SDP\",profile=\"UsernameToken\",type=\"APPKEY\"",
              "aksk realm=\"SDP\",profile=\"UsernameToken\",type=\"Appkey\"",
-         }) {
+         })
+    {
         EXPECT_EQ(xaksk_error::ok, parse_auth(ok)) << ok;
     }
 }
@@ -125,8 +126,8 @@ TEST(ParseAuthorization, WrongSchemeOrLiteral)
 
     EXPECT_EQ(xaksk_error::too_long,
               parse_auth("AKSK realm=\"SDP\",profile=\"UsernameToken\","
-                         "type=\"Appkey\"" +
-                         std::string(300, ' ')));
+                         "type=\"Appkey\""
+                         + std::string(300, ' ')));
 }
 
 TEST(ParseAuthorization, WsseWhenAllowed)
@@ -174,7 +175,8 @@ TEST(ParseUsernameToken, CanonicalAndTolerated)
              "Nonce=\"A\",Created=\"2024-01-02T03:04:05Z\"  ",
              "UsernameToken Username=\"k with space\",PasswordDigest=\"d\","
              "Nonce=\"A\",Created=\"2024-01-02T03:04:05Z\"",
-         }) {
+         })
+    {
         EXPECT_EQ(xaksk_error::ok, parse_tok(ok)) << ok;
     }
 }
@@ -188,7 +190,8 @@ TEST(ParseUsernameToken, NonceBounds)
               parse_tok(token("k", "d", std::string(129, 'z'))));
     EXPECT_EQ(xaksk_error::bad_nonce, parse_tok(token("k", "d", "")));
     for (std::string_view bad :
-         {"ab-cd", "ab_cd", "ab cd", "ab+cd", "ab/cd", "ab=", "\xc3\xa9"}) {
+         {"ab-cd", "ab_cd", "ab cd", "ab+cd", "ab/cd", "ab=", "\xc3\xa9"})
+    {
         EXPECT_EQ(xaksk_error::bad_nonce, parse_tok(token("k", "d", bad)))
             << bad;
     }
@@ -203,7 +206,8 @@ TEST(ParseUsernameToken, CreatedIsStrict)
              "2024-01-02T03:04:05+08:00",
              "2024-01-02 03:04:05",
              "",
-         }) {
+         })
+    {
         EXPECT_EQ(xaksk_error::bad_created,
                   parse_tok(token("k", "d", "A", bad)))
             << bad;

@@ -132,8 +132,8 @@ options::number(const std::string &name, long long def, long long min,
     errno = 0;
     long long n = std::strtoll(v.c_str(), &end, 10);
     if (v.empty() || *end != '\0' || errno != 0 || n < min || n > max) {
-        throw usage_error("--" + name + " must be an integer from " +
-                          std::to_string(min) + " to " + std::to_string(max));
+        throw usage_error("--" + name + " must be an integer from "
+                          + std::to_string(min) + " to " + std::to_string(max));
     }
     return n;
 }
@@ -149,8 +149,8 @@ options::real(const std::string &name, double def, double min, double max) const
     errno = 0;
     double n = std::strtod(v.c_str(), &end);
     if (v.empty() || *end != '\0' || errno != 0 || !(n >= min && n <= max)) {
-        throw usage_error("--" + name + " must be a number from " +
-                          std::to_string(min) + " to " + std::to_string(max));
+        throw usage_error("--" + name + " must be a number from "
+                          + std::to_string(min) + " to " + std::to_string(max));
     }
     return n;
 }

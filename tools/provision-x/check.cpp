@@ -72,8 +72,9 @@ parse_raw_request(const std::string &raw)
         if (first) {
             auto sp1 = line.find(' ');
             auto sp2 = line.rfind(' ');
-            if (sp1 == std::string::npos || sp2 == sp1 ||
-                line.compare(sp2 + 1, 5, "HTTP/") != 0) {
+            if (sp1 == std::string::npos || sp2 == sp1
+                || line.compare(sp2 + 1, 5, "HTTP/") != 0)
+            {
                 throw usage_error("request: bad request line \"" + line + "\"");
             }
             r.method = line.substr(0, sp1);
@@ -113,15 +114,15 @@ struct reporter {
 
     void ok(const std::string &step, const std::string &detail)
     {
-        rep.lines.push_back(step + ": ok" +
-                            (detail.empty() ? "" : " (" + detail + ")"));
+        rep.lines.push_back(step + ": ok"
+                            + (detail.empty() ? "" : " (" + detail + ")"));
     }
 
     void fail(const std::string &step, const std::string &detail)
     {
         rep.lines.push_back(step + ": DIFFERS: " + detail);
-        if (std::find(rep.failed.begin(), rep.failed.end(), step) ==
-            rep.failed.end()) {
+        if (std::find(rep.failed.begin(), rep.failed.end(), step)
+            == rep.failed.end()) {
             rep.failed.push_back(step);
         }
     }
@@ -157,16 +158,17 @@ check_clock(reporter &out, std::string_view stamp, const check_input &in,
     w.future = in.future;
     w.beijing_alternative = beijing;
     window_result res = check_window(epoch, in.now, w);
-    std::string delta = seconds_text(epoch - in.now) + ", window -" +
-                        std::to_string(in.past) + "/+" +
-                        std::to_string(in.future) + " s";
+    std::string delta = seconds_text(epoch - in.now) + ", window -"
+                        + std::to_string(in.past) + "/+"
+                        + std::to_string(in.future) + " s";
     switch (res) {
     case window_result::utc:
         out.ok("clock", delta);
         break;
     case window_result::beijing:
-        out.ok("clock", delta + "; fresh only when read as Beijing time "
-                                "(accepted unless beijing=off)");
+        out.ok("clock", delta
+                            + "; fresh only when read as Beijing time "
+                              "(accepted unless beijing=off)");
         break;
     case window_result::too_old:
         out.fail("clock", "timestamp too old: " + delta);
@@ -230,8 +232,8 @@ check_huawei(const captured_request &r, const check_input &in, reporter &out)
     out.note("PasswordDigest=\"" + std::string(t.password_digest) + "\"");
 
     if (!in.app.empty() && in.app != t.username) {
-        out.fail("app", "Username is \"" + std::string(t.username) +
-                            "\", expected \"" + in.app + "\"");
+        out.fail("app", "Username is \"" + std::string(t.username)
+                            + "\", expected \"" + in.app + "\"");
     }
 
     bool hex32 = t.nonce.size() == 32;
@@ -239,8 +241,8 @@ check_huawei(const captured_request &r, const check_input &in, reporter &out)
         hex32 = hex32 && std::isxdigit(static_cast<unsigned char>(c));
     }
     out.ok("nonce form",
-           std::to_string(t.nonce.size()) + " characters [0-9A-Za-z]" +
-               (hex32 ? ", the platform's 32-hex-digit shape" : ""));
+           std::to_string(t.nonce.size()) + " characters [0-9A-Za-z]"
+               + (hex32 ? ", the platform's 32-hex-digit shape" : ""));
 
     check_clock(out, t.created, in, true);
 
@@ -248,12 +250,13 @@ check_huawei(const captured_request &r, const check_input &in, reporter &out)
     out.rep.lines.push_back("canonical string (Nonce + Created): " + canonical);
 
     std::string raw;
-    if (base64_decode(t.password_digest, raw) != codec_error::ok ||
-        raw.size() != 32) {
+    if (base64_decode(t.password_digest, raw) != codec_error::ok
+        || raw.size() != 32)
+    {
         out.fail("digest encoding",
-                 "PasswordDigest is not the Base64 of 32 bytes (" +
-                     std::to_string(t.password_digest.size()) +
-                     " characters; HMAC-SHA256 gives 44)");
+                 "PasswordDigest is not the Base64 of 32 bytes ("
+                     + std::to_string(t.password_digest.size())
+                     + " characters; HMAC-SHA256 gives 44)");
     }
 
     sha256_base64 expected;
@@ -261,19 +264,21 @@ check_huawei(const captured_request &r, const check_input &in, reporter &out)
         throw io_error("OpenSSL failed");
     }
     if (in.show_digest) {
-        out.rep.lines.push_back("expected PasswordDigest: " +
-                                std::string(as_view(expected)));
+        out.rep.lines.push_back("expected PasswordDigest: "
+                                + std::string(as_view(expected)));
     }
-    if (scheme == auth_scheme::aksk &&
-        ct_equal(t.password_digest, as_view(expected))) {
+    if (scheme == auth_scheme::aksk
+        && ct_equal(t.password_digest, as_view(expected)))
+    {
         out.ok("digest", "Base64(HMAC-SHA256(secret, Nonce + Created))");
         return;
     }
 
     // Which other scheme would it be?
     wsse_variant v;
-    if (wsse_verify(in.secret, t.nonce, t.created, t.password_digest, true,
-                    v) == sig_error::ok) {
+    if (wsse_verify(in.secret, t.nonce, t.created, t.password_digest, true, v)
+        == sig_error::ok)
+    {
         if (scheme == auth_scheme::wsse) {
             out.ok("digest", v == wsse_variant::raw
                                  ? "legacy WSSE, raw SHA-256"
@@ -350,8 +355,8 @@ aliyun_params(const captured_request &r, param_list &l, std::string &arena,
     const std::string *ct = header(r, "Content-Type");
     std::string ctype = ct ? *ct : "";
     bool form = ctype.find("x-www-form-urlencoded") != std::string::npos;
-    bool json = ctype.find("json") != std::string::npos ||
-                (!r.body.empty() && r.body[0] == '{');
+    bool json = ctype.find("json") != std::string::npos
+                || (!r.body.empty() && r.body[0] == '{');
     if (!r.body.empty() && form) {
         pe = parse_urlencoded(r.body, 1 << 20, l, arena);
         if (pe != params_error::ok) {
@@ -420,9 +425,9 @@ aliyun_common(const param_list &l, const check_input &in, reporter &out)
             out.fail("common parameters", std::string(c.name) + " missing");
             complete = false;
         } else if (c.value != nullptr && p->value != c.value) {
-            out.fail("common parameters", std::string(c.name) + " is \"" +
-                                              std::string(p->value) +
-                                              "\", expected " + c.value);
+            out.fail("common parameters", std::string(c.name) + " is \""
+                                              + std::string(p->value)
+                                              + "\", expected " + c.value);
             complete = false;
         }
     }
@@ -432,8 +437,8 @@ aliyun_common(const param_list &l, const check_input &in, reporter &out)
 
     const param *nonce = l.find("signatureNonce");
     if (nonce != nullptr && !nonce->value.empty()) {
-        out.ok("nonce form", std::to_string(nonce->value.size()) +
-                                 " characters: " + std::string(nonce->value));
+        out.ok("nonce form", std::to_string(nonce->value.size())
+                                 + " characters: " + std::string(nonce->value));
     }
     const param *ts = l.find("timestamp");
     if (ts != nullptr) {
@@ -455,10 +460,10 @@ aliyun_diagnose(const param_list &l, const check_input &in, const param *sig,
                 std::string e;
                 if (aliyun_matches(l, in, other, sig->value, e)) {
                     out.fail("canonical string",
-                             "the signature matches another reading: " +
-                                 reading_text(other) +
-                                 " (set the location's encoder/key "
-                                 "options to it)");
+                             "the signature matches another reading: "
+                                 + reading_text(other)
+                                 + " (set the location's encoder/key "
+                                   "options to it)");
                     return;
                 }
             }
@@ -475,16 +480,17 @@ aliyun_diagnose(const param_list &l, const check_input &in, const param *sig,
     if (percent_decode(text, false, decoded) != codec_error::ok) {
         decoded = text;
     }
-    if (base64_decode(text, raw) != codec_error::ok &&
-        base64_decode(decoded, raw) != codec_error::ok) {
+    if (base64_decode(text, raw) != codec_error::ok
+        && base64_decode(decoded, raw) != codec_error::ok)
+    {
         out.fail("signature encoding",
                  "the signature is not Base64, nor URL-encoded Base64");
         return;
     }
     if (raw.size() != 20) {
-        out.fail("signature encoding", "the signature decodes to " +
-                                           std::to_string(raw.size()) +
-                                           " bytes; HMAC-SHA1 gives 20");
+        out.fail("signature encoding", "the signature decodes to "
+                                           + std::to_string(raw.size())
+                                           + " bytes; HMAC-SHA1 gives 20");
         return;
     }
     out.fail("digest", "no reading matches: another secret, or a "
@@ -521,8 +527,9 @@ check_aliyun(const captured_request &r, const check_input &in, reporter &out)
     opt.flavour = chosen.flavour;
     opt.key_ampersand = chosen.ampersand;
     opt.second_encoding = chosen.twice;
-    if (!xmode_encrypt_str(l, chosen.flavour, encrypt_str) ||
-        !xmode_string_to_sign(l, opt, to_sign)) {
+    if (!xmode_encrypt_str(l, chosen.flavour, encrypt_str)
+        || !xmode_string_to_sign(l, opt, to_sign))
+    {
         throw io_error("out of memory");
     }
     out.rep.lines.push_back("reading: " + reading_text(chosen));
@@ -605,8 +612,8 @@ run_check(int argc, char **argv)
 
     captured_request r;
     if (o.has("request-file")) {
-        if (o.has("url") || o.has("header") || o.has("body") ||
-            o.has("body-file")) {
+        if (o.has("url") || o.has("header") || o.has("body")
+            || o.has("body-file")) {
             throw usage_error("--request-file excludes --url, --header and "
                               "--body");
         }

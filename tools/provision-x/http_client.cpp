@@ -52,8 +52,9 @@ parse_http_url(const std::string &url)
             u.port = authority.substr(colon + 1);
         }
     }
-    if (u.host.empty() || u.port.empty() ||
-        u.port.find_first_not_of("0123456789") != std::string::npos) {
+    if (u.host.empty() || u.port.empty()
+        || u.port.find_first_not_of("0123456789") != std::string::npos)
+    {
         throw usage_error("bad host or port in --url " + url);
     }
     return u;
@@ -86,20 +87,21 @@ checked_address(const http_url &url, bool allow_remote)
     addrinfo *ai = nullptr;
     int rc = getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &ai);
     if (rc != 0) {
-        throw usage_error("cannot resolve " + url.host + ": " +
-                          gai_strerror(rc));
+        throw usage_error("cannot resolve " + url.host + ": "
+                          + gai_strerror(rc));
     }
     std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owner(ai, freeaddrinfo);
     if (!allow_remote && !loopback(ai->ai_addr)) {
-        throw usage_error(url.host + " is not a loopback address; pass "
-                                     "--allow-remote to push to it");
+        throw usage_error(url.host
+                          + " is not a loopback address; pass "
+                            "--allow-remote to push to it");
     }
     char text[NI_MAXHOST];
     rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof(text), nullptr,
                      0, NI_NUMERICHOST);
     if (rc != 0) {
-        throw usage_error("cannot resolve " + url.host + ": " +
-                          gai_strerror(rc));
+        throw usage_error("cannot resolve " + url.host + ": "
+                          + gai_strerror(rc));
     }
     return ai->ai_family == AF_INET6 ? "[" + std::string(text) + "]" : text;
 }
@@ -108,8 +110,8 @@ bool
 numeric_host(const std::string &host)
 {
     unsigned char buf[sizeof(in6_addr)];
-    return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
-           inet_pton(AF_INET6, host.c_str(), buf) == 1;
+    return inet_pton(AF_INET, host.c_str(), buf) == 1
+           || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 // libcurl calls this from C: nothing may escape.
@@ -136,24 +138,24 @@ describe_failure(CURL *curl, CURLcode rc, const char *detail)
 
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
-        return std::string("connect: ") +
-               (os_errno ? std::strerror(static_cast<int>(os_errno))
-                         : "failed");
+        return std::string("connect: ")
+               + (os_errno ? std::strerror(static_cast<int>(os_errno))
+                           : "failed");
     case CURLE_OPERATION_TIMEDOUT:
         return connected > 0 ? "response: timed out" : "connect: timed out";
     case CURLE_GOT_NOTHING:
         return "connection closed without a response";
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
-        return std::string(rc == CURLE_SEND_ERROR ? "send: " : "recv: ") +
-               (os_errno ? std::strerror(static_cast<int>(os_errno))
-                         : curl_easy_strerror(rc));
+        return std::string(rc == CURLE_SEND_ERROR ? "send: " : "recv: ")
+               + (os_errno ? std::strerror(static_cast<int>(os_errno))
+                           : curl_easy_strerror(rc));
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
-        return std::string("TLS: ") +
-               (*detail ? detail : curl_easy_strerror(rc));
+        return std::string("TLS: ")
+               + (*detail ? detail : curl_easy_strerror(rc));
     default:
         return *detail ? detail : curl_easy_strerror(rc);
     }

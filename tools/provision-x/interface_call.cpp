@@ -68,19 +68,20 @@ interface_envelope(const std::string &mode, bool has_config_id,
     }
 
     json_ptr e(json_object());
-    bool ok = e && json_object_set_new(e.get(), "mode",
-                                       json_string(mode.c_str())) == 0;
+    bool ok =
+        e
+        && json_object_set_new(e.get(), "mode", json_string(mode.c_str())) == 0;
 
     if (ok && has_config_id) {
-        ok = json_object_set_new(e.get(), "config_id",
-                                 json_integer(config_id)) == 0;
+        ok = json_object_set_new(e.get(), "config_id", json_integer(config_id))
+             == 0;
     }
 
-    ok = ok &&
-         json_object_set_new(e.get(), "user_id",
-                             json_stringn(user_id.data(), user_id.size())) ==
-             0 &&
-         json_object_set(e.get(), "payload", p.get()) == 0;
+    ok = ok
+         && json_object_set_new(e.get(), "user_id",
+                                json_stringn(user_id.data(), user_id.size()))
+                == 0
+         && json_object_set(e.get(), "payload", p.get()) == 0;
 
     std::unique_ptr<char, void (*)(void *)> text(
         ok ? json_dumps(e.get(), JSON_COMPACT | JSON_PRESERVE_ORDER) : nullptr,

@@ -41,8 +41,10 @@ std::string
 read_secret(const std::string &path)
 {
     std::string s = read_file(path);
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' ||
-                          s.back() == ' ' || s.back() == '\t')) {
+    while (!s.empty()
+           && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '
+               || s.back() == '\t'))
+    {
         s.pop_back();
     }
     if (s.empty()) {

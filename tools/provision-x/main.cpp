@@ -60,8 +60,9 @@ main(int argc, char **argv)
         return exit_usage;
     }
     const char *cmd = argv[1];
-    if (std::strcmp(cmd, "--help") == 0 || std::strcmp(cmd, "-h") == 0 ||
-        std::strcmp(cmd, "help") == 0) {
+    if (std::strcmp(cmd, "--help") == 0 || std::strcmp(cmd, "-h") == 0
+        || std::strcmp(cmd, "help") == 0)
+    {
         std::cout << main_help;
         return exit_ok;
     }

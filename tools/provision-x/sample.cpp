@@ -54,8 +54,8 @@ fee_info(sample_rng &r, const std::string &app, const std::string &run, long i,
     s += ",\"spId\":\"sp_provision_x_sim\",\"appKey\":" + jstr(app);
     s += ",\"icid\":" + jstr("sim-" + run + "-" + std::to_string(i));
     s += ",\"bindNum\":" + jstr(x);
-    s += ",\"sessionId\":" +
-         jstr("1200_" + run + "_" + std::to_string(i) + "@callenabler.sim");
+    s += ",\"sessionId\":"
+         + jstr("1200_" + run + "_" + std::to_string(i) + "@callenabler.sim");
     s += ",\"callerNum\":" + jstr("+86138" + digits(r, 8));
     s += ",\"calleeNum\":" + jstr(x);
     s += ",\"fwdDisplayNum\":" + jstr(x);
@@ -127,8 +127,8 @@ huawei_event(sample_rng &r, push_type type, const std::string &run, long i,
         // §3.5: 5 normal, 9 paused, 10 unavailable (with a cause), 11 frozen
         static const char *const statuses[] = {"5", "9", "10", "11"};
         std::string status = statuses[r() % 4];
-        std::string s = "{\"number\":" + jstr("+86170" + padded(i, 8)) +
-                        ",\"status\":" + jstr(status);
+        std::string s = "{\"number\":" + jstr("+86170" + padded(i, 8))
+                        + ",\"status\":" + jstr(status);
         if (status == "10") {
             s += ",\"cause\":" + jstr(std::to_string(1 + r() % 3));
         }
@@ -141,8 +141,8 @@ huawei_event(sample_rng &r, push_type type, const std::string &run, long i,
                       wall_time(at).substr(0, 10).c_str(),
                       wall_time(at).substr(11).c_str(),
                       static_cast<int>(r() % 1000));
-        std::string s = "{\"smsIdentifier\":" +
-                        jstr("sms-" + run + "-" + std::to_string(i));
+        std::string s = "{\"smsIdentifier\":"
+                        + jstr("sms-" + run + "-" + std::to_string(i));
         s += ",\"notificationMode\":\"Notify\"";
         s += ",\"calling\":" + jstr("+86138" + digits(r, 8));
         s += ",\"called\":" + jstr("+86139" + digits(r, 8));
@@ -154,8 +154,8 @@ huawei_event(sample_rng &r, push_type type, const std::string &run, long i,
     // §3.3.1, §3.3.3: one call link, X mode (userData, no subscriptionId)
     std::string s = "{\"timestamp\":" + jstr(wall_time(at));
     s += ",\"userData\":" + jstr("order-" + std::to_string(i));
-    s += ",\"sessionId\":" +
-         jstr("1200_" + run + "_" + std::to_string(i) + "@callenabler.sim");
+    s += ",\"sessionId\":"
+         + jstr("1200_" + run + "_" + std::to_string(i) + "@callenabler.sim");
     s += ",\"caller\":" + jstr("+86138" + digits(r, 8));
     s += ",\"called\":" + jstr("+86170" + digits(r, 8));
     if (type == push_type::callin) {
@@ -187,8 +187,8 @@ aliyun_receipt(sample_rng &r, push_type type, const std::string &tenant,
 
     if (type == push_type::recording) {
         // §2.6.2: epoch milliseconds here
-        return s + ",\"call_time\":" + std::to_string(call * 1000) +
-               ",\"out_id\":" + jstr("order-" + std::to_string(i)) + "}";
+        return s + ",\"call_time\":" + std::to_string(call * 1000)
+               + ",\"out_id\":" + jstr("order-" + std::to_string(i)) + "}";
     }
 
     s += ",\"phone_no\":" + jstr("138" + digits(r, 8));
@@ -238,8 +238,8 @@ push_body(dialect d, push_type type, const std::string &app,
     case push_type::sms:
         return "{\"appKey\":" + jstr(app) + ",\"smsEvent\":" + list + "}";
     default:
-        return "{\"eventType\":" + jstr(push_type_name(type)) +
-               ",\"statusInfo\":" + list + "}";
+        return "{\"eventType\":" + jstr(push_type_name(type))
+               + ",\"statusInfo\":" + list + "}";
     }
 }
 

@@ -70,8 +70,8 @@ struct owned_params {
         param_list l(items.size() + 1);
         for (const auto &p : items) {
             if (l.add(p.first, p.second) != params_error::ok) {
-                throw usage_error("parameter " + p.first +
-                                  " given twice or too many parameters");
+                throw usage_error("parameter " + p.first
+                                  + " given twice or too many parameters");
             }
         }
         return l;
@@ -131,8 +131,8 @@ sign_huawei(const sign_input &in, signed_request &r)
                           "yyyy-MM-ddTHH:mm:ssZ)");
     }
     if (e != sig_error::ok) {
-        throw io_error(std::string("signing failed: ") +
-                       std::string(describe(e)));
+        throw io_error(std::string("signing failed: ")
+                       + std::string(describe(e)));
     }
     owned_params q;
     q.items = in.params;
@@ -173,8 +173,8 @@ sign_aliyun(const sign_input &in, signed_request &r)
     std::string scratch, signature;
     sig_error e = xmode_sign(l, in.secret, opt, scratch, signature);
     if (e != sig_error::ok) {
-        throw io_error(std::string("signing failed: ") +
-                       std::string(describe(e)));
+        throw io_error(std::string("signing failed: ")
+                       + std::string(describe(e)));
     }
     p.set(std::string(xmode_signature_param), signature);
 
@@ -222,8 +222,8 @@ sign_pop(const sign_input &in, signed_request &r)
         throw usage_error("--method must be 1-16 upper-case letters");
     }
     if (e != sig_error::ok) {
-        throw io_error(std::string("signing failed: ") +
-                       std::string(describe(e)));
+        throw io_error(std::string("signing failed: ")
+                       + std::string(describe(e)));
     }
     r.url = with_query(
         in.url.empty() ? "https://dyplsapi.aliyuncs.com/" : in.url, r.query);
@@ -253,8 +253,8 @@ sign_request(const sign_input &in)
 std::string
 format_curl(const signed_request &r)
 {
-    std::string s = "curl -sS -i --fail-with-body -X " + shell_quote(r.method) +
-                    " " + shell_quote(r.url);
+    std::string s = "curl -sS -i --fail-with-body -X " + shell_quote(r.method)
+                    + " " + shell_quote(r.url);
     for (const auto &h : r.headers) {
         s += " \\\n    -H " + shell_quote(h.first + ": " + h.second);
     }
@@ -332,10 +332,10 @@ run_sign(int argc, char **argv)
         }
         std::string run = fresh_nonce().substr(0, 12);
         sample_rng r(std::hash<std::string>()(run));
-        in.body = "{\"eventType\":\"fee\",\"feeLst\":[" +
-                  fee_info(r, in.app.empty() ? "demo-huawei" : in.app, run, 1,
-                           now_epoch()) +
-                  "]}";
+        in.body = "{\"eventType\":\"fee\",\"feeLst\":["
+                  + fee_info(r, in.app.empty() ? "demo-huawei" : in.app, run, 1,
+                             now_epoch())
+                  + "]}";
         in.has_body = true;
     }
     if (in.has_body && in.dialect != "huawei") {
