@@ -25,6 +25,9 @@ redis_port=$((port + 1))
 peer_port=$((port + 2))
 modules=/usr/lib/nginx/modules
 push=$top/test/data/huawei_push_50.json
+# the appKey of the push's records: the module delivers a record only for
+# the app that signed the push (the peer checks the same)
+huawei_app=V1Z96521zFr3vxe5N2A1UJ1sQ1WP
 out=$bench/results.md
 url=http://127.0.0.1:$port
 peer_url=http://127.0.0.1:$peer_port
@@ -39,11 +42,12 @@ printf 'bench-status-key-0123456789\n' >"$prefix/conf/api.key"
 umask 022
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" \
     -e "s|@MODULE@|$module|g" -e "s|@ECHO@|$modules/ngx_http_echo_module.so|g" \
-    -e "s|@REDIS_PORT@|$redis_port|g" \
+    -e "s|@REDIS_PORT@|$redis_port|g" -e "s|@HUAWEI_APP@|$huawei_app|g" \
     "$bench/nginx.conf.in" >"$prefix/conf/nginx.conf"
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$peer_port|g" \
     -e "s|@PEER@|$bench/peer|g" -e "s|@NDK@|$modules/ndk_http_module.so|g" \
     -e "s|@LUA@|$modules/ngx_http_lua_module.so|g" \
+    -e "s|@HUAWEI_APP@|$huawei_app|g" \
     "$bench/peer/nginx.conf.in" >"$prefix/conf/peer.conf"
 
 "$nginx" -p "$prefix/" -c conf/nginx.conf -e "$prefix/logs/error.log" -t -q
@@ -161,7 +165,7 @@ curl -fs "$url/aliyun/control?$aliyun_q" >/dev/null || {
 tmpl=$prefix/push.json
 tr -d '\n' <"$push" >"$tmpl"
 pool() { # NAME COUNT
-    perl "$bench/sign_pool.pl" "$prefix/conf/huawei.key" bench-huawei "$2" \
+    perl "$bench/sign_pool.pl" "$prefix/conf/huawei.key" "$huawei_app" "$2" \
         >"$prefix/pool/$1"
     echo "$prefix/pool/$1"
 }
@@ -170,7 +174,7 @@ signed_push() { # URL: the template once, signed, so that it becomes known
         -H 'Content-Type: application/json' \
         -H 'Authorization: AKSK realm="SDP",profile="UsernameToken",type="Appkey"' \
         -H "X-AKSK: $(perl "$bench/sign_pool.pl" "$prefix/conf/huawei.key" \
-                       bench-huawei 1)" \
+                       "$huawei_app" 1)" \
         "$1"
 }
 echo_lua=$prefix/echo.lua
@@ -313,7 +317,8 @@ done
 echo "== callgrind worker: dedup, mark seen, enqueue" >&2
 while IFS= read -r line; do
     ops+=("worker:$line")
-done < <(perl "$bench/worker_ops.pl" "$nginx" "$prefix" "$port" "$tmpl" 10)
+done < <(perl "$bench/worker_ops.pl" "$nginx" "$prefix" "$port" "$tmpl" 10 \
+    "$huawei_app")
 
 # bytes of zone per nonce/dedup entry: the table of a 64 MB zone filled
 # until its first refusal ("bytes entries capacity")

@@ -1,12 +1,12 @@
 #!/usr/bin/perl
 # Instructions per push of the module's shared-memory steps, counted by
 # callgrind inside one nginx worker: the dedup look-ups, marking the keys
-# seen, and the enqueue.  These live in the glue (slab, rbtree, shmtx), so
+# seen, and the enqueue.  These run under the zones' locks in the glue, so
 # bench/core_ops cannot run them.
-# usage: worker_ops.pl NGINX PREFIX PORT TEMPLATE PUSHES
+# usage: worker_ops.pl NGINX PREFIX PORT TEMPLATE PUSHES APP
 # Runs the benchmark's own configuration (PREFIX/conf/nginx.conf) in one
 # process under callgrind, sends PUSHES signed pushes of 50 new records to
-# /huawei/fee, and prints "name|instructions per push" lines.
+# /huawei/fee signed as APP, and prints "name|instructions per push" lines.
 use strict;
 use warnings;
 
@@ -15,7 +15,7 @@ use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep);
 
-my ($nginx, $prefix, $port, $template, $pushes) = @ARGV;
+my ($nginx, $prefix, $port, $template, $pushes, $app) = @ARGV;
 my $bench = dirname(__FILE__);
 my $out = "$prefix/logs/worker.callgrind";
 
@@ -25,7 +25,7 @@ $body =~ s/\s+$//;
 close $fh;
 
 my @aksk = split /\n/,
-    `perl $bench/sign_pool.pl $prefix/conf/huawei.key bench-huawei $pushes`;
+    `perl $bench/sign_pool.pl $prefix/conf/huawei.key $app $pushes`;
 die "no signed headers\n" unless @aksk == $pushes;
 
 unlink $out;

@@ -8,7 +8,6 @@
 #include "ngx_http_provision_x_cdr.hpp"
 #include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_log.hpp"
-#include "ngx_http_provision_x_metrics.hpp"
 #include "ngx_http_provision_x_queue.hpp"
 
 static ngx_int_t

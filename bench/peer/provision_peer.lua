@@ -369,6 +369,10 @@ function _M.cdr()
     for i = 1, n do
         local rec = list[i]
         local why = check_record(rec)
+        if not why and rec.appKey ~= app then
+            -- the module's app binding: a record speaks for its signer only
+            why = 'field "appKey" is not the app that signed the push'
+        end
         if why then
             ngx.log(ngx.WARN, "dead-lettered huawei CDR record ", i, ": ", why)
         else
