@@ -163,6 +163,26 @@ ngx_http_provision_x_cdr_push_cleanup(void *data) noexcept
  * push that the location verified is bound to the app whose secret
  * signed it (review F2): a record with another appKey is invalid.
  */
+/*
+ * A signature speaks for one app: a signed Huawei push's records must be
+ * that app's, and their dedup entries and the body's are bound to it, so
+ * no app can write or suppress another's records or make its push look
+ * like a retry (types without an appKey are bound by the scope alone).
+ * "" when the push is not signed by an app.
+ */
+static std::string_view
+ngx_http_provision_x_cdr_signer(ngx_http_provision_x_loc_conf_t *plcf,
+                                ngx_http_provision_x_ctx_t *ctx) noexcept
+{
+    if (plcf->cdr == dialect::huawei && plcf->verify == dialect::huawei
+        && ctx->passed && ctx->app != NULL)
+    {
+        return provision_x::view(ctx->app->name);
+    }
+
+    return {};
+}
+
 static cdr_push *
 ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
                                ngx_http_provision_x_loc_conf_t *plcf,
@@ -193,19 +213,9 @@ ngx_http_provision_x_cdr_parse(ngx_http_request_t *r,
     options.types = plcf->cdr_types;
     options.padded = padded;
 
-    /*
-     * A signature speaks for one app: its records must be that app's, and
-     * their dedup entries are bound to it, so no app can write or
-     * suppress another's records (types without an appKey are bound by
-     * the scope alone).  An unsigned Aliyun receiver may list the
-     * tenants it takes.
-     */
-    if (plcf->cdr == dialect::huawei && plcf->verify == dialect::huawei
-        && ctx->passed && ctx->app != NULL)
-    {
-        options.signer = provision_x::view(ctx->app->name);
-        options.scope = options.signer;
-    }
+    /* an unsigned Aliyun receiver may list the tenants it takes */
+    options.signer = ngx_http_provision_x_cdr_signer(plcf, ctx);
+    options.scope = options.signer;
 
     options.tenants = plcf->cdr_tenants;
     options.tenant_count = plcf->cdr_ntenants;
@@ -784,7 +794,9 @@ ngx_http_provision_x_cdr_process(ngx_http_request_t *r,
 
     unsigned char digest[provision_x::cdr_body_digest_size];
 
-    if (!provision_x::cdr_body_digest(body.data(), body.size(), digest)) {
+    if (!provision_x::cdr_body_digest(
+            ngx_http_provision_x_cdr_signer(plcf, ctx), body, digest))
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

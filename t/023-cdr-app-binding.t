@@ -103,6 +103,21 @@ my $status = $json->decode(
     $nginx->request(GET => '/status', headers => consumer_auth())->content);
 is $status->{cdr}{huawei}{dead_lettered}, 2, 'and counted';
 
+# The same bytes signed by another app are another push: A's push of C's
+# record (dead-lettered) does not make C's byte-identical push a retry.
+my $same = fee_push(records => [fee_record('same', 1, appKey => 'appKeyC')]);
+$res = $nginx->request(POST => '/cdr', headers => as('appKeyA'),
+                       body => $same);
+is $res->code, 200, "app A sends the bytes of app C's next push";
+@dead = lines_of('dead.ndjson');
+is scalar(@dead), 3, '... its record is dead-lettered';
+$res = $nginx->request(POST => '/cdr', headers => as('appKeyC'),
+                       body => $same);
+is $res->code, 200, 'app C sends the same bytes';
+@got = lease_all($nginx, '/queue');
+is scalar(@got), 1, '... handed off, not taken for a retry of A\'s push';
+like $got[0], qr/"app":"appKeyC".*icid-same-1/, '... as C\'s record';
+
 # ---- Aliyun: tenants= ----
 
 my $report = sub {

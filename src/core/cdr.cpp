@@ -1464,13 +1464,35 @@ cdr_max_records(dialect d, push_type t, const cdr_options &options) noexcept
     return options.max_records != 0 ? options.max_records : shape->max_records;
 }
 
+/*
+ * SHA-256 of data bound to a scope (an app): le64(scope length) || scope
+ * || data, so no split of the bytes between the two parts is ambiguous;
+ * plain SHA-256(data) for no scope.
+ */
+static bool
+scoped_sha256(std::string_view scope, std::string_view data,
+              sha256_digest &d) noexcept
+{
+    if (scope.empty()) {
+        return sha256({data}, d);
+    }
+
+    char n[8];
+    uint64_t size = scope.size();
+    for (size_t i = 0; i < sizeof(n); i++) {
+        n[i] = static_cast<char>(size >> (8 * i));
+    }
+
+    return sha256({std::string_view(n, sizeof(n)), scope, data}, d);
+}
+
 bool
-cdr_body_digest(const char *data, size_t len,
+cdr_body_digest(std::string_view scope, std::string_view body,
                 unsigned char out[cdr_body_digest_size]) noexcept
 {
     sha256_digest d;
 
-    if (!sha256({std::string_view(data, len)}, d)) {
+    if (!scoped_sha256(scope, body, d)) {
         return false;
     }
 
@@ -2467,22 +2489,8 @@ cdr_walk::digest_key(cdr_record &r) noexcept
     r.key_encoded = r.key_len != plain_key_size(*shape, r);
 
     sha256_digest d;
-    bool ok;
 
-    if (opt.scope.empty()) {
-        ok = sha256({std::string_view(key, r.key_len)}, d);
-    } else {
-        char n[8];
-        uint64_t size = opt.scope.size();
-        for (size_t i = 0; i < sizeof(n); i++) {
-            n[i] = static_cast<char>(size >> (8 * i));
-        }
-        ok = sha256({std::string_view(n, sizeof(n)), opt.scope,
-                     std::string_view(key, r.key_len)},
-                    d);
-    }
-
-    if (!ok) {
+    if (!scoped_sha256(opt.scope, std::string_view(key, r.key_len), d)) {
         return fail(cdr_status::no_memory, "SHA-256 failed", nullptr);
     }
 

@@ -673,9 +673,12 @@ bool cdr_append_line(const cdr_push &push, size_t i, const cdr_line_meta &meta,
 /*
  * SHA-256 of the raw body, so the glue can remember bodies it has fully
  * handed off and answer an identical retry with one hash instead of a
- * parse.  False only if OpenSSL fails.
+ * parse.  A signed push's body is bound to the app that signed it
+ * (scope, "" when none): the same bytes from another app are another
+ * push, so no app can make a push of another look like a retry.  False
+ * only if OpenSSL fails.
  */
-bool cdr_body_digest(const char *data, size_t len,
+bool cdr_body_digest(std::string_view scope, std::string_view body,
                      unsigned char out[cdr_body_digest_size]) noexcept;
 
 } // namespace provision_x

@@ -131,7 +131,7 @@ TEST(cdr_huawei, demo_payload)
 
     /* the digest is the first 16 bytes of SHA-256 of the printable key */
     unsigned char sha[cdr_body_digest_size];
-    ASSERT_TRUE(cdr_body_digest(demo_key.data(), demo_key.size(), sha));
+    ASSERT_TRUE(cdr_body_digest("", demo_key, sha));
     EXPECT_EQ(0, std::memcmp(p[0].key_digest, sha, cdr_key_digest_size));
 }
 
@@ -1132,7 +1132,7 @@ TEST(cdr_binding, scope_changes_the_digest_not_the_key)
     std::string framed =
         std::string("\x05\0\0\0\0\0\0\0", 8) + "app-a" + demo_key;
     unsigned char sha[cdr_body_digest_size];
-    ASSERT_TRUE(cdr_body_digest(framed.data(), framed.size(), sha));
+    ASSERT_TRUE(cdr_body_digest("", framed, sha));
     EXPECT_EQ(0, std::memcmp(scoped[0].key_digest, sha, cdr_key_digest_size));
 
     cdr_options shifted;
@@ -1353,10 +1353,22 @@ TEST(cdr_line, wrapper_format)
 TEST(cdr_misc, body_digest_and_names)
 {
     unsigned char d[cdr_body_digest_size];
-    ASSERT_TRUE(cdr_body_digest("abc", 3, d));
+    ASSERT_TRUE(cdr_body_digest("", "abc", d));
     const unsigned char abc[4] = {0xba, 0x78, 0x16, 0xbf};
     EXPECT_EQ(0, std::memcmp(d, abc, 4));
     EXPECT_EQ(d[31], 0xad);
+
+    // the same body signed by two apps: two pushes, neither the other's
+    // retry; framed as the record keys are: le64(len) || scope || body
+    unsigned char a[cdr_body_digest_size], b[cdr_body_digest_size];
+    unsigned char framed[cdr_body_digest_size];
+    ASSERT_TRUE(cdr_body_digest("appKeyA", "abc", a));
+    ASSERT_TRUE(cdr_body_digest("appKeyB", "abc", b));
+    ASSERT_TRUE(cdr_body_digest(
+        "", std::string("\x07\0\0\0\0\0\0\0appKeyAabc", 18), framed));
+    EXPECT_NE(0, std::memcmp(a, b, sizeof(a)));
+    EXPECT_NE(0, std::memcmp(a, d, sizeof(a)));
+    EXPECT_EQ(0, std::memcmp(a, framed, sizeof(a)));
 
     std::set<std::string> names;
     for (int s = 0; s <= static_cast<int>(cdr_status::no_memory); s++) {
