@@ -52,6 +52,19 @@ if grep -n 'ngx_http_send_header(' src/*.cpp \
     status=1
 fi
 
+# Every library the module links (config) is a build dependency of the
+# Debian package: a clean builder has only what debian/control names.
+for lib in $(grep -o '}-l[a-z0-9]*' config | sed 's/^}-l//' | sort -u); do
+    case $lib in
+    crypto) pkg=libssl-dev ;;
+    *)      pkg=lib$lib-dev ;;
+    esac
+    if ! grep -q "^ *$pkg,\?$" debian/control; then
+        echo "debian/control: Build-Depends lacks $pkg (-l$lib)" >&2
+        status=1
+    fi
+done
+
 # The man page renders without a warning.
 if ! out=$(groff -man -Tutf8 -ww -z docs/provision-x.1 2>&1) || [ -n "$out" ]
 then
