@@ -262,6 +262,9 @@ ngx_http_provision_x_verify(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 
+    plcf->verify_file = cf->conf_file->file.name;
+    plcf->verify_line = cf->conf_file->line;
+
     if (cf->args->nelts > 2 && plcf->verify == dialect::off) {
         return provision_x::conf_message("takes no apps with \"off\"");
     }
@@ -1282,6 +1285,8 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
     if (conf->verify == NGX_HTTP_PROVISION_X_DIALECT_UNSET) {
         conf->apps = prev->apps;
+        conf->verify_file = prev->verify_file;
+        conf->verify_line = prev->verify_line;
     }
 
     ngx_http_provision_x_merge_dialect(&conf->verify, prev->verify);
@@ -1355,12 +1360,16 @@ ngx_http_provision_x_merge_loc_conf(ngx_conf_t *cf, void *parent,
         }
     }
 
-    /* verification without replay protection must be asked for by name */
+    /*
+     * Verification without replay protection must be asked for by name;
+     * merged at the end of http{}, so the error names the verify line.
+     */
     if (conf->verify != dialect::off && conf->nonce_zone == NGX_CONF_UNSET_PTR)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"provision_x_verify\" needs "
-                           "\"provision_x_nonce\": a nonce zone, or \"off\"");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"provision_x_verify\" needs \"provision_x_nonce\": "
+                      "a nonce zone, or \"off\", in %V:%ui",
+                      &conf->verify_file, conf->verify_line);
         return NGX_HTTP_PROVISION_X_CONF_ERROR;
     }
 

@@ -52,6 +52,8 @@ struct ngx_http_provision_x_main_conf_t {
 
 struct ngx_http_provision_x_loc_conf_t {
     provision_x::dialect verify;
+    ngx_str_t verify_file; /* where provision_x_verify is, for errors */
+    ngx_uint_t verify_line;
     ngx_array_t *apps; /* of ngx_http_provision_x_app_t *; NULL: any */
     ngx_uint_t mode;
     time_t clock_past;

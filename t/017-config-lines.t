@@ -48,7 +48,13 @@ push @cases,
     ['provision_x_cdr huawei forward=/nowhere;',
      qr/"provision_x_cdr" forward=\/nowhere names no location of its server: add "location = \/nowhere \{ internal; ... \}" in \S+nginx\.conf:(\d+)/],
     ['provision_x_status;',
-     qr/"provision_x_status" needs "provision_x_api_key" in its location or above, in \S+nginx\.conf:(\d+)/];
+     qr/"provision_x_status" needs "provision_x_api_key" in its location or above, in \S+nginx\.conf:(\d+)/],
+    ['provision_x_cdr huawei redis=/nowhere;',
+     qr/"provision_x_cdr" redis=\/nowhere names no location of its server: add "location = \/nowhere \{ internal; ... \}" in \S+nginx\.conf:(\d+)/],
+    ['provision_x_receive huawei types=callout forward=/nowhere;',
+     qr/"provision_x_receive" forward=\/nowhere names no location of its server: add "location = \/nowhere \{ internal; ... \}" in \S+nginx\.conf:(\d+)/],
+    ['provision_x_verify huawei app=appKeyA;',
+     qr/"provision_x_verify" needs "provision_x_nonce": a nonce zone, or "off", in \S+nginx\.conf:(\d+)/];
 
 for my $case (@cases) {
     my ($directive, $message) = @$case;
