@@ -46,6 +46,7 @@ _EOC_
 
 our $Beijing = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA',
                                      offset => 8 * 3600);
+our $Utc = PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA');
 
 no_shuffle();
 run_tests();
@@ -546,3 +547,26 @@ GET /t
 {"resultcode":"1010002","resultdesc":"The nonce has been used already."}
 --- error_log
 rejected huawei callback: replayed_nonce (app "appKeyA"), created=beijing
+
+
+
+=== TEST 31: a UTC header passes ...
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request
+GET /t
+--- more_headers eval: $::Utc
+--- response_body
+ok app=appKeyA
+
+
+
+=== TEST 32: ... and its replay's log line says it matched as UTC
+--- request
+GET /t
+--- more_headers eval: $::Utc
+--- error_code: 403
+--- response_body
+{"resultcode":"1010002","resultdesc":"The nonce has been used already."}
+--- error_log
+rejected huawei callback: replayed_nonce (app "appKeyA"), created=utc
