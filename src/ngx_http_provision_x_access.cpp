@@ -13,7 +13,6 @@
 #include "ngx_http_provision_x_faults.hpp"
 #include "ngx_http_provision_x_http.hpp"
 #include "ngx_http_provision_x_metrics.hpp"
-#include "ngx_http_provision_x_redact.hpp"
 #include "ngx_http_provision_x_seen.hpp"
 
 #include "core/clock.hpp"
@@ -807,12 +806,6 @@ ngx_http_provision_x_access_handler(ngx_http_request_t *r) noexcept
     /* subrequests are the gateway's own, made after the verdict */
     if (r != r->main) {
         return NGX_DECLINED;
-    }
-
-    ngx_http_provision_x_main_conf_t *pmcf = ngx_http_provision_x_main_conf(r);
-
-    if (pmcf->log_redact) {
-        ngx_http_provision_x_redact_request_line(r);
     }
 
     if (plcf->verify == dialect::off) {

@@ -108,28 +108,32 @@ ngx_http_provision_x_redact_log(ngx_pool_t *pool, ngx_log_t *log) noexcept
 /*
  * The request line as nginx logs it, and as $request shows it: masked
  * when the arguments carry a signature.  r->args, which proxy_pass and
- * the verification read, is left alone.
+ * the verification read, is left alone.  Post-read phase: once for every
+ * request, before any location (or a server-level return) can log it.
  */
-void
+ngx_int_t
 ngx_http_provision_x_redact_request_line(ngx_http_request_t *r) noexcept
 {
     ngx_str_t *line = &r->request_line;
 
-    /* (once masked, the line needs nothing more: the second phase that
-     * calls this costs one scan) */
-    if (r->args.len == 0
-        || !provision_x::redact_needed(
-            reinterpret_cast<const char *>(line->data), line->len))
-    {
-        return;
+    if (r->args.len == 0) {
+        return NGX_DECLINED;
     }
 
+    /* nothing may log the unmasked line: no memory is the gateway's 500 */
     auto *p = static_cast<u_char *>(ngx_pnalloc(r->pool, line->len));
     if (p == NULL) {
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    line->len = provision_x::redact(reinterpret_cast<const char *>(line->data),
-                                    line->len, reinterpret_cast<char *>(p));
-    line->data = p;
+    /* one pass: the masked copy is kept only when it differs */
+    size_t n = provision_x::redact(reinterpret_cast<const char *>(line->data),
+                                   line->len, reinterpret_cast<char *>(p));
+
+    if (n != line->len || ngx_memcmp(p, line->data, n) != 0) {
+        line->data = p;
+        line->len = n;
+    }
+
+    return NGX_DECLINED;
 }

@@ -3,7 +3,9 @@
 # debug level (nginx then logs every request and upstream header), no
 # secret, API key, X-AKSK digest or signature reaches any of them, in any
 # spelling the gateway accepts: Bearer with two blanks or a tab,
-# %73ignature=, a POP "Signature" on the way upstream.  (Before, the
+# %73ignature=, a POP "Signature" on the way upstream; and the access
+# log's $request, also for a request answered at the server level, before
+# any location (which once logged the signature whole).  (Before, the
 # masking writer shortened nginx's shared buffer in place, so the second
 # log of a chain got the unmasked tail; syslog and an error_log after
 # http{} were never masked.)
@@ -55,9 +57,15 @@ _EOC_
     provision_x_app ali secret=$secrets/aliyun.key;
     provision_x_nonce_zone zone=nonces:1m;
     provision_x_api_key $secrets/api-a.key;
+    log_format px_request '\$request';
+    access_log logs/access.log px_request;
 _EOC_
     server => <<'_EOC_'), 'nginx starts' or BAIL_OUT($nginx->error_log);
         provision_x_nonce nonces;
+
+        if ($arg_early) {
+            return 200 "early\n";
+        }
 
         location = /hw {
             error_log logs/location.log debug;
@@ -101,10 +109,15 @@ is $nginx->request(GET => '/status',
     ->code, 401, 'a tab is no separator (RFC 7235), yet it is masked';
 is $nginx->request(GET => '/pop')->code, 200, 'a POP-signed upstream request';
 
+my $early = aliyun_query(secret => 'testSecret', params => {callId => 'early'});
+my ($early_sig) = $early =~ /signature=([^&]+)/;
+is $nginx->request(GET => "/ali?early=1&$early")->content, "early\n",
+    'a signed query answered by a server-level return';
+
 $nginx->stop;
 
 my %logs;
-for my $name (qw(error main1 main2 after location)) {
+for my $name (qw(error main1 main2 after location access)) {
     open my $fh, '<', "$p/logs/$name.log" or die "$name.log: $!";
     local $/;
     $logs{"$name.log"} = <$fh> // '';
@@ -120,7 +133,7 @@ $listener = 0;
 }
 
 my @never = ('secretA', 'testSecret', 'consumer-key-one-7f3a9c', $digest,
-             $sig, java_encode($sig), 'P0PS1GN4TUR3xyz');
+             $sig, java_encode($sig), 'P0PS1GN4TUR3xyz', $early_sig);
 
 for my $name (sort keys %logs) {
     my $log = $logs{$name};
@@ -143,5 +156,7 @@ for my $name ('main1.log', 'main2.log', 'after.log', 'syslog') {
 }
 like $logs{'location.log'}, qr/X-AKSK: \.\.\./,
     "the location's own log masks it too";
+like $logs{'access.log'}, qr/^GET \/ali\?early=1&.*&signature=\.\.\.&/m,
+    "the access log's \$request is masked, at the server level too";
 
 done_testing();

@@ -110,6 +110,48 @@ param_start(const char *in, size_t at) noexcept
     return p == '?' || p == '&' || p == ';' || p == '"' || blank(p);
 }
 
+/* The bytes a credential can start with: x, a, p, s (any case), %. */
+struct first_bytes {
+    bool may[256] = {};
+
+    constexpr first_bytes() noexcept
+    {
+        for (const char *c = "xXaApPsS%"; *c != '\0'; c++) {
+            may[static_cast<unsigned char>(*c)] = true;
+        }
+    }
+};
+
+constexpr first_bytes credential_first;
+
+/*
+ * Can a credential start at `at`?  "X-", "Au", "Pa" (X-AKSK/X-WSSE,
+ * Authorization, PasswordDigest), or a parameter whose name may decode to
+ * "signature".  Every byte of a line is asked: one table look-up answers
+ * for almost all of them.
+ */
+inline bool
+may_start(const char *in, size_t len, size_t at) noexcept
+{
+    if (!credential_first.may[static_cast<unsigned char>(in[at])]) {
+        return false;
+    }
+
+    char c = lower(in[at]);
+    char next = (at + 1 < len) ? lower(in[at + 1]) : '\0';
+
+    switch (c) {
+    case 'x':
+        return next == '-';
+    case 'a':
+        return next == 'u';
+    case 'p':
+        return next == 'a';
+    default: /* 's', '%' */
+        return param_start(in, at);
+    }
+}
+
 /*
  * Where the credential that starts at `at` has its value: [*from, *to),
  * or false when no credential starts here.
@@ -219,10 +261,19 @@ public:
         return true;
     }
 
-    /* the end of the masked stretch that covers position p, or p */
+    bool empty() const noexcept
+    {
+        return n_ == 0;
+    }
+
+    /* the end of the masked stretch that covers position p, or end */
     size_t reach(size_t p, size_t end) noexcept
     {
         size_t i = 0;
+
+        if (n_ == 0) {
+            return end;
+        }
 
         while (i < n_) {
             if (ranges_[i].from > p) {
@@ -273,12 +324,14 @@ redact(const char *in, size_t len, char *out) noexcept
     size_t n = 0;
     size_t masked_to = 0; /* positions before it are masked */
     size_t run = 0;       /* length of the current masked stretch */
+    size_t p = 0;
 
-    for (size_t p = 0; p < len; p++) {
+    while (p < len) {
         size_t from, to;
+        bool found = may_start(in, len, p) && credential(in, len, p, &from, &to)
+                     && from != to;
 
-        if (credential(in, len, p, &from, &to) && from != to
-            && !pending.add(from, to)) {
+        if (found && !pending.add(from, to)) {
             masked_to = line_end(in, len, from);
         }
 
@@ -286,6 +339,7 @@ redact(const char *in, size_t len, char *out) noexcept
 
         if (p < masked_to) {
             run++;
+            p++;
             continue;
         }
 
@@ -296,7 +350,18 @@ redact(const char *in, size_t len, char *out) noexcept
             run = 0;
         }
 
-        out[n++] = in[p];
+        /* nothing found or pending: copy up to the next credential */
+        size_t end = p + 1;
+
+        if (!found && pending.empty()) {
+            while (end < len && !may_start(in, len, end)) {
+                end++;
+            }
+        }
+
+        std::memcpy(out + n, in + p, end - p);
+        n += end - p;
+        p = end;
     }
 
     if (run != 0) {
@@ -306,20 +371,6 @@ redact(const char *in, size_t len, char *out) noexcept
     }
 
     return n;
-}
-
-bool
-redact_needed(const char *in, size_t len) noexcept
-{
-    for (size_t at = 0; at < len; at++) {
-        size_t from, to;
-
-        if (credential(in, len, at, &from, &to) && from != to) {
-            return true;
-        }
-    }
-
-    return false;
 }
 
 } // namespace provision_x

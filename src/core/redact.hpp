@@ -35,9 +35,6 @@ constexpr char redact_mask[] = "...";
  */
 size_t redact(const char *in, size_t len, char *out) noexcept;
 
-/* True when redact() would change the text. */
-bool redact_needed(const char *in, size_t len) noexcept;
-
 } // namespace provision_x
 
 #endif /* PROVISION_X_CORE_REDACT_HPP */

@@ -46,7 +46,6 @@ TEST(Redact, OtherParametersStay)
           "?signature=", "%7signature=abc"})
     {
         EXPECT_EQ(s, red(s)) << s;
-        EXPECT_FALSE(redact_needed(s, std::string(s).size())) << s;
     }
 }
 
@@ -123,6 +122,5 @@ TEST(Redact, NeverLongerAndIdempotent)
         std::string once = red(s);
         EXPECT_LE(once.size(), s.size()) << s;
         EXPECT_EQ(once, red(once)) << s;
-        EXPECT_EQ(once != s, redact_needed(s.data(), s.size())) << s;
     }
 }
