@@ -54,6 +54,7 @@ ngx_http_provision_x_cdr_redis_write(ngx_http_request_t *r,
     w->records = records;
     w->n = cdr->fresh;
     w->dialect = ctx->dialect;
+    w->ttl = ngx_http_provision_x_loc_conf(r)->cdr_dedup_ttl;
 
     return w;
 }

@@ -22,6 +22,7 @@ struct ngx_http_provision_x_redis_write_t {
     const provision_x::redis_sink_record *records;
     ngx_uint_t n;
     provision_x::dialect dialect;
+    time_t ttl;            /* the receiver's dedup_ttl=; 0: the location's */
     ngx_uint_t known;      /* out: of the n, already in the stream */
     unsigned eval : 1;     /* send the script itself, not its SHA-1 */
     unsigned written : 1;  /* out: Redis confirmed; known is set */

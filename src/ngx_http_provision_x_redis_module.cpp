@@ -378,7 +378,9 @@ ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
     params.stream = provision_x::view(rlcf->stream);
     params.prefix = provision_x::view(rlcf->prefix);
     params.dialect = provision_x::dialect_name(w->dialect);
-    params.ttl = rlcf->ttl;
+    /* a receiver's dedup_ttl= (number status) is the TTL of its keys in
+     * Redis too: a record pushed again after it must be written again */
+    params.ttl = w->ttl ? w->ttl : rlcf->ttl;
     params.maxlen = rlcf->maxlen;
     params.eval = w->eval;
     params.sha1 = ngx_http_provision_x_redis_sha1;

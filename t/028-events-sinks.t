@@ -5,9 +5,11 @@
 #   queue=    CDRs and events of one URL in one queue, told apart by the
 #             line's type; a full queue answers 503 (Huawei's shape,
 #             Retry-After) and the retry after the consumer drained it is
-#             queued once;
-#   forward=  the customer's service down: 502 in Aliyun's shape; up
-#             again: the retry is forwarded once;
+#             queued once; the same for Aliyun recording receipts (Aliyun's
+#             shape);
+#   forward=  the customer's service down: 502 in Aliyun's shape for
+#             call-start receipts, in Huawei's for a hang-up event; up
+#             again: each retry is forwarded once;
 #   redis=    Redis stopped: 502; started: the retry is written once.
 
 use strict;
@@ -56,6 +58,7 @@ my $nginx = PXNginx->new(name => 'events-sinks', workers => 2,
     provision_x_dedup_zone zone=dedup:1m ttl=1h;
     provision_x_dedup_zone zone=unsigned:1m ttl=1h;
     provision_x_queue_zone zone=q:64k;
+    provision_x_queue_zone zone=qa:64k;
     provision_x_api_key $secrets/api-a.key;
     provision_x_dead_letter logs/dead.ndjson;
     upstream px_redis { server 127.0.0.1:$rport; }
@@ -75,6 +78,17 @@ _EOC_
         location = /ali/start {
             provision_x_receive aliyun types=SecretStartReport
                                 forward=/_service dedup=unsigned;
+        }
+        location = /ali/recording {
+            provision_x_receive aliyun types=SecretRecording queue=qa
+                                dedup=unsigned;
+        }
+        location /queue-aliyun { provision_x_queue_consume qa max=1000; }
+
+        location = /hw/forward {
+            provision_x_verify huawei app=appKeyA;
+            provision_x_receive huawei types=disconnect forward=/_service
+                                dedup=dedup;
         }
         location = /_service {
             internal;
@@ -163,6 +177,43 @@ my $c = status()->{events}{huawei}{numStatus};
 is $c->{hand_off}{'5xx'}, 2, 'status: the two refused hand-offs counted 5xx';
 is $c->{retries}, 1, 'status: the identical retry counted';
 
+# --- queue full for Aliyun receipts: 503 in Aliyun's shape, then once -------
+
+($refused, $queued) = (undef, 0);
+for my $i (1 .. 100) {
+    my $body = event_push('SecretRecording',
+        map { event_record('SecretRecording', "f$i", $_) } 1 .. 20);
+    $res = $nginx->request(POST => '/ali/recording', body => $body);
+    if ($res->code != 200) {
+        $refused = $body;
+        last;
+    }
+    $queued += 20;
+}
+is $res->code, 503, "the Aliyun queue full after $queued receipts: 503";
+is $res->header('Retry-After'), 60, '... with Retry-After';
+is_deeply $json->decode($res->content),
+    {code => 503, msg => 'queue full, retry later'}, '... in Aliyun\'s shape';
+is $nginx->request(POST => '/ali/recording', body => $refused)->code, 503,
+    'the platform\'s retry a minute later, still full: 503';
+is scalar(lease_all($nginx, '/queue-aliyun')), $queued,
+    'a consumer drains what was accepted';
+$res = $nginx->request(POST => '/ali/recording', body => $refused);
+is $res->code, 200, 'the retry 5 minutes later, with room: 200';
+is $res->content, '{"code":0,"msg":"接收成功"}', '... Aliyun\'s acknowledgement';
+%keys = ();
+my ($tag) = $refused =~ /"call_id":"call-(f\d+)-/;
+$keys{$_}++ for record_keys(join "\n", lease_all($nginx, '/queue-aliyun'));
+is_deeply \%keys,
+    { map { event_key('SecretRecording', $tag, $_) => 1 } 1 .. 20 },
+    '... its 20 receipts queued, each once';
+is $nginx->request(POST => '/ali/recording', body => $refused)->code, 200,
+    'the retry 10 minutes later (the 200 was lost)';
+is scalar(lease_all($nginx, '/queue-aliyun')), 0, '... nothing queued again';
+$c = status()->{events}{aliyun}{SecretRecording};
+is_deeply [$c->{hand_off}{'5xx'}, $c->{retries}], [2, 1],
+    'status: two refused hand-offs, one identical retry';
+
 # --- forward: the service down, then up -------------------------------------
 
 my $receipts = event_push('SecretStartReport',
@@ -175,7 +226,22 @@ like $nginx->error_log,
     qr/\[error\].*provision_x: SecretStartReport forward answered 502, 3 records not acknowledged/,
     '... logged with the type';
 
+my $hangup = event_push('disconnect', event_record('disconnect', 'fw', 1));
+$res = hw('/hw/forward', $hangup);
+is $res->code, 502, 'a Huawei hang-up event, the service down: 502';
+is_deeply $json->decode($res->content),
+    {resultcode => '502', resultdesc => 'hand-off failed'},
+    '... in Huawei\'s shape (the platform retries)';
+like $nginx->error_log,
+    qr/\[error\].*provision_x: disconnect forward answered 502, 1 records not acknowledged/,
+    '... logged with the type';
+is hw('/hw/forward', $hangup)->code, 502, 'its retry a minute later: 502';
+
 ok $service->start, 'the service comes up' or BAIL_OUT($service->error_log);
+$res = hw('/hw/forward', $hangup);
+is $res->code, 200, 'the hang-up\'s retry 4 minutes later: 200';
+is $res->content, '', '... an event\'s empty acknowledgement';
+is hw('/hw/forward', $hangup)->code, 200, '... and its next retry (a lost 200)';
 $res = $nginx->request(POST => '/ali/start', body => $receipts);
 is $res->code, 200, 'the platform\'s retry: 200';
 is $res->content, '{"code":0,"msg":"接收成功"}', '... Aliyun\'s acknowledgement';
@@ -188,14 +254,21 @@ for (1 .. 100) {
         local $/;
         $fh ? <$fh> // '' : '';
     };
-    last if $received =~ /\n/;
+    last if ($received =~ tr/\n//) >= 2;
     sleep 0.05;
 }
 sleep 0.2;
 my @got = map { /"key":"([^"]+)"/ } split /\n/, $received;
 is_deeply [sort @got],
-    [sort map { event_key('SecretStartReport', 's', $_) } 1 .. 3],
-    '... the service got each receipt exactly once';
+    [sort +(event_key('disconnect', 'fw', 1),
+            map { event_key('SecretStartReport', 's', $_) } 1 .. 3)],
+    '... the service got the hang-up and each receipt exactly once';
+is_deeply [map { /"type":"(\w+)"/ } split /\n/, $received],
+    ['disconnect', ('SecretStartReport') x 3], '... told apart by type';
+$c = status()->{events}{huawei}{disconnect};
+is_deeply [$c->{hand_off}{'2xx'}, $c->{hand_off}{'5xx'}, $c->{retries}],
+    [1, 2, 1], 'status: the hang-up failed twice, was handed off once, '
+    . 'its last retry acknowledged by digest';
 $c = status()->{events}{aliyun}{SecretStartReport};
 is_deeply [$c->{hand_off}{'2xx'}, $c->{hand_off}{'5xx'}], [1, 1],
     'status: one failed and one good hand-off';
@@ -211,7 +284,7 @@ like $e[0][1]{line}, qr/\A\{"dialect":"huawei","type":"callout",/,
 is $e[0][1]{key}, event_key('callout', 'r', 1), '... its key is the event\'s';
 
 $redis->stop;
-my $hangup = event_push('disconnect', event_record('disconnect', 'r', 1));
+$hangup = event_push('disconnect', event_record('disconnect', 'r', 1));
 $res = hw('/hw/redis', $hangup);
 is $res->code, 502, 'Redis stopped: 502';
 is hw('/hw/redis', $hangup)->code, 502, '... and for the retry';

@@ -27,6 +27,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use URI::Escape qw(uri_escape);
 
+use PXEvents;
 use PXNginx;
 use PXSign;
 
@@ -62,10 +63,14 @@ _EOC_
             return 200 "ok\n";
         }
         location = /cdr { provision_x_cdr huawei queue=cdrq dedup=seen; }
+        location = /numbers {
+            provision_x_receive huawei types=numStatus queue=cdrq dedup=seen;
+        }
         location = /px/status { provision_x_status; }
 _EOC_
 ok $nginx->start, 'nginx starts' or BAIL_OUT($nginx->error_log);
 
+my $numbers = 0;
 sub traffic {
     my ($tag) = @_;
     my @h = map { split /: /, $_, 2 } split /\n/,
@@ -73,6 +78,9 @@ sub traffic {
     $nginx->request(GET => '/hw', headers => \@h);
     $nginx->request(GET => '/hw');                          # refused
     $nginx->request(POST => '/cdr', body => fee_push(n => 2, tag => $tag));
+    # an event type too: two numbers never seen before
+    $nginx->request(POST => '/numbers', body => event_push('numStatus',
+        map { event_record('numStatus', $tag, ++$numbers) } 1 .. 2));
 }
 traffic('m1');
 
@@ -161,10 +169,13 @@ my @areas = qw(provision_x_rejected_total provision_x_cdr_pushes_total
     provision_x_queue_depth provision_x_queue_oldest_age_seconds
     provision_x_zone_fill_ratio provision_x_zone_refused_full_total
     provision_x_call_control_total
-    provision_x_call_control_duration_seconds_bucket provision_x_build_info);
+    provision_x_call_control_duration_seconds_bucket provision_x_build_info
+    provision_x_event_pushes_total provision_x_event_dead_lettered_total
+    provision_x_event_hand_off_total provision_x_sms_control_total
+    provision_x_sms_control_duration_seconds_bucket);
 is_deeply [grep { !$used{$_} } @areas], [],
     'it covers refusals, pushes, records, hand-offs, queues, zones, call '
-    . 'control, both latencies and the build';
+    . 'control, events by type, SMS control, the latencies and the build';
 
 # --- the scrape config, and a real Prometheus run from it ------------------
 
@@ -252,6 +263,11 @@ ok wait_until(sub {
     my $r = query('sum(provision_x_cdr_records_total{job="provision_x"})');
     return ($r->{data}{result}[0]{value}[1] // '') eq '4';
 }, 30), 'the counters arrive: 4 records';
+ok wait_until(sub {
+    my $r = query('sum(provision_x_event_records_total{job="provision_x",'
+                  . 'type="numStatus"})');
+    return ($r->{data}{result}[0]{value}[1] // '') eq '4';
+}, 30), '... and 4 number-status entries';
 
 # every rule evaluated at least once, without error, and none firing
 my $groups;
