@@ -3,7 +3,8 @@
  * zone, dead letters, refused callbacks) are rate-limited per worker, as
  * nginx-otel does its notices: at most `per_second` lines a second of
  * each kind, and the first line after a pause says how many were left
- * out.  The status page counts every case; the log stays readable.
+ * out (or, for the last ones, a line when the worker exits).  The status
+ * page counts every case; the log stays readable.
  */
 
 #ifndef NGX_HTTP_PROVISION_X_LOG_HPP
@@ -17,16 +18,22 @@ struct ngx_http_provision_x_log_limit_t {
     time_t second;
     ngx_uint_t written;
     ngx_uint_t skipped;
+    ngx_http_provision_x_log_limit_t *next; /* the limits that skipped */
+    bool listed;
 };
 
 /* A static limit: NGX_HTTP_PROVISION_X_LOG_LIMIT("queue full", 1) */
 #define NGX_HTTP_PROVISION_X_LOG_LIMIT(what, per_second)                       \
     {                                                                          \
-        what, per_second, 0, 0, 0                                              \
+        what, per_second, 0, 0, 0, NULL, false                                 \
     }
 
 /* Whether the next line of this kind may be written now. */
 bool ngx_http_provision_x_log_allowed(ngx_http_provision_x_log_limit_t *limit,
                                       ngx_log_t *log) noexcept;
+
+/* At exit: says how many lines of each kind were left out since the last
+ * line that did. */
+void ngx_http_provision_x_log_flush(ngx_log_t *log) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_LOG_HPP */

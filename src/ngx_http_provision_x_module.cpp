@@ -6,6 +6,7 @@
 #include "ngx_http_provision_x_access.hpp"
 #include "ngx_http_provision_x_apps.hpp"
 #include "ngx_http_provision_x_cdr.hpp"
+#include "ngx_http_provision_x_log.hpp"
 #include "ngx_http_provision_x_metrics.hpp"
 #include "ngx_http_provision_x_queue.hpp"
 #include "ngx_http_provision_x_redact.hpp"
@@ -1481,6 +1482,9 @@ ngx_http_provision_x_init_process(ngx_cycle_t *cycle) noexcept
 static void
 ngx_http_provision_x_exit_process(ngx_cycle_t *cycle) noexcept
 {
+    /* the counts of the last warnings left out are not lost with us */
+    ngx_http_provision_x_log_flush(cycle->log);
+
     ngx_http_provision_x_cdr_exit_process(cycle);
     ngx_http_provision_x_access_exit_process(cycle);
 }

@@ -98,6 +98,18 @@ for my $line (@lines) {
 my ($most) = sort { $b <=> $a } values %per_second;
 ok $most <= 100, "no worker logged more than 100 a second (at most $most)";
 
+# a worker that exits says how many it left out since its last line:
+# flood, then stop at once, within the second
+$sent += flood(150);
+ok $nginx->stop, 'nginx stops right after another flood';
+@lines = refusal_lines();
+$skipped = 0;
+$skipped += $_ for $nginx->error_log
+    =~ /(\d+) more "rejected callback" warnings were not logged/g;
+is scalar(@lines) + $skipped, $sent,
+    'the exiting workers counted the last ones left out'
+    or diag scalar(@lines) . " logged, $skipped left out, $sent sent";
+
 $nginx->expect_in_log(qr/rejected huawei callback/,
                       qr/warnings were not logged/);
 
