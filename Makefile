@@ -235,7 +235,9 @@ test-asan: deps
 	scripts/test-asan.sh $(NGINX_BIN) $(TOP)/$(ASAN_BUILD)/$(MODULE_NAME).so
 
 # The fault-injection build (src/ngx_http_provision_x_faults.hpp): every
-# failure point inside the gateway answers 5xx and marks nothing seen.
+# failure point inside the gateway answers 5xx and marks nothing seen
+# (t/090), and a movable clock crosses the 8 h of a Beijing-time nonce
+# (t/091).
 FAULTS_BUILD := build/faults
 FAULTS_FLAGS := -DNGX_HTTP_PROVISION_X_FAULTS=1
 
@@ -246,7 +248,7 @@ test-faults: deps-build
 	    echo '$(FAULTS_FLAGS)' >$(FAULTS_BUILD)/flags; }
 	PROVISION_X_CC_OPT="$(FAULTS_FLAGS)" $(MAKE) BUILD=$(FAULTS_BUILD) module
 	TEST_NGINX_LOAD_MODULES=$(TOP)/$(FAULTS_BUILD)/$(MODULE_NAME).so \
-	    prove -I$(TOP)/t/lib t/090-faults.t
+	    prove -I$(TOP)/t/lib t/090-faults.t t/091-beijing-clock.t
 
 test-valgrind: deps module
 	@scripts/deps.sh valgrind

@@ -168,7 +168,7 @@ ngx_http_provision_x_check_clock(ngx_http_provision_x_loc_conf_t *plcf,
                                  ngx_http_provision_x_verdict_t *v) noexcept
 {
     provision_x::clock_window w;
-    int64_t now = ngx_time();
+    int64_t now = NGX_HTTP_PROVISION_X_NOW();
 
     w.past = plcf->clock_past;
     w.future = plcf->clock_future;

@@ -473,7 +473,7 @@ ngx_http_provision_x_cdr_commit(ngx_http_request_t *r,
 
     if (dedup != NULL) {
         time_t expire =
-            ngx_time()
+            NGX_HTTP_PROVISION_X_NOW()
             + (plcf->cdr_dedup_ttl ? plcf->cdr_dedup_ttl : dedup->ttl);
         ngx_uint_t owner = ctx->app ? ctx->app->metrics_slot : 0;
         u_char body[NGX_HTTP_PROVISION_X_DIGEST_LEN];

@@ -92,11 +92,10 @@ share_of(ngx_http_provision_x_seen_ctx_t *ctx) noexcept
  * starts to refuse.
  */
 void
-warn_fill(ngx_http_provision_x_seen_ctx_t *ctx, seen_result r,
+warn_fill(ngx_http_provision_x_seen_ctx_t *ctx, seen_result r, time_t now,
           ngx_log_t *log) noexcept
 {
     seen_header *sh = ctx->sh;
-    time_t now = ngx_time();
 
     if (now - sh->warned_at < warn_interval) {
         return;
@@ -178,11 +177,12 @@ carry_over(ngx_http_provision_x_seen_ctx_t *ctx,
 {
     uint64_t entries;
     bool fits;
+    time_t now = NGX_HTTP_PROVISION_X_NOW();
 
     {
         seen_lock lock(octx->shpool);
 
-        fits = provision_x::seen_carry(octx->sh, ctx->sh, ngx_time(), &entries);
+        fits = provision_x::seen_carry(octx->sh, ctx->sh, now, &entries);
         if (fits) {
             ctx->sh->refused_full = octx->sh->refused_full;
             ctx->sh->refused_share = octx->sh->refused_share;
@@ -248,8 +248,9 @@ init_zone(ngx_shm_zone_t *shm_zone, void *data) noexcept
         ctx->shpool = octx->shpool;
 
         /* a worker killed mid-add can leave a count one too high */
+        time_t now = NGX_HTTP_PROVISION_X_NOW();
         seen_lock lock(ctx->shpool);
-        provision_x::seen_recount(ctx->sh, ngx_time());
+        provision_x::seen_recount(ctx->sh, now);
 
         return NGX_OK;
     }
@@ -288,7 +289,7 @@ init_zone(ngx_shm_zone_t *shm_zone, void *data) noexcept
 
     provision_x::seen_init(ctx->sh, buckets,
                            static_cast<provision_x::seen_kind>(ctx->kind),
-                           ngx_time(), random_salt());
+                           NGX_HTTP_PROVISION_X_NOW(), random_salt());
     ctx->shpool->data = ctx->sh;
 
     octx = old_zone(shm_zone);
@@ -485,13 +486,14 @@ ngx_http_provision_x_seen_add(ngx_http_provision_x_seen_ctx_t *ctx,
                               const u_char *digest, time_t expire,
                               ngx_uint_t owner, ngx_log_t *log) noexcept
 {
+    time_t now = NGX_HTTP_PROVISION_X_NOW();
     seen_lock lock(ctx->shpool);
 
     seen_result r = provision_x::seen_add(ctx->sh, digest, expire, owner,
-                                          share_of(ctx), ngx_time());
+                                          share_of(ctx), now);
 
     if (r == seen_result::added || r == seen_result::full) {
-        warn_fill(ctx, r, log);
+        warn_fill(ctx, r, now, log);
     }
 
     return seen_rc(r);
@@ -504,7 +506,7 @@ ngx_http_provision_x_seen_add_all(
     time_t expire, ngx_uint_t owner, ngx_log_t *log) noexcept
 {
     seen_result worst = seen_result::added;
-    time_t now = ngx_time();
+    time_t now = NGX_HTTP_PROVISION_X_NOW();
     uint64_t share = share_of(ctx);
 
     seen_lock lock(ctx->shpool);
@@ -518,7 +520,7 @@ ngx_http_provision_x_seen_add_all(
         }
     }
 
-    warn_fill(ctx, worst, log);
+    warn_fill(ctx, worst, now, log);
 
     return seen_rc(worst);
 }
@@ -527,9 +529,10 @@ ngx_uint_t
 ngx_http_provision_x_seen_contains(ngx_http_provision_x_seen_ctx_t *ctx,
                                    const u_char *digest) noexcept
 {
+    time_t now = NGX_HTTP_PROVISION_X_NOW();
     seen_lock lock(ctx->shpool);
 
-    return provision_x::seen_contains(ctx->sh, digest, ngx_time());
+    return provision_x::seen_contains(ctx->sh, digest, now);
 }
 
 /* Reads only: no lock, so a status scrape never holds up a callback. */
@@ -537,5 +540,5 @@ void
 ngx_http_provision_x_seen_stats(ngx_http_provision_x_seen_ctx_t *ctx,
                                 provision_x::seen_stats *st) noexcept
 {
-    provision_x::seen_get_stats(ctx->sh, ngx_time(), st);
+    provision_x::seen_get_stats(ctx->sh, NGX_HTTP_PROVISION_X_NOW(), st);
 }
