@@ -279,6 +279,10 @@ for (1 .. 100) {
     sleep 0.1;
 }
 ok $gone, 'the demo stops gracefully' or kill 'KILL', $pid;
+# make run logs at info, so the refusal lines the README teaches appear
+like slurp("$prefix/error.log"), qr/\[(?:info|warn)\] .*rejected huawei callback/,
+    'the demo shows refusal lines (make run logs at info)';
+
 my @bad = PXLogs::crash_lines(slurp("$prefix/error.log"));
 ok !@bad, 'the demo\'s error log holds no crash, alert or sanitizer report'
     or diag join "\n", @bad;
