@@ -92,20 +92,8 @@ sub slurp {
     return <$fh> // '';
 }
 
-# The lines the customer's service has received so far.  Its access log
-# line is written when its request ends, a moment after it answered: wait
-# for at least $want lines, and a little more for any surplus.
-sub received {
-    my ($want) = @_;
-    my @lines;
-    for (1 .. 100) {
-        @lines = grep { length } split /\n/, slurp('received.log');
-        last if @lines >= $want;
-        sleep 0.05;
-    }
-    sleep 0.1;
-    return grep { length } split /\n/, slurp('received.log');
-}
+# The lines the customer's service has received so far, at least $want.
+sub received { $nginx->log_lines('received.log', $_[0]) }
 
 sub url { $huawei{ $_[0] } ? ($_[0] eq 'smsEvent' ? '/hw/sms' : '/hw/status')
                            : "/ali/$_[0]" }

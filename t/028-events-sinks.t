@@ -247,23 +247,13 @@ is $res->code, 200, 'the platform\'s retry: 200';
 is $res->content, '{"code":0,"msg":"接收成功"}', '... Aliyun\'s acknowledgement';
 is $nginx->request(POST => '/ali/start', body => $receipts)->code, 200,
     'its duplicate (a 700 ms timeout, say)';
-my $received = '';
-for (1 .. 100) {
-    $received = do {
-        open my $fh, '<', $service->prefix . '/logs/received.log';
-        local $/;
-        $fh ? <$fh> // '' : '';
-    };
-    last if ($received =~ tr/\n//) >= 2;
-    sleep 0.05;
-}
-sleep 0.2;
-my @got = map { /"key":"([^"]+)"/ } split /\n/, $received;
+my @received = $service->log_lines('received.log', 2);
+my @got = map { /"key":"([^"]+)"/ } @received;
 is_deeply [sort @got],
     [sort +(event_key('disconnect', 'fw', 1),
             map { event_key('SecretStartReport', 's', $_) } 1 .. 3)],
     '... the service got the hang-up and each receipt exactly once';
-is_deeply [map { /"type":"(\w+)"/ } split /\n/, $received],
+is_deeply [map { /"type":"(\w+)"/ } @received],
     ['disconnect', ('SecretStartReport') x 3], '... told apart by type';
 $c = status()->{events}{huawei}{disconnect};
 is_deeply [$c->{hand_off}{'2xx'}, $c->{hand_off}{'5xx'}, $c->{retries}],

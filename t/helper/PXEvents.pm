@@ -20,8 +20,11 @@ use warnings;
 
 use Exporter 'import';
 
+use PXSign qw(huawei_headers);
+
 our @EXPORT = qw(huawei_event_types aliyun_event_types event_record
-                 event_push event_key ack_of);
+                 event_push event_key ack_of refusal_of event_dialect
+                 takes_list post_event);
 
 # Every event type of each dialect, by the line's "type".
 sub huawei_event_types {
@@ -30,6 +33,19 @@ sub huawei_event_types {
 sub aliyun_event_types {
     qw(SecretStartReport SecretRingReport SecretRecording
        NumberManagementReport)
+}
+
+# The dialect of the platform pushing $type, as the line names it.
+sub event_dialect {
+    my ($type) = @_;
+    return (grep { $_ eq $type } huawei_event_types()) ? 'huawei' : 'aliyun';
+}
+
+# A push of $type carries a list of records (number status and every
+# Aliyun receipt type); a call event or an SMS notification is one record.
+sub takes_list {
+    my ($type) = @_;
+    return $type eq 'numStatus' || event_dialect($type) eq 'aliyun';
 }
 
 # Fields whose values are JSON numbers (the others are strings; Huawei's
@@ -164,6 +180,28 @@ sub ack_of {
     return '{"code":0,"msg":"接收成功"}'
         if grep { $_ eq $type } aliyun_event_types();
     return '';
+}
+
+# The body, decoded, of a refusal of a push of $type with $status (the
+# dialect's error shape, §6.3): Huawei {"resultcode":"502",...}, Aliyun
+# {"code":502,...}.
+sub refusal_of {
+    my ($type, $status, $message) = @_;
+    return event_dialect($type) eq 'huawei'
+        ? { resultcode => "$status", resultdesc => $message }
+        : { code => $status, msg => $message };
+}
+
+# POSTs a push of $type to $url as the platform does: Huawei's signed with
+# the X-AKSK header of appKeyA, Aliyun's unsigned.
+sub post_event {
+    my ($nginx, $url, $type, $body) = @_;
+    my @headers = event_dialect($type) eq 'huawei'
+        ? map { split /: /, $_, 2 } split /\n/,
+              huawei_headers(app => 'appKeyA', secret => 'secretA')
+        : ();
+    return $nginx->request(POST => $url, body => $body,
+                           headers => \@headers);
 }
 
 1;

@@ -283,6 +283,26 @@ sub wait_log {
     return 0;
 }
 
+# The non-empty lines of logs/$name.  An access log line is written when
+# its request ends, a moment after the answer: with $at_least, waits (up
+# to 5 s) for that many lines, and a little more for any surplus.
+sub log_lines {
+    my ($self, $name, $at_least) = @_;
+    my $read = sub {
+        open my $fh, '<', "$self->{prefix}/logs/$name" or return ();
+        local $/;
+        return grep { length } split /\n/, <$fh> // '';
+    };
+    if (defined $at_least) {
+        for (1 .. 100) {
+            last if $read->() >= $at_least;
+            sleep 0.05;
+        }
+        sleep 0.1;
+    }
+    return $read->();
+}
+
 sub error_log {
     my ($self) = @_;
     open my $fh, '<', "$self->{prefix}/logs/error.log" or return '';
