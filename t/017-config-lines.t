@@ -20,16 +20,6 @@ chmod 0600, glob "$secrets/*.key";
 
 my $nginx = PXNginx->new(name => 'config-lines');
 
-# the line of the configuration that holds $text
-sub line_of {
-    my ($text) = @_;
-    open my $fh, '<', $nginx->prefix . '/conf/nginx.conf' or die $!;
-    while (my $line = <$fh>) {
-        return $. if index($line, $text) >= 0;
-    }
-    return -1;
-}
-
 my $apps = <<"_EOC_";
     provision_x_app appKeyA secret=$secrets/huawei-a.key;
     provision_x_nonce_zone zone=nonces:1m;
@@ -73,7 +63,8 @@ _EOC_
     isnt $rc, 0, "nginx -t refuses \"$directive\"";
     my ($line) = $out =~ $message;
     ok defined $line, '... with the message' or diag $out;
-    is $line, line_of($directive), '... at the line that names the zone';
+    is $line, $nginx->config_line($directive),
+        '... at the line that names the zone';
 }
 
 $nginx->write_config(http => <<"_EOC_", server => <<'_EOC_');
@@ -95,7 +86,7 @@ _EOC_
 _EOC_
 my ($rc, $out) = $nginx->test_config;
 is $rc, 0, 'shared zones are allowed' or diag $out;
-my ($signed, $open_q, $open_d) = map { line_of($_) }
+my ($signed, $open_q, $open_d) = map { $nginx->config_line($_) }
     'provision_x_cdr huawei queue=q', 'provision_x_cdr aliyun queue=q',
     'provision_x_cdr aliyun forward=/f';
 like $out, qr/\[warn\] queue zone "q" takes pushes from a receiver that verifies nothing \(\S+nginx\.conf:$open_q\) and from a signed one \(\S+nginx\.conf:$signed\): whoever reaches the first can fill it for both; give each its own zone$/m,

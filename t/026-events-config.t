@@ -24,15 +24,6 @@ chmod 0600, glob "$secrets/*.key";
 
 my $nginx = PXNginx->new(name => 'events-config');
 
-sub line_of {
-    my ($text) = @_;
-    open my $fh, '<', $nginx->prefix . '/conf/nginx.conf' or die $!;
-    while (my $line = <$fh>) {
-        return $. if index($line, $text) >= 0;
-    }
-    return -1;
-}
-
 my $http = <<'_EOC_';
     provision_x_dedup_zone zone=dedup:1m;
     provision_x_queue_zone zone=q:1m;
@@ -101,7 +92,7 @@ for my $case (@refused) {
     isnt $rc, 0, "nginx -t refuses: $directive";
     like $out, $message, '... saying why' or diag $out;
     my ($line) = $out =~ /\[emerg\].* in \S+nginx\.conf:(\d+)/;
-    is $line, line_of($directive), '... at its line';
+    is $line, $nginx->config_line($directive), '... at its line';
 }
 
 my @accepted = (

@@ -17,16 +17,6 @@ chmod 0600, glob "$secrets/*.key";
 
 my $nginx = PXNginx->new(name => 'interface-config');
 
-# the line of the configuration that holds $text
-sub line_of {
-    my ($text) = @_;
-    open my $fh, '<', $nginx->prefix . '/conf/nginx.conf' or die $!;
-    while (my $line = <$fh>) {
-        return $. if index($line, $text) >= 0;
-    }
-    return -1;
-}
-
 my $apps = <<"_EOC_";
     provision_x_app testId secret=$secrets/pop-test.key;
     provision_x_app appKeyA secret=$secrets/huawei-a.key;
@@ -81,7 +71,7 @@ for my $case (@cases) {
     isnt $rc, 0, "nginx -t refuses: $directive";
     my ($line) = $out =~ /$message.*? in \S+nginx\.conf:(\d+)/;
     ok defined $line, '... with the message' or diag $out;
-    is $line, line_of($directive), '... at its line';
+    is $line, $nginx->config_line($directive), '... at its line';
 }
 
 # without keys, at the line of provision_x_interface
@@ -95,7 +85,7 @@ $nginx->write_config(
         qr/"provision_x_interface" needs "provision_x_api_key" in its location or above, in \S+nginx\.conf:(\d+)/,
         '... saying so';
     my ($line) = $out =~ /nginx\.conf:(\d+)/;
-    is $line, line_of('provision_x_interface;'), '... at its line';
+    is $line, $nginx->config_line('provision_x_interface;'), '... at its line';
 }
 
 # ---- the README's complete configuration --------------------------------

@@ -102,6 +102,17 @@ sub expect_in_log {
 sub prefix { $_[0]{prefix} }
 sub port   { $_[0]{port} }
 
+# The line of the written nginx.conf that holds $text (-1: none), to check
+# that nginx -t names the line at fault.
+sub config_line {
+    my ($self, $text) = @_;
+    open my $fh, '<', "$self->{prefix}/conf/nginx.conf" or die $!;
+    while (my $line = <$fh>) {
+        return $. if index($line, $text) >= 0;
+    }
+    return -1;
+}
+
 sub write_config {
     my ($self, %a) = @_;
     $self->{$_} = $a{$_}
