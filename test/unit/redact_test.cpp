@@ -109,6 +109,33 @@ TEST(Redact, SeveralInOneLine)
                   "PasswordDigest=P1x"));
 }
 
+// The scan skips 16 bytes at a time: a credential is found at every
+// offset, after fillers that look like its first bytes or hold none.
+TEST(Redact, FoundAtEveryOffsetOfTheSkippingScan)
+{
+    for (const char *filler : {"b", "S", "A%", "\x05", "pX"}) {
+        for (size_t k = 0; k < 40; k++) {
+            std::string head;
+            while (head.size() < k) {
+                head += filler;
+            }
+            head.resize(k);
+
+            for (const char *credential :
+                 {"&signature=SECRET12&z=1", " X-AKSK: digest=SECRET12",
+                  " Authorization: Bearer SECRET12",
+                  " PasswordDigest=\"SECRET12\""})
+            {
+                std::string line = head + credential;
+                std::string masked = red(line);
+                SCOPED_TRACE(line);
+                EXPECT_EQ(std::string::npos, masked.find("SECRET12"));
+                EXPECT_EQ(0u, masked.compare(0, k, head));
+            }
+        }
+    }
+}
+
 TEST(Redact, NeverLongerAndIdempotent)
 {
     const std::string lines[] = {"?signature=abcdefgh",
