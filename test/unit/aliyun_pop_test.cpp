@@ -10,21 +10,13 @@
 #include "signing_vectors.hpp"
 
 using namespace provision_x;
-using px_test::family;
 using px_test::field;
 using px_test::fill_params;
+using px_test::for_each_vector;
 
 TEST(AliyunPopVectors, AllIntermediatesAndSignedQuery)
 {
-    json_t *arr = family("aliyun_pop");
-    ASSERT_NE(nullptr, arr);
-    ASSERT_EQ(6u, json_array_size(arr));
-
-    std::size_t i;
-    json_t *vec;
-    json_array_foreach(arr, i, vec)
-    {
-        SCOPED_TRACE(std::string(field(vec, "name")));
+    for_each_vector("aliyun_pop", 6, [&](json_t *vec) {
         std::string_view method = field(vec, "method");
         std::string_view secret = field(vec, "secret");
         param_list params(32);
@@ -61,7 +53,7 @@ TEST(AliyunPopVectors, AllIntermediatesAndSignedQuery)
         ASSERT_NE(nullptr, back.find("Signature"));
         EXPECT_EQ(field(vec, "base64"), back.find("Signature")->value);
         EXPECT_EQ(params.size() + 1, back.size());
-    }
+    });
 }
 
 namespace {

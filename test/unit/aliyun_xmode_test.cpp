@@ -14,6 +14,7 @@ using namespace provision_x;
 using px_test::family;
 using px_test::field;
 using px_test::fill_params;
+using px_test::for_each_vector;
 using px_test::url_encoded;
 
 namespace {
@@ -59,15 +60,7 @@ wire_query(json_t *vec, std::string_view signature_on_wire)
 
 TEST(AliyunXmodeVectors, IntermediatesAndAllReadings)
 {
-    json_t *arr = family("aliyun_xmode");
-    ASSERT_NE(nullptr, arr);
-    ASSERT_EQ(6u, json_array_size(arr));
-
-    std::size_t i;
-    json_t *vec;
-    json_array_foreach(arr, i, vec)
-    {
-        SCOPED_TRACE(std::string(field(vec, "name")));
+    for_each_vector("aliyun_xmode", 6, [&](json_t *vec) {
         std::string_view secret = field(vec, "secret");
         param_list params(32);
         fill_params(vec, params);
@@ -108,19 +101,12 @@ TEST(AliyunXmodeVectors, IntermediatesAndAllReadings)
         s.clear();
         ASSERT_TRUE(xmode_string_to_sign(params, reading_a3, s));
         EXPECT_EQ(field(vec, "encryptStr"), s);
-    }
+    });
 }
 
 TEST(AliyunXmodeVectors, VerifyReceivedValueInEveryForm)
 {
-    json_t *arr = family("aliyun_xmode");
-    ASSERT_NE(nullptr, arr);
-
-    std::size_t i;
-    json_t *vec;
-    json_array_foreach(arr, i, vec)
-    {
-        SCOPED_TRACE(std::string(field(vec, "name")));
+    for_each_vector("aliyun_xmode", 0, [&](json_t *vec) {
         std::string_view secret = field(vec, "secret");
         std::string b64(field(vec, "base64"));
         std::string param_value(field(vec, "signature_param"));
@@ -160,19 +146,12 @@ TEST(AliyunXmodeVectors, VerifyReceivedValueInEveryForm)
             EXPECT_EQ(sig_error::mismatch,
                       xmode_verify(params, wrong_key, reading_p, scratch));
         }
-    }
+    });
 }
 
 TEST(AliyunXmodeVectors, FullPipelineFromTheWire)
 {
-    json_t *arr = family("aliyun_xmode");
-    ASSERT_NE(nullptr, arr);
-
-    std::size_t i;
-    json_t *vec;
-    json_array_foreach(arr, i, vec)
-    {
-        SCOPED_TRACE(std::string(field(vec, "name")));
+    for_each_vector("aliyun_xmode", 0, [&](json_t *vec) {
         std::string_view secret = field(vec, "secret");
         std::string param_value(field(vec, "signature_param"));
 
@@ -193,7 +172,7 @@ TEST(AliyunXmodeVectors, FullPipelineFromTheWire)
             EXPECT_EQ(sig_error::ok,
                       xmode_verify(params, secret, reading_p, scratch));
         }
-    }
+    });
 }
 
 TEST(AliyunXmode, TamperedInputsAreRejected)
@@ -304,14 +283,7 @@ TEST(SignatureTextMatches, Forms)
 
 TEST(AliyunXmodeVectors, PreparedKeysGiveEveryReadingsSignature)
 {
-    json_t *arr = family("aliyun_xmode");
-    ASSERT_NE(nullptr, arr);
-
-    std::size_t i;
-    json_t *vec;
-    json_array_foreach(arr, i, vec)
-    {
-        SCOPED_TRACE(std::string(field(vec, "name")));
+    for_each_vector("aliyun_xmode", 0, [&](json_t *vec) {
         std::string_view secret = field(vec, "secret");
         param_list params(32);
         fill_params(vec, params);
@@ -334,7 +306,7 @@ TEST(AliyunXmodeVectors, PreparedKeysGiveEveryReadingsSignature)
         ASSERT_EQ(sig_error::ok,
                   xmode_expected(params, plain, reading_a3, scratch, e));
         EXPECT_EQ(field(vec, "alt_single_encode_base64"), as_view(e));
-    }
+    });
 }
 
 TEST(AliyunXmodeVectors, PreparedKeyFailureIsNotAMismatch)

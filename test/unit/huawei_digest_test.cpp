@@ -15,18 +15,11 @@
 using namespace provision_x;
 using px_test::family;
 using px_test::field;
+using px_test::for_each_vector;
 
 TEST(HuaweiXakskVectors, DigestBuildParseVerify)
 {
-    json_t *arr = family("huawei_xaksk");
-    ASSERT_NE(nullptr, arr);
-    ASSERT_EQ(6u, json_array_size(arr));
-
-    std::size_t i;
-    json_t *vec;
-    json_array_foreach(arr, i, vec)
-    {
-        SCOPED_TRACE(std::string(field(vec, "name")));
+    for_each_vector("huawei_xaksk", 6, [&](json_t *vec) {
         std::string_view key = field(vec, "appKey");
         std::string_view secret = field(vec, "appSecret");
         std::string_view nonce = field(vec, "nonce");
@@ -101,7 +94,7 @@ TEST(HuaweiXakskVectors, DigestBuildParseVerify)
         ASSERT_EQ(xaksk_error::ok, parse_username_token(spaced, tok2));
         EXPECT_EQ(sig_error::ok, aksk_verify(secret, tok2.nonce, tok2.created,
                                              tok2.password_digest));
-    }
+    });
 }
 
 TEST(HuaweiXaksk, TamperedDigestNonceOrCreatedFails)
@@ -200,15 +193,7 @@ TEST(HuaweiXaksk, FreshNonceRoundTrip)
 
 TEST(HuaweiXwsseVectors, RawAndHexVariants)
 {
-    json_t *arr = family("huawei_xwsse");
-    ASSERT_NE(nullptr, arr);
-    ASSERT_EQ(6u, json_array_size(arr));
-
-    std::size_t i;
-    json_t *vec;
-    json_array_foreach(arr, i, vec)
-    {
-        SCOPED_TRACE(std::string(field(vec, "name")));
+    for_each_vector("huawei_xwsse", 6, [&](json_t *vec) {
         std::string_view secret = field(vec, "appSecret");
         std::string_view nonce = field(vec, "nonce");
         std::string_view created = field(vec, "created");
@@ -272,20 +257,12 @@ TEST(HuaweiXwsseVectors, RawAndHexVariants)
                                  + std::string(created) + "\"";
         ASSERT_EQ(xaksk_error::ok, parse_username_token(hex_header, tok));
         EXPECT_EQ(hex_b64, tok.password_digest);
-    }
+    });
 }
 
 TEST(HuaweiVoicecallVectors, Digest)
 {
-    json_t *arr = family("huawei_voicecall_variant");
-    ASSERT_NE(nullptr, arr);
-    ASSERT_EQ(6u, json_array_size(arr));
-
-    std::size_t i;
-    json_t *vec;
-    json_array_foreach(arr, i, vec)
-    {
-        SCOPED_TRACE(std::string(field(vec, "name")));
+    for_each_vector("huawei_voicecall_variant", 6, [&](json_t *vec) {
         std::string_view secret = field(vec, "appSecret");
         std::string_view url = field(vec, "url");
         std::string_view nonce = field(vec, "nonce");
@@ -308,7 +285,7 @@ TEST(HuaweiVoicecallVectors, Digest)
         sha256_base64 aksk;
         ASSERT_EQ(sig_error::ok, aksk_digest(secret, nonce, created, aksk));
         EXPECT_NE(as_view(aksk), as_view(b64));
-    }
+    });
 }
 
 TEST(Describe, SigErrors)

@@ -18,6 +18,7 @@
 using namespace provision_x;
 using px_test::family;
 using px_test::field;
+using px_test::for_each_vector;
 
 namespace {
 
@@ -286,16 +287,7 @@ TEST(InterfaceEnvelope, LongUnknownFieldIsCutAtACharacter)
 
 TEST(InterfacePop, VectorsReproduceThroughThePayload)
 {
-    json_t *arr = family("aliyun_pop");
-    ASSERT_NE(nullptr, arr);
-    ASSERT_EQ(6u, json_array_size(arr));
-
-    std::size_t i;
-    json_t *vec;
-    json_array_foreach(arr, i, vec)
-    {
-        SCOPED_TRACE(std::string(field(vec, "name")));
-
+    for_each_vector("aliyun_pop", 6, [&](json_t *vec) {
         // what a caller sends: the vector's parameters less the gateway's
         json_t *payload = json_object();
         const char *key;
@@ -351,7 +343,7 @@ TEST(InterfacePop, VectorsReproduceThroughThePayload)
         EXPECT_EQ("", call.authorization);
         EXPECT_EQ(std::string::npos, call.query.find(secret));
         EXPECT_EQ(std::string::npos, call.body.find(secret));
-    }
+    });
 }
 
 TEST(InterfacePop, TheGatewayFillsTheCommonParameters)
@@ -465,15 +457,7 @@ TEST(InterfacePop, AnUnusableNonceOrTimestampIsTheGatewaysFault)
 
 TEST(InterfaceHuawei, VectorsReproduceThroughThePayload)
 {
-    json_t *arr = family("huawei_xaksk");
-    ASSERT_NE(nullptr, arr);
-    ASSERT_EQ(6u, json_array_size(arr));
-
-    std::size_t i;
-    json_t *vec;
-    json_array_foreach(arr, i, vec)
-    {
-        SCOPED_TRACE(std::string(field(vec, "name")));
+    for_each_vector("huawei_xaksk", 6, [&](json_t *vec) {
         std::string app(field(vec, "appKey"));
         std::string secret(field(vec, "appSecret"));
         signing_inputs in = {field(vec, "nonce"), field(vec, "created")};
@@ -497,7 +481,7 @@ TEST(InterfaceHuawei, VectorsReproduceThroughThePayload)
         EXPECT_EQ("", call.body);
         EXPECT_EQ("application/json;charset=UTF-8", call.content_type);
         EXPECT_EQ(std::string::npos, call.x_aksk.find(secret));
-    }
+    });
 }
 
 TEST(InterfaceHuawei, ABodyMeansPostAndGoesOutCompact)

@@ -79,6 +79,27 @@ field(json_t *obj, const char *key)
     return std::string_view(json_string_value(v), json_string_length(v));
 }
 
+// Runs check(vec) on every vector of the family, each under its name,
+// after checking the family holds `count` of them (0: any number).
+template <class Check>
+void
+for_each_vector(const char *name, std::size_t count, Check check)
+{
+    json_t *arr = family(name);
+    ASSERT_NE(nullptr, arr);
+    if (count != 0) {
+        ASSERT_EQ(count, json_array_size(arr));
+    }
+
+    std::size_t i;
+    json_t *vec;
+    json_array_foreach(arr, i, vec)
+    {
+        SCOPED_TRACE(std::string(field(vec, "name")));
+        check(vec);
+    }
+}
+
 // Adds every member of the vector's "params" object (values as given,
 // i.e. before any encoding) to `list`.
 inline void
