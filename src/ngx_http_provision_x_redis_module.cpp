@@ -83,6 +83,13 @@ struct ngx_http_provision_x_redis_ctx_t {
     unsigned verdict_due : 1; /* the preamble's replies were read */
 };
 
+static ngx_http_provision_x_redis_ctx_t *
+ngx_http_provision_x_redis_get_ctx(ngx_http_request_t *r) noexcept
+{
+    return static_cast<ngx_http_provision_x_redis_ctx_t *>(
+        ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
+}
+
 static char ngx_http_provision_x_redis_sha1[provision_x::redis_sha1_hex_size];
 static bool ngx_http_provision_x_redis_sha1_ready;
 
@@ -370,8 +377,8 @@ ngx_http_provision_x_redis_create_request(ngx_http_request_t *r) noexcept
 {
     ngx_http_provision_x_redis_loc_conf_t *rlcf =
         ngx_http_provision_x_redis_loc_conf(r);
-    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
-        ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_redis_ctx_t *rctx =
+        ngx_http_provision_x_redis_get_ctx(r);
     ngx_http_provision_x_redis_write_t *w = rctx->write;
 
     provision_x::redis_sink_params params;
@@ -418,8 +425,8 @@ ngx_http_provision_x_redis_reinit_request(ngx_http_request_t *r) noexcept
 {
     ngx_http_provision_x_redis_loc_conf_t *rlcf =
         ngx_http_provision_x_redis_loc_conf(r);
-    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
-        ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_redis_ctx_t *rctx =
+        ngx_http_provision_x_redis_get_ctx(r);
 
     /* the next upstream gets the whole exchange again */
     rctx->handshake = ngx_http_provision_x_redis_needs_handshake(rlcf);
@@ -463,8 +470,8 @@ static void
 ngx_http_provision_x_redis_write_script(ngx_http_request_t *r,
                                         ngx_http_upstream_t *u) noexcept
 {
-    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
-        ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_redis_ctx_t *rctx =
+        ngx_http_provision_x_redis_get_ctx(r);
     ngx_connection_t *c = u->peer.connection;
 
     ngx_chain_t *rest = c->send_chain(c, rctx->script, 0);
@@ -562,8 +569,8 @@ ngx_http_provision_x_redis_process_header(ngx_http_request_t *r) noexcept
 {
     ngx_http_provision_x_redis_loc_conf_t *rlcf =
         ngx_http_provision_x_redis_loc_conf(r);
-    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
-        ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_redis_ctx_t *rctx =
+        ngx_http_provision_x_redis_get_ctx(r);
     ngx_http_provision_x_redis_write_t *w = rctx->write;
     ngx_http_upstream_t *u = r->upstream;
 
@@ -649,8 +656,8 @@ ngx_http_provision_x_redis_finalize_request(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_provision_x_redis_handler(ngx_http_request_t *r) noexcept
 {
-    auto *rctx = static_cast<ngx_http_provision_x_redis_ctx_t *>(
-        ngx_http_get_module_ctx(r, ngx_http_provision_x_redis_module));
+    ngx_http_provision_x_redis_ctx_t *rctx =
+        ngx_http_provision_x_redis_get_ctx(r);
 
     if (rctx == NULL || rctx->write->n == 0) {
         /* only the CDR sink's subrequest has records to write */
