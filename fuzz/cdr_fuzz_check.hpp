@@ -117,6 +117,18 @@ check_lines(const cdr_push &p)
             size_t n = cdr_write_line(p, i, m, buf.get(), bound);
 
             CHECK(n > 0 && n <= bound);
+
+            /* the queue's pieces join into the same line */
+            std::unique_ptr<char[]> head(new char[bound]);
+            cdr_line_pieces pieces;
+            CHECK(cdr_write_line_pieces(p, i, m, head.get(), bound, &pieces)
+                  > 0);
+            std::string joined;
+            for (std::string_view piece : pieces.piece) {
+                joined.append(piece.data(), piece.size());
+            }
+            CHECK(joined == std::string_view(buf.get(), n));
+
             CHECK(std::memchr(buf.get(), '\n', n) == nullptr);
             CHECK(std::memchr(buf.get(), '\r', n) == nullptr);
             CHECK(is_utf8(std::string_view(buf.get(), n)));

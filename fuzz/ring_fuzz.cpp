@@ -25,9 +25,11 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include "../test/unit/ring_test_util.hpp"
 #include "core/ring.hpp"
 
 using namespace provision_x;
+using ring_test::string_at;
 
 namespace {
 
@@ -110,13 +112,6 @@ uint64_t
 entry(size_t len)
 {
     return (sizeof(ring_rec) + len + 7) / 8 * 8;
-}
-
-ring_bytes
-string_at(const void *items, size_t i) noexcept
-{
-    auto *s = static_cast<const std::string *>(items);
-    return {s[i].data(), s[i].size()};
 }
 
 /* walks the ring against the model's records, in place */

@@ -540,6 +540,50 @@ ngx_http_provision_x_cdr_seen_body(ngx_http_provision_x_loc_conf_t *plcf,
 }
 
 /*
+ * The new records' lines, in pieces (provision_x::cdr_write_line_pieces):
+ * their heads one after the other in one buffer, and their records where
+ * the parse left them, so that no sink needs a copy of each line first.
+ * The pages of the buffer past what the heads really take (the bound
+ * counts every byte escaped) are never touched.
+ */
+static ngx_int_t
+ngx_http_provision_x_cdr_write_lines(ngx_http_request_t *r,
+                                     ngx_http_provision_x_cdr_t *cdr) noexcept
+{
+    const cdr_push &push = *cdr->push;
+    size_t total = 0;
+
+    if (cdr->fresh == 0) {
+        return NGX_OK;
+    }
+
+    for (ngx_uint_t k = 0; k < cdr->fresh; k++) {
+        total += provision_x::cdr_line_bound(push, cdr->records[k] - &push[0],
+                                             cdr->meta);
+    }
+
+    u_char *p = static_cast<u_char *>(ngx_pnalloc(r->pool, total));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    u_char *end = p + total;
+
+    for (ngx_uint_t k = 0; k < cdr->fresh; k++) {
+        size_t n = provision_x::cdr_write_line_pieces(
+            push, cdr->records[k] - &push[0], cdr->meta,
+            reinterpret_cast<char *>(p), end - p, &cdr->lines[k]);
+        if (n == 0) {
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    return NGX_OK;
+}
+
+/*
  * Splits the push into new records (their lines and keys), duplicates
  * and invalid ones.
  */
@@ -552,16 +596,23 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
     ngx_http_provision_x_seen_ctx_t *dedup =
         ngx_http_provision_x_cdr_dedup(plcf);
 
-    cdr->lines = static_cast<ngx_str_t *>(
-        ngx_palloc(r->pool, push.size() * sizeof(ngx_str_t)));
+    cdr->lines = static_cast<provision_x::cdr_line_pieces *>(ngx_palloc(
+        r->pool, push.size() * sizeof(provision_x::cdr_line_pieces)));
     cdr->keys = static_cast<u_char(*)[NGX_HTTP_PROVISION_X_DIGEST_LEN]>(
         ngx_pnalloc(r->pool, push.size() * NGX_HTTP_PROVISION_X_DIGEST_LEN));
     cdr->records = static_cast<const provision_x::cdr_record **>(ngx_palloc(
         r->pool, push.size() * sizeof(const provision_x::cdr_record *)));
+    u_char *known = static_cast<u_char *>(ngx_pcalloc(r->pool, push.size()));
     if (cdr->lines == NULL || cdr->keys == NULL || cdr->records == NULL
-        || NGX_HTTP_PROVISION_X_FAULT("cdr_lines"))
+        || known == NULL || NGX_HTTP_PROVISION_X_FAULT("cdr_lines"))
     {
         return NGX_ERROR;
+    }
+
+    if (dedup != NULL && push.size() != 0) {
+        ngx_http_provision_x_seen_contains_each(dedup, push[0].key_digest,
+                                                sizeof(provision_x::cdr_record),
+                                                push.size(), known);
     }
 
     for (size_t i = 0; i < push.size(); i++) {
@@ -586,8 +637,7 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
             continue;
         }
 
-        if (dedup != NULL
-            && ngx_http_provision_x_seen_contains(dedup, rec.key_digest)) {
+        if (known[i]) {
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "provision_x: %s record %uz was handed off "
                            "before",
@@ -596,27 +646,13 @@ ngx_http_provision_x_cdr_classify(ngx_http_request_t *r,
             continue;
         }
 
-        size_t bound = provision_x::cdr_line_bound(push, i, cdr->meta);
-        u_char *line = static_cast<u_char *>(ngx_pnalloc(r->pool, bound));
-        if (line == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_str_t *s = &cdr->lines[cdr->fresh];
-        s->data = line;
-        s->len = provision_x::cdr_write_line(
-            push, i, cdr->meta, reinterpret_cast<char *>(line), bound);
-        if (s->len == 0) {
-            return NGX_ERROR;
-        }
-
         ngx_memcpy(cdr->keys[cdr->fresh], rec.key_digest,
                    NGX_HTTP_PROVISION_X_DIGEST_LEN);
         cdr->records[cdr->fresh] = &rec;
         cdr->fresh++;
     }
 
-    return NGX_OK;
+    return ngx_http_provision_x_cdr_write_lines(r, cdr);
 }
 
 /* a push the parse refused as a whole: its dialect's 4xx, or a 5xx for

@@ -24,7 +24,10 @@ struct ngx_http_provision_x_cdr_t {
      * the parse, or an identical retry, told it) */
     ngx_uint_t type;
     provision_x::cdr_line_meta meta;
-    ngx_str_t *lines; /* NDJSON lines of the new records */
+    /* the new records' NDJSON lines, in pieces: their heads in the pool,
+     * their records in the parser's copy of the body (this handler call
+     * only) */
+    provision_x::cdr_line_pieces *lines;
     u_char (*keys)[NGX_HTTP_PROVISION_X_DIGEST_LEN];
     const provision_x::cdr_record **records; /* the new records */
     ngx_uint_t fresh;

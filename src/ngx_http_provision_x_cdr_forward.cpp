@@ -18,7 +18,7 @@ ngx_http_provision_x_cdr_forward_hand_off(
     size_t len = 0;
 
     for (ngx_uint_t i = 0; i < cdr->fresh; i++) {
-        len += cdr->lines[i].len + 1;
+        len += cdr->lines[i].size() + 1;
     }
 
     ngx_buf_t *b = ngx_create_temp_buf(r->pool, len);
@@ -30,7 +30,9 @@ ngx_http_provision_x_cdr_forward_hand_off(
     }
 
     for (ngx_uint_t i = 0; i < cdr->fresh; i++) {
-        b->last = ngx_cpymem(b->last, cdr->lines[i].data, cdr->lines[i].len);
+        for (std::string_view piece : cdr->lines[i].piece) {
+            b->last = ngx_cpymem(b->last, piece.data(), piece.size());
+        }
         *b->last++ = '\n';
     }
 

@@ -31,16 +31,28 @@ ngx_http_provision_x_cdr_redis_write(ngx_http_request_t *r,
     for (ngx_uint_t i = 0; i < cdr->fresh; i++) {
         const provision_x::cdr_record *rec = cdr->records[i];
 
-        /* the push keeps key components; the printable key is made here */
+        /*
+         * the push keeps key components; the printable key is made here,
+         * and the line joined: the write outlives the parse, which its
+         * record's piece points into (a retry with the script itself)
+         */
         auto *key = static_cast<char *>(ngx_pnalloc(r->pool, rec->key_len));
-        if (key == NULL) {
+        auto *line =
+            static_cast<u_char *>(ngx_pnalloc(r->pool, cdr->lines[i].size()));
+        if (key == NULL || line == NULL) {
             return NULL;
         }
 
         size_t n = provision_x::cdr_write_key(push, rec - push.begin(), key,
                                               rec->key_len);
+        u_char *end = line;
 
-        records[i].line = provision_x::view(cdr->lines[i]);
+        for (std::string_view piece : cdr->lines[i].piece) {
+            end = ngx_cpymem(end, piece.data(), piece.size());
+        }
+
+        records[i].line =
+            std::string_view(reinterpret_cast<char *>(line), end - line);
         records[i].key = std::string_view(key, n);
         std::string_view app =
             cdr->meta.app.empty() ? rec->tenant : cdr->meta.app;

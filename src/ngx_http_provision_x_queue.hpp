@@ -9,6 +9,8 @@
 
 #include "ngx_http_provision_x.hpp"
 
+#include "core/cdr.hpp"
+
 extern "C" {
 extern ngx_module_t ngx_http_provision_x_queue_module;
 }
@@ -44,10 +46,12 @@ ngx_shm_zone_t *ngx_http_provision_x_queue_ref(ngx_conf_t *cf,
 
 /*
  * Request time: appends all n records (each one NDJSON line, without the
- * newline) under one lock, or none of them.
+ * newline, in the pieces provision_x::cdr_write_line_pieces gave) under
+ * one lock, or none of them.
  */
 ngx_http_provision_x_queue_rc_e
-ngx_http_provision_x_queue_push(ngx_shm_zone_t *zone, const ngx_str_t *records,
+ngx_http_provision_x_queue_push(ngx_shm_zone_t *zone,
+                                const provision_x::cdr_line_pieces *lines,
                                 ngx_uint_t n, ngx_log_t *log) noexcept;
 
 /* Records not yet acknowledged, without the lock: for log variables. */

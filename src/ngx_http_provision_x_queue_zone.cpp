@@ -72,12 +72,18 @@ private:
     ring_header *sh_;
 };
 
-provision_x::ring_bytes
+provision_x::ring_record
 record_at(const void *items, size_t i) noexcept
 {
-    auto *records = static_cast<const ngx_str_t *>(items);
+    const provision_x::cdr_line_pieces &line =
+        static_cast<const provision_x::cdr_line_pieces *>(items)[i];
+    provision_x::ring_record record;
 
-    return {records[i].data, records[i].len};
+    for (size_t k = 0; k < 3; k++) {
+        record.piece[k] = {line.piece[k].data(), line.piece[k].size()};
+    }
+
+    return record;
 }
 
 } // namespace
@@ -95,12 +101,13 @@ ngx_http_provision_x_queue_repair(ctx_t *ctx, ngx_log_t *log) noexcept
 }
 
 ngx_http_provision_x_queue_rc_e
-ngx_http_provision_x_queue_push(ngx_shm_zone_t *zone, const ngx_str_t *records,
+ngx_http_provision_x_queue_push(ngx_shm_zone_t *zone,
+                                const provision_x::cdr_line_pieces *lines,
                                 ngx_uint_t n, ngx_log_t *log) noexcept
 {
     auto *ctx = static_cast<ctx_t *>(zone->data);
     ring_header *sh = ctx->sh;
-    provision_x::ring_batch batch{records, n, record_at};
+    provision_x::ring_batch batch{lines, n, record_at};
     uint64_t total = provision_x::ring_batch_bytes(batch);
 
     if (total > sh->cap) {

@@ -535,6 +535,23 @@ ngx_http_provision_x_seen_contains(ngx_http_provision_x_seen_ctx_t *ctx,
     return provision_x::seen_contains(ctx->sh, digest, now);
 }
 
+void
+ngx_http_provision_x_seen_contains_each(ngx_http_provision_x_seen_ctx_t *ctx,
+                                        const u_char *first, size_t stride,
+                                        ngx_uint_t n, u_char *known) noexcept
+{
+    for (ngx_uint_t i = 0; i < n; i++) {
+        provision_x::seen_prefetch(ctx->sh, first + i * stride);
+    }
+
+    time_t now = NGX_HTTP_PROVISION_X_NOW();
+    seen_lock lock(ctx->shpool);
+
+    for (ngx_uint_t i = 0; i < n; i++) {
+        known[i] = provision_x::seen_contains(ctx->sh, first + i * stride, now);
+    }
+}
+
 /* Reads only: no lock, so a status scrape never holds up a callback. */
 void
 ngx_http_provision_x_seen_stats(ngx_http_provision_x_seen_ctx_t *ctx,

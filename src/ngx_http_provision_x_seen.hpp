@@ -51,6 +51,16 @@ ngx_uint_t
 ngx_http_provision_x_seen_contains(ngx_http_provision_x_seen_ctx_t *ctx,
                                    const u_char *digest) noexcept;
 
+/*
+ * known[i] = whether the zone holds the i-th of n digests, which lie
+ * `stride` bytes apart from `first` on: under one lock, every bucket
+ * prefetched before it.
+ */
+void
+ngx_http_provision_x_seen_contains_each(ngx_http_provision_x_seen_ctx_t *ctx,
+                                        const u_char *first, size_t stride,
+                                        ngx_uint_t n, u_char *known) noexcept;
+
 void ngx_http_provision_x_seen_stats(ngx_http_provision_x_seen_ctx_t *ctx,
                                      provision_x::seen_stats *st) noexcept;
 

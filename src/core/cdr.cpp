@@ -3221,17 +3221,18 @@ cdr_line_bound(const cdr_push &push, size_t i,
            + escaped_bound(meta.received) + escaped_bound(r.reason) + body;
 }
 
-size_t
-cdr_write_line(const cdr_push &push, size_t i, const cdr_line_meta &meta,
-               char *buf, size_t cap) noexcept
+namespace {
+
+/*
+ * Writes record i's line into w up to where its record goes; true when
+ * the record's own bytes go there as they came (the caller copies them
+ * and closes the line), false when w got the whole line.
+ */
+bool
+write_line(line_writer &w, const cdr_push &push, size_t i,
+           const cdr_line_meta &meta) noexcept
 {
-    if (i >= push.size() || buf == nullptr) {
-        return 0;
-    }
-
     const cdr_record &r = push[i];
-    line_writer w{buf, buf + cap, true};
-
     std::string_view type = type_names[static_cast<size_t>(push.type())];
 
     w.put("{\"dialect\":\"");
@@ -3263,19 +3264,66 @@ cdr_write_line(const cdr_push &push, size_t i, const cdr_line_meta &meta,
         } else {
             w.ok = false;
         }
-        w.put('"');
-    } else {
-        w.put("\",\"record\":");
-        if (r.compact) {
-            w.put(r.raw.data(), r.raw.size());
-        } else {
-            w.minify(r.raw);
-        }
+        w.put("\"}");
+        return false;
     }
 
+    w.put("\",\"record\":");
+    if (r.compact) {
+        return true;
+    }
+
+    w.minify(r.raw);
     w.put('}');
+    return false;
+}
+
+} // namespace
+
+size_t
+cdr_write_line(const cdr_push &push, size_t i, const cdr_line_meta &meta,
+               char *buf, size_t cap) noexcept
+{
+    if (i >= push.size() || buf == nullptr) {
+        return 0;
+    }
+
+    line_writer w{buf, buf + cap, true};
+
+    if (write_line(w, push, i, meta)) {
+        w.put(push[i].raw.data(), push[i].raw.size());
+        w.put('}');
+    }
 
     return w.ok ? static_cast<size_t>(w.p - buf) : 0;
+}
+
+size_t
+cdr_write_line_pieces(const cdr_push &push, size_t i, const cdr_line_meta &meta,
+                      char *buf, size_t cap, cdr_line_pieces *out) noexcept
+{
+    *out = cdr_line_pieces{};
+
+    if (i >= push.size() || buf == nullptr) {
+        return 0;
+    }
+
+    line_writer w{buf, buf + cap, true};
+    bool copied = write_line(w, push, i, meta);
+
+    if (!w.ok) {
+        return 0;
+    }
+
+    size_t n = static_cast<size_t>(w.p - buf);
+
+    out->piece[0] = std::string_view(buf, n);
+    if (copied) {
+        out->piece[1] = push[i].raw;
+        out->piece[2] = "}";
+    }
+
+    return n;
 }
 
 bool

@@ -666,6 +666,28 @@ size_t cdr_line_bound(const cdr_push &push, size_t i,
 size_t cdr_write_line(const cdr_push &push, size_t i, const cdr_line_meta &meta,
                       char *buf, size_t cap) noexcept;
 
+/*
+ * Record i's line in up to three pieces, joined one after the other, so
+ * that a sink which copies them (the queue) needs no line built first:
+ * piece[0] is written into buf (the head of the line, or all of it when
+ * the record's bytes cannot go as they came), piece[1] the record's own
+ * bytes in the push, piece[2] the closing brace; unused pieces are empty.
+ * Returns the bytes written into buf, or 0 as cdr_write_line does
+ * (cdr_line_bound is always enough).
+ */
+struct cdr_line_pieces {
+    std::string_view piece[3];
+
+    size_t size() const noexcept
+    {
+        return piece[0].size() + piece[1].size() + piece[2].size();
+    }
+};
+
+size_t cdr_write_line_pieces(const cdr_push &push, size_t i,
+                             const cdr_line_meta &meta, char *buf, size_t cap,
+                             cdr_line_pieces *out) noexcept;
+
 /* Append record i's line to out; false on allocation failure. */
 bool cdr_append_line(const cdr_push &push, size_t i, const cdr_line_meta &meta,
                      std::string &out) noexcept;

@@ -139,21 +139,26 @@ place(ring_header *h, uint64_t pos, uint64_t size, bool write) noexcept
 
 /* Writes a visible record where place() put it; not committed. */
 void
-write_rec(ring_header *h, uint64_t pos, uint64_t size, const void *data,
-          size_t len, uint32_t deliveries, int64_t enqueued) noexcept
+write_rec(ring_header *h, uint64_t pos, uint64_t size,
+          const ring_record &record, uint32_t deliveries,
+          int64_t enqueued) noexcept
 {
     ring_rec *rec = at(h, pos);
+    unsigned char *p = bytes_of(rec);
 
     rec->size = static_cast<uint32_t>(size);
     rec->state = ring_rec_ready;
-    rec->len = static_cast<uint32_t>(len);
+    rec->len = static_cast<uint32_t>(record.len());
     rec->slot = ring_no_slot;
     rec->gen = 0;
     rec->deliveries = deliveries;
     rec->enqueued = enqueued;
 
-    if (len != 0) {
-        std::memcpy(bytes_of(rec), data, len);
+    for (const ring_bytes &piece : record.piece) {
+        if (piece.len != 0) {
+            std::memcpy(p, piece.data, piece.len);
+            p += piece.len;
+        }
     }
 }
 
@@ -380,7 +385,7 @@ ring_batch_bytes(const ring_batch &batch) noexcept
     uint64_t total = 0;
 
     for (size_t i = 0; i < batch.count; i++) {
-        size_t len = batch.at(batch.items, i).len;
+        size_t len = batch.at(batch.items, i).len();
 
         if (len > UINT32_MAX - rec_header) {
             return UINT64_MAX;
@@ -408,7 +413,7 @@ ring_push(ring_header *h, const ring_batch &batch, int64_t now) noexcept
     uint64_t end = h->tail;
 
     for (size_t i = 0; i < batch.count; i++) {
-        uint64_t size = entry_size(batch.at(batch.items, i).len);
+        uint64_t size = entry_size(batch.at(batch.items, i).len());
         end = place(h, end, size, false) + size;
     }
 
@@ -421,11 +426,11 @@ ring_push(ring_header *h, const ring_batch &batch, int64_t now) noexcept
     uint64_t pos = h->tail;
 
     for (size_t i = 0; i < batch.count; i++) {
-        ring_bytes record = batch.at(batch.items, i);
-        uint64_t size = entry_size(record.len);
+        ring_record record = batch.at(batch.items, i);
+        uint64_t size = entry_size(record.len());
 
         pos = place(h, pos, size, true);
-        write_rec(h, pos, size, record.data, record.len, 0, now);
+        write_rec(h, pos, size, record, 0, now);
         pos += size;
     }
 
@@ -706,7 +711,8 @@ ring_append(ring_header *h, const void *data, size_t len, uint32_t deliveries,
 
     uint64_t pos = place(h, h->tail, size, true);
 
-    write_rec(h, pos, size, data, len, deliveries, enqueued);
+    write_rec(h, pos, size, ring_record{{{data, len}, {}, {}}}, deliveries,
+              enqueued);
 
     h->tail = pos + size;
     h->depth++;

@@ -172,13 +172,27 @@ struct ring_bytes {
 };
 
 /*
+ * One record to append: its bytes in up to three pieces, copied one after
+ * the other, so that a caller need not join them first (the glue's lines:
+ * their head, the platform's record as it came, the closing brace).
+ */
+struct ring_record {
+    ring_bytes piece[3];
+
+    size_t len() const noexcept
+    {
+        return piece[0].len + piece[1].len + piece[2].len;
+    }
+};
+
+/*
  * The records of one push, read through at(), so the caller keeps its own
- * array type (the glue's is ngx_str_t).
+ * array type.
  */
 struct ring_batch {
     const void *items;
     size_t count;
-    ring_bytes (*at)(const void *items, size_t i) noexcept;
+    ring_record (*at)(const void *items, size_t i) noexcept;
 };
 
 /* Bytes the batch takes in the ring; UINT64_MAX when a record is too big

@@ -361,6 +361,29 @@ seen_contains(seen_header *h, const unsigned char *digest, int64_t now) noexcept
     return false;
 }
 
+void
+seen_prefetch(const seen_header *h, const unsigned char *digest) noexcept
+{
+    constexpr size_t line = 64;
+    constexpr size_t bucket_bytes = seen_bucket_slots * sizeof(seen_slot);
+    uint32_t a, b;
+
+    buckets_of(h, digest, &a, &b);
+
+    const uint32_t buckets[] = {a, b};
+
+    for (uint32_t bucket : buckets) {
+        const char *p = reinterpret_cast<const char *>(
+            &h->slots[bucket * seen_bucket_slots]);
+
+        for (size_t off = 0; off < bucket_bytes; off += line) {
+            __builtin_prefetch(p + off);
+        }
+        /* a bucket that does not start on a line ends in one more */
+        __builtin_prefetch(p + bucket_bytes - 1);
+    }
+}
+
 seen_result
 seen_add(seen_header *h, const unsigned char *digest, int64_t expire,
          uint32_t owner, uint64_t share, int64_t now) noexcept

@@ -115,6 +115,13 @@ bool seen_contains(seen_header *h, const unsigned char *digest,
                    int64_t now) noexcept;
 
 /*
+ * Asks the CPU to fetch the two buckets of digest (reads nothing, so no
+ * lock): a batch of look-ups prefetched first waits for memory about once
+ * instead of once per digest, and not while holding the zone's lock.
+ */
+void seen_prefetch(const seen_header *h, const unsigned char *digest) noexcept;
+
+/*
  * Adds digest until `expire` (unix time), for owner.  share: the most
  * entries one owner may hold, 0 = no limit.
  */

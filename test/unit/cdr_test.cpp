@@ -900,6 +900,59 @@ TEST(cdr_huawei, unknown_fields_and_edge_values_kept_byte_for_byte)
     expect_line_record(l, p[1].raw);
 }
 
+/* the queue's pieces: a compact record goes as it came, by reference */
+TEST(cdr_huawei, line_pieces_join_into_the_line)
+{
+    std::string bad_utf8 =
+        with_field(huawei_record_n(2), "userData", "\"\xe4\xb8\"");
+    std::string spaced = with_field(huawei_record_n(3), "userData", "\"a\"");
+    spaced.insert(1, " \n");
+    std::string invalid = with_field(huawei_record_n(4), "recordFlag", "7");
+    cdr_push p;
+    ASSERT_EQ(
+        parse(dialect::huawei,
+              huawei_push({huawei_record_n(1), bad_utf8, spaced, invalid}), p),
+        cdr_status::ok);
+    ASSERT_EQ(p.size(), 4u);
+
+    /* compact: head, the record's own bytes, "}" */
+    const bool by_reference[] = {true, false, false, true};
+
+    for (size_t i = 0; i < p.size(); i++) {
+        const cdr_line_meta meta{"shop", "t"};
+        size_t bound = cdr_line_bound(p, i, meta);
+        std::string head(bound, '\0');
+        cdr_line_pieces pieces;
+        size_t n = cdr_write_line_pieces(p, i, meta, &head[0], bound, &pieces);
+
+        ASSERT_GT(n, 0u) << i;
+        EXPECT_EQ(pieces.piece[0].data(), head.data()) << i;
+        EXPECT_EQ(pieces.piece[0].size(), n) << i;
+        if (by_reference[i]) {
+            EXPECT_EQ(pieces.piece[1].data(), p[i].raw.data()) << i;
+            EXPECT_EQ(pieces.piece[1].size(), p[i].raw.size()) << i;
+            EXPECT_EQ(pieces.piece[2], "}") << i;
+        } else {
+            EXPECT_TRUE(pieces.piece[1].empty()) << i;
+            EXPECT_TRUE(pieces.piece[2].empty()) << i;
+        }
+
+        std::string joined;
+        for (std::string_view piece : pieces.piece) {
+            joined.append(piece.data(), piece.size());
+        }
+        EXPECT_EQ(joined, line(p, i, meta)) << i;
+        EXPECT_EQ(pieces.size(), joined.size()) << i;
+
+        /* one byte short of the head: nothing, as for cdr_write_line */
+        EXPECT_EQ(cdr_write_line_pieces(p, i, meta, &head[0], n - 1, &pieces),
+                  0u)
+            << i;
+        EXPECT_EQ(pieces.size(), 0u) << i;
+    }
+    EXPECT_FALSE(p[3].valid);
+}
+
 /* every place whitespace may go gives the compact record's line */
 TEST(cdr_huawei, whitespace_variants_give_identical_lines)
 {

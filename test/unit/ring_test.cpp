@@ -144,9 +144,9 @@ TEST(Ring, PushLargerThanTheRingIsTooLarge)
 TEST(Ring, BatchBytesOfARecordNoEntryCanHold)
 {
     struct fake {
-        static ring_bytes at(const void *, size_t) noexcept
+        static ring_record at(const void *, size_t) noexcept
         {
-            return {nullptr, uint64_t{UINT32_MAX}};
+            return {{{nullptr, uint64_t{UINT32_MAX}}, {}, {}}};
         }
     };
 

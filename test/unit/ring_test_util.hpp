@@ -15,12 +15,16 @@ namespace ring_test {
 
 using namespace provision_x;
 
-inline ring_bytes
+/* the i-th string in three pieces (at a third and two thirds), so that
+ * every push joins pieces as the glue's lines do */
+inline ring_record
 string_at(const void *items, size_t i) noexcept
 {
     auto *s = static_cast<const std::string *>(items);
+    const char *d = s[i].data();
+    size_t a = s[i].size() / 3, b = s[i].size() * 2 / 3;
 
-    return {s[i].data(), s[i].size()};
+    return {{{d, a}, {d + a, b - a}, {d + b, s[i].size() - b}}};
 }
 
 inline ring_push_result
