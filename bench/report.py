@@ -235,6 +235,17 @@ for t in targets:
     L.append("| %s | %s | %s | %s |" % t)
 L.append("")
 
+cold = {n: rounds(n) for n in ("push-new-queue-cold", "push-new-lua-cold")}
+if all(cold.values()):
+    q, l = (float(cold[n][0][8]) for n in cold)
+    L.append("The all-new target is judged in the steady state: each round "
+             "starts on queues emptied as consumers would, whose memory the "
+             "sink has used before.  On memory the queues had never used "
+             "(the `-cold` runs, once, before the rounds), where the kernel "
+             "zeroes every page a sink touches first, the module took %.0f "
+             "us of worker CPU a push and the peer %.0f: %.2fx.\n"
+             % (q, l, l / q))
+
 L.append("## Runs\n")
 L.append("| benchmark | conns | requests/s | records/s | p50 | p99 | "
          "non-2xx/errors | worker CPU/request | worker busy | baseline | "
@@ -274,6 +285,10 @@ is taken on the ratio of CPU per request instead (both are printed).
   request carries 50 new records (bench/push.lua prefixes each
   sessionId).  `-queue` is the module (`queue=q dedup=dedup`), `-lua` the
   OpenResty peer (bench/peer/provision_peer.lua, bench/README.md).
+- `push-new-*-cold`: the same, once each, on queue memory never used
+  before; then the module's queue is filled once round its zone, and both
+  queues are emptied (bench/drain.py, the module's consumer API; the
+  peer's `/drain`) before each `push-new` round.
 - `push-retry-*`: the same body every time, known from one push before
   the run: an identical retry, answered from the body digest.
 - `push-*-forward`, `push-*-redis`: the module with `forward=` (proxy_pass
