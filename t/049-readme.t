@@ -20,6 +20,13 @@
 #                               nginx only)
 #   <!-- run by: TEST -->       sh: run by that test (t/080-deb-package.t:
 #                               the steps that install into the system)
+#   <!-- against: redis -->     sh: run against a Redis server fed by the
+#                               README's gateway with the redis= sink (its
+#                               nginx block with "upstream px_redis"), after
+#                               one more signed CDR push to it: the output
+#                               must contain that record's icid
+#   <!-- runs until stopped --> sh: stopped after 5 seconds, and must still
+#                               run then (a consumer that waits for more)
 #   <!-- not run: REASON -->    sh: not run; counted and listed
 #
 # What the test changes in the text, and nothing else:
@@ -33,6 +40,9 @@
 #     "bash -e -o pipefail" in a directory where build/run is the demo's
 #     prefix, build/provision-x the CLI under test and examples/ the
 #     repository's; a "# -> TEXT" line means the output contains TEXT.
+#     Against Redis: its address (10.0.0.5, port 6379) becomes the test
+#     server's, redis-cli gets its -p and REDISCLI_AUTH its password, and
+#     /etc/nginx/px/ is the scratch directory of the nginx blocks.
 #
 # The demo is started as "make run" starts it (scripts/run.sh, with
 # PX_DEMO_PORT and PX_DEMO_PLATFORM_PORT: TEST_NGINX_PORT and the next one
@@ -59,6 +69,7 @@ use Time::HiRes qw(sleep time);
 use PXLogs;
 use PXNginx;
 use PXReadme;
+use PXRedis;
 
 my $Root = abs_path("$FindBin::Bin/..");
 my $binary = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
@@ -223,6 +234,82 @@ symlink $cli, "$work/build/provision-x" or die $!;
 symlink $module, "$work/build/ngx_http_provision_x_module.so" or die $!;
 symlink "$Root/$_", "$work/$_" or die $! for qw(examples monitoring);
 
+# ---- the Redis stream's consumers: a Redis server fed by the README's
+# redis= gateway ----
+
+my ($redis, $redis_gateway);
+
+# Starts a password-protected Redis server and the README's gateway with
+# the redis= sink (the nginx block with "upstream px_redis"), its Redis
+# address and listen port moved to the test's; returns the gateway's port.
+sub start_redis_gateway {
+    return $redis_gateway->{port} if $redis_gateway;
+    my ($block) = grep { $_->{text} =~ /^upstream px_redis \{/m } @nginx;
+    die "README: no nginx block with upstream px_redis\n" unless $block;
+    my $password = join '', map { sprintf '%02x', rand 256 } 1 .. 16;
+    $redis = PXRedis->new(name => 'readme', password => $password);
+    $redis->start;
+    spew("$dir/px/redis.pass", "$password\n", 0600);
+    my $gport = PXNginx::free_port();
+    my (undef, $conf) = wrap($block);
+    my $rport = $redis->port;
+    $conf =~ s{\bserver 10\.0\.0\.5:6379\b}{server 127.0.0.1:$rport}
+        or die "README line $block->{line}: no server 10.0.0.5:6379\n";
+    $conf =~ s{listen 127\.0\.0\.1:8443;}{listen 127.0.0.1:$gport;}
+        or die "README line $block->{line}: no listen 127.0.0.1:8443\n";
+    $conf =~ s{^pid .*$}{pid $dir/logs/redis-gateway.pid;}m;
+    spew("$dir/conf/redis-gateway.conf", $conf);
+    run3([$binary, '-p', "$dir/", '-c', "$dir/conf/redis-gateway.conf",
+          '-e', "$dir/logs/redis-gateway.log"], undef, \my $out, \my $err);
+    is $? >> 8, 0, "README line $block->{line}: the gateway with the redis= "
+        . 'sink starts' or diag $err;
+    $redis_gateway = { port => $gport, block => $block };
+    return $gport;
+}
+
+# A signed one-record CDR push to the README's redis= gateway; returns
+# the record's icid.
+sub push_to_redis {
+    my $gport = start_redis_gateway();
+    run3([$cli, 'sign', '--dialect', 'huawei', '--app', 'appKeyA',
+          '--sample', 'fee', '--secret-file', "$dir/px/huawei.key", '--url',
+          "http://127.0.0.1:$gport/px/huawei/fee"], undef, \my $curl);
+    my ($icid) = $curl =~ /"icid":"([^"]+)"/;
+    run3(['sh'], \$curl, \my $out, \my $err);
+    is $? >> 8, 0, "a signed CDR push to the redis= gateway ($icid)"
+        or diag "$out$err";
+    return $icid;
+}
+
+# The README's Redis address (10.0.0.5:6379, redis-cli's default) and
+# /etc/nginx/px/ become the test's; REDISCLI_AUTH holds the password.
+sub against_redis {
+    my ($script) = @_;
+    my $rport = $redis->port;
+    $script =~ s/\b10\.0\.0\.5\b/127.0.0.1/g;
+    $script =~ s/\b6379\b/$rport/g;
+    $script =~ s/\bredis-cli\b/redis-cli -p $rport/g;
+    $script =~ s{/etc/nginx/px/}{$dir/px/}g;
+    return $script;
+}
+
+sub stop_redis_gateway {
+    return unless $redis_gateway;
+    my ($pid) = slurp("$dir/logs/redis-gateway.pid") =~ /(\d+)/;
+    kill 'QUIT', $pid if $pid;
+    for (1 .. 100) {
+        last unless $pid && kill 0, $pid;
+        sleep 0.1;
+    }
+    ok !($pid && kill 0, $pid), 'the redis= gateway stops';
+    my @bad = PXLogs::crash_lines(slurp("$dir/logs/redis-gateway.log"));
+    ok !@bad, 'the redis= gateway\'s error log holds no crash, alert or '
+        . 'sanitizer report' or diag join "\n", @bad;
+    $redis->stop;
+}
+
+# ---- the sh blocks ----
+
 my (@skipped, $ran, %elsewhere);
 for my $block (@sh) {
     if (defined(my $why = PXReadme::mark($block, qr/^not run:\s*(.*)$/))) {
@@ -236,23 +323,34 @@ for my $block (@sh) {
     }
     $ran++;
     (my $script = $block->{text}) =~ s/127\.0\.0\.1:8080\b/127.0.0.1:$port/g;
+    my @wants = $block->{text} =~ /^\s*# -> (.+?)\s*$/mg;
+    local %ENV = %ENV;
+    if (defined PXReadme::mark($block, qr/^(against: redis)$/)) {
+        push @wants, push_to_redis();
+        $script = against_redis($script);
+        $ENV{REDISCLI_AUTH} = slurp("$dir/px/redis.pass") =~ s/\n\z//r;
+    }
+    # a block that runs until stopped must still run when it is
+    my $stopped = defined PXReadme::mark($block, qr/^(runs until stopped)$/);
     my ($out, $err) = ('', '');
-    run3(['timeout', '120', 'bash', '-e', '-o', 'pipefail', '-c',
-          "cd '$work'\n$script"], \undef, \$out, \$err);
+    run3(['timeout', $stopped ? 5 : 120, 'bash', '-e', '-o', 'pipefail',
+          '-c', "cd '$work'\n$script"], \undef, \$out, \$err);
     my $rc = $? >> 8;
-    is $rc, 0, "README line $block->{line}: the sh block runs"
+    is $rc, $stopped ? 124 : 0, "README line $block->{line}: the sh block "
+        . ($stopped ? 'runs until stopped' : 'runs')
         or diag "$script\n--- stdout\n$out\n--- stderr\n$err";
-    for my $want ($block->{text} =~ /^\s*# -> (.+?)\s*$/mg) {
+    for my $want (@wants) {
         ok index($out, $want) >= 0,
             "README line $block->{line}: the output contains $want"
             or diag "--- stdout\n$out\n--- stderr\n$err";
     }
 }
 
+stop_redis_gateway();
 cmp_ok $ran, '>=', 10, "$ran sh blocks run against the demo";
 note join "\n", map { "$elsewhere{$_} sh blocks run by $_" } sort keys %elsewhere;
 note scalar(@skipped) . " sh blocks not run:\n  " . join "\n  ", @skipped;
-cmp_ok scalar(@skipped), '<=', 5, scalar(@skipped)
+cmp_ok scalar(@skipped), '<=', 3, scalar(@skipped)
     . ' sh blocks marked "not run", each with its reason';
 
 kill 'QUIT', $pid;
