@@ -44,10 +44,13 @@
 #     server's, redis-cli gets its -p and REDISCLI_AUTH its password, and
 #     /etc/nginx/px/ is the scratch directory of the nginx blocks.
 #
-# The demo is started as "make run" starts it (scripts/run.sh, with
-# PX_DEMO_PORT and PX_DEMO_PLATFORM_PORT: TEST_NGINX_PORT and the next one
-# when set, else free ports) and stopped gracefully at the end; its error
-# log must hold no crash, alert or sanitizer report.
+# The demo is started by the README's "make run" block itself (its
+# <!-- runs as the demo --> mark), with PX_DEMO_PORT and
+# PX_DEMO_PLATFORM_PORT (TEST_NGINX_PORT and the next one when set, else
+# free ports) and PX_DEMO_PREFIX (t/servroot-readme); with a pair other
+# than make run's (make compat, the sanitizer builds) by scripts/run.sh,
+# which make run runs.  Ctrl-C stops it at the end (SIGINT to its process
+# group); its error log must hold no crash, alert or sanitizer report.
 
 use strict;
 use warnings;
@@ -62,7 +65,7 @@ use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use IPC::Run3 qw(run3);
-use POSIX qw(WNOHANG);
+use POSIX qw(WNOHANG setpgid);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -206,19 +209,37 @@ my ($port, $platform_port) = $ENV{TEST_NGINX_PORT}
     ? ($ENV{TEST_NGINX_PORT}, $ENV{TEST_NGINX_PORT} + 1)
     : (PXNginx::free_port(), PXNginx::free_port());
 
+# The demo as the README starts it: its "make run" block itself (with
+# PX_DEMO_PREFIX), when the pair under test is the one make run builds
+# and serves (the distribution's nginx, build/); else scripts/run.sh,
+# which make run runs, with the pair under test (make compat, the
+# sanitizer builds).  In its own process group, which Ctrl-C stops.
+my ($demo) = grep { defined PXReadme::mark($_, qr/^(runs as the demo)$/) }
+             @sh;
+ok $demo && $demo->{text} eq "make run\n", 'the README starts the demo '
+    . 'with make run';
+my $make_run = $demo && abs_path($binary) eq '/usr/sbin/nginx'
+    && abs_path($module) eq "$Root/build/ngx_http_provision_x_module.so";
+note $make_run ? "README line $demo->{line}: make run"
+               : "scripts/run.sh $binary $module (not make run's pair)";
+
 my $pid = fork // die "fork: $!";
 if ($pid == 0) {
+    setpgid(0, 0) or die "setpgid: $!";
     open STDOUT, '>', "$prefix/run.out" or die $!;
     open STDERR, '>', "$prefix/error.log" or die $!;
     chdir $Root or die $!;
     $ENV{PX_DEMO_PORT} = $port;
     $ENV{PX_DEMO_PLATFORM_PORT} = $platform_port;
+    $ENV{PX_DEMO_PREFIX} = $prefix;
+    delete @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL)};  # an operator's shell
+    exec 'bash', '-e', '-o', 'pipefail', '-c', $demo->{text} if $make_run;
     exec 'sh', "$Root/scripts/run.sh", $binary, $module, $prefix;
     die "exec: $!";
 }
 
 my $up;
-for (1 .. 100) {
+for (1 .. 600) {
     last if waitpid($pid, WNOHANG) == $pid;
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
     if ($s) { $up = 1; close $s; last }
@@ -316,6 +337,10 @@ for my $block (@sh) {
         push @skipped, "line $block->{line}: $why";
         next;
     }
+    if ($demo && $block == $demo) {
+        $ran++ if $make_run;
+        next;
+    }
     if (defined(my $test = PXReadme::mark($block, qr/^run by:\s*(\S+)$/))) {
         ok -f "$Root/$test", "README line $block->{line}: run by $test";
         $elsewhere{$test}++;
@@ -353,13 +378,20 @@ note scalar(@skipped) . " sh blocks not run:\n  " . join "\n  ", @skipped;
 cmp_ok scalar(@skipped), '<=', 3, scalar(@skipped)
     . ' sh blocks marked "not run", each with its reason';
 
-kill 'QUIT', $pid;
-my $gone;
+# Ctrl-C: SIGINT to the foreground process group
+my ($master) = slurp("$prefix/logs/nginx.pid") =~ /(\d+)/;
+ok $master && kill(0, $master), "the demo's nginx runs ($master)";
+kill 'INT', -$pid;
+my ($reaped, $gone);
 for (1 .. 100) {
-    if (waitpid($pid, WNOHANG) == $pid) { $gone = 1; last }
+    $reaped ||= waitpid($pid, WNOHANG) == $pid;
+    if ($reaped && !kill 0, $master) {
+        $gone = 1;
+        last;
+    }
     sleep 0.1;
 }
-ok $gone, 'the demo stops gracefully' or kill 'KILL', $pid;
+ok $gone, 'Ctrl-C stops the demo' or kill 'KILL', -$pid;
 # make run logs at info, so the refusal lines the README teaches appear
 like slurp("$prefix/error.log"), qr/\[(?:info|warn)\] .*rejected huawei callback/,
     'the demo shows refusal lines (make run logs at info)';
