@@ -260,7 +260,8 @@ sub stock_copy {
     $conf =~ s{/etc/nginx/}{$etc/}g;
     $conf =~ s{/var/log/nginx/}{$logs/}g;
     $conf =~ s{^(\s*)pid\s+[^;]+;}{${1}pid $pid_file;}m;
-    $conf =~ s{^(\s*)error_log\s+[^;]+;}{${1}error_log $logs/error.log notice;}m;
+    $conf =~ s{^(\s*)error_log\s+[^;]+;}
+              {${1}error_log $logs/error.log notice;}m;
     $conf =~ s{^\s*include\s+\Q$etc\E/sites-enabled/\*;\n}{}m;  # port 80
     like $conf, qr{include \Q$etc\E/modules-enabled/\*\.conf;},
         "the copy $name includes the enabled modules";
@@ -346,8 +347,8 @@ like $res->{content}, qr/^\{"version":"\Q$version\E","nginx_version":"/,
     'the status names the installed version';
 
 stop_private_nginx();
-like private_log_is_clean('etc'),
-    qr/provision_x \Q$version\E \(built with nginx [\d.]+, running nginx [\d.]+\)/,
+like private_log_is_clean('etc'), qr/provision_x\ \Q$version\E
+    \ \(built\ with\ nginx\ [\d.]+,\ running\ nginx\ [\d.]+\)/x,
     'the start notice names the version';
 
 # ---- the README's configuration, on this machine ----
