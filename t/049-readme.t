@@ -25,6 +25,14 @@
 #                               nginx block with "upstream px_redis"), after
 #                               one more signed CDR push to it: the output
 #                               must contain that record's icid
+#   <!-- in an nginx source tree -->
+#                               sh: when PROVISION_X_NGINX_TREE names one
+#                               (make compat), run in a fresh copy of it with
+#                               /path/to/this/repository the repository (and
+#                               auto/configure for ./configure in a tree
+#                               packed from nginx's repository); the
+#                               module it builds must load into the nginx
+#                               under test; else not run
 #   <!-- runs until stopped --> sh: stopped after 5 seconds, and must still
 #                               run then (a consumer that waits for more)
 #   <!-- not run: REASON -->    sh: not run; counted and listed
@@ -329,12 +337,53 @@ sub stop_redis_gateway {
     $redis->stop;
 }
 
+# ---- building by hand in an nginx source tree (make compat) ----
+
+# The block runs in a fresh copy of the tree make compat built nginx in
+# (PROVISION_X_NGINX_TREE, without what configure and make wrote), with
+# /path/to/this/repository the repository; the module it makes must load
+# into the nginx under test (built from that tree with --with-compat).
+sub build_in_source_tree {
+    my ($block) = @_;
+    my $tree = tempdir(CLEANUP => 1);
+    system('cp', '-a', "$ENV{PROVISION_X_NGINX_TREE}/.", $tree) == 0
+        or die "cp $ENV{PROVISION_X_NGINX_TREE}: $?";
+    remove_tree("$tree/objs");
+    unlink "$tree/Makefile";
+    (my $script = $block->{text}) =~ s{/path/to/this/repository}{$Root}g;
+    # a tree packed from nginx's repository has no ./configure
+    $script =~ s{^\./configure\b}{auto/configure}m unless -x "$tree/configure";
+    local %ENV = %ENV;
+    delete @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL)};  # an operator's shell
+    run3(['timeout', '1800', 'bash', '-e', '-o', 'pipefail', '-c',
+          "cd '$tree'\n$script"], \undef, \my $out, \my $err);
+    is $? >> 8, 0, "README line $block->{line}: configure and make modules "
+        . 'in a fresh nginx source tree' or diag "$script\n$out\n$err";
+    my $so = "$tree/objs/ngx_http_provision_x_module.so";
+    spew("$dir/conf/built.conf", "load_module $so;\npid $dir/logs/built.pid;\n"
+         . "events {}\nhttp {\n    provision_x_nonce_zone zone=built:1m;\n}\n");
+    run3([$binary, '-t', '-p', "$dir/", '-c', "$dir/conf/built.conf", '-e',
+          "$dir/logs/built-error.log"], undef, \$out, \$err);
+    is $? >> 8, 0, '... and the module it makes loads into ' . $binary
+        or diag $err;
+}
+
 # ---- the sh blocks ----
 
 my (@skipped, $ran, %elsewhere);
 for my $block (@sh) {
     if (defined(my $why = PXReadme::mark($block, qr/^not run:\s*(.*)$/))) {
         push @skipped, "line $block->{line}: $why";
+        next;
+    }
+    if (defined PXReadme::mark($block, qr/^(in an nginx source tree)$/)) {
+        if ($ENV{PROVISION_X_NGINX_TREE}) {
+            build_in_source_tree($block);
+            $ran++;
+        } else {
+            push @skipped, "line $block->{line}: needs an nginx source tree "
+                . '(make compat runs it)';
+        }
         next;
     }
     if ($demo && $block == $demo) {
@@ -373,7 +422,8 @@ for my $block (@sh) {
 
 stop_redis_gateway();
 cmp_ok $ran, '>=', 10, "$ran sh blocks run against the demo";
-note join "\n", map { "$elsewhere{$_} sh blocks run by $_" } sort keys %elsewhere;
+note join "\n", map { "$elsewhere{$_} sh blocks run by $_" }
+    sort keys %elsewhere;
 note scalar(@skipped) . " sh blocks not run:\n  " . join "\n  ", @skipped;
 cmp_ok scalar(@skipped), '<=', 3, scalar(@skipped)
     . ' sh blocks marked "not run", each with its reason';
