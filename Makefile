@@ -141,8 +141,11 @@ fuzz:
 	@scripts/deps.sh $(DEPS_BUILD) $(DEPS_FUZZ)
 	fuzz/run.sh $(FUZZ_TIME)
 
+# t/049-readme.t runs "make run" with a prefix of its own
+PX_DEMO_PREFIX ?= $(TOP)/$(BUILD)/run
+
 run: deps-build module $(CLI_BIN)
-	scripts/run.sh $(NGINX_BIN) $(TOP)/$(MODULE) $(TOP)/$(BUILD)/run
+	scripts/run.sh $(NGINX_BIN) $(TOP)/$(MODULE) $(PX_DEMO_PREFIX)
 
 clean:
 	rm -rf $(BUILD) t/servroot*

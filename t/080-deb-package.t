@@ -1,11 +1,27 @@
-# The Debian packages (make deb), installed the Debian way on this machine:
-# dpkg installs them, the postinst that dh_nginx wrote enables the module
-# in /etc/nginx/modules-enabled, the stock /etc/nginx/nginx.conf passes
-# "nginx -t" with it, and a copy of that configuration plus one conf.d
-# server answers signed and unsigned callbacks on a free loopback port (the
-# machine's own nginx and its port 80 are left alone).  Packages that were
-# not installed before the test are purged after it, and stock "nginx -t"
-# passes again.
+# The Debian packages (make deb), installed on this machine the way the
+# README shows: its install block runs, the postinst that dh_nginx wrote
+# enables the module in /etc/nginx/modules-enabled, the stock
+# /etc/nginx/nginx.conf passes "nginx -t" with it, and a copy of that
+# configuration plus one conf.d server answers signed and unsigned
+# callbacks on a free loopback port (the machine's own nginx and its port
+# 80 are left alone).  Then the README's configuration: its complete
+# configuration as /etc/nginx/conf.d/provision-x.conf, its block that
+# writes the secrets and keys into /etc/nginx/px, stock "nginx -t", and a
+# copy of that /etc/nginx answering on loopback ports: a signed CDR push
+# over TLS is acknowledged, its consumer reads it, the status answers its
+# own key.  Packages that were not installed before the test are purged
+# after it, and stock "nginx -t" passes again; then the README's "make
+# install" block runs, and "make uninstall" removes it again.
+#
+# The README's sh blocks marked "<!-- run by: t/080-deb-package.t -->" run
+# verbatim under "bash -e -o pipefail" from the top of the repository,
+# with one change: "systemctl" is a recorder first in PATH, so the
+# machine's nginx is not reloaded (the test starts a private copy of
+# /etc/nginx instead) and the test asserts the block did ask for the
+# reload.  The server certificate, which the README leaves to the
+# operator, is a self-signed one for localhost.  What the README's files
+# would overwrite (an /etc/nginx/px, a conf.d/provision-x.conf) skips
+# that part; everything written is removed at the end.
 #
 # Needs root, Debian's nginx and the packages in build/deb/ (make prove
 # and make test build them first; a package older than its sources fails
@@ -19,6 +35,7 @@ use lib "$FindBin::Bin/helper";
 
 use Cwd qw(abs_path);
 use Fcntl qw(:flock);
+use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IPC::Run3 qw(run3);
@@ -26,6 +43,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 use PXNginx;
+use PXReadme;
 use PXSign;
 
 my $Root = abs_path("$FindBin::Bin/..");
@@ -99,10 +117,18 @@ my %before = map { $_ => installed($_) } @packages;
 my $tmp = tempdir(CLEANUP => 1);
 my $pid_file = "$tmp/nginx.pid";
 
-sub stop_private_nginx {
-    open my $fh, '<', $pid_file or return;
-    my ($pid) = <$fh> =~ /(\d+)/;
+sub slurp { local (@ARGV, $/) = @_; return -e $_[0] ? <> // '' : '' }
+
+sub spew {
+    my ($file, $text, $mode) = @_;
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh $text;
     close $fh;
+    chmod $mode, $file if defined $mode;
+}
+
+sub stop_private_nginx {
+    my ($pid) = slurp($pid_file) =~ /(\d+)/;
     return unless $pid && kill 0, $pid;
     kill 'QUIT', $pid;
     for (1 .. 200) {
@@ -111,19 +137,88 @@ sub stop_private_nginx {
     }
 }
 
+# What the README's blocks write outside the packages, when the test
+# writes it (removed before the purge: the module's directives would fail
+# stock nginx -t without the module); and whether "make install" ran.
+my (@written, $made_install);
+
 my $cleaned;
 sub clean_up {
     return if $cleaned++;
     stop_private_nginx();
+    remove_tree(@written);
     my @ours = grep { !$before{$_} } @packages;
     dpkg('--purge', @ours) if @ours;
+    if ($made_install) {
+        make_uninstall();
+        unlink $conf_enabled;
+    }
 }
 END { local $?; clean_up() }
 
-# ---- install, enable ----
+# ---- the README's steps ----
 
-my ($rc, $out) = dpkg('-i', $deb{module}, $deb{cli});
-is $rc, 0, 'dpkg -i installs both packages' or diag $out;
+my %steps = (
+    install      => qr/^apt-get install /m,
+    files        => qr{^install -d .*/etc/nginx/px\b}m,
+    make_install => qr/^make install$/m,
+);
+my %step;
+for my $block (PXReadme::run_by('t/080-deb-package.t')) {
+    my @kinds = grep { $block->{text} =~ $steps{$_} } sort keys %steps;
+    is scalar(@kinds), 1, "README line $block->{line}: a step this test "
+        . "runs (@kinds)";
+    $step{$kinds[0]} = $block if @kinds == 1;
+}
+for (sort keys %steps) {
+    next if ok $step{$_}, "the README's $_ block is run here";
+    done_testing();
+    exit;
+}
+
+make_path("$tmp/bin");
+spew("$tmp/bin/systemctl",
+     "#!/bin/sh\necho \"\$*\" >>'$tmp/systemctl.log'\n", 0755);
+
+# The commands an operator's shell runs, not those of the make that runs
+# the suite.
+sub clean_env {
+    delete @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL)};
+    $ENV{PATH} = "$tmp/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+# Runs a README block; returns its status, its output and what it asked
+# systemctl.  apt-get refuses while another apt or dpkg holds its lock:
+# the block runs again then (every step of it can).
+sub run_readme {
+    my ($block) = @_;
+    local %ENV = %ENV;
+    clean_env();
+    my ($rc, $out);
+    my $until = time + 300;
+    while (1) {
+        unlink "$tmp/systemctl.log";
+        ($rc, $out) = run_cmd('bash', '-e', '-o', 'pipefail', '-c',
+                              "cd '$Root'\n$block->{text}");
+        last unless $rc && $out =~ /Could not get lock|dpkg frontend lock/
+            && time < $until;
+        sleep 1;
+    }
+    return ($rc, $out, slurp("$tmp/systemctl.log"));
+}
+
+sub make_uninstall {
+    local %ENV = %ENV;
+    clean_env();
+    return run_cmd('make', '-C', $Root, 'uninstall');
+}
+
+# ---- install, enable: the README's install block ----
+
+my ($rc, $out, $asked) = run_readme($step{install});
+is $rc, 0, "README line $step{install}{line}: make deb, apt-get install "
+    . 'of both packages, nginx -t' or diag $out;
+is $asked, "reload nginx\n", '... and then systemctl reload nginx';
 ok installed($_), "$_ is installed" for @packages;
 
 my $status = `dpkg-query -W -f='\${Version}|\${Depends}' libnginx-mod-http-provision-x`;
@@ -137,7 +232,7 @@ like $depends, qr/(?:^|, )\Q$abi\E(?:,|$)/,
 ok -f $so, "$so installed";
 is readlink($conf_enabled), $conf_available,
     "the postinst enabled it: $conf_enabled";
-my $load = do { local @ARGV = $conf_available; local $/; <> } // '';
+my $load = slurp($conf_available);
 is $load, "load_module $so;\n", 'modules-available holds the load_module line';
 
 ($rc, $out) = run_cmd('/usr/bin/provision-x', '--version');
@@ -153,33 +248,47 @@ is $rc, 0, 'stock Debian nginx -t passes with the module enabled'
 ($rc, $out) = run_cmd($Nginx, '-T');
 like $out, qr/^\Q$load\E/m, '... and it did load the module';
 
+# A copy of the machine's /etc/nginx as it is now, in $tmp/NAME, that
+# runs on its own: pid, logs and temporary files in $tmp, and no
+# sites-enabled (the default site's port 80).  Returns the nginx command.
+sub stock_copy {
+    my ($name) = @_;
+    my ($etc, $logs) = ("$tmp/$name", "$tmp/$name-logs");
+    system('cp', '-a', '/etc/nginx', $etc) == 0 or die 'cp /etc/nginx';
+    make_path($logs);
+    my $conf = slurp("$etc/nginx.conf");
+    $conf =~ s{/etc/nginx/}{$etc/}g;
+    $conf =~ s{/var/log/nginx/}{$logs/}g;
+    $conf =~ s{^(\s*)pid\s+[^;]+;}{${1}pid $pid_file;}m;
+    $conf =~ s{^(\s*)error_log\s+[^;]+;}
+              {${1}error_log $logs/error.log notice;}m;
+    $conf =~ s{^\s*include\s+\Q$etc\E/sites-enabled/\*;\n}{}m;  # port 80
+    like $conf, qr{include \Q$etc\E/modules-enabled/\*\.conf;},
+        "the copy $name includes the enabled modules";
+    spew("$etc/nginx.conf", $conf);
+    spew("$etc/conf.d/00-temp-paths.conf", join '',
+         map { "${_}_temp_path $tmp/$name-${_}_temp;\n" }
+         qw(client_body proxy fastcgi uwsgi scgi));
+    return ($Nginx, '-c', "$etc/nginx.conf", '-e', "$logs/error.log");
+}
+
+sub private_log_is_clean {
+    my ($name) = @_;
+    my $log = slurp("$tmp/$name-logs/error.log");
+    unlike $log, qr/\[(alert|crit|emerg)\]/, "no alert in ${name}'s error log";
+    return $log;
+}
+
 # ---- a copy of it, plus one server of ours, answers ----
 
-system('cp', '-a', '/etc/nginx', "$tmp/etc") == 0 or die 'cp /etc/nginx';
-mkdir "$tmp/logs" or die $!;
-my $conf = do { local @ARGV = "$tmp/etc/nginx.conf"; local $/; <> };
-$conf =~ s{/etc/nginx/}{$tmp/etc/}g;
-$conf =~ s{/var/log/nginx/}{$tmp/logs/}g;
-$conf =~ s{^(\s*)pid\s+[^;]+;}{${1}pid $pid_file;}m;
-$conf =~ s{^(\s*)error_log\s+[^;]+;}{${1}error_log $tmp/logs/error.log notice;}m;
-$conf =~ s{^\s*include\s+\Q$tmp\E/etc/sites-enabled/\*;\n}{}m;  # port 80
-like $conf, qr{include \Q$tmp\E/etc/modules-enabled/\*\.conf;},
-    'the copy includes the enabled modules';
-open my $fh, '>', "$tmp/etc/nginx.conf" or die $!;
-print $fh $conf;
-close $fh;
-
+my @private = stock_copy('etc');
 for my $key (qw(huawei-a api-a)) {
     system('cp', "$FindBin::Bin/secrets/$key.key", "$tmp/$key.key") == 0
         or die "cp $key";
     chmod 0600, "$tmp/$key.key";
 }
 my $port = PXNginx::free_port();
-my $temp = join '', map { "${_}_temp_path $tmp/${_}_temp;\n" }
-    qw(client_body proxy fastcgi uwsgi scgi);
-open $fh, '>', "$tmp/etc/conf.d/provision-x.conf" or die $!;
-print $fh <<"_EOC_";
-$temp
+spew("$tmp/etc/conf.d/provision-x.conf", <<"_EOC_");
 provision_x_app appKeyA secret=$tmp/huawei-a.key;
 provision_x_nonce_zone zone=package_test_nonces:1m;
 provision_x_api_key $tmp/api-a.key;
@@ -196,9 +305,7 @@ server {
     location = /px/status { provision_x_status; }
 }
 _EOC_
-close $fh;
 
-my @private = ($Nginx, '-c', "$tmp/etc/nginx.conf", '-e', "$tmp/logs/error.log");
 ($rc, $out) = run_cmd(@private, '-t');
 is $rc, 0, 'the copy with a provision_x server passes nginx -t' or diag $out;
 ($rc, $out) = run_cmd(@private);
@@ -240,16 +347,98 @@ like $res->{content}, qr/^\{"version":"\Q$version\E","nginx_version":"/,
     'the status names the installed version';
 
 stop_private_nginx();
-my $log = do { local @ARGV = "$tmp/logs/error.log"; local $/; <> } // '';
-like $log, qr/provision_x \Q$version\E \(built with nginx [\d.]+, running nginx [\d.]+\)/,
+like private_log_is_clean('etc'), qr/provision_x\ \Q$version\E
+    \ \(built\ with\ nginx\ [\d.]+,\ running\ nginx\ [\d.]+\)/x,
     'the start notice names the version';
-unlike $log, qr/\[(alert|crit|emerg)\]/, 'no alert in the private error log';
 
-# ---- removal ----
+# ---- the README's configuration, on this machine ----
+
+my ($synopsis) = grep { defined PXReadme::mark($_, qr/^(synopsis)$/) }
+                 PXReadme::blocks();
+my @files = ('/etc/nginx/conf.d/provision-x.conf', '/etc/nginx/px',
+             '/var/lib/nginx/provision-x');
+# the logs stock nginx -t opens: removed unless they were there before
+my @logs = grep { !-e } map { "/var/log/nginx/provision_x$_" }
+    '.log', '_dead_letter.ndjson';
+SKIP: {
+    my @there = grep { -e } @files;
+    skip "not written over: @there", 14 if @there;
+    ok $synopsis, 'the README has its complete configuration' or last SKIP;
+    push @written, @files, @logs;
+
+    # as the README says: the configuration, then the files it names
+    spew('/etc/nginx/conf.d/provision-x.conf', $synopsis->{text});
+    make_path('/etc/nginx/px', { mode => 0700 });
+    ($rc, $out) = run_cmd('openssl', 'req', '-x509', '-newkey', 'ec',
+        '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+        '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
+        '-keyout', '/etc/nginx/px/gateway.key',
+        '-out', '/etc/nginx/px/gateway.pem');
+    is $rc, 0, 'a server certificate for localhost' or diag $out;
+
+    ($rc, $out, $asked) = run_readme($step{files});
+    is $rc, 0, "README line $step{files}{line}: the secrets and keys in "
+        . '/etc/nginx/px, then stock nginx -t passes' or diag $out;
+    is $asked, "reload nginx\n", '... and then systemctl reload nginx';
+    my %mode = map { $_ => sprintf '%04o', (stat $_)[2] & 07777 }
+        '/etc/nginx/px', '/var/lib/nginx/provision-x',
+        map { "/etc/nginx/px/$_.key" } qw(huawei aliyun consumer status);
+    is_deeply [sort map { "$_ $mode{$_}" } keys %mode],
+        [sort map { "$_ " . (/\.key$/ ? '0600' : '0700') } keys %mode],
+        'every secret and key readable by root only, the directories too';
+    is slurp('/etc/nginx/px/huawei.key'), "the APP_Secret of appKeyA\n",
+        'the Huawei secret as the README writes it';
+
+    # a copy of the configuration answers on loopback ports
+    @private = stock_copy('readme');
+    my ($tls, $internal) = (PXNginx::free_port(), PXNginx::free_port());
+    my $conf = slurp("$tmp/readme/conf.d/provision-x.conf");
+    ok $conf =~ s{listen 443 ssl;}{listen 127.0.0.1:$tls ssl;}
+        && $conf =~ s{listen 127\.0\.0\.1:8088;}{listen 127.0.0.1:$internal;},
+        'the copy listens on free loopback ports';
+    make_path("$tmp/readme-lib", { mode => 0700 });
+    $conf =~ s{/var/lib/nginx/provision-x/}{$tmp/readme-lib/}g;
+    $conf =~ s{/var/log/nginx/}{$tmp/readme-logs/}g;
+    spew("$tmp/readme/conf.d/provision-x.conf", $conf);
+    ($rc, $out) = run_cmd(@private);
+    is $rc, 0, 'the copy with the README\'s configuration starts'
+        or diag $out;
+
+    ($rc, $out) = run_cmd('/usr/bin/provision-x', 'sign', '--dialect',
+        'huawei', '--app', 'appKeyA', '--sample', 'fee', '--secret-file',
+        '/etc/nginx/px/huawei.key', '--url',
+        "https://localhost:$tls/px/huawei/fee");
+    is $rc, 0, 'provision-x sign --sample fee';
+    {
+        local $ENV{CURL_CA_BUNDLE} = '/etc/nginx/px/gateway.pem';
+        run3(['sh'], \$out, \$sh_out, \$sh_err);
+    }
+    is $? >> 8, 0, 'a signed CDR push over TLS is acknowledged'
+        or diag "$sh_out$sh_err";
+    like $sh_out, qr{^HTTP/1\.1 200}m, '... with 200';
+
+    my $internal_base = "http://127.0.0.1:$internal";
+    my $consumer = slurp('/etc/nginx/px/consumer.key');
+    chomp $consumer;
+    $res = $http->get("$internal_base/px/queue?max=10&wait=0",
+                      { headers => { Authorization => "Bearer $consumer" } });
+    is $res->{status}, 200, 'its consumer leases the queue';
+    like $res->{content}, qr/"appKey":"appKeyA"/, '... and reads the record';
+    $res = $http->get("$internal_base/px/status",
+                      { headers => { Authorization => "Bearer $consumer" } });
+    is $res->{status}, 401, 'the status refuses the consumer\'s key';
+
+    stop_private_nginx();
+    private_log_is_clean('readme');
+}
+remove_tree(@written);
+@written = ();
+
+# ---- removal; then make install and make uninstall ----
 
 SKIP: {
     my @ours = grep { !$before{$_} } @packages;
-    skip 'the packages were installed before the test; left installed', 5
+    skip 'the packages were installed before the test; left installed', 13
         unless @ours == @packages;
     ($rc, $out) = dpkg('--purge', @packages);
     is $rc, 0, 'dpkg --purge removes both' or diag $out;
@@ -258,7 +447,29 @@ SKIP: {
     ok !-e '/usr/bin/provision-x', 'the CLI is gone';
     ($rc, $out) = run_cmd($Nginx, '-t');
     is $rc, 0, 'stock nginx -t passes without it' or diag $out;
+
+    $made_install = 1;
+    ($rc, $out, $asked) = run_readme($step{make_install});
+    is $rc, 0, "README line $step{make_install}{line}: make install, the "
+        . 'modules-enabled link, stock nginx -t' or diag $out;
+    is $asked, "reload nginx\n", '... and then systemctl reload nginx';
+    ok -f $so, "make install installed $so";
+    is slurp($conf_available), $load, "... and $conf_available";
+    ($rc, $out) = run_cmd('/usr/bin/provision-x', '--version');
+    like $out, qr/^provision-x \Q$version\E /, '... and /usr/bin/provision-x';
+    ($rc, $out) = run_cmd($Nginx, '-T');
+    like $out, qr/^\Q$load\E/m, 'stock nginx loads it';
+
+    ($rc, $out) = make_uninstall();
+    unlink $conf_enabled;
+    $made_install = 0;
+    ok !grep({ -e } $so, $conf_available, '/usr/bin/provision-x',
+             '/usr/share/man/man1/provision-x.1'),
+        'make uninstall removes what make install installed' or diag $out;
     $cleaned = 1;
 }
+
+($rc, $out) = run_cmd($Nginx, '-t');
+is $rc, 0, 'in the end stock nginx -t passes' or diag $out;
 
 done_testing();
