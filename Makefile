@@ -208,7 +208,7 @@ compat: $(CLI_BIN)
 DEPS_BENCH  := wrk libnginx-mod-http-echo libnginx-mod-http-lua \
                libnginx-mod-http-ndk lua-cjson valgrind redis-server \
                redis-tools python3 perl curl
-# bench/run.sh takes ~3 min; the backstop should it hang
+# bench/run.sh takes ~8 min; the backstop should it hang
 BENCH_TIMEOUT ?= 900
 ASAN_BUILD  := build/asan
 ASAN_FLAGS  := -fsanitize=address,undefined -fsanitize-recover=address \
