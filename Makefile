@@ -61,7 +61,7 @@ DEPS_TEST   := googletest libgtest-dev clang-format perl libtest-base-perl \
                libtext-diff-perl liburi-perl libtest-longstring-perl \
                liblist-moreutils-perl libhttp-message-perl libipc-run-perl \
                libipc-run3-perl curl prometheus redis-server redis-tools \
-               python3 openssl groff-base chromium
+               python3 python3-yaml openssl groff-base chromium
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(TOP)/$(MODULE)

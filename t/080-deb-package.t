@@ -9,9 +9,13 @@
 # writes the secrets and keys into /etc/nginx/px, stock "nginx -t", and a
 # copy of that /etc/nginx answering on loopback ports: a signed CDR push
 # over TLS is acknowledged, its consumer reads it, the status answers its
-# own key.  Packages that were not installed before the test are purged
-# after it, and stock "nginx -t" passes again; then the README's "make
-# install" block runs, and "make uninstall" removes it again.
+# own key.  With that copy running, the README's monitoring block sets up
+# Debian's Prometheus (/etc/prometheus, when the prometheus package is
+# installed), twice, and a Prometheus run as its user from the result
+# scrapes the copy with the key file; prometheus.yml is put back after.
+# Packages that were not installed before the test are purged after it,
+# and stock "nginx -t" passes again; then the README's "make install"
+# block runs, and "make uninstall" removes it again.
 #
 # The README's sh blocks marked "<!-- run by: t/080-deb-package.t -->" run
 # verbatim under "bash -e -o pipefail" from the top of the repository,
@@ -20,8 +24,9 @@
 # /etc/nginx instead) and the test asserts the block did ask for the
 # reload.  The server certificate, which the README leaves to the
 # operator, is a self-signed one for localhost.  What the README's files
-# would overwrite (an /etc/nginx/px, a conf.d/provision-x.conf) skips
-# that part; everything written is removed at the end.
+# would overwrite (an /etc/nginx/px, a conf.d/provision-x.conf, the key or
+# the rules in /etc/prometheus, a job provision_x there) skips that part;
+# everything written is removed at the end.
 #
 # Needs root, Debian's nginx and the packages in build/deb/ (make prove
 # and make test build them first; a package older than its sources fails
@@ -39,6 +44,7 @@ use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IPC::Run3 qw(run3);
+use JSON::PP ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -145,6 +151,7 @@ my (@written, $made_install);
 my $cleaned;
 sub clean_up {
     return if $cleaned++;
+    restore_prometheus();
     stop_private_nginx();
     remove_tree(@written);
     my @ours = grep { !$before{$_} } @packages;
@@ -159,8 +166,9 @@ END { local $?; clean_up() }
 # ---- the README's steps ----
 
 my %steps = (
-    install      => qr/^apt-get install /m,
+    install      => qr{^apt-get install \./build/deb/}m,
     files        => qr{^install -d .*/etc/nginx/px\b}m,
+    prometheus   => qr{^monitoring/add-to-prometheus }m,
     make_install => qr/^make install$/m,
 );
 my %step;
@@ -351,6 +359,176 @@ like private_log_is_clean('etc'), qr/provision_x\ \Q$version\E
     \ \(built\ with\ nginx\ [\d.]+,\ running\ nginx\ [\d.]+\)/x,
     'the start notice names the version';
 
+# ---- the README's Prometheus block, on this machine ----
+#
+# With the README's gateway running (the private copy, its status
+# listener on $status_port for 127.0.0.1:8088), its monitoring block runs
+# against Debian's /etc/prometheus: the key, the rules, the job and the
+# rule file added to prometheus.yml, promtool, the reload; then once more,
+# which must change nothing.  A Prometheus run as the prometheus user from
+# a copy of the resulting prometheus.yml (this gateway's port, 1 s
+# intervals) scrapes the gateway with that key file.  At the end the files
+# the block wrote and the backup are removed and prometheus.yml is put
+# back as it was.
+
+my $prom_etc = '/etc/prometheus';
+my $prom_yml = "$prom_etc/prometheus.yml";
+my %prom_file = (key   => "$prom_etc/provision_x_status.key",
+                 rules => "$prom_etc/provision_x.rules.yml");
+my ($prom_saved, $prom_pid);
+
+sub prometheus_backups { my @b = glob "$prom_yml.*.bak"; return @b }
+
+sub restore_prometheus {
+    if ($prom_pid) {
+        kill 'TERM', $prom_pid;
+        waitpid $prom_pid, 0;
+        $prom_pid = undef;
+    }
+    return unless $prom_saved;
+    my %saved = %$prom_saved;
+    $prom_saved = undef;
+    spew($prom_yml, $saved{text}, $saved{mode});
+    chown $saved{uid}, $saved{gid}, $prom_yml;
+    my %before = map { $_ => 1 } @{ $saved{backups} };
+    unlink grep({ !$before{$_} } prometheus_backups()), values %prom_file;
+}
+
+# What Prometheus reads from a YAML file, as Perl data.
+sub yaml_file {
+    my ($file) = @_;
+    my ($rc, $out) = run_cmd('python3', '-c', 'import json, sys, yaml; '
+        . 'print(json.dumps(yaml.safe_load(open(sys.argv[1]))))', $file);
+    return $rc ? {} : JSON::PP->new->decode($out);
+}
+
+# A Prometheus API answer, decoded ({} when there is none).
+sub api_get {
+    my $res = $http->get($_[0]);
+    return ($res->{success} && eval { JSON::PP->new->decode($res->{content}) })
+        || {};
+}
+
+sub readme_prometheus {
+    my ($status_port) = @_;
+    my $block = $step{prometheus};
+  SKIP: {
+    my @missing = grep { !installed($_) } qw(prometheus python3-yaml);
+    skip "not installed: @missing (make deps installs them)", 20 if @missing;
+    my @there = grep { -e } values %prom_file;
+    skip "not written over: @there", 20 if @there;
+    skip "$prom_yml has a job provision_x already", 20
+        if slurp($prom_yml) =~ /job_name:\s*['"]?provision_x\b/;
+
+    my @st = stat $prom_yml or die "$prom_yml: $!";
+    $prom_saved = { text => slurp($prom_yml), mode => $st[2] & 07777,
+                    uid => $st[4], gid => $st[5],
+                    backups => [prometheus_backups()] };
+    my $before = yaml_file($prom_yml);
+
+    my ($rc, $out, $asked) = run_readme($block);
+    is $rc, 0, "README line $block->{line}: the status key, the rules and "
+        . 'the job into /etc/prometheus, promtool check config passes'
+        or diag $out;
+    is $asked, "reload prometheus\n", '... and then systemctl reload '
+        . 'prometheus';
+
+    my @key = stat $prom_file{key};
+    is sprintf('%04o %s:%s', ($key[2] // 0) & 07777,
+               scalar(getpwuid($key[4] // -1)) // '?',
+               scalar(getgrgid($key[5] // -1)) // '?'),
+        '0640 root:prometheus', "$prom_file{key}: 0640, root:prometheus";
+    is slurp($prom_file{key}), slurp('/etc/nginx/px/status.key'),
+        '... the status location\'s key';
+    is slurp($prom_file{rules}),
+        slurp("$Root/monitoring/provision_x.rules.yml"),
+        "$prom_file{rules}: the kit's rules";
+
+    my $config = slurp($prom_yml);
+    my $after = yaml_file($prom_yml);
+    my @jobs = grep { $_->{job_name} eq 'provision_x' }
+        @{ $after->{scrape_configs} // [] };
+    is scalar(@jobs), 1, "$prom_yml: one job provision_x";
+    is_deeply $jobs[0] // {}, {
+        job_name => 'provision_x', metrics_path => '/px/status',
+        params => { format => ['prometheus'] },
+        authorization => { type => 'Bearer',
+                           credentials_file => $prom_file{key} },
+        static_configs => [{ targets => ['127.0.0.1:8088'] }] },
+        '... scraping the status listener with the bearer key file';
+    is_deeply [grep { $_->{job_name} ne 'provision_x' }
+               @{ $after->{scrape_configs} }],
+        $before->{scrape_configs} // [], '... after the jobs it had';
+    is_deeply $after->{rule_files},
+        [@{ $before->{rule_files} // [] }, 'provision_x.rules.yml'],
+        '... and the rule file';
+    ($rc, $out) = run_cmd('promtool', 'check', 'config', $prom_yml);
+    like $out, qr/SUCCESS:\ 1\ rule\ files\ found.*\Q$prom_file{rules}\E.*
+                  SUCCESS:\ \d+\ rules\ found/sx,
+        'promtool check config: the configuration and the rules are valid'
+        or diag $out;
+    my @backups = grep { my $b = $_; !grep { $_ eq $b }
+                         @{ $prom_saved->{backups} } } prometheus_backups();
+    is scalar(@backups), 1, 'one backup of prometheus.yml';
+    is slurp($backups[0] // '/dev/null'), $prom_saved->{text},
+        '... holding the file as it was';
+
+    # the block again
+    ($rc, $out, $asked) = run_readme($block);
+    is $rc, 0, "README line $block->{line} again: succeeds" or diag $out;
+    like $out, qr/unchanged/, '... and says prometheus.yml is unchanged';
+    is slurp($prom_yml), $config, '... which it is: the job once';
+    is scalar(prometheus_backups()), @{ $prom_saved->{backups} } + 1,
+        '... no second backup';
+
+    # Prometheus, as its user, on a copy of the result
+    my $live = tempdir(CLEANUP => 1);
+    my ($uid, $gid) = (getpwnam 'prometheus')[2, 3];
+    chown $uid, $gid, $live or die "chown $live: $!";
+    (my $copy = $config)
+        =~ s{\b127\.0\.0\.1:8088\b}{127.0.0.1:$status_port}g;
+    # the global intervals (the first ones in Debian's file)
+    $copy =~ s/^(\s*scrape_interval:\s*)\S+/${1}1s/m;
+    $copy =~ s/^(\s*evaluation_interval:\s*)\S+/${1}1s/m;
+    spew("$live/prometheus.yml", $copy);
+    spew("$live/provision_x.rules.yml", slurp($prom_file{rules}));
+    my $port = PXNginx::free_port();
+    $prom_pid = fork // die "fork: $!";
+    if ($prom_pid == 0) {
+        open STDOUT, '>', "$live/prometheus.log" or die $!;
+        open STDERR, '>&', \*STDOUT or die $!;
+        exec 'setpriv', "--reuid=$uid", "--regid=$gid", '--init-groups',
+            'prometheus', "--config.file=$live/prometheus.yml",
+            "--storage.tsdb.path=$live/data",
+            "--web.listen-address=127.0.0.1:$port", '--log.level=warn';
+        exit 127;
+    }
+    my $api = "http://127.0.0.1:$port/api/v1";
+    my ($up, $rules) = ('', 0);
+    for (1 .. 240) {
+        my $r = api_get("$api/query?query=up%7Bjob%3D%22provision_x%22%7D");
+        $up = $r->{data}{result}[0]{value}[1] // '';
+        last if $up eq '1';
+        sleep 0.25;
+    }
+    is $up, '1', 'Prometheus, as the prometheus user, scrapes the gateway '
+        . 'with the key file: up == 1'
+        or diag join "\n", slurp("$live/prometheus.log"),
+            map { "$_->{scrapeUrl}: $_->{lastError}" }
+            grep { $_->{labels}{job} eq 'provision_x' }
+            @{ api_get("$api/targets")->{data}{activeTargets} // [] };
+    $rules += @{ $_->{rules} } for grep { $_->{file} =~ /provision_x\.rules/ }
+        @{ api_get("$api/rules")->{data}{groups} // [] };
+    cmp_ok $rules, '>=', 15, "... and loaded the $rules rules";
+
+    my %saved = %$prom_saved;
+    restore_prometheus();
+    is slurp($prom_yml), $saved{text}, 'prometheus.yml is put back';
+    is_deeply [grep({ -e } values %prom_file), prometheus_backups()],
+        $saved{backups}, '... the key, the rules and the backup removed';
+  }
+}
+
 # ---- the README's configuration, on this machine ----
 
 my ($synopsis) = grep { defined PXReadme::mark($_, qr/^(synopsis)$/) }
@@ -362,7 +540,7 @@ my @logs = grep { !-e } map { "/var/log/nginx/provision_x$_" }
     '.log', '_dead_letter.ndjson';
 SKIP: {
     my @there = grep { -e } @files;
-    skip "not written over: @there", 14 if @there;
+    skip "not written over: @there", 36 if @there;
     ok $synopsis, 'the README has its complete configuration' or last SKIP;
     push @written, @files, @logs;
 
@@ -427,6 +605,8 @@ SKIP: {
     $res = $http->get("$internal_base/px/status",
                       { headers => { Authorization => "Bearer $consumer" } });
     is $res->{status}, 401, 'the status refuses the consumer\'s key';
+
+    readme_prometheus($internal);
 
     stop_private_nginx();
     private_log_is_clean('readme');
