@@ -123,10 +123,8 @@ check_lines(const cdr_push &p)
             cdr_line_pieces pieces;
             CHECK(cdr_write_line_pieces(p, i, m, head.get(), bound, &pieces)
                   > 0);
-            std::string joined;
-            for (std::string_view piece : pieces.piece) {
-                joined.append(piece.data(), piece.size());
-            }
+            std::string joined(pieces.size(), '\0');
+            pieces.join(reinterpret_cast<unsigned char *>(&joined[0]));
             CHECK(joined == std::string_view(buf.get(), n));
 
             CHECK(std::memchr(buf.get(), '\n', n) == nullptr);

@@ -30,9 +30,7 @@ ngx_http_provision_x_cdr_forward_hand_off(
     }
 
     for (ngx_uint_t i = 0; i < cdr->fresh; i++) {
-        for (std::string_view piece : cdr->lines[i].piece) {
-            b->last = ngx_cpymem(b->last, piece.data(), piece.size());
-        }
+        b->last = cdr->lines[i].join(b->last);
         *b->last++ = '\n';
     }
 

@@ -45,11 +45,7 @@ ngx_http_provision_x_cdr_redis_write(ngx_http_request_t *r,
 
         size_t n = provision_x::cdr_write_key(push, rec - push.begin(), key,
                                               rec->key_len);
-        u_char *end = line;
-
-        for (std::string_view piece : cdr->lines[i].piece) {
-            end = ngx_cpymem(end, piece.data(), piece.size());
-        }
+        u_char *end = cdr->lines[i].join(line);
 
         records[i].line =
             std::string_view(reinterpret_cast<char *>(line), end - line);

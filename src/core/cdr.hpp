@@ -260,6 +260,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -681,6 +682,18 @@ struct cdr_line_pieces {
     size_t size() const noexcept
     {
         return piece[0].size() + piece[1].size() + piece[2].size();
+    }
+
+    /* the line joined at dst (size() bytes); returns its end */
+    unsigned char *join(unsigned char *dst) const noexcept
+    {
+        for (std::string_view p : piece) {
+            if (!p.empty()) {
+                std::memcpy(dst, p.data(), p.size());
+                dst += p.size();
+            }
+        }
+        return dst;
     }
 };
 

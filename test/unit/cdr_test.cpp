@@ -944,6 +944,11 @@ TEST(cdr_huawei, line_pieces_join_into_the_line)
         EXPECT_EQ(joined, line(p, i, meta)) << i;
         EXPECT_EQ(pieces.size(), joined.size()) << i;
 
+        std::string out(pieces.size(), '\0');
+        auto *at = reinterpret_cast<unsigned char *>(&out[0]);
+        EXPECT_EQ(pieces.join(at), at + out.size()) << i;
+        EXPECT_EQ(out, joined) << i;
+
         /* one byte short of the head: nothing, as for cdr_write_line */
         EXPECT_EQ(cdr_write_line_pieces(p, i, meta, &head[0], n - 1, &pieces),
                   0u)
