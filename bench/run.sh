@@ -291,25 +291,35 @@ for r in recs:
     r["bench_pad"] = "x" * pad
 open(dst, "w").write(json.dumps(recs, ensure_ascii=False, separators=(",", ":")))
 PY
-"$nginx" -p "$prefix/" -c conf/nginx.conf -e "$prefix/logs/error.log"
-trap stop EXIT
-for _ in $(seq 50); do curl -fs "$url/r200" >/dev/null && break; sleep 0.1; done
-mem_worker=$(pgrep -P "$(cat "$prefix/logs/nginx.pid")")
-kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$mem_worker/status"; }
-mem_push() {
-    curl -fs -X POST --data-binary @"$1" -H 'Content-Type: application/json' \
-        "$url/aliyun/fee-mem"
+# LOCATION: a fresh nginx each, whose one worker takes a small push, then
+# the big one; prints body bytes|VmHWM before|after|RssShmem before|after|
+# records enqueued|answer
+mem_probe() {
+    "$nginx" -p "$prefix/" -c conf/nginx.conf -e "$prefix/logs/error.log"
+    trap stop EXIT
+    for _ in $(seq 50); do curl -fs "$url/r200" >/dev/null && break; sleep 0.1; done
+    local worker d0 d1 hwm0 hwm1 shm0 shm1 answer
+    worker=$(pgrep -P "$(cat "$prefix/logs/nginx.pid")")
+    kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$worker/status"; }
+    mem_push() {
+        curl -fs -X POST --data-binary @"$1" \
+            -H 'Content-Type: application/json' "$url$2"
+    }
+    mem_push "$top/test/data/aliyun_push.json" "$1" >/dev/null
+    d0=$(module_depth)
+    hwm0=$(kb VmHWM) shm0=$(kb RssShmem)
+    answer=$(mem_push "$big" "$1")
+    hwm1=$(kb VmHWM) shm1=$(kb RssShmem)
+    d1=$(module_depth)
+    stop
+    trap - EXIT
+    rm -f "$prefix/logs/nginx.pid"
+    echo "$(stat -c %s "$big")|$hwm0|$hwm1|$shm0|$shm1|$((d1 - d0))|$answer"
 }
-mem_push "$top/test/data/aliyun_push.json" >/dev/null
-d0=$(module_depth)
-hwm0=$(kb VmHWM) shm0=$(kb RssShmem)
-mem_answer=$(mem_push "$big")
-hwm1=$(kb VmHWM) shm1=$(kb RssShmem)
-d1=$(module_depth)
-mem_line="$(stat -c %s "$big")|$hwm0|$hwm1|$shm0|$shm1|$((d1 - d0))|$mem_answer"
-echo "   $mem_line" >&2
-stop
-trap - EXIT
+mem_file=$(mem_probe /aliyun/fee-mem)
+echo "   in a temporary file: $mem_file" >&2
+mem_memory=$(mem_probe /aliyun/fee-mem-buffered)
+echo "   in memory: $mem_memory" >&2
 
 # instructions per operation (callgrind): two N values, the difference
 ir() { # OP N [ARG...]
@@ -358,5 +368,5 @@ done < <(perl "$bench/worker_ops.pl" "$nginx" "$prefix" "$port" "$tmpl" 10 \
 nonce_sizeof=$("$core_ops" seen_fill $((64 * 1024 * 1024)) | tr ' ' ':')
 
 python3 "$bench/report.py" "$out" "$nginx" "$dur" "$conns" "$pconns" \
-    "$nonce_sizeof" "$prefix/logs" "$mem_line" \
+    "$nonce_sizeof" "$prefix/logs" "$mem_file" "$mem_memory" \
     "${rows[@]}" -- "${ops[@]}" -- "${checks[@]}"

@@ -246,10 +246,42 @@ ngx_http_provision_x_send_envelope_error(ngx_http_request_t *r,
 }
 
 /*
+ * The padded copy [p, last) stands for the body from now on: nginx's
+ * buffers of it that are allocations of the pool's own are freed (not
+ * header_in, which holds the start of a body sent with its headers), and
+ * the request's chain becomes the copy ($request_body still reads it).
+ */
+static void
+ngx_http_provision_x_body_replace(ngx_http_request_t *r, u_char *p,
+                                  u_char *last) noexcept
+{
+    ngx_chain_t *chain = r->request_body->bufs;
+
+    for (ngx_chain_t *cl = chain; cl; cl = cl->next) {
+        if (!cl->buf->in_file) {
+            ngx_pfree(r->pool, cl->buf->start);
+        }
+    }
+
+    ngx_buf_t *b = chain->buf;
+
+    ngx_memzero(b, sizeof(ngx_buf_t));
+    b->start = p;
+    b->pos = p;
+    b->last = last;
+    b->end = last;
+    b->temporary = 1;
+    b->last_buf = 1;
+    chain->next = NULL;
+}
+
+/*
  * The body as one contiguous view: the buffer itself when nginx kept it in
- * one piece in memory, else a pool copy (a temp file is read back).  A
- * copy is followed by `padding` zero bytes, and *padded says so: the CDR
- * parser then reads it in place instead of copying it once more.
+ * one piece in memory and no padding is asked for, else a pool copy (a
+ * temp file is read back).  A copy is followed by `padding` zero bytes,
+ * and *padded says so: the CDR parser then reads it in place instead of
+ * copying it once more; that copy takes the place of nginx's buffers in
+ * the request, which are freed, so a push is never held twice.
  */
 ngx_int_t
 ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
@@ -279,7 +311,8 @@ ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
 
     ngx_buf_t *first = r->request_body->bufs->buf;
 
-    if (r->request_body->bufs->next == NULL && !first->in_file) {
+    if (r->request_body->bufs->next == NULL && !first->in_file && padding == 0)
+    {
         *body = std::string_view(reinterpret_cast<char *>(first->pos), len);
         return NGX_OK;
     }
@@ -309,6 +342,10 @@ ngx_http_provision_x_body_view(ngx_http_request_t *r, size_t max,
     }
 
     ngx_memzero(last, padding);
+
+    if (padding != 0) {
+        ngx_http_provision_x_body_replace(r, p, last);
+    }
 
     *body = std::string_view(reinterpret_cast<char *>(p), last - p);
 

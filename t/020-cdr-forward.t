@@ -58,6 +58,15 @@ our $Config = <<'_EOC_';
         provision_x_cdr aliyun forward=/_forward dedup=dedup;
     }
 
+    location = /cdr-logged {
+        provision_x_cdr huawei forward=/_forward dedup=dedup;
+        access_log logs/pushed.log received;
+    }
+
+    location = /pushed {
+        alias $TEST_NGINX_SERVER_ROOT/logs/pushed.log;
+    }
+
     location = /cdr-signed {
         provision_x_verify huawei;
         provision_x_nonce nonces;
@@ -545,5 +554,19 @@ PXSign::huawei_headers(app => 'appKeyA', secret => 'secretA')
 dead-lettered huawei CDR record 1: record contains \u0000
 dead-lettered huawei CDR record 2: record is not valid UTF-8
 dead-lettered huawei CDR record 3: field "appKey" is not the app that signed the push
+--- no_error_log
+[error]
+
+
+
+=== TEST 28: $request_body still reads the push after the parse took its padded copy (nginx's buffers of it are freed)
+--- http_config eval: $::HttpConfig
+--- config eval: $::Config
+--- request eval
+["POST /cdr-logged\n$::Push50", "GET /pushed"]
+--- error_code eval
+[200, 200]
+--- response_body eval
+["{}", "$::Push50\n"]
 --- no_error_log
 [error]
