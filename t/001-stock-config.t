@@ -15,6 +15,7 @@ use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use Test::More;
 
+use PXFiles qw(slurp spew);
 use PXNginx;
 
 my $stock = '/etc/nginx/nginx.conf';
@@ -34,14 +35,6 @@ my $lock_dir = -d '/run/lock' ? '/run/lock' : '/tmp';
 open my $lock, '>>', "$lock_dir/provision-x-package-test.lock" or die $!;
 flock $lock, LOCK_SH or die "flock: $!";
 
-sub slurp { local (@ARGV, $/) = @_; return <> // '' }
-
-sub spew {
-    my ($file, $text) = @_;
-    open my $fh, '>', $file or die "$file: $!";
-    print $fh $text;
-    close $fh;
-}
 
 # ---- the stock file, verbatim but for the load_module line ----
 

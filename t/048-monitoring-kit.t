@@ -28,6 +28,7 @@ use Time::HiRes qw(sleep time);
 use URI::Escape qw(uri_escape);
 
 use PXEvents;
+use PXFiles qw(spew);
 use PXNginx;
 use PXSign;
 
@@ -192,14 +193,8 @@ like $example, qr/authorization:\s+type: Bearer\s+credentials_file: /,
 # the same file, with the status location's own key file
 (my $config = $example)
     =~ s{credentials_file: \S+}{credentials_file: $secrets/api-a.key};
-sub write_file {
-    my ($file, $text) = @_;
-    open my $fh, '>', $file or die "$file: $!";
-    print $fh $text;
-    close $fh;
-}
-write_file("$work/prometheus.yml", $config);
-write_file("$work/provision_x.rules.yml", do {
+spew("$work/prometheus.yml", $config);
+spew("$work/provision_x.rules.yml", do {
     local $/;
     open my $fh, '<', "$kit/provision_x.rules.yml" or die $!;
     <$fh>;
@@ -214,7 +209,7 @@ my $port = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
 (my $live = $config) =~ s/(scrape|evaluation)_interval: \S+/$1_interval: 1s/g;
 $live =~ s/targets:\n(?:\s+- \S+\n)+/targets: ['127.0.0.1:${\ $nginx->port }']\n/;
 like $live, qr/targets: \['127\.0\.0\.1:\d+'\]/, 'the run scrapes this gateway';
-write_file("$work/live.yml", $live);
+spew("$work/live.yml", $live);
 
 my $prom = fork // die "fork: $!";
 if ($prom == 0) {

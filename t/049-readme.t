@@ -78,6 +78,7 @@ use POSIX qw(WNOHANG setpgid);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
+use PXFiles qw(slurp spew);
 use PXLogs;
 use PXNginx;
 use PXReadme;
@@ -97,15 +98,6 @@ for my $tool (qw(curl openssl python3 bash)) {
         unless grep { -x "$_/$tool" } split /:/, $ENV{PATH};
 }
 
-sub slurp { local (@ARGV, $/) = @_; return <> // '' }
-
-sub spew {
-    my ($file, $text, $mode) = @_;
-    open my $fh, '>', $file or die "$file: $!";
-    print $fh $text;
-    close $fh;
-    chmod $mode, $file if defined $mode;
-}
 
 my @blocks = PXReadme::blocks();
 

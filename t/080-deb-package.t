@@ -48,6 +48,7 @@ use JSON::PP ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
+use PXFiles qw(slurp spew);
 use PXNginx;
 use PXReadme;
 use PXSign;
@@ -123,15 +124,6 @@ my %before = map { $_ => installed($_) } @packages;
 my $tmp = tempdir(CLEANUP => 1);
 my $pid_file = "$tmp/nginx.pid";
 
-sub slurp { local (@ARGV, $/) = @_; return -e $_[0] ? <> // '' : '' }
-
-sub spew {
-    my ($file, $text, $mode) = @_;
-    open my $fh, '>', $file or die "$file: $!";
-    print $fh $text;
-    close $fh;
-    chmod $mode, $file if defined $mode;
-}
 
 sub stop_private_nginx {
     my ($pid) = slurp($pid_file) =~ /(\d+)/;

@@ -29,6 +29,9 @@ use IPC::Run3 qw(run3);
 use JSON::PP ();
 use Test::More;
 
+use lib "$FindBin::Bin/helper";
+use PXFiles qw(slurp spew);
+
 my $Root = "$FindBin::Bin/..";
 
 plan skip_all => 'no promtool (make deps installs prometheus)'
@@ -38,15 +41,6 @@ plan skip_all => 'no PyYAML (make deps installs python3-yaml)'
 
 my $tmp = tempdir(CLEANUP => 1);
 
-sub slurp { local (@ARGV, $/) = @_; return <> }
-
-sub spew {
-    my ($file, $text, $mode) = @_;
-    open my $fh, '>', $file or die "$file: $!";
-    print $fh $text;
-    close $fh;
-    chmod $mode, $file if defined $mode;
-}
 
 # the kit, its key file in $tmp
 mkdir "$tmp/monitoring";
