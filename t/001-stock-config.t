@@ -24,8 +24,7 @@ plan skip_all => "no $stock (Debian's nginx package)" unless -f $stock;
 my $binary = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
 plan skip_all => "$stock belongs to Debian's nginx, not $binary"
     unless abs_path($binary) eq '/usr/sbin/nginx';
-my $module = $ENV{TEST_NGINX_LOAD_MODULES}
-    // "$FindBin::Bin/../build/ngx_http_provision_x_module.so";
+my $module = PXNginx::module_path();
 my $dir = tempdir(CLEANUP => 1);
 
 # t/080 installs the module's package for a moment, which enables it in

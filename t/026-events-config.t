@@ -145,8 +145,7 @@ for my $directive (@accepted) {
         $example =~ s/listen 443 ssl;/listen 127.0.0.1:@{[$nginx->port]} ssl;/;
 
         my $user = $> == 0 ? "user root;\n" : '';
-        my $module = $ENV{TEST_NGINX_LOAD_MODULES}
-            // "$FindBin::Bin/../build/ngx_http_provision_x_module.so";
+        my $module = PXNginx::module_path();
         open my $conf, '>', "$p/conf/nginx.conf" or die $!;
         print $conf "load_module $module;\n${user}error_log $p/logs/error.log;\n"
             . "pid $p/logs/nginx.pid;\nevents {}\n$example";

@@ -86,8 +86,7 @@ use PXRedis;
 
 my $Root = abs_path("$FindBin::Bin/..");
 my $binary = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
-my $module = $ENV{TEST_NGINX_LOAD_MODULES}
-    // "$Root/build/ngx_http_provision_x_module.so";
+my $module = PXNginx::module_path();
 my $cli = $ENV{TEST_PX_CLI} // (-x dirname($module) . '/provision-x'
                                 ? dirname($module) . '/provision-x'
                                 : "$Root/build/provision-x");

@@ -131,8 +131,7 @@ $nginx->write_config(
     my $demo = PXNginx->new(name => 'interface-demo');
     my $p = $demo->prefix;
     my ($front, $back) = (PXNginx::free_port(), PXNginx::free_port());
-    my $module = $ENV{TEST_NGINX_LOAD_MODULES}
-        // "$FindBin::Bin/../build/ngx_http_provision_x_module.so";
+    my $module = PXNginx::module_path();
 
     open my $in, '<', "$FindBin::Bin/../examples/nginx.conf" or die $!;
     my $conf = do { local $/; <$in> };

@@ -20,11 +20,8 @@ use PXNginx;
 use PXQueue;
 use PXSign;
 
-my $module = $ENV{TEST_NGINX_LOAD_MODULES}
-    // "$FindBin::Bin/../build/ngx_http_provision_x_module.so";
-my $so = do { local (@ARGV, $/) = ($module); <> } // '';
 plan skip_all => 'not a fault-injection build (make test-faults)'
-    unless index($so, 'fault injection build') >= 0;
+    unless PXNginx::fault_build();
 
 my $secrets = "$FindBin::Bin/secrets";
 chmod 0600, glob "$secrets/*.key";

@@ -35,6 +35,20 @@ my (%Checked, @Order);
 
 my $Registered;
 
+# The module under test: TEST_NGINX_LOAD_MODULES, else the one make builds.
+sub module_path {
+    return $ENV{TEST_NGINX_LOAD_MODULES}
+        // "$Root/build/ngx_http_provision_x_module.so";
+}
+
+# Whether that module is the fault-injection build (make test-faults):
+# its fault points and movable clock exist only there.
+sub fault_build {
+    open my $fh, '<:raw', module_path() or return 0;
+    local $/;
+    return index(<$fh> // '', 'fault injection build') >= 0;
+}
+
 sub check_logs_when_done {
     return if $Registered++;
 
@@ -77,8 +91,7 @@ sub new {
         main    => $a{main} // '',
         after   => $a{after} // '',
         binary  => $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx',
-        module  => $ENV{TEST_NGINX_LOAD_MODULES}
-                   // "$Root/build/ngx_http_provision_x_module.so",
+        module  => module_path(),
         version => 0,
     }, $class;
     remove_tree($self->{prefix}) unless $a{keep};
