@@ -373,14 +373,15 @@ seen_prefetch(const seen_header *h, const unsigned char *digest) noexcept
     const uint32_t buckets[] = {a, b};
 
     for (uint32_t bucket : buckets) {
-        const char *p = reinterpret_cast<const char *>(
-            &h->slots[bucket * seen_bucket_slots]);
+        auto start =
+            reinterpret_cast<uintptr_t>(&h->slots[bucket * seen_bucket_slots]);
 
-        for (size_t off = 0; off < bucket_bytes; off += line) {
-            __builtin_prefetch(p + off);
+        /* every line the bucket touches, wherever it starts */
+        for (uintptr_t at = start & ~(uintptr_t{line} - 1);
+             at < start + bucket_bytes; at += line)
+        {
+            __builtin_prefetch(reinterpret_cast<const void *>(at));
         }
-        /* a bucket that does not start on a line ends in one more */
-        __builtin_prefetch(p + bucket_bytes - 1);
     }
 }
 
