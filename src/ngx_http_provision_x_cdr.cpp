@@ -541,8 +541,9 @@ ngx_http_provision_x_cdr_seen_body(ngx_http_provision_x_loc_conf_t *plcf,
 
 /*
  * The new records' lines, in pieces (provision_x::cdr_write_line_pieces):
- * their heads one after the other in one buffer, and their records where
- * the parse left them, so that no sink needs a copy of each line first.
+ * their heads one after the other in one buffer, and their records in the
+ * request's padded copy of the body, so that no sink needs a copy of each
+ * line first.
  * The pages of the buffer past what the heads really take (the bound
  * counts every byte escaped) are never touched.
  */

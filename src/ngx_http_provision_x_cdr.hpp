@@ -25,8 +25,7 @@ struct ngx_http_provision_x_cdr_t {
     ngx_uint_t type;
     provision_x::cdr_line_meta meta;
     /* the new records' NDJSON lines, in pieces: their heads in the pool,
-     * their records in the parser's copy of the body (this handler call
-     * only) */
+     * their records in the request's padded copy of the body */
     provision_x::cdr_line_pieces *lines;
     u_char (*keys)[NGX_HTTP_PROVISION_X_DIGEST_LEN];
     const provision_x::cdr_record **records; /* the new records */

@@ -33,8 +33,7 @@ ngx_http_provision_x_cdr_redis_write(ngx_http_request_t *r,
 
         /*
          * the push keeps key components; the printable key is made here,
-         * and the line joined: the write outlives the parse, which its
-         * record's piece points into (a retry with the script itself)
+         * and the line joined: the command takes each line in one piece
          */
         auto *key = static_cast<char *>(ngx_pnalloc(r->pool, rec->key_len));
         auto *line =

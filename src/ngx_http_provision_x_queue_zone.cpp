@@ -79,7 +79,11 @@ record_at(const void *items, size_t i) noexcept
         static_cast<const provision_x::cdr_line_pieces *>(items)[i];
     provision_x::ring_record record;
 
-    for (size_t k = 0; k < 3; k++) {
+    static_assert(sizeof(record.piece) / sizeof(record.piece[0])
+                      == sizeof(line.piece) / sizeof(line.piece[0]),
+                  "a line's pieces are the ring record's");
+
+    for (size_t k = 0; k < std::size(record.piece); k++) {
         record.piece[k] = {line.piece[k].data(), line.piece[k].size()};
     }
 
