@@ -54,11 +54,24 @@ skip_blanks(const char *in, size_t len, size_t at) noexcept
     return at;
 }
 
+/* The bytes that end an unquoted value. */
+struct value_ends {
+    bool at[256] = {};
+
+    constexpr value_ends() noexcept
+    {
+        for (const char *c = "&\",;\n\r \t"; *c != '\0'; c++) {
+            at[static_cast<unsigned char>(*c)] = true;
+        }
+    }
+};
+
+constexpr value_ends value_end_bytes;
+
 bool
 value_end(char c) noexcept
 {
-    return c == '&' || c == '"' || c == ',' || c == ';' || c == '\n'
-           || c == '\r' || blank(c);
+    return value_end_bytes.at[static_cast<unsigned char>(c)];
 }
 
 int
@@ -78,7 +91,15 @@ bool
 signature_name(const char *in, size_t from, size_t to) noexcept
 {
     static const char want[] = "signature";
+    constexpr size_t plain = sizeof(want) - 1;
     size_t k = 0;
+
+    /* signatureMethod, secretNo: only a percent-encoded name is longer */
+    size_t n = to - from;
+
+    if (n < plain || (n != plain && std::memchr(in + from, '%', n) == NULL)) {
+        return false;
+    }
 
     for (size_t i = from; i < to; i++) {
         char c = in[i];
@@ -111,96 +132,105 @@ param_start(const char *in, size_t at) noexcept
     return p == '?' || p == '&' || p == ';' || p == '"' || blank(p);
 }
 
-/* The bytes a credential can start with: x, a, p, s (any case), %. */
-struct first_bytes {
-    bool may[256] = {};
-
-    constexpr first_bytes() noexcept
-    {
-        for (const char *c = "xXaApPsS%"; *c != '\0'; c++) {
-            may[static_cast<unsigned char>(*c)] = true;
-        }
-    }
-};
-
-constexpr first_bytes credential_first;
-
 /*
  * Can a credential start at `at`?  "X-", "Au", "Pa" (X-AKSK/X-WSSE,
  * Authorization, PasswordDigest), or a parameter whose name may decode to
- * "signature".  Every byte of a line is asked: one table look-up answers
- * for almost all of them.
+ * "signature".
  */
 inline bool
 may_start(const char *in, size_t len, size_t at) noexcept
 {
-    if (!credential_first.may[static_cast<unsigned char>(in[at])]) {
-        return false;
-    }
-
-    char c = lower(in[at]);
     char next = (at + 1 < len) ? lower(in[at + 1]) : '\0';
 
-    switch (c) {
+    switch (lower(in[at])) {
     case 'x':
         return next == '-';
     case 'a':
         return next == 'u';
     case 'p':
         return next == 'a';
-    default: /* 's', '%' */
+    case 's':
+    case '%':
         return param_start(in, at);
+    default:
+        return false;
     }
 }
 
 /* 16 bytes at a time, in the compiler's portable vector type (SSE2, NEON) */
 typedef unsigned char bytes16 __attribute__((vector_size(16)));
+constexpr size_t block = sizeof(bytes16);
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "a block's first byte is the low byte of its first half");
 
 /*
- * The first position from `at` whose byte a credential can start with,
- * or len.  Sixteen bytes are tested at once: with bit 0x20 set, every
- * such byte is one of "xaps%" (and only a few others are, which the
- * byte-wise test that follows passes over).
+ * Where in in[at..at+16) a credential may start: byte i of half[i / 8]
+ * is 0xff for such a position.  Needs in[at - 1] and in[at + 16].  This
+ * is may_start's test on sixteen positions at once, on pairs of bytes: a
+ * query's names and values are full of the single letters a credential
+ * starts with, its pairs rarely.  With bit 0x20 set a few other bytes pass
+ * too ("x\r" looks like "x-"), which may_start then passes over.
  */
-size_t
-next_first_byte(const char *in, size_t len, size_t at) noexcept
+void
+block_may_start(const char *in, size_t at, uint64_t half[2]) noexcept
 {
-    for (; at + sizeof(bytes16) <= len; at += sizeof(bytes16)) {
-        bytes16 v;
-        std::memcpy(&v, in + at, sizeof(v));
-        v |= 0x20;
+    bytes16 prev, cur, next;
+    std::memcpy(&prev, in + at - 1, block);
+    std::memcpy(&cur, in + at, block);
+    std::memcpy(&next, in + at + 1, block);
+    cur |= 0x20;
+    next |= 0x20;
 
-        auto hit =
-            (v == 'x') | (v == 'a') | (v == 'p') | (v == 's') | (v == '%');
-        uint64_t half[2];
-        std::memcpy(half, &hit, sizeof(half));
+    auto after_delimiter = (prev == '?') | (prev == '&') | (prev == ';')
+                           | (prev == '"') | (prev == ' ') | (prev == '\t');
+    auto hit = ((cur == 'x') & (next == '-')) | ((cur == 'a') & (next == 'u'))
+               | ((cur == 'p') & (next == 'a'))
+               | (after_delimiter & ((cur == 's') | (cur == '%')));
 
-        if ((half[0] | half[1]) != 0) {
-            break;
-        }
-    }
-
-    while (at < len
-           && !credential_first.may[static_cast<unsigned char>(in[at])]) {
-        at++;
-    }
-
-    return at;
+    std::memcpy(half, &hit, 2 * sizeof(uint64_t));
 }
 
 /* The first position from `at` where a credential may start, or len. */
 size_t
 next_candidate(const char *in, size_t len, size_t at) noexcept
 {
-    for (;;) {
-        at = next_first_byte(in, len, at);
-
-        if (at == len || may_start(in, len, at)) {
-            return at;
+    /* the block test needs the byte before the block */
+    if (at == 0) {
+        if (len == 0 || may_start(in, len, 0)) {
+            return 0;
         }
 
-        at++;
+        at = 1;
     }
+
+    while (at + block < len) {
+        uint64_t half[2];
+        block_may_start(in, at, half);
+
+        for (uint64_t bits : half) {
+            while (bits != 0) {
+                size_t i = static_cast<size_t>(__builtin_ctzll(bits)) / 8;
+
+                if (may_start(in, len, at + i)) {
+                    return at + i;
+                }
+
+                bits &= ~(uint64_t{0xff} << (8 * i));
+            }
+
+            at += sizeof(uint64_t);
+        }
+    }
+
+    /* the last sixteen, one by one */
+    for (; at < len; at++) {
+        if (may_start(in, len, at)) {
+            return at;
+        }
+    }
+
+    return len;
 }
 
 /*
@@ -312,9 +342,16 @@ public:
         return true;
     }
 
-    bool empty() const noexcept
+    /* where the first of the values starts, or limit when that is sooner */
+    size_t first_start(size_t limit) const noexcept
     {
-        return n_ == 0;
+        for (size_t i = 0; i < n_; i++) {
+            if (ranges_[i].from < limit) {
+                limit = ranges_[i].from;
+            }
+        }
+
+        return limit;
     }
 
     /* the end of the masked stretch that covers position p, or end */
@@ -364,9 +401,12 @@ line_end(const char *in, size_t len, size_t p) noexcept
 } // namespace
 
 /*
- * Every position is looked at, masked or not: a quoted value can end at
- * the quote that opens the next one, which must be masked as well.  Each
- * masked stretch becomes one mask.
+ * What is masked changes only where a credential may start (may_start) or
+ * where a value found starts or ends: between those positions the line is
+ * copied, or counted as masked, at once.  Positions inside a masked
+ * stretch are looked at too: a quoted value can end at the quote that
+ * opens the next one, which must be masked as well.  Each masked stretch
+ * becomes one mask.
  */
 size_t
 redact(const char *in, size_t len, char *out) noexcept
@@ -379,18 +419,21 @@ redact(const char *in, size_t len, char *out) noexcept
 
     while (p < len) {
         size_t from, to;
-        bool found = may_start(in, len, p) && credential(in, len, p, &from, &to)
-                     && from != to;
 
-        if (found && !pending.add(from, to)) {
+        if (may_start(in, len, p) && credential(in, len, p, &from, &to)
+            && from != to && !pending.add(from, to))
+        {
             masked_to = line_end(in, len, from);
         }
 
         masked_to = pending.reach(p, masked_to);
 
+        size_t next = pending.first_start(next_candidate(in, len, p + 1));
+
         if (p < masked_to) {
-            run++;
-            p++;
+            next = (next < masked_to) ? next : masked_to;
+            run += next - p;
+            p = next;
             continue;
         }
 
@@ -401,16 +444,9 @@ redact(const char *in, size_t len, char *out) noexcept
             run = 0;
         }
 
-        /* nothing found or pending: copy up to the next credential */
-        size_t end = p + 1;
-
-        if (!found && pending.empty()) {
-            end = next_candidate(in, len, end);
-        }
-
-        std::memcpy(out + n, in + p, end - p);
-        n += end - p;
-        p = end;
+        std::memcpy(out + n, in + p, next - p);
+        n += next - p;
+        p = next;
     }
 
     if (run != 0) {

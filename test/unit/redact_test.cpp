@@ -110,10 +110,14 @@ TEST(Redact, SeveralInOneLine)
 }
 
 // The scan skips 16 bytes at a time: a credential is found at every
-// offset, after fillers that look like its first bytes or hold none.
+// offset, after fillers that hold none of its first bytes, or its first
+// bytes alone, or pairs that look like its first two ("x\r" is "x-" with
+// bit 0x20 set), or a parameter that is not one.
 TEST(Redact, FoundAtEveryOffsetOfTheSkippingScan)
 {
-    for (const char *filler : {"b", "S", "A%", "\x05", "pX"}) {
+    for (const char *filler :
+         {"b", "S", "A%", "\x05", "pX", "x\r", "au", "pa", "&s", "\t%", "x-"})
+    {
         for (size_t k = 0; k < 40; k++) {
             std::string head;
             while (head.size() < k) {
