@@ -3,8 +3,9 @@
  */
 #include "core/redact.hpp"
 
-#include <cstdint>
 #include <cstring>
+
+#include "core/bytes16.hpp"
 
 namespace provision_x {
 
@@ -157,30 +158,22 @@ may_start(const char *in, size_t len, size_t at) noexcept
     }
 }
 
-/* 16 bytes at a time, in the compiler's portable vector type (SSE2, NEON) */
-typedef unsigned char bytes16 __attribute__((vector_size(16)));
 constexpr size_t block = sizeof(bytes16);
 
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "a block's first byte is the low byte of its first half");
-
 /*
- * Where in in[at..at+16) a credential may start: byte i of half[i / 8]
- * is 0xff for such a position.  Needs in[at - 1] and in[at + 16].  This
- * is may_start's test on sixteen positions at once, on pairs of bytes: a
- * query's names and values are full of the single letters a credential
- * starts with, its pairs rarely.  With bit 0x20 set a few other bytes pass
- * too ("x\r" looks like "x-"), which may_start then passes over.
+ * Where in in[at..at+16) a credential may start.  Needs in[at - 1] and
+ * in[at + 16].  This is may_start's test on sixteen positions at once, on
+ * pairs of bytes: a query's names and values are full of the single
+ * letters a credential starts with, its pairs rarely.  With bit 0x20 set
+ * a few other bytes pass too ("x\r" looks like "x-"), which may_start
+ * then passes over.
  */
-void
-block_may_start(const char *in, size_t at, uint64_t half[2]) noexcept
+lanes16
+block_may_start(const char *in, size_t at) noexcept
 {
-    bytes16 prev, cur, next;
-    std::memcpy(&prev, in + at - 1, block);
-    std::memcpy(&cur, in + at, block);
-    std::memcpy(&next, in + at + 1, block);
-    cur |= 0x20;
-    next |= 0x20;
+    bytes16 prev = load16(in + at - 1);
+    bytes16 cur = load16(in + at) | 0x20;
+    bytes16 next = load16(in + at + 1) | 0x20;
 
     auto after_delimiter = (prev == '?') | (prev == '&') | (prev == ';')
                            | (prev == '"') | (prev == ' ') | (prev == '\t');
@@ -188,7 +181,7 @@ block_may_start(const char *in, size_t at, uint64_t half[2]) noexcept
                | ((cur == 'p') & (next == 'a'))
                | (after_delimiter & ((cur == 's') | (cur == '%')));
 
-    std::memcpy(half, &hit, 2 * sizeof(uint64_t));
+    return lanes16(reinterpret_cast<bytes16>(hit));
 }
 
 /* The first position from `at` where a credential may start, or len. */
@@ -204,22 +197,15 @@ next_candidate(const char *in, size_t len, size_t at) noexcept
         at = 1;
     }
 
-    while (at + block < len) {
-        uint64_t half[2];
-        block_may_start(in, at, half);
+    for (; at + block < len; at += block) {
+        lanes16 hits = block_may_start(in, at);
 
-        for (uint64_t bits : half) {
-            while (bits != 0) {
-                size_t i = static_cast<size_t>(__builtin_ctzll(bits)) / 8;
-
-                if (may_start(in, len, at + i)) {
-                    return at + i;
-                }
-
-                bits &= ~(uint64_t{0xff} << (8 * i));
+        for (size_t i = hits.first(); i < block; i = hits.first()) {
+            if (may_start(in, len, at + i)) {
+                return at + i;
             }
 
-            at += sizeof(uint64_t);
+            hits.clear(i);
         }
     }
 

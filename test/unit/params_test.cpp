@@ -217,12 +217,18 @@ TEST(ParseUrlencoded, AgreesWithSplitThenDecodeOnGeneratedInputs)
 {
     // Every string of up to 5 tokens over an alphabet of the bytes that
     // matter (delimiters, escapes valid and not, UTF-8 leads and tails,
-    // '+'), plus a pseudo-random sample of longer ones.
-    static const std::vector<std::string> tokens = {
-        "a",    "b",   "=",      "&",   "+",
-        "%",    "%4",  "%41",    "%e4", "%E4%BD%A0",
-        "%BD",  "%A0", "%C0%80", "%zz", "\xe4\xbd\xa0",
-        "\xff", "%26", "%3D"};
+    // '+', and plain runs that put them at every offset of the 16-byte
+    // scan), plus a pseudo-random sample of longer ones.
+    static const std::vector<std::string> tokens = [] {
+        std::vector<std::string> t = {
+            "a",    "b",   "=",      "&",   "+",
+            "%",    "%4",  "%41",    "%e4", "%E4%BD%A0",
+            "%BD",  "%A0", "%C0%80", "%zz", "\xe4\xbd\xa0",
+            "\xff", "%26", "%3D"};
+        t.push_back(std::string(16, 'p'));
+        t.push_back("xyz.-_~0123");
+        return t;
+    }();
     std::size_t checked = 0;
 
     auto check = [&checked](const std::string &raw) {
