@@ -239,15 +239,22 @@ for k in $(seq "$rounds"); do
     drain_peer
 done
 s1=$(status)
-# an identical retry: the body is known (sent once), every request re-sent
+# an identical retry: the body is known (sent once), every request re-sent;
+# the peer as issue 15 has it (each record deduplicated), then the peer
+# given the module's body-digest shortcut (a pool of its own: the two
+# share a nonce store)
 signed_push "$url/huawei/fee"
 signed_push "$peer_url/huawei/fee"
+signed_push "$peer_url/huawei/fee-digest"
 for k in $(seq "$rounds"); do
     p=$(pool "retry-$k" $((40000 * dur)))
     checked_push "push-retry-queue#$k" retry module_depth "$url" /huawei/fee \
         -s "$bench/push.lua" -- "$tmpl" "$p" retry rq
     checked_push "push-retry-lua#$k" retry peer_depth "$peer_url" /huawei/fee \
         -s "$bench/push.lua" -- "$tmpl" "$p" retry rl
+    checked_push "push-retry-lua-digest#$k" retry peer_depth "$peer_url" \
+        /huawei/fee-digest -s "$bench/push.lua" -- "$tmpl" \
+        "$(pool "retry-digest-$k" $((40000 * dur)))" retry rl
 done
 
 # the other sinks, once (one nonce store: a pool each)
@@ -355,6 +362,11 @@ for v in hmac_plain hmac_mac_ctx_dup hmac_md_ctx_copy hmac_sha_ctx_copy; do
     t1=$(date +%s%N)
     ops+=("wall:$v|$(( (t1 - t0) / 1000000 ))")
 done
+# ns per SHA-256 of the 46 KB push, the digest of an identical retry
+t0=$(date +%s%N)
+taskset -c 1 "$core_ops" body_digest 20000 "$push"
+t1=$(date +%s%N)
+ops+=("wall:body_digest|$(( (t1 - t0) / 20000 ))")
 
 # the shared-memory steps, counted inside one worker (glue, not core)
 echo "== callgrind worker: dedup, mark seen, enqueue" >&2

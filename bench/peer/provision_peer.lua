@@ -11,8 +11,11 @@
 --            SHA256(secret, nonce .. created)) compared, Created inside the
 --            clock window (UTC, or UTC+8 as Huawei's samples stamp it), the
 --            nonce added to a lua_shared_dict (refused when present);
---   retry    SHA-256 of the body looked up in the dedup dict: an identical
---            retry of a push handed off before is answered at once;
+--   retry    only at /huawei/fee-digest (_M.cdr_digest), the module's own
+--            shortcut: SHA-256 of the body looked up in the dedup dict, an
+--            identical retry of a push handed off before answered at once.
+--            /huawei/fee (_M.cdr) is issue 15's reference pipeline, which
+--            deduplicates a retry's records one by one like any push's;
 --   parse    cjson decode; envelope {"eventType":"fee","feeLst":[1..50]};
 --            every record's known fields checked against the module's
 --            rules (src/core/cdr.cpp: required, types, lengths in code
@@ -23,7 +26,8 @@
 --   line     the module's NDJSON wrapper around the record (re-encoded by
 --            cjson: a Lua peer has no raw record bytes);
 --   enqueue  rpush of every new line to a list in the queue dict, then the
---            keys and the body digest marked seen (24 h), answer {}.
+--            keys (and at /huawei/fee-digest the body digest) marked seen
+--            (24 h), answer {}.
 -- Where it is laxer than the module (cjson cannot tell 1 from 1.0, sees
 -- no duplicate keys, and re-serialises records) it does less work, not
 -- more: the comparison favours the peer.
@@ -325,8 +329,9 @@ local function answer(status, code, desc)
     return ngx_exit(status)
 end
 
--- content_by_lua: provision_x_cdr huawei queue=q dedup=dedup
-function _M.cdr()
+-- provision_x_cdr huawei queue=q dedup=dedup; with_body_digest: an
+-- identical retry is answered from the body's SHA-256, as the module does
+local function receive(with_body_digest)
     if ngx_req.get_method() ~= "POST" then
         return answer(405, "405", "only POST is accepted")
     end
@@ -337,8 +342,8 @@ function _M.cdr()
     end
 
     local dedup = ngx.shared.dedup
-    local body_key = "body:" .. sha256(body)
-    if dedup:get(body_key) then
+    local body_key = with_body_digest and "body:" .. sha256(body)
+    if body_key and dedup:get(body_key) then
         return answer(200) -- an identical retry of a push handed off
     end
 
@@ -399,9 +404,21 @@ function _M.cdr()
     for i = 1, fresh do
         dedup:set(keys[i], true, dedup_ttl)
     end
-    dedup:set(body_key, true, dedup_ttl)
+    if body_key then
+        dedup:set(body_key, true, dedup_ttl)
+    end
 
     return answer(200)
+end
+
+-- content_by_lua: issue 15's reference pipeline
+function _M.cdr()
+    return receive(false)
+end
+
+-- content_by_lua: the same with the module's retry shortcut
+function _M.cdr_digest()
+    return receive(true)
 end
 
 -- between the bench's rounds: the queue emptied, as consumers would, so
