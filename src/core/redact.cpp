@@ -12,7 +12,6 @@ namespace provision_x {
 namespace {
 
 constexpr size_t mask_len = sizeof(redact_mask) - 1;
-constexpr size_t max_name = 32; /* "signature" percent-encoded is 27 */
 
 char
 lower(char c) noexcept
@@ -75,6 +74,28 @@ value_end(char c) noexcept
     return value_end_bytes.at[static_cast<unsigned char>(c)];
 }
 
+/* Where the unquoted value that starts at p ends: 16 bytes at a time. */
+size_t
+unquoted_value_end(const char *in, size_t len, size_t p) noexcept
+{
+    for (; p + sizeof(bytes16) <= len; p += sizeof(bytes16)) {
+        bytes16 v = load16(in + p);
+        auto end = (v == '&') | (v == '"') | (v == ',') | (v == ';')
+                   | (v == '\n') | (v == '\r') | (v == ' ') | (v == '\t');
+        size_t i = lanes16(reinterpret_cast<bytes16>(end)).first();
+
+        if (i < sizeof(bytes16)) {
+            return p + i;
+        }
+    }
+
+    while (p < len && !value_end(in[p])) {
+        p++;
+    }
+
+    return p;
+}
+
 int
 hex(char c) noexcept
 {
@@ -87,38 +108,37 @@ hex(char c) noexcept
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-/* Is in[from..to) a parameter name that decodes to "signature"? */
-bool
-signature_name(const char *in, size_t from, size_t to) noexcept
+/*
+ * Where the '=' after a parameter name starting at `at` that decodes to
+ * "signature" (any case) is, or 0.  Walked and compared at once: a plain
+ * byte decodes to itself, so the first one that differs (secretNo), or
+ * anything but '=' after the ninth letter (signatureMethod), settles it.
+ */
+size_t
+signature_name_end(const char *in, size_t len, size_t at) noexcept
 {
     static const char want[] = "signature";
-    constexpr size_t plain = sizeof(want) - 1;
-    size_t k = 0;
+    size_t p = at;
 
-    /* signatureMethod, secretNo: only a percent-encoded name is longer */
-    size_t n = to - from;
-
-    if (n < plain || (n != plain && std::memchr(in + from, '%', n) == NULL)) {
-        return false;
-    }
-
-    for (size_t i = from; i < to; i++) {
-        char c = in[i];
-
-        if (c == '%' && i + 2 < to && hex(in[i + 1]) >= 0
-            && hex(in[i + 2]) >= 0) {
-            c = static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
-            i += 2;
+    for (size_t k = 0; k < sizeof(want) - 1; k++, p++) {
+        if (p == len) {
+            return 0;
         }
 
-        if (k == sizeof(want) - 1 || lower(c) != want[k]) {
-            return false;
+        char c = in[p];
+
+        if (c == '%' && p + 2 < len && hex(in[p + 1]) >= 0
+            && hex(in[p + 2]) >= 0) {
+            c = static_cast<char>(hex(in[p + 1]) * 16 + hex(in[p + 2]));
+            p += 2;
         }
 
-        k++;
+        if (lower(c) != want[k]) {
+            return 0;
+        }
     }
 
-    return k == sizeof(want) - 1;
+    return (p < len && in[p] == '=') ? p : 0;
 }
 
 bool
@@ -272,15 +292,9 @@ credential(const char *in, size_t len, size_t at, size_t *from,
         p = skip_blanks(in, len, p + 1);
 
     } else if (param_start(in, at)) {
-        p = at;
+        p = signature_name_end(in, len, at);
 
-        while (p < len && p - at <= max_name && in[p] != '='
-               && !value_end(in[p]) && in[p] != '?')
-        {
-            p++;
-        }
-
-        if (p == len || in[p] != '=' || !signature_name(in, at, p)) {
+        if (p == 0) {
             return false;
         }
 
@@ -302,11 +316,7 @@ credential(const char *in, size_t len, size_t at, size_t *from,
     }
 
     *from = p;
-    *to = p;
-
-    while (*to < len && !value_end(in[*to])) {
-        ++*to;
-    }
+    *to = unquoted_value_end(in, len, p);
 
     return true;
 }
