@@ -1404,14 +1404,10 @@ ngx_http_provision_x_init(ngx_conf_t *cf) noexcept
         *h = ngx_http_provision_x_access_handler;
     }
 
-    if (pmcf->log_redact) {
-        auto *h = static_cast<ngx_http_handler_pt *>(
-            ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers));
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        *h = ngx_http_provision_x_redact_request_line;
+    if (pmcf->log_redact
+        && ngx_http_provision_x_redact_request_variable(cf) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (ngx_http_provision_x_metrics_add_zone(cf, pmcf) != NGX_OK) {

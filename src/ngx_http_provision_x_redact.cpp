@@ -10,9 +10,11 @@
  * writer (syslog, memory) or to its file.  nginx gives the same buffer to
  * every log of a chain, so it must never be changed in place.
  *
- * $request and the request line of the error log's context use
- * r->request_line, which is masked the same way for every request whose
- * arguments carry a signature.
+ * The request line nginx adds to an error line's context is masked there,
+ * with the rest of the line.  $request is masked when it is read (access
+ * logs, map, headers), by the module's handler of the variable: a request
+ * whose line nothing reads costs nothing, and r->request_line, which
+ * nginx and other modules may parse, stays as it came.
  *
  * Secrets themselves never travel in requests and are never logged.
  */
@@ -105,35 +107,70 @@ ngx_http_provision_x_redact_log(ngx_pool_t *pool, ngx_log_t *log) noexcept
     return NGX_OK;
 }
 
+/* nginx's own handler of $request, whose value is masked */
+static ngx_http_get_variable_pt ngx_http_provision_x_request_variable;
+
+/* $request: nginx's value, or a masked copy of it when it has credentials */
+static ngx_int_t
+ngx_http_provision_x_redact_request(ngx_http_request_t *r,
+                                    ngx_http_variable_value_t *v,
+                                    uintptr_t data) noexcept
+{
+    if (ngx_http_provision_x_request_variable(r, v, data) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (v->not_found || v->len == 0) {
+        return NGX_OK;
+    }
+
+    /* no memory: no value rather than the unmasked one */
+    auto *p = static_cast<u_char *>(ngx_pnalloc(r->pool, v->len));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    size_t n = provision_x::redact(reinterpret_cast<const char *>(v->data),
+                                   v->len, reinterpret_cast<char *>(p));
+
+    if (n != v->len || ngx_memcmp(p, v->data, n) != 0) {
+        v->data = p;
+        v->len = n;
+    }
+
+    return NGX_OK;
+}
+
 /*
- * The request line as nginx logs it, and as $request shows it: masked
- * when the arguments carry a signature.  r->args, which proxy_pass and
- * the verification read, is left alone.  Post-read phase: once for every
- * request, before any location (or a server-level return) can log it.
+ * Postconfiguration, before nginx indexes the variables: $request gets the
+ * masking handler, which calls nginx's.
  */
 ngx_int_t
-ngx_http_provision_x_redact_request_line(ngx_http_request_t *r) noexcept
+ngx_http_provision_x_redact_request_variable(ngx_conf_t *cf) noexcept
 {
-    ngx_str_t *line = &r->request_line;
+    static const ngx_str_t name = ngx_string("request");
+    auto *cmcf = static_cast<ngx_http_core_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto *key = static_cast<ngx_hash_key_t *>(cmcf->variables_keys->keys.elts);
 
-    if (r->args.len == 0) {
-        return NGX_DECLINED;
+    for (ngx_uint_t i = 0; i < cmcf->variables_keys->keys.nelts; i++) {
+        auto *v = static_cast<ngx_http_variable_t *>(key[i].value);
+
+        if (key[i].key.len != name.len
+            || ngx_strncmp(key[i].key.data, name.data, name.len) != 0)
+        {
+            continue;
+        }
+
+        if (v->get_handler != ngx_http_provision_x_redact_request) {
+            ngx_http_provision_x_request_variable = v->get_handler;
+            v->get_handler = ngx_http_provision_x_redact_request;
+        }
+
+        return NGX_OK;
     }
 
-    /* nothing may log the unmasked line: no memory is the gateway's 500 */
-    auto *p = static_cast<u_char *>(ngx_pnalloc(r->pool, line->len));
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* one pass: the masked copy is kept only when it differs */
-    size_t n = provision_x::redact(reinterpret_cast<const char *>(line->data),
-                                   line->len, reinterpret_cast<char *>(p));
-
-    if (n != line->len || ngx_memcmp(p, line->data, n) != 0) {
-        line->data = p;
-        line->len = n;
-    }
-
-    return NGX_DECLINED;
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "provision_x_log_redact: no $request variable to mask");
+    return NGX_ERROR;
 }

@@ -12,11 +12,7 @@
 ngx_int_t ngx_http_provision_x_redact_log(ngx_pool_t *pool,
                                           ngx_log_t *log) noexcept;
 
-/*
- * The post-read phase handler: masks signature parameters in the request
- * line, for $request and the logs.
- */
-ngx_int_t
-ngx_http_provision_x_redact_request_line(ngx_http_request_t *r) noexcept;
+/* $request masked: replaces the variable's handler (postconfiguration). */
+ngx_int_t ngx_http_provision_x_redact_request_variable(ngx_conf_t *cf) noexcept;
 
 #endif /* NGX_HTTP_PROVISION_X_REDACT_HPP */
