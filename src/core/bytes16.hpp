@@ -58,6 +58,32 @@ struct lanes16 {
     }
 };
 
+/*
+ * A set of bytes, written once, tested a byte at a time (a table) or
+ * sixteen at a time (one comparison per member).
+ */
+template <char... Members> struct byte_set {
+    bool has[256] = {};
+
+    constexpr byte_set() noexcept
+    {
+        ((has[static_cast<unsigned char>(Members)] = true), ...);
+    }
+
+    bool operator()(char c) const noexcept
+    {
+        return has[static_cast<unsigned char>(c)];
+    }
+
+    /* 0xff in the lanes of v that are members */
+    static bytes16 lanes_in(bytes16 v) noexcept
+    {
+        return (
+            reinterpret_cast<bytes16>(v == static_cast<unsigned char>(Members))
+            | ...);
+    }
+};
+
 } // namespace provision_x
 
 #endif /* PROVISION_X_CORE_BYTES16_HPP */

@@ -55,41 +55,24 @@ skip_blanks(const char *in, size_t len, size_t at) noexcept
 }
 
 /* The bytes that end an unquoted value. */
-struct value_ends {
-    bool at[256] = {};
+constexpr byte_set<'&', '"', ',', ';', '\n', '\r', ' ', '\t'> value_ends;
 
-    constexpr value_ends() noexcept
-    {
-        for (const char *c = "&\",;\n\r \t"; *c != '\0'; c++) {
-            at[static_cast<unsigned char>(*c)] = true;
-        }
-    }
-};
-
-constexpr value_ends value_end_bytes;
-
-bool
-value_end(char c) noexcept
-{
-    return value_end_bytes.at[static_cast<unsigned char>(c)];
-}
+/* The bytes a parameter name follows. */
+constexpr byte_set<'?', '&', ';', '"', ' ', '\t'> param_delimiters;
 
 /* Where the unquoted value that starts at p ends: 16 bytes at a time. */
 size_t
 unquoted_value_end(const char *in, size_t len, size_t p) noexcept
 {
     for (; p + sizeof(bytes16) <= len; p += sizeof(bytes16)) {
-        bytes16 v = load16(in + p);
-        auto end = (v == '&') | (v == '"') | (v == ',') | (v == ';')
-                   | (v == '\n') | (v == '\r') | (v == ' ') | (v == '\t');
-        size_t i = lanes16(reinterpret_cast<bytes16>(end)).first();
+        size_t i = lanes16(value_ends.lanes_in(load16(in + p))).first();
 
         if (i < sizeof(bytes16)) {
             return p + i;
         }
     }
 
-    while (p < len && !value_end(in[p])) {
+    while (p < len && !value_ends(in[p])) {
         p++;
     }
 
@@ -144,13 +127,7 @@ signature_name_end(const char *in, size_t len, size_t at) noexcept
 bool
 param_start(const char *in, size_t at) noexcept
 {
-    if (at == 0) {
-        return true;
-    }
-
-    char p = in[at - 1];
-
-    return p == '?' || p == '&' || p == ';' || p == '"' || blank(p);
+    return at == 0 || param_delimiters(in[at - 1]);
 }
 
 /*
@@ -195,8 +172,7 @@ block_may_start(const char *in, size_t at) noexcept
     bytes16 cur = load16(in + at) | 0x20;
     bytes16 next = load16(in + at + 1) | 0x20;
 
-    auto after_delimiter = (prev == '?') | (prev == '&') | (prev == ';')
-                           | (prev == '"') | (prev == ' ') | (prev == '\t');
+    bytes16 after_delimiter = param_delimiters.lanes_in(prev);
     auto hit = ((cur == 'x') & (next == '-')) | ((cur == 'a') & (next == 'u'))
                | ((cur == 'p') & (next == 'a'))
                | (after_delimiter & ((cur == 's') | (cur == '%')));
