@@ -354,19 +354,20 @@ hmac_md_ctx_copy|100|1100||
 hmac_sha_ctx_copy|100|1100||
 OPS
 
-# the HMAC variants' wall time too: callgrind cannot see SHA-NI, which
-# OpenSSL uses where the CPU has it
-for v in hmac_plain hmac_mac_ctx_dup hmac_md_ctx_copy hmac_sha_ctx_copy; do
+# wall time too, ns per operation on CPU 1, where a digest is hashed:
+# callgrind cannot see SHA-NI, which OpenSSL uses where the CPU has it
+wall_ns() { # OP N [ARG...]
+    local t0 t1
     t0=$(date +%s%N)
-    taskset -c 1 "$core_ops" "$v" 1000000
+    taskset -c 1 "$core_ops" "$@"
     t1=$(date +%s%N)
-    ops+=("wall:$v|$(( (t1 - t0) / 1000000 ))")
+    echo $(( (t1 - t0) / $2 ))
+}
+for v in hmac_plain hmac_mac_ctx_dup hmac_md_ctx_copy hmac_sha_ctx_copy; do
+    ops+=("wall:$v|$(wall_ns "$v" 1000000)")
 done
-# ns per SHA-256 of the 46 KB push, the digest of an identical retry
-t0=$(date +%s%N)
-taskset -c 1 "$core_ops" body_digest 20000 "$push"
-t1=$(date +%s%N)
-ops+=("wall:body_digest|$(( (t1 - t0) / 20000 ))")
+# the SHA-256 of the 46 KB push, the digest of an identical retry
+ops+=("wall:body_digest|$(wall_ns body_digest 20000 "$push")")
 
 # the shared-memory steps, counted inside one worker (glue, not core)
 echo "== callgrind worker: dedup, mark seen, enqueue" >&2
