@@ -91,13 +91,24 @@ check_list(const param_list &list, std::string_view arena)
 void
 exercise_signers(const param_list &list)
 {
-    std::string scratch, out;
+    static std::string scratch;
+    std::string out;
     sha1_base64 e;
 
     for (url_flavour f : {url_flavour::java, url_flavour::rfc3986}) {
         xmode_options opt;
         opt.flavour = f;
+        std::string to_sign = px_fuzz::reference_xmode_string_to_sign(list, f);
+        sha1_digest d;
+        sha1_base64 want;
+        out.clear();
+        check(xmode_string_to_sign(list, opt, out) && out == to_sign);
+        check(hmac_sha1({"secret"}, {to_sign}, d));
+        base64_encode(d.data(), d.size(), want.data());
+        // scratch keeps what longer inputs left in it: only the string to
+        // sign may be hashed
         check(xmode_expected(list, "secret", opt, scratch, e) == sig_error::ok);
+        check(as_view(e) == as_view(want));
         check(signature_text_matches(as_view(e), as_view(e)));
         out.clear();
         check(xmode_sign(list, "secret", opt, scratch, out) == sig_error::ok);

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "core/bytes16.hpp"
+
 namespace provision_x {
 
 namespace {
@@ -102,6 +104,19 @@ const encoding_table encodings[2][2] = {
      encoding_table(url_flavour::rfc3986, true)},
 };
 
+// 0xff in the lanes of v that the flavour writes as they are: the same
+// set as unreserved_in().
+bytes16
+unreserved_lanes(bytes16 v, url_flavour f) noexcept
+{
+    bytes16 letter = reinterpret_cast<bytes16>((v | 0x20) - 'a' < 26);
+    bytes16 digit = reinterpret_cast<bytes16>(v - '0' < 10);
+    unsigned char mark = f == url_flavour::java ? '*' : '~';
+    bytes16 flavour_mark = reinterpret_cast<bytes16>(v == mark);
+
+    return letter | digit | flavour_mark | byte_set<'-', '_', '.'>::lanes_in(v);
+}
+
 bool
 is_unreserved(unsigned char c, url_flavour f) noexcept
 {
@@ -174,10 +189,54 @@ url_encode_into(std::string_view in, url_flavour f, bool twice,
 {
     const encoded_byte *table =
         encodings[static_cast<unsigned>(f)][twice ? 1 : 0].of;
+    const unsigned char *p = reinterpret_cast<const unsigned char *>(in.data());
+    const unsigned char *end = p + in.size();
+    const unsigned char *block_end = p;
 
-    for (unsigned char c : in) {
+    auto encode = [table, &out](unsigned char c) noexcept {
         std::memcpy(out, &table[c], sizeof(encoded_byte));
         out += table[c].length;
+    };
+
+    // Sixteen bytes at a time: the block is stored whole and `out` advances
+    // past its unreserved prefix only; the bytes after that prefix, up to
+    // the block's end, go through the table.  The store stays inside the
+    // output: each of the sixteen or more bytes still to encode writes at
+    // least one byte.
+    for (; end - p >= 16; p = block_end) {
+        block_end = p + 16;
+
+        bytes16 v = load16(p);
+        size_t run = lanes16(~unreserved_lanes(v, f)).first();
+
+        std::memcpy(out, p, 16);
+        out += run;
+
+        for (p += run; p < block_end; p++) {
+            encode(*p);
+        }
+    }
+
+    // The last 8 to 15 bytes (most names and values are that short),
+    // when none of them needs encoding, as two overlapping 8-byte halves:
+    // only bytes of `in` are read, only bytes of the output written.
+    std::size_t rest = static_cast<std::size_t>(end - p);
+
+    if (rest >= 8) {
+        unsigned char halves[16];
+
+        std::memcpy(halves, p, 8);
+        std::memcpy(halves + 8, end - 8, 8);
+
+        if (lanes16(~unreserved_lanes(load16(halves), f)).first() == 16) {
+            std::memcpy(out, halves, 8);
+            std::memcpy(out + rest - 8, halves + 8, 8);
+            return out + rest;
+        }
+    }
+
+    for (; p < end; p++) {
+        encode(*p);
     }
 
     return out;

@@ -39,27 +39,36 @@ struct byte_class_table {
 constexpr byte_class_table classes;
 
 /*
- * The first byte from p that is not plain, or end.  Sixteen at a time: a
- * query is mostly runs of plain bytes between its few '=' and '&'.
+ * Copies the run of plain bytes at p to w; returns the first byte that is
+ * not plain, or end, and advances w past the copy.  Sixteen at a time: a
+ * query is mostly runs of plain bytes between its few '=' and '&'.  A
+ * block is stored whole and w advances past its plain lanes only; the
+ * store stays inside the arena, whose room for what is left of the input
+ * (decoding never writes more bytes than it reads) is at least the
+ * sixteen bytes still to be read.
  */
 const unsigned char *
-plain_run_end(const unsigned char *p, const unsigned char *end) noexcept
+copy_plain_run(const unsigned char *p, const unsigned char *end,
+               char *&w) noexcept
 {
     constexpr ptrdiff_t block = sizeof(bytes16);
 
-    for (; end - p >= block; p += block) {
+    for (; end - p >= block; p += block, w += block) {
         bytes16 v = load16(p);
         auto special =
             (v >= 0x80) | (v == '+') | (v == '%') | (v == '=') | (v == '&');
         size_t i = lanes16(reinterpret_cast<bytes16>(special)).first();
 
+        std::memcpy(w, p, block);
+
         if (i < block) {
+            w += i;
             return p + i;
         }
     }
 
     while (p < end && classes.of[*p] == plain) {
-        p++;
+        *w++ = static_cast<char>(*p++);
     }
 
     return p;
@@ -76,6 +85,30 @@ hex_digit(unsigned char c) noexcept
         return c - 'a' + 10;
     }
     return -1;
+}
+
+// Bytewise name order, inline: names are a few bytes long and differ
+// early (the longest shared prefix of the protocol's is "signature"), so
+// a call to memcmp for every comparison costs more than the comparison.
+bool
+name_less(std::string_view a, std::string_view b) noexcept
+{
+    size_t n = std::min(a.size(), b.size());
+
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i]) {
+            return static_cast<unsigned char>(a[i])
+                   < static_cast<unsigned char>(b[i]);
+        }
+    }
+
+    return a.size() < b.size();
+}
+
+bool
+param_before(const param &p, std::string_view name) noexcept
+{
+    return name_less(p.name, name);
 }
 
 // is_utf8() one decoded byte at a time (Unicode table 3-7: no overlong
@@ -183,12 +216,10 @@ params_error
 param_list::insert(std::string_view name, std::string_view value) noexcept
 {
     // Senders usually sort their parameters already: append in O(1).
-    auto pos = items_.empty() || items_.back().name < name
+    auto pos = items_.empty() || name_less(items_.back().name, name)
                    ? items_.end()
                    : std::lower_bound(items_.begin(), items_.end(), name,
-                                      [](const param &p, std::string_view n) {
-                                          return p.name < n;
-                                      });
+                                      param_before);
 
     if (pos != items_.end() && pos->name == name) {
         return params_error::duplicate;
@@ -212,9 +243,8 @@ param_list::insert(std::string_view name, std::string_view value) noexcept
 const param *
 param_list::find(std::string_view name) const noexcept
 {
-    auto pos = std::lower_bound(
-        items_.begin(), items_.end(), name,
-        [](const param &p, std::string_view n) { return p.name < n; });
+    auto pos =
+        std::lower_bound(items_.begin(), items_.end(), name, param_before);
 
     if (pos != items_.end() && pos->name == name) {
         return &*pos;
@@ -264,9 +294,7 @@ parse_urlencoded(std::string_view raw, std::size_t max_bytes, param_list &list,
              * UTF-8 sequence too early */
             const unsigned char *run = p;
 
-            p = plain_run_end(p, end);
-            std::memcpy(w, run, static_cast<size_t>(p - run));
-            w += p - run;
+            p = copy_plain_run(p, end, w);
 
             if (p != run && check->need != 0) {
                 check->byte(*run);

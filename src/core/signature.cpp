@@ -10,8 +10,6 @@ namespace provision_x {
 
 namespace {
 
-constexpr std::string_view pop_signature_param = "Signature";
-
 // Longest legitimate wire form of a Base64 digest: every byte
 // percent-encoded (3x) of the longest text we compare (88).
 constexpr std::size_t max_received_signature = 3 * 88;
@@ -27,38 +25,50 @@ append(std::string &out, std::string_view s) noexcept
     return true;
 }
 
-// Joins name=value pairs with '&', URL-encoding names and values once or
+// How name=value pairs are joined: names and values URL-encoded once or
 // twice.  When twice, the joining '=' and '&' belong to the once-encoded
-// string and so appear encoded once: "%3D" and "%26".  `out` grows once,
-// to a bound, and is trimmed to what was written: the string-to-sign of
-// every Aliyun callback is built here.
-bool
-append_pairs(const param_list &params, std::string_view skip_name,
-             bool skip_empty, url_flavour f, bool twice,
-             std::string &out) noexcept
+// string and so appear encoded once: "%3D" and "%26".
+struct pair_format {
+    std::string_view skip_name;
+    bool skip_empty;
+    url_flavour flavour;
+    bool twice;
+
+    std::string_view eq() const noexcept
+    {
+        return twice ? "%3D" : "=";
+    }
+
+    std::string_view amp() const noexcept
+    {
+        return twice ? "%26" : "&";
+    }
+};
+
+// What write_pairs() may write at most.
+std::size_t
+pairs_bound(const param_list &params, const pair_format &fmt) noexcept
 {
-    std::string_view eq = twice ? "%3D" : "=";
-    std::string_view amp = twice ? "%26" : "&";
     std::size_t bound = 0;
 
     for (const param &p : params) {
-        bound += url_encoded_bound(p.name.size() + p.value.size(), twice)
-                 + eq.size() + amp.size();
+        bound += url_encoded_bound(p.name.size() + p.value.size(), fmt.twice)
+                 + fmt.eq().size() + fmt.amp().size();
     }
 
-    std::size_t old = out.size();
+    return bound;
+}
 
-    try {
-        out.resize(old + bound);
-    } catch (...) {
-        return false;
-    }
-
-    char *w = &out[old];
+// Writes the joined pairs at w; returns the end of what was written.
+char *
+write_pairs(const param_list &params, const pair_format &fmt, char *w) noexcept
+{
+    std::string_view eq = fmt.eq();
+    std::string_view amp = fmt.amp();
     bool first = true;
 
     for (const param &p : params) {
-        if (p.name == skip_name || (skip_empty && p.value.empty())) {
+        if (p.name == fmt.skip_name || (fmt.skip_empty && p.value.empty())) {
             continue;
         }
 
@@ -68,13 +78,70 @@ append_pairs(const param_list &params, std::string_view skip_name,
         }
         first = false;
 
-        w = url_encode_into(p.name, f, twice, w);
+        w = url_encode_into(p.name, fmt.flavour, fmt.twice, w);
         std::memcpy(w, eq.data(), eq.size());
         w += eq.size();
-        w = url_encode_into(p.value, f, twice, w);
+        w = url_encode_into(p.value, fmt.flavour, fmt.twice, w);
     }
 
+    return w;
+}
+
+// Appends the joined pairs to `out`, which grows once, to the bound, and
+// is trimmed to what was written.
+bool
+append_pairs(const param_list &params, const pair_format &fmt,
+             std::string &out) noexcept
+{
+    std::size_t old = out.size();
+
+    try {
+        out.resize(old + pairs_bound(params, fmt));
+    } catch (...) {
+        return false;
+    }
+
+    char *w = write_pairs(params, fmt, &out[old]);
+
     out.resize(static_cast<std::size_t>(w - out.data()));
+    return true;
+}
+
+pair_format
+xmode_pairs(const xmode_options &opt, bool twice) noexcept
+{
+    return {xmode_signature_param, true, opt.flavour, twice};
+}
+
+pair_format
+pop_pairs(bool twice) noexcept
+{
+    return {"Signature", false, url_flavour::rfc3986, twice};
+}
+
+// The string to sign of every Aliyun callback, written at the start of
+// `scratch`, which only ever grows: a buffer kept across requests is not
+// zero-filled to the bound again for each of them.
+bool
+xmode_string_to_sign_into(const param_list &params, const xmode_options &opt,
+                          std::string &scratch,
+                          std::string_view &written) noexcept
+{
+    pair_format fmt = xmode_pairs(opt, opt.second_encoding);
+    std::size_t bound = pairs_bound(params, fmt);
+
+    if (scratch.size() < bound) {
+        try {
+            scratch.resize(bound);
+        } catch (...) {
+            return false;
+        }
+    }
+
+    char *w = write_pairs(params, fmt, scratch.data());
+
+    written = std::string_view(scratch.data(),
+                               static_cast<std::size_t>(w - scratch.data()));
     return true;
 }
 
@@ -131,16 +198,17 @@ bool
 xmode_encrypt_str(const param_list &params, url_flavour flavour,
                   std::string &out) noexcept
 {
-    return append_pairs(params, xmode_signature_param, true, flavour, false,
-                        out);
+    xmode_options opt;
+    opt.flavour = flavour;
+
+    return append_pairs(params, xmode_pairs(opt, false), out);
 }
 
 bool
 xmode_string_to_sign(const param_list &params, const xmode_options &opt,
                      std::string &out) noexcept
 {
-    return append_pairs(params, xmode_signature_param, true, opt.flavour,
-                        opt.second_encoding, out);
+    return append_pairs(params, xmode_pairs(opt, opt.second_encoding), out);
 }
 
 sig_error
@@ -148,15 +216,15 @@ xmode_expected(const param_list &params, std::string_view secret,
                const xmode_options &opt, std::string &scratch,
                sha1_base64 &out) noexcept
 {
-    scratch.clear();
+    std::string_view to_sign;
 
-    if (!xmode_string_to_sign(params, opt, scratch)) {
+    if (!xmode_string_to_sign_into(params, opt, scratch, to_sign)) {
         return sig_error::no_memory;
     }
 
     sha1_digest d;
 
-    if (!hmac_sha1({secret, opt.key_ampersand ? "&" : ""}, {scratch}, d)) {
+    if (!hmac_sha1({secret, opt.key_ampersand ? "&" : ""}, {to_sign}, d)) {
         return sig_error::crypto_failure;
     }
 
@@ -169,15 +237,15 @@ xmode_expected(const param_list &params, const hmac_key &key,
                const xmode_options &opt, std::string &scratch,
                sha1_base64 &out) noexcept
 {
-    scratch.clear();
+    std::string_view to_sign;
 
-    if (!xmode_string_to_sign(params, opt, scratch)) {
+    if (!xmode_string_to_sign_into(params, opt, scratch, to_sign)) {
         return sig_error::no_memory;
     }
 
     sha1_digest d;
 
-    if (!key.mac({scratch}, d)) {
+    if (!key.mac({to_sign}, d)) {
         return sig_error::crypto_failure;
     }
 
@@ -273,8 +341,7 @@ xmode_verify(const param_list &params, const hmac_key &key,
 bool
 pop_canonical_query(const param_list &params, std::string &out) noexcept
 {
-    return append_pairs(params, pop_signature_param, false,
-                        url_flavour::rfc3986, false, out);
+    return append_pairs(params, pop_pairs(false), out);
 }
 
 sig_error
@@ -287,8 +354,7 @@ pop_string_to_sign(std::string_view method, const param_list &params,
 
     // percentEncode("/") is "%2F".
     bool ok = append(out, method) && append(out, "&%2F&")
-              && append_pairs(params, pop_signature_param, false,
-                              url_flavour::rfc3986, true, out);
+              && append_pairs(params, pop_pairs(true), out);
 
     return ok ? sig_error::ok : sig_error::no_memory;
 }

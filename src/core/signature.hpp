@@ -6,9 +6,10 @@
 //  - Huawei X-AKSK (both directions), legacy X-WSSE and the VoiceCall
 //    push digest.
 //
-// `scratch` parameters are working buffers: cleared, then grown as needed,
-// so a reused string stops allocating after the first requests.  `out`
-// strings are appended to.  Fixed-size results go into std::array.
+// `scratch` parameters are working buffers: grown as needed, what they hold
+// afterwards unspecified, so a reused string stops allocating (and being
+// zero-filled) after the first requests.  `out` strings are appended to.
+// Fixed-size results go into std::array.
 
 #ifndef PROVISION_X_CORE_SIGNATURE_HPP
 #define PROVISION_X_CORE_SIGNATURE_HPP

@@ -4,7 +4,10 @@
 
 #include "core/encoding.hpp"
 
+#include "../../fuzz/params_reference.hpp"
+
 using namespace provision_x;
+using px_fuzz::reference_url_encode;
 
 namespace {
 
@@ -81,6 +84,41 @@ TEST(UrlEncode, TwiceEqualsEncodingTheEncoding)
                                    std::string_view(all), std::string_view()})
         {
             EXPECT_EQ(enc(enc(s, f), f), enc2(s, f));
+        }
+    }
+}
+
+TEST(UrlEncode, EveryByteInEveryLaneOfEveryLength)
+{
+    // Runs of unreserved bytes are copied sixteen at a time and a short
+    // tail as two overlapping halves: every byte, alone or followed three
+    // lanes later by a second one, at every offset of every length up to
+    // two blocks and a tail, in both flavours, once and twice.
+    const std::string filler = "Az09-_.azAZ.-_9";
+    const unsigned char seconds[] = {' ', '%', '*', '~', 0x80};
+
+    for (url_flavour f : {url_flavour::java, url_flavour::rfc3986}) {
+        for (std::size_t len = 1; len <= 34; len++) {
+            for (int c = 0; c < 256; c++) {
+                for (std::size_t at = 0; at < len; at++) {
+                    std::string s;
+                    while (s.size() < len) {
+                        s += filler;
+                    }
+                    s.resize(len);
+                    s[at] = static_cast<char>(c);
+                    if (at + 3 < len) {
+                        s[at + 3] = static_cast<char>(seconds[(c + at) % 5]);
+                    }
+
+                    std::string once = reference_url_encode(s, f);
+
+                    ASSERT_EQ(once, enc(s, f))
+                        << "byte " << c << " at " << at << " of " << len;
+                    ASSERT_EQ(reference_url_encode(once, f), enc2(s, f))
+                        << "byte " << c << " at " << at << " of " << len;
+                }
+            }
         }
     }
 }
