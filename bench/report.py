@@ -264,8 +264,8 @@ L.append("Load average at the start / end: %s / %s (other work on the "
 L.append("Setup: one nginx worker pinned to CPU 0 (`worker_cpu_affinity`) "
          "for the module and, in a second nginx idle while the other is "
          "measured, for the OpenResty peer (bench/peer); wrk 1 thread "
-         "pinned to CPU 1 (`taskset -c 1`), 127.0.0.1, keep-alive, %s s per "
-         "run, %s connections (%s for the pushes).\n" % (dur, conns, pconns))
+         "pinned to CPU 1 (`taskset -c 1`), 127.0.0.1, keep-alive, %s, %s "
+         "connections (%s for the pushes).\n" % (dur, conns, pconns))
 
 L.append("## Targets (issue 15)\n")
 L.append("| benchmark | target | measured | verdict |")
@@ -304,7 +304,10 @@ for row in rows:
 L.append("")
 L.append("""NAME#K: round K; the runs a target compares alternate (r200 and
 aliyun-verify, the module and its peer) and the verdict takes the median
-of the rounds' ratios.  Worker CPU/request: the worker's user + system
+of the rounds' ratios.  r200 and aliyun-verify alternate in more, shorter
+rounds: their difference is ~1 us a request, and this host's speed shifts
+between states for seconds at a time (r200 at 7.0 or 8.8 us a request),
+so a round that straddles a shift is an outlier the median must outvote.  Worker CPU/request: the worker's user + system
 time over the run (/proc, clock ticks) divided by the requests wrk
 completed; worker busy: requests/s x that.  A ratio of requests/s
 compares the workers only while both are saturated (busy >= 90 %); below

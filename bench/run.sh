@@ -18,6 +18,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bench=$top/bench
 dur=${DURATION:-5}
 rounds=${ROUNDS:-3}
+# verify-only: more, shorter rounds (see bench/README.md)
+verify_rounds=${VERIFY_ROUNDS:-9}
+verify_dur=${VERIFY_DURATION:-2}
 conns=${CONNS:-32}
 pconns=${PUSH_CONNS:-50}
 port=${PORT:-18480}
@@ -114,13 +117,14 @@ run_wrk() { # NAME BASELINE_NAME RECORDS_PER_REQ BASE_URL PATH [wrk args...]
     shift 5
     local log=$prefix/logs/wrk-$name.txt
     local c=${WRK_CONNS:-$conns}
+    local d=${WRK_DURATION:-$dur}
     local worker=$module_worker
     [ "$target" = "$peer_url" ] && worker=$peer_worker
     echo "== $name" >&2
     local t0 t1
     t0=$(cpu_ticks "$worker")
     # the URL before the script's "-- args" (GNU getopt permutes the rest)
-    taskset -c 1 wrk -t1 -c"$c" -d"${dur}s" --latency \
+    taskset -c 1 wrk -t1 -c"$c" -d"${d}s" --latency \
         "$target$path" "$@" >"$log" 2>&1
     t1=$(cpu_ticks "$worker")
     local rps p50 p99 non2xx bad n cpu
@@ -191,9 +195,10 @@ s0=$(status)
 run_wrk echo-46k - 0 "$url" /echo -s "$echo_lua"
 run_wrk r200-same-query - 0 "$url" "/r200?$aliyun_q"
 # what a target compares runs back to back, ROUNDS times (name#round)
-for k in $(seq "$rounds"); do
-    run_wrk "r200#$k" - 0 "$url" /r200
-    run_wrk "aliyun-verify#$k" "r200#$k" 0 "$url" "/aliyun/control?$aliyun_q"
+for k in $(seq "$verify_rounds"); do
+    WRK_DURATION=$verify_dur run_wrk "r200#$k" - 0 "$url" /r200
+    WRK_DURATION=$verify_dur run_wrk "aliyun-verify#$k" "r200#$k" 0 "$url" \
+        "/aliyun/control?$aliyun_q"
 done
 
 # consumers empty the queues (the module's over its consumer API)
@@ -380,6 +385,8 @@ done < <(perl "$bench/worker_ops.pl" "$nginx" "$prefix" "$port" "$tmpl" 10 \
 # until its first refusal ("bytes entries capacity")
 nonce_sizeof=$("$core_ops" seen_fill $((64 * 1024 * 1024)) | tr ' ' ':')
 
-python3 "$bench/report.py" "$out" "$nginx" "$dur" "$conns" "$pconns" \
+python3 "$bench/report.py" "$out" "$nginx" \
+    "$dur s per run, $rounds rounds ($verify_rounds rounds of $verify_dur s for r200 / aliyun-verify)" \
+    "$conns" "$pconns" \
     "$nonce_sizeof" "$prefix/logs" "$mem_file" "$mem_memory" \
     "${rows[@]}" -- "${ops[@]}" -- "${checks[@]}"

@@ -59,6 +59,17 @@ pairs_bound(const param_list &params, const pair_format &fmt) noexcept
     return bound;
 }
 
+// A joiner of one or three bytes, copied without a call to memcpy.
+char *
+put_joiner(char *w, std::string_view joiner) noexcept
+{
+    for (char c : joiner) {
+        *w++ = c;
+    }
+
+    return w;
+}
+
 // Writes the joined pairs at w; returns the end of what was written.
 char *
 write_pairs(const param_list &params, const pair_format &fmt, char *w) noexcept
@@ -73,14 +84,12 @@ write_pairs(const param_list &params, const pair_format &fmt, char *w) noexcept
         }
 
         if (!first) {
-            std::memcpy(w, amp.data(), amp.size());
-            w += amp.size();
+            w = put_joiner(w, amp);
         }
         first = false;
 
         w = url_encode_into(p.name, fmt.flavour, fmt.twice, w);
-        std::memcpy(w, eq.data(), eq.size());
-        w += eq.size();
+        w = put_joiner(w, eq);
         w = url_encode_into(p.value, fmt.flavour, fmt.twice, w);
     }
 
