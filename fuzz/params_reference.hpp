@@ -88,9 +88,11 @@ reference_url_encode(std::string_view s, url_flavour f)
 }
 
 // Spec section 2.4: every parameter but `signature` and those with an
-// empty value, name=value joined by '&', then URL-encoded once more.
+// empty value, name=value joined by '&', then URL-encoded once more
+// (`twice`; reading A3 signs the joined string itself).
 inline std::string
-reference_xmode_string_to_sign(const param_list &list, url_flavour f)
+reference_xmode_string_to_sign(const param_list &list, url_flavour f,
+                               bool twice)
 {
     std::string joined;
 
@@ -105,7 +107,7 @@ reference_xmode_string_to_sign(const param_list &list, url_flavour f)
                   + reference_url_encode(p.value, f);
     }
 
-    return reference_url_encode(joined, f);
+    return twice ? reference_url_encode(joined, f) : joined;
 }
 
 } // namespace px_fuzz

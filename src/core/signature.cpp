@@ -10,6 +10,8 @@ namespace provision_x {
 
 namespace {
 
+constexpr std::string_view pop_signature_param = "Signature";
+
 // Longest legitimate wire form of a Base64 digest: every byte
 // percent-encoded (3x) of the longest text we compare (88).
 constexpr std::size_t max_received_signature = 3 * 88;
@@ -117,15 +119,15 @@ append_pairs(const param_list &params, const pair_format &fmt,
 }
 
 pair_format
-xmode_pairs(const xmode_options &opt, bool twice) noexcept
+xmode_pairs(url_flavour flavour, bool twice) noexcept
 {
-    return {xmode_signature_param, true, opt.flavour, twice};
+    return {xmode_signature_param, true, flavour, twice};
 }
 
 pair_format
 pop_pairs(bool twice) noexcept
 {
-    return {"Signature", false, url_flavour::rfc3986, twice};
+    return {pop_signature_param, false, url_flavour::rfc3986, twice};
 }
 
 // The string to sign of every Aliyun callback, written at the start of
@@ -136,7 +138,7 @@ xmode_string_to_sign_into(const param_list &params, const xmode_options &opt,
                           std::string &scratch,
                           std::string_view &written) noexcept
 {
-    pair_format fmt = xmode_pairs(opt, opt.second_encoding);
+    pair_format fmt = xmode_pairs(opt.flavour, opt.second_encoding);
     std::size_t bound = pairs_bound(params, fmt);
 
     if (scratch.size() < bound) {
@@ -207,17 +209,15 @@ bool
 xmode_encrypt_str(const param_list &params, url_flavour flavour,
                   std::string &out) noexcept
 {
-    xmode_options opt;
-    opt.flavour = flavour;
-
-    return append_pairs(params, xmode_pairs(opt, false), out);
+    return append_pairs(params, xmode_pairs(flavour, false), out);
 }
 
 bool
 xmode_string_to_sign(const param_list &params, const xmode_options &opt,
                      std::string &out) noexcept
 {
-    return append_pairs(params, xmode_pairs(opt, opt.second_encoding), out);
+    return append_pairs(params, xmode_pairs(opt.flavour, opt.second_encoding),
+                        out);
 }
 
 sig_error

@@ -309,6 +309,32 @@ TEST(AliyunXmodeVectors, PreparedKeysGiveEveryReadingsSignature)
     });
 }
 
+TEST(AliyunXmodeVectors, WhatScratchHeldBeforeIsNotSigned)
+{
+    // The gateway keeps one scratch buffer per worker: the string to sign
+    // is written at its start and the buffer never shrinks, so a longer
+    // string left there by an earlier request must not reach the MAC.
+    for_each_vector("aliyun_xmode", 0, [&](json_t *vec) {
+        std::string_view secret = field(vec, "secret");
+        param_list params(32);
+        fill_params(vec, params);
+
+        hmac_key plain;
+        ASSERT_TRUE(plain.set(hmac_algorithm::sha1, {secret}));
+
+        std::string scratch(4096, 'x');
+        sha1_base64 e;
+        ASSERT_EQ(sig_error::ok,
+                  xmode_expected(params, plain, reading_p, scratch, e));
+        EXPECT_EQ(field(vec, "base64"), as_view(e));
+
+        scratch.assign(4096, '%');
+        ASSERT_EQ(sig_error::ok,
+                  xmode_expected(params, secret, reading_a3, scratch, e));
+        EXPECT_EQ(field(vec, "alt_single_encode_base64"), as_view(e));
+    });
+}
+
 TEST(AliyunXmodeVectors, PreparedKeyFailureIsNotAMismatch)
 {
     json_t *arr = family("aliyun_xmode");
