@@ -301,6 +301,31 @@ TEST(cdr_huawei, nesting_depth_is_janssons)
     EXPECT_NE(std::string(p.detail()).find("nesting"), std::string::npos);
 }
 
+/*
+ * A raw NUL byte is not JSON anywhere: jansson skips one after a number or
+ * a literal ("[1\0]" loads as [1]), which fuzz/cdr_diff_fuzz.cpp found;
+ * the parser must not.  A record that is a number beyond 64 bits is a
+ * record, not an object, its span the whole number.
+ */
+TEST(cdr_aliyun, raw_nul_is_not_json_and_a_big_number_is_a_record)
+{
+    cdr_push p;
+    for (std::string body :
+         {std::string("1\0", 2), std::string("[1\0]", 4),
+          std::string("[{\"a\":1\0}]", 10), std::string("[{\"a\":true\0}]", 13),
+          std::string("[{\"a\":1} \0\0,{\"b\":2}]", 20)})
+    {
+        EXPECT_EQ(parse(dialect::aliyun, body, p), cdr_status::not_json);
+        EXPECT_EQ(parse(dialect::huawei, body, p), cdr_status::not_json);
+    }
+
+    std::string digits(91, '1');
+    ASSERT_EQ(parse(dialect::aliyun, "[" + digits + "]", p), cdr_status::ok);
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0].problem, cdr_problem::not_an_object);
+    EXPECT_EQ(p[0].raw, digits);
+}
+
 /* found by fuzz/cdr_diff_fuzz.cpp: the body ends right after a record */
 TEST(cdr_huawei, body_ending_inside_the_list)
 {
