@@ -98,23 +98,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         secret += secret_char(data[(3 + i) % size] + static_cast<uint8_t>(i));
     }
 
-    std::string line;
-    line += rest.substr(0, split);
-    line += triggers[trigger];
-    line += secret;
     /* the value ends where a real one would: a delimiter, or the line */
-    line += "\"&, \n"[data[3] % 5];
-    line += rest.substr(split);
+    char end = "\"&, \n"[data[3] % 5];
+    std::string before = std::string(rest.substr(0, split)) + triggers[trigger];
+    std::string after = end + std::string(rest.substr(split));
+    std::string line = before + secret + after;
 
     std::string out = red(line);
     check(out.size() <= line.size());
 
-    /* no run of 6 bytes of the secret is left anywhere (unless the text
-     * around it happens to hold that run too) */
+    /* no run of 6 bytes of the secret is left anywhere, unless the text
+     * around it holds that run too: in the input's own bytes, or across
+     * the trigger's edge (input "..AB" before "PASSWORDDIGEST=" holds the
+     * run "ABPASS" of a secret that has it) */
+    std::string around = before + "..." + after;
+
     for (size_t i = 0; i + 6 <= secret.size(); i++) {
         std::string run = secret.substr(i, 6);
 
-        if (rest.find(run) == std::string_view::npos) {
+        if (rest.find(run) == std::string_view::npos
+            && around.find(run) == std::string::npos)
+        {
             check(out.find(run) == std::string::npos);
         }
     }
