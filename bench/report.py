@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-(out, nginx, dur, conns, pconns, nonce_sizeof, logs, mem_file,
+(out, nginx, run_lengths, conns, pconns, nonce_sizeof, logs, mem_file,
  mem_memory) = sys.argv[1:10]
 rest = sys.argv[10:]
 sep1 = rest.index("--")
@@ -265,7 +265,7 @@ L.append("Setup: one nginx worker pinned to CPU 0 (`worker_cpu_affinity`) "
          "for the module and, in a second nginx idle while the other is "
          "measured, for the OpenResty peer (bench/peer); wrk 1 thread "
          "pinned to CPU 1 (`taskset -c 1`), 127.0.0.1, keep-alive, %s, %s "
-         "connections (%s for the pushes).\n" % (dur, conns, pconns))
+         "connections (%s for the pushes).\n" % (run_lengths, conns, pconns))
 
 L.append("## Targets (issue 15)\n")
 L.append("| benchmark | target | measured | verdict |")
@@ -307,12 +307,13 @@ aliyun-verify, the module and its peer) and the verdict takes the median
 of the rounds' ratios.  r200 and aliyun-verify alternate in more, shorter
 rounds: their difference is ~1 us a request, and this host's speed shifts
 between states for seconds at a time (r200 at 7.0 or 8.8 us a request),
-so a round that straddles a shift is an outlier the median must outvote.  Worker CPU/request: the worker's user + system
-time over the run (/proc, clock ticks) divided by the requests wrk
-completed; worker busy: requests/s x that.  A ratio of requests/s
-compares the workers only while both are saturated (busy >= 90 %); below
-that a single wrk thread on the other CPU is the limit, and the verdict
-is taken on the ratio of CPU per request instead (both are printed).
+so a round that straddles a shift is an outlier the median must outvote.
+Worker CPU/request: the worker's user + system time over the run
+(/proc, clock ticks) divided by the requests wrk completed; worker busy:
+requests/s x that.  A ratio of requests/s compares the workers only
+while both are saturated (busy >= 90 %); below that a single wrk thread
+on the other CPU is the limit, and the verdict is taken on the ratio of
+CPU per request instead (both are printed).
 
 - `r200`: GET, `return 200` (baseline for verify-only);
   `r200-same-query`: the same with the Aliyun run's ~250-byte query string.

@@ -194,7 +194,8 @@ s0=$(status)
 
 run_wrk echo-46k - 0 "$url" /echo -s "$echo_lua"
 run_wrk r200-same-query - 0 "$url" "/r200?$aliyun_q"
-# what a target compares runs back to back, ROUNDS times (name#round)
+# what a target compares runs back to back, ROUNDS times (name#round);
+# r200 / aliyun-verify VERIFY_ROUNDS times, VERIFY_DURATION seconds each
 for k in $(seq "$verify_rounds"); do
     WRK_DURATION=$verify_dur run_wrk "r200#$k" - 0 "$url" /r200
     WRK_DURATION=$verify_dur run_wrk "aliyun-verify#$k" "r200#$k" 0 "$url" \

@@ -118,6 +118,14 @@ unreserved_lanes(bytes16 v, url_flavour f) noexcept
     return letter | digit | flavour_mark | byte_set<'-', '_', '.'>::lanes_in(v);
 }
 
+// How many of v's lanes, from the first, the flavour writes as they are
+// (inlined too: a call per block costs ~120 instructions a query).
+[[gnu::always_inline]] inline size_t
+unreserved_prefix(bytes16 v, url_flavour f) noexcept
+{
+    return lanes16(~unreserved_lanes(v, f)).first();
+}
+
 bool
 is_unreserved(unsigned char c, url_flavour f) noexcept
 {
@@ -207,8 +215,7 @@ url_encode_into(std::string_view in, url_flavour f, bool twice,
     for (; end - p >= 16; p = block_end) {
         block_end = p + 16;
 
-        bytes16 v = load16(p);
-        size_t run = lanes16(~unreserved_lanes(v, f)).first();
+        size_t run = unreserved_prefix(load16(p), f);
 
         std::memcpy(out, p, 16);
         out += run;
@@ -229,7 +236,7 @@ url_encode_into(std::string_view in, url_flavour f, bool twice,
         std::memcpy(halves, p, 8);
         std::memcpy(halves + 8, end - 8, 8);
 
-        if (lanes16(~unreserved_lanes(load16(halves), f)).first() == 16) {
+        if (unreserved_prefix(load16(halves), f) == 16) {
             std::memcpy(out, halves, 8);
             std::memcpy(out + rest - 8, halves + 8, 8);
             return out + rest;
